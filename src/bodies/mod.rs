@@ -1,0 +1,1 @@
+//! bodies: filled in by its issue.

@@ -1,0 +1,3 @@
+//! Frame sources.
+pub mod frame;
+pub use frame::Frame;

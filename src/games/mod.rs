@@ -1,0 +1,1 @@
+//! games: filled in by its issue.

@@ -1,0 +1,3 @@
+//! Person segmentation.
+pub mod cutout;
+pub use cutout::Cutout;

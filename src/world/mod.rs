@@ -1,0 +1,3 @@
+//! The shared world.
+pub mod placement;
+pub use placement::Placement;
