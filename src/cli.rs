@@ -1,1 +1,188 @@
-//! Command line.
+//! Command line: `samespace <subcommand>` parsed with clap into plain data.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::segment::{BackendChoice, ModelChoice};
+
+/// Friends far apart, together in one themed world as live webcam cutouts.
+#[derive(Debug, Parser)]
+#[command(name = "samespace", version, about)]
+pub struct Cli {
+    /// What to do; with none, the demo room opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cut the person out of an image (or every image in a folder) into an RGBA PNG.
+    Cutout(CutoutArgs),
+    /// Measure per-stage times of the pipeline and print a table.
+    Bench(BenchArgs),
+    /// List the attached cameras.
+    Cameras,
+    /// Open a room with you (or the demo participant) and demo participants.
+    Demo(DemoArgs),
+    /// List the themed worlds, one per line, name first.
+    Themes,
+}
+
+/// `samespace demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// No window: render offscreen (automatic when there is no display).
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop after this many seconds (headless default: 6).
+    #[arg(long)]
+    pub seconds: Option<f32>,
+    /// People in the room, you included; the others are demo participants.
+    #[arg(long, default_value_t = 3)]
+    pub participants: usize,
+    /// Theme name (see `samespace themes`).
+    #[arg(long, default_value = "beach")]
+    pub theme: String,
+    /// Save a PNG of the scene at the end.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Write a JSON report at the end.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Your camera: an index or name (`0`, `webcam:usb`), an image, a folder of
+    /// images, an `.h264` file, or `synthetic`. Default: the demo participant.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Your name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Scene width in pixels.
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    /// Scene height in pixels.
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Frame rate of the demo participants (lower saves CPU).
+    #[arg(long, default_value_t = 15.0)]
+    pub demo_fps: f32,
+    /// Segmentation options.
+    #[command(flatten)]
+    pub segment: SegmentArgs,
+}
+
+/// Options shared by everything that segments.
+#[derive(Debug, Clone, Args)]
+pub struct SegmentArgs {
+    /// Inference backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Segmentation model.
+    #[arg(long, value_enum, default_value_t = ModelChoice::Auto)]
+    pub model: ModelChoice,
+    /// Folder with the ONNX models (default: the bundled `models/`).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// `samespace cutout`.
+#[derive(Debug, Args)]
+pub struct CutoutArgs {
+    /// An image file (png, jpg) or a folder of them.
+    pub input: PathBuf,
+    /// Output PNG (or folder, when the input is a folder).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Segmentation options.
+    #[command(flatten)]
+    pub segment: SegmentArgs,
+}
+
+/// `samespace bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Frames measured per case (after warm-up).
+    #[arg(long, default_value_t = 60)]
+    pub frames: usize,
+    /// Backends to measure: all available, or one.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Folder with the ONNX models (default: the bundled `models/`).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutout_arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "samespace",
+            "cutout",
+            "a.png",
+            "-o",
+            "b.png",
+            "--backend",
+            "tract",
+            "--model",
+            "general",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Cutout(a)) => {
+                assert_eq!(a.segment.backend, BackendChoice::Tract);
+                assert_eq!(a.segment.model, ModelChoice::General);
+                assert_eq!(a.output, PathBuf::from("b.png"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_arguments_parse_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "samespace",
+            "demo",
+            "--headless",
+            "--seconds",
+            "3",
+            "--theme",
+            "space",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Demo(d)) => {
+                assert!(d.headless);
+                assert_eq!(d.seconds, Some(3.0));
+                assert_eq!(d.participants, 3);
+                assert_eq!(d.theme, "space");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_backends_are_refused() {
+        assert!(
+            Cli::try_parse_from([
+                "samespace",
+                "cutout",
+                "a.png",
+                "-o",
+                "b.png",
+                "--backend",
+                "gpu"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -11,13 +11,37 @@
 //! - [`record`]: MP4 recording of the combined scene.
 //! - [`ui`]: egui lobby, room panel and stats overlay.
 
+pub mod bench;
 pub mod bodies;
 pub mod capture;
 pub mod cli;
 pub mod games;
 pub mod media;
 pub mod net;
+pub mod paths;
 pub mod record;
 pub mod segment;
 pub mod ui;
 pub mod world;
+
+pub mod app;
+
+use bevy::prelude::SystemSet;
+
+/// The frame's system order, chained once in [`app::AppPlugin`]: every capability
+/// puts its systems in one of these sets.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppSystems {
+    /// Drain worker channels (cutouts, network events) into the world.
+    Ingest,
+    /// Keyboard, mouse and UI input.
+    Input,
+    /// Game rules, physics, arrangement.
+    Simulate,
+    /// Share state with peers.
+    Sync,
+    /// Update what is drawn (transforms, materials, HUD).
+    Present,
+    /// Hand frames to the recorder and the encoder.
+    Egress,
+}

@@ -1,1 +1,230 @@
-fn main() {}
+//! The `samespace` binary: parses the command line and runs the chosen job.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use samespace::app::{DemoConfig, run_demo};
+use samespace::bench;
+use samespace::capture::Frame;
+use samespace::capture::still::{list_images, load_rgb};
+use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, SegmentArgs};
+use samespace::paths::{assets_dir, models_dir};
+use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("samespace=info,ort=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn segment_config(args: &SegmentArgs, temporal: bool) -> SegmentConfig {
+    let mut c = SegmentConfig::new(args.models.clone().unwrap_or_else(models_dir));
+    c.backend = args.backend;
+    c.model = args.model;
+    c.threads = args.threads;
+    c.temporal = temporal;
+    c
+}
+
+fn cutout_one(pipeline: &mut CutoutPipeline, input: &Path, output: &Path) -> anyhow::Result<f32> {
+    let (w, h, rgb) = load_rgb(input)?;
+    let frame = Frame::new(0, std::time::Instant::now(), w, h, rgb)?;
+    let cutout = pipeline
+        .process(&frame)
+        .with_context(|| format!("segmenting {}", input.display()))?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    segment::save_cutout_png(&cutout, output)
+        .with_context(|| format!("writing {}", output.display()))?;
+    Ok(cutout.coverage())
+}
+
+fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
+    let mut pipeline = CutoutPipeline::new(segment_config(&args.segment, false));
+    if !args.input.exists() {
+        bail!("no such file or folder: {}", args.input.display());
+    }
+    let jobs: Vec<(PathBuf, PathBuf)> = if args.input.is_dir() {
+        list_images(&args.input)?
+            .into_iter()
+            .map(|p| {
+                let name = p.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
+                let out = args.output.join(name).with_extension("png");
+                (p, out)
+            })
+            .collect()
+    } else {
+        vec![(args.input.clone(), args.output.clone())]
+    };
+    for (input, output) in jobs {
+        let coverage = cutout_one(&mut pipeline, &input, &output)?;
+        println!(
+            "{} -> {} (backend {}, person {:.1}% of the picture)",
+            input.display(),
+            output.display(),
+            pipeline.backend().map(|b| b.name()).unwrap_or("?"),
+            coverage * 100.0
+        );
+    }
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let models = args.models.clone().unwrap_or_else(models_dir);
+    let assets = assets_dir();
+    let backends: Vec<BackendChoice> = match args.backend {
+        BackendChoice::Auto => {
+            let mut v = Vec::new();
+            if samespace::segment::runtime::ensure_onnxruntime().is_ok() {
+                v.push(BackendChoice::Ort);
+            } else {
+                eprintln!("ONNX Runtime not found: measuring tract only");
+            }
+            v.push(BackendChoice::Tract);
+            v
+        }
+        one => vec![one],
+    };
+    let mut rows = Vec::new();
+    for b in backends {
+        for (w, h) in [(640, 480), (1280, 720)] {
+            let frames = if b == BackendChoice::Tract {
+                args.frames.min(20)
+            } else {
+                args.frames
+            };
+            rows.push(bench::bench_segmentation(
+                &models, &assets, b, w, h, frames,
+            )?);
+        }
+    }
+    println!("Segmentation (capture frame → cutout), synthetic participant frames:");
+    print!("{}", bench::segmentation_table(&rows));
+    if let Some(path) = args.json {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&serde_json::json!({ "segmentation": rows }))?,
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run_cameras() -> anyhow::Result<()> {
+    let cams = samespace::capture::webcam::list_cameras()?;
+    if cams.is_empty() {
+        println!("no cameras found (the demo participant stands in: --camera synthetic)");
+    }
+    for c in cams {
+        println!("{}\t{}", c.index, c.name);
+    }
+    Ok(())
+}
+
+fn has_display() -> bool {
+    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+}
+
+fn demo_config(args: DemoArgs) -> DemoConfig {
+    let headless = args.headless || !has_display();
+    let mut segment = segment_config(&args.segment, true);
+    segment.threads = args.segment.threads;
+    let name = args
+        .name
+        .clone()
+        .or_else(|| {
+            std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty() && u != "root")
+        })
+        .unwrap_or_else(|| "You".into());
+    DemoConfig {
+        headless,
+        seconds: args.seconds.or(headless.then_some(6.0)),
+        participants: args.participants.max(1),
+        theme: args.theme,
+        snapshot: args
+            .snapshot
+            .or_else(|| headless.then(|| PathBuf::from("out/demo-snapshot.png"))),
+        report: args.report,
+        camera: args.camera,
+        name,
+        segment,
+        width: args.width,
+        height: args.height,
+        demo_fps: args.demo_fps,
+    }
+}
+
+fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
+    let config = demo_config(args);
+    if config.headless {
+        println!(
+            "no display: running headless for {:.0} s",
+            config.seconds.unwrap_or(0.0)
+        );
+    }
+    let snapshot = config.snapshot.clone();
+    let report = config.report.clone();
+    let exit = run_demo(config);
+    if !exit.is_success() {
+        bail!("the demo ended with an error ({exit:?})");
+    }
+    if let Some(p) = snapshot.filter(|p| p.exists()) {
+        println!("snapshot: {}", p.display());
+    }
+    if let Some(p) = report.filter(|p| p.exists()) {
+        println!("report: {}", p.display());
+    }
+    Ok(())
+}
+
+fn run_themes() -> anyhow::Result<()> {
+    let themes = samespace::world::theme::list_themes(&assets_dir().join("themes"));
+    if themes.is_empty() {
+        bail!(
+            "no themes found in {}",
+            assets_dir().join("themes").display()
+        );
+    }
+    for t in themes {
+        println!("{}\t{} — {}", t.name, t.title, t.description);
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Cutout(args)) => {
+            init_logging();
+            run_cutout(args)
+        }
+        Some(Command::Bench(args)) => {
+            init_logging();
+            run_bench(args)
+        }
+        Some(Command::Cameras) => {
+            init_logging();
+            run_cameras()
+        }
+        Some(Command::Demo(args)) => run_demo_command(args),
+        Some(Command::Themes) => run_themes(),
+        None => {
+            // The GUI: the lobby, or without a display a headless demo room.
+            let args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {
+                Ok(Cli {
+                    command: Some(Command::Demo(a)),
+                }) => a,
+                _ => bail!("internal: default demo arguments do not parse"),
+            };
+            run_demo_command(args)
+        }
+    }
+}

@@ -1,3 +1,70 @@
-//! Frame sources.
+//! Frame sources: webcam, still image, image sequence, H.264 file, synthetic participant.
+//!
+//! Every source implements [`FrameSource`] and is driven by a [`CaptureWorker`] on its
+//! own named thread, which hands [`Frame`]s (RGB8 + capture `Instant` + sequence number)
+//! to the segmentation stage through a bounded channel of capacity
+//! [`CAPTURE_TO_SEGMENT_CAPACITY`] where the newest frame wins. A source that fails
+//! (a camera unplugged mid-stream) ends the worker cleanly with [`CaptureStatus::Failed`].
+
+pub mod error;
 pub mod frame;
+pub mod h264_file;
+pub mod source;
+pub mod still;
+pub mod synthetic;
+pub mod webcam;
+
+use std::path::Path;
+
+pub use error::CaptureError;
 pub use frame::Frame;
+pub use source::{
+    CAPTURE_TO_SEGMENT_CAPACITY, CaptureStatus, CaptureWorker, FrameSource, SourceInfo,
+};
+pub use synthetic::{SyntheticParams, SyntheticParticipant};
+
+/// Opens a source from a command-line spec:
+/// `synthetic` (or `demo`), a camera index or name (`0`, `webcam:0`, `webcam:usb`),
+/// an image file, a folder of images, or an `.h264` Annex-B file.
+pub fn open_source(
+    spec: &str,
+    assets_dir: &Path,
+    synthetic: SyntheticParams,
+    width: u32,
+    height: u32,
+    fps: u32,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
+    if spec == "synthetic" || spec == "demo" {
+        return Ok(Box::new(SyntheticParticipant::new(assets_dir, synthetic)?));
+    }
+    if let Some(sel) = spec.strip_prefix("webcam:") {
+        return Ok(Box::new(webcam::WebcamSource::open(
+            sel, width, height, fps,
+        )?));
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Ok(Box::new(still::ImageSequenceSource::open(
+            path, fps as f32, true,
+        )?));
+    }
+    if path.exists() {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ext == "h264" || ext == "264" {
+            return Ok(Box::new(h264_file::H264FileSource::open(
+                path, fps as f32, true,
+            )?));
+        }
+        return Ok(Box::new(still::StillImageSource::open(path)?));
+    }
+    if spec.parse::<u32>().is_ok() {
+        return Ok(Box::new(webcam::WebcamSource::open(
+            spec, width, height, fps,
+        )?));
+    }
+    Err(CaptureError::NotFound(path.to_path_buf()))
+}

@@ -1,1 +1,6 @@
-fn main(){}
+//! Integration tests, one binary: one module per capability.
+
+mod capture;
+mod cli;
+mod common;
+mod segment_model;

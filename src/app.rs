@@ -1,0 +1,444 @@
+//! App composition: `DemoConfig` (plain data from the command line), `AppPlugin`
+//! (windowed or headless), the demo participants, the timed headless run with its
+//! snapshot and JSON report.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bevy::app::{AppExit, ScheduleRunnerPlugin};
+use bevy::camera::visibility::RenderLayers;
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::window::{ExitCondition, WindowResolution};
+use bevy::winit::WinitPlugin;
+use serde::Serialize;
+
+use crate::AppSystems;
+use crate::capture::{CaptureWorker, SyntheticParams, open_source};
+use crate::paths::assets_dir;
+use crate::segment::{CutoutPipeline, SegmentConfig, SegmentWorker};
+use crate::world::material::CutoutMaterial;
+use crate::world::participant::{
+    LatestCutout, LocalFeed, Participant, UploadStats, participant_bundle,
+};
+use crate::world::scene::{
+    ActiveTheme, SceneTarget, SnapshotTracker, TakeSnapshot, spawn_scene_camera,
+};
+use crate::world::theme::load_theme;
+use crate::world::{Placement, WorldPlugin};
+
+/// Names given to the demo participants after the local one.
+pub const DEMO_NAMES: [&str; 8] = [
+    "Ada",
+    "Grace",
+    "Linus",
+    "Mae",
+    "Neil",
+    "Sally",
+    "Yuri",
+    "Valentina",
+];
+
+/// Everything a demo run needs, from the command line.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// No window: render offscreen.
+    pub headless: bool,
+    /// Stop after this many seconds (headless default: 5).
+    pub seconds: Option<f32>,
+    /// People in the room, the local one included.
+    pub participants: usize,
+    /// Theme name.
+    pub theme: String,
+    /// Write a PNG of the scene at the end.
+    pub snapshot: Option<PathBuf>,
+    /// Write a JSON report at the end.
+    pub report: Option<PathBuf>,
+    /// Camera spec for the local participant (`None`: the demo participant).
+    pub camera: Option<String>,
+    /// The local participant's name.
+    pub name: String,
+    /// Segmentation settings.
+    pub segment: SegmentConfig,
+    /// Scene render size.
+    pub width: u32,
+    /// Scene render size.
+    pub height: u32,
+    /// Frame rate of the extra demo participants.
+    pub demo_fps: f32,
+}
+
+/// Settings and state of the run, as a resource.
+#[derive(Resource, Debug, Clone)]
+pub struct DemoRun {
+    /// The configuration.
+    pub config: DemoConfig,
+    /// First update.
+    pub started: Option<Instant>,
+    /// Frames rendered since the start.
+    pub frames: u64,
+    /// Whether the end sequence (snapshot, report) has begun.
+    pub finishing: bool,
+}
+
+/// The report written with `--report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// Theme used at the end.
+    pub theme: String,
+    /// Wall-clock seconds run.
+    pub seconds: f32,
+    /// Frames rendered.
+    pub frames_rendered: u64,
+    /// Frames per second rendered.
+    pub render_fps: f32,
+    /// Scene size.
+    pub width: u32,
+    /// Scene size.
+    pub height: u32,
+    /// Average ms per stage.
+    pub stages_ms: StageReport,
+    /// Average age of a cutout when shown (capture → upload), ms.
+    pub frame_age_ms: f32,
+    /// Who was there.
+    pub participants: Vec<ParticipantReport>,
+    /// Snapshot written, if any.
+    pub snapshot: Option<PathBuf>,
+}
+
+/// Per-stage averages.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StageReport {
+    /// Producing a camera/synthetic frame.
+    pub capture: f32,
+    /// Frame → cutout.
+    pub segmentation: f32,
+    /// Cutout → texture.
+    pub upload: f32,
+}
+
+/// One participant in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantReport {
+    /// Room id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Local or remote.
+    pub local: bool,
+    /// Cutouts shown.
+    pub cutouts_shown: u64,
+    /// Where the cutouts came from.
+    pub source: String,
+    /// Segmentation backend.
+    pub backend: Option<String>,
+    /// Final placement.
+    pub placement: Placement,
+}
+
+/// Builds the whole app for a demo run.
+pub struct AppPlugin {
+    /// Run settings.
+    pub config: DemoConfig,
+}
+
+impl Plugin for AppPlugin {
+    fn build(&self, app: &mut App) {
+        let c = &self.config;
+        let assets = assets_dir();
+        let defaults = DefaultPlugins
+            .set(AssetPlugin {
+                file_path: assets.to_string_lossy().into_owned(),
+                ..default()
+            })
+            .set(LogPlugin {
+                filter: "wgpu=error,naga=warn,samespace=info,ort=warn".into(),
+                ..default()
+            });
+        if c.headless {
+            app.add_plugins(
+                defaults
+                    .set(WindowPlugin {
+                        primary_window: None,
+                        exit_condition: ExitCondition::DontExit,
+                        ..default()
+                    })
+                    .disable::<WinitPlugin>(),
+            )
+            .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)));
+        } else {
+            app.add_plugins(defaults.set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "samespace".into(),
+                    resolution: WindowResolution::new(c.width, c.height),
+                    ..default()
+                }),
+                ..default()
+            }));
+            app.add_plugins(crate::ui::UiPlugin);
+        }
+        let themes_dir = assets.join("themes");
+        let theme = load_theme(&themes_dir, &c.theme).unwrap_or_else(|e| {
+            error!(error = %e, "falling back to the beach theme");
+            load_theme(&themes_dir, "beach").expect("the bundled beach theme loads")
+        });
+        app.configure_sets(
+            Update,
+            (
+                AppSystems::Ingest,
+                AppSystems::Input,
+                AppSystems::Simulate,
+                AppSystems::Sync,
+                AppSystems::Present,
+                AppSystems::Egress,
+            )
+                .chain(),
+        )
+        .insert_resource(ClearColor(Color::BLACK))
+        .insert_resource(DemoRun {
+            config: c.clone(),
+            started: None,
+            frames: 0,
+            finishing: false,
+        })
+        .add_plugins(WorldPlugin { theme, themes_dir })
+        .add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
+        .add_systems(Last, finish_demo);
+    }
+}
+
+fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: Res<DemoRun>) {
+    let target = spawn_scene_camera(
+        &mut commands,
+        &mut images,
+        run.config.width,
+        run.config.height,
+    );
+    if !run.config.headless {
+        // The window shows the scene image; UI is drawn on top by this camera only.
+        commands.spawn((
+            Name::new("window camera"),
+            Camera2d,
+            Camera {
+                order: 0,
+                ..default()
+            },
+            RenderLayers::layer(1),
+        ));
+        commands.spawn((
+            Name::new("scene view"),
+            Sprite {
+                image: target.image.clone(),
+                custom_size: Some(Vec2::new(run.config.width as f32, run.config.height as f32)),
+                ..default()
+            },
+            RenderLayers::layer(1),
+        ));
+    }
+    commands.insert_resource(target);
+}
+
+/// Starts the capture and segmentation threads of one local participant.
+pub fn start_feed(
+    spec: &str,
+    synthetic: SyntheticParams,
+    segment: &SegmentConfig,
+    index: usize,
+) -> anyhow::Result<(LocalFeed, String)> {
+    let source = open_source(spec, &assets_dir(), synthetic, 640, 480, 30)?;
+    let name = source.info().name;
+    let capture = CaptureWorker::spawn(source, &format!("samespace-capture-{index}"))?;
+    let pipeline = CutoutPipeline::new(segment.clone());
+    let segment = SegmentWorker::spawn(
+        capture.frames.clone(),
+        pipeline,
+        &format!("samespace-segment-{index}"),
+    )?;
+    Ok((LocalFeed { capture, segment }, name))
+}
+
+/// The description of a participant's source, for the report.
+#[derive(Component, Debug, Clone)]
+pub struct SourceName(pub String);
+
+fn spawn_demo_participants(
+    mut commands: Commands,
+    run: Res<DemoRun>,
+    mut images: ResMut<Assets<Image>>,
+    mut materials: ResMut<Assets<CutoutMaterial>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    let c = &run.config;
+    let quad = meshes.add(Rectangle::new(1.0, 1.0));
+    for i in 0..c.participants.max(1) {
+        let local = i == 0;
+        let synthetic = SyntheticParams {
+            fps: if local { 30.0 } else { c.demo_fps },
+            phase: i as f32 * 1.7,
+            variant: i as u32,
+            walk_px: 60.0,
+            ..SyntheticParams::default()
+        };
+        let spec = if local {
+            c.camera.clone().unwrap_or_else(|| "synthetic".into())
+        } else {
+            "synthetic".into()
+        };
+        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i).or_else(|e| {
+            warn!(error = %e, "camera unavailable; the demo participant stands in");
+            start_feed("synthetic", synthetic, &c.segment, i)
+        });
+        let (feed, source) = match feed {
+            Ok(f) => f,
+            Err(e) => {
+                error!(error = %e, "cannot start participant {i}");
+                continue;
+            }
+        };
+        let name = if local {
+            c.name.clone()
+        } else {
+            DEMO_NAMES[(i - 1) % DEMO_NAMES.len()].to_string()
+        };
+        let placement = Placement {
+            x: -400.0 + 250.0 * i as f32,
+            mirrored: local,
+            ..Placement::default()
+        };
+        commands
+            .spawn(participant_bundle(
+                Participant {
+                    id: i as u32,
+                    name,
+                    local,
+                },
+                placement,
+                Vec4::ONE,
+                &mut images,
+                &mut materials,
+                quad.clone(),
+            ))
+            .insert((feed, SourceName(source)));
+    }
+}
+
+fn finish_demo(
+    mut run: ResMut<DemoRun>,
+    mut snapshots: MessageWriter<TakeSnapshot>,
+    tracker: Res<SnapshotTracker>,
+    people: Query<(
+        &Participant,
+        &LatestCutout,
+        &crate::world::participant::ParticipantPlacement,
+        Option<&LocalFeed>,
+        Option<&SourceName>,
+    )>,
+    uploads: Res<UploadStats>,
+    theme: Res<ActiveTheme>,
+    target: Option<Res<SceneTarget>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let now = Instant::now();
+    let started = *run.started.get_or_insert(now);
+    run.frames += 1;
+    let Some(limit) = run.config.seconds else {
+        return;
+    };
+    let elapsed = (now - started).as_secs_f32();
+    if elapsed < limit || target.is_none() {
+        return;
+    }
+    if !run.finishing {
+        run.finishing = true;
+        if let Some(path) = run.config.snapshot.clone() {
+            snapshots.write(TakeSnapshot(path));
+        }
+        return;
+    }
+    if tracker.pending.load(Ordering::SeqCst) > 0 {
+        // Give up on a snapshot that never comes back after a few seconds.
+        if elapsed < limit + 10.0 {
+            return;
+        }
+        error!("snapshot did not complete");
+    }
+    let report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    if let Some(path) = &run.config.report {
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json) {
+            error!(path = %path.display(), error = %e, "cannot write report");
+        }
+    }
+    info!(
+        frames = report.frames_rendered,
+        fps = report.render_fps,
+        "demo finished"
+    );
+    exit.write(AppExit::Success);
+}
+
+fn build_report(
+    run: &DemoRun,
+    elapsed: f32,
+    people: &Query<(
+        &Participant,
+        &LatestCutout,
+        &crate::world::participant::ParticipantPlacement,
+        Option<&LocalFeed>,
+        Option<&SourceName>,
+    )>,
+    uploads: &UploadStats,
+    theme: &ActiveTheme,
+    tracker: &SnapshotTracker,
+) -> DemoReport {
+    let mut stages = StageReport {
+        upload: uploads.avg_ms,
+        ..default()
+    };
+    let mut participants = Vec::new();
+    let mut n_local = 0.0;
+    for (p, latest, placement, feed, source) in people.iter() {
+        let mut backend = None;
+        if let Some(f) = feed {
+            let s = f.segment.stats();
+            stages.capture += f.capture.produce_ms();
+            stages.segmentation += s.avg_total_ms;
+            n_local += 1.0;
+            backend = s.backend.map(|b| b.name().to_string());
+        }
+        participants.push(ParticipantReport {
+            id: p.id,
+            name: p.name.clone(),
+            local: p.local,
+            cutouts_shown: latest.frames,
+            source: source
+                .map(|s| s.0.clone())
+                .unwrap_or_else(|| "remote".into()),
+            backend,
+            placement: placement.0,
+        });
+    }
+    participants.sort_by_key(|p| p.id);
+    if n_local > 0.0 {
+        stages.capture /= n_local;
+        stages.segmentation /= n_local;
+    }
+    DemoReport {
+        theme: theme.0.name.clone(),
+        seconds: elapsed,
+        frames_rendered: run.frames,
+        render_fps: run.frames as f32 / elapsed.max(1e-3),
+        width: run.config.width,
+        height: run.config.height,
+        stages_ms: stages,
+        frame_age_ms: uploads.avg_age_ms,
+        participants,
+        snapshot: tracker.saved.lock().ok().and_then(|s| s.last().cloned()),
+    }
+}
+
+/// Runs a demo to the end and returns how the app exited.
+pub fn run_demo(config: DemoConfig) -> AppExit {
+    App::new().add_plugins(AppPlugin { config }).run()
+}

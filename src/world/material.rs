@@ -1,0 +1,40 @@
+//! `CutoutMaterial`: the 2D material every participant is drawn with (texture, tint,
+//! mirror, and the hologram effect done on the GPU in `assets/shaders/cutout.wgsl`).
+
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, ShaderType};
+use bevy::shader::ShaderRef;
+use bevy::sprite_render::{AlphaMode2d, Material2d};
+
+/// Uniform block of [`CutoutMaterial`]; see the shader for the meaning of each lane.
+#[derive(Clone, Copy, Debug, Default, ShaderType, PartialEq)]
+pub struct CutoutParams {
+    /// Colour multiplier.
+    pub tint: Vec4,
+    /// Hologram strength, scanlines, ghost offset, time.
+    pub hologram: Vec4,
+    /// Hologram colour; `w > 0.5` mirrors the picture.
+    pub holo_color: Vec4,
+}
+
+/// A participant's live cutout texture with its look.
+#[derive(Asset, AsBindGroup, TypePath, Debug, Clone)]
+pub struct CutoutMaterial {
+    /// Look parameters.
+    #[uniform(0)]
+    pub params: CutoutParams,
+    /// The cutout texture, updated in place each camera frame.
+    #[texture(1)]
+    #[sampler(2)]
+    pub texture: Handle<Image>,
+}
+
+impl Material2d for CutoutMaterial {
+    fn fragment_shader() -> ShaderRef {
+        "shaders/cutout.wgsl".into()
+    }
+
+    fn alpha_mode(&self) -> AlphaMode2d {
+        AlphaMode2d::Blend
+    }
+}

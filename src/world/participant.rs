@@ -1,0 +1,278 @@
+//! Participants as entities: a textured quad whose texture is overwritten in place
+//! from the newest [`Cutout`] (no new asset per frame), its [`Placement`], and the
+//! feed that delivers its cutouts (a local capture → segment pipeline, or any
+//! channel of cutouts such as a remote peer's decoder).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use crossbeam_channel::Receiver;
+
+use super::arrange::{ArrangeParams, Extent, arrange, person_extent};
+use super::material::{CutoutMaterial, CutoutParams};
+use super::placement::Placement;
+use super::scene::ActiveTheme;
+use super::theme::Effect;
+use crate::capture::CaptureWorker;
+use crate::segment::{Cutout, SegmentWorker};
+
+/// Who a participant is.
+#[derive(Component, Debug, Clone)]
+pub struct Participant {
+    /// Stable id within the room.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+    /// Whether this is the person at this machine.
+    pub local: bool,
+}
+
+/// Where the participant stands; shared over the network.
+#[derive(Component, Debug, Clone, Copy, Deref, DerefMut, PartialEq)]
+pub struct ParticipantPlacement(pub Placement);
+
+/// Marks a participant placed by hand: automatic arrangement leaves it alone.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Pinned;
+
+/// The newest cutout shown, with the person's box in it.
+#[derive(Component, Debug, Default, Clone)]
+pub struct LatestCutout {
+    /// The cutout on screen.
+    pub cutout: Option<Arc<Cutout>>,
+    /// The person's box in it.
+    pub extent: Option<Extent>,
+    /// Cutouts shown so far.
+    pub frames: u64,
+}
+
+/// The texture and material that draw a participant.
+#[derive(Component, Debug, Clone)]
+pub struct CutoutTexture {
+    /// Texture updated in place.
+    pub image: Handle<Image>,
+    /// The participant's material.
+    pub material: Handle<CutoutMaterial>,
+    /// Current texture size.
+    pub size: (u32, u32),
+    /// Colour multiplier for this participant.
+    pub tint: Vec4,
+}
+
+/// A local pipeline feeding a participant; dropping it stops and joins its threads.
+#[derive(Component)]
+pub struct LocalFeed {
+    /// Capture thread.
+    pub capture: CaptureWorker,
+    /// Segmentation thread.
+    pub segment: SegmentWorker,
+}
+
+/// Any other source of cutouts (a remote peer's decoder thread).
+#[derive(Component)]
+pub struct CutoutInbox(pub Receiver<Arc<Cutout>>);
+
+/// Per-frame upload timing, for the stats overlay and the report.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct UploadStats {
+    /// Texture uploads done.
+    pub uploads: u64,
+    /// Exponential average ms per upload.
+    pub avg_ms: f32,
+    /// Exponential average age (capture → shown) in ms.
+    pub avg_age_ms: f32,
+}
+
+/// Settings for automatic arrangement.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct ArrangeSettings(pub ArrangeParams);
+
+/// Which participants the last automatic arrangement placed.
+#[derive(Resource, Debug, Default)]
+pub struct ArrangedSet(Vec<u32>);
+
+/// A new blank texture for a participant.
+pub fn blank_texture(width: u32, height: u32) -> Image {
+    Image::new_fill(
+        Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        &[0, 0, 0, 0],
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
+    )
+}
+
+/// The spawn bundle of a participant (its feed is inserted separately).
+pub fn participant_bundle(
+    participant: Participant,
+    placement: Placement,
+    tint: Vec4,
+    images: &mut Assets<Image>,
+    materials: &mut Assets<CutoutMaterial>,
+    quad: Handle<Mesh>,
+) -> impl Bundle {
+    let image = images.add(blank_texture(640, 480));
+    let material = materials.add(CutoutMaterial {
+        params: CutoutParams {
+            tint,
+            hologram: Vec4::ZERO,
+            holo_color: Vec4::new(0.3, 0.85, 1.0, 0.0),
+        },
+        texture: image.clone(),
+    });
+    (
+        Name::new(format!("participant {}", participant.name)),
+        participant,
+        ParticipantPlacement(placement),
+        LatestCutout::default(),
+        CutoutTexture {
+            image,
+            material: material.clone(),
+            size: (640, 480),
+            tint,
+        },
+        Mesh2d(quad),
+        MeshMaterial2d(material),
+        Transform::default(),
+        Visibility::Hidden,
+    )
+}
+
+/// Copies the newest cutout of every participant into its texture, in place.
+pub fn drain_cutouts(
+    mut q: Query<(
+        &mut LatestCutout,
+        &mut CutoutTexture,
+        Option<&LocalFeed>,
+        Option<&CutoutInbox>,
+        &mut Visibility,
+    )>,
+    mut images: ResMut<Assets<Image>>,
+    mut stats: ResMut<UploadStats>,
+) {
+    for (mut latest, mut tex, feed, inbox, mut vis) in &mut q {
+        let newest = match (feed, inbox) {
+            (Some(f), _) => f.segment.cutouts.try_iter().last(),
+            (None, Some(i)) => i.0.try_iter().last(),
+            (None, None) => None,
+        };
+        let Some(cutout) = newest else { continue };
+        let t0 = Instant::now();
+        let Some(mut image) = images.get_mut(&tex.image) else {
+            continue;
+        };
+        if tex.size != (cutout.width, cutout.height) {
+            *image = blank_texture(cutout.width, cutout.height);
+            tex.size = (cutout.width, cutout.height);
+        }
+        match image.data.as_mut() {
+            Some(data) if data.len() == cutout.rgba.len() => data.copy_from_slice(&cutout.rgba),
+            _ => image.data = Some(cutout.rgba.clone()),
+        }
+        drop(image);
+        let ms = t0.elapsed().as_secs_f32() * 1000.0;
+        let age = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
+        let k = if stats.uploads == 0 { 1.0 } else { 0.05 };
+        stats.uploads += 1;
+        stats.avg_ms += (ms - stats.avg_ms) * k;
+        stats.avg_age_ms += (age - stats.avg_age_ms) * k;
+        if latest.frames % 5 == 0 || latest.extent.is_none() {
+            latest.extent =
+                person_extent(&cutout.mask, cutout.width, cutout.height).or(latest.extent);
+        }
+        latest.frames += 1;
+        latest.cutout = Some(cutout);
+        *vis = Visibility::Inherited;
+    }
+}
+
+/// Keeps materials in step with their textures and the theme (hologram look, time).
+pub fn update_materials(
+    q: Query<(&CutoutTexture, &ParticipantPlacement)>,
+    mut materials: ResMut<Assets<CutoutMaterial>>,
+    theme: Res<ActiveTheme>,
+    time: Res<Time>,
+) {
+    let hologram = match &theme.0.effect {
+        Effect::Hologram {
+            tint,
+            scanlines,
+            ghost,
+        } => Some((
+            Vec4::new(
+                tint.0[0] as f32 / 255.0,
+                tint.0[1] as f32 / 255.0,
+                tint.0[2] as f32 / 255.0,
+                0.0,
+            ),
+            *scanlines,
+            *ghost,
+        )),
+        _ => None,
+    };
+    for (tex, placement) in &q {
+        let Some(mut m) = materials.get_mut(&tex.material) else {
+            continue;
+        };
+        m.params.tint = tex.tint;
+        let mirror = if placement.mirrored { 1.0 } else { 0.0 };
+        match hologram {
+            Some((colour, lines, ghost)) => {
+                m.params.hologram = Vec4::new(1.0, lines, ghost, time.elapsed_secs());
+                m.params.holo_color = colour.with_w(mirror);
+            }
+            None => {
+                m.params.hologram = Vec4::ZERO;
+                m.params.holo_color.w = mirror;
+            }
+        }
+    }
+}
+
+/// Places each participant's quad from its placement and texture size.
+pub fn apply_placements(mut q: Query<(&ParticipantPlacement, &CutoutTexture, &mut Transform)>) {
+    for (p, tex, mut t) in &mut q {
+        let (w, h) = (tex.size.0 as f32 * p.scale, tex.size.1 as f32 * p.scale);
+        t.translation = Vec3::new(p.x, p.y + h / 2.0, 1.0 + p.z as f32 * 0.01);
+        t.scale = Vec3::new(w, h, 1.0);
+    }
+}
+
+/// Arranges the participants that are not pinned whenever the set of people with a
+/// known outline changes (someone arrives or leaves).
+pub fn auto_arrange(
+    mut q: Query<(&Participant, &LatestCutout, &mut ParticipantPlacement), Without<Pinned>>,
+    settings: Res<ArrangeSettings>,
+    theme: Res<ActiveTheme>,
+    mut arranged: ResMut<ArrangedSet>,
+) {
+    let mut ready: Vec<(u32, Extent, bool)> = q
+        .iter()
+        .filter_map(|(p, l, pl)| l.extent.map(|e| (p.id, e, pl.mirrored)))
+        .collect();
+    ready.sort_by_key(|r| r.0);
+    let ids: Vec<u32> = ready.iter().map(|r| r.0).collect();
+    if ids == arranged.0 {
+        return;
+    }
+    let extents: Vec<Extent> = ready.iter().map(|r| r.1).collect();
+    let mirrored: Vec<bool> = ready.iter().map(|r| r.2).collect();
+    let params = ArrangeParams {
+        floor_y: theme.0.floor_y,
+        ..settings.0
+    };
+    let placed = arrange(&extents, &params, &mirrored);
+    for (p, _, mut pl) in &mut q {
+        if let Some(i) = ids.iter().position(|&id| id == p.id) {
+            pl.0 = placed[i];
+        }
+    }
+    arranged.0 = ids;
+}

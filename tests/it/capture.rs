@@ -1,0 +1,160 @@
+//! Frame sources: still images, sequences, H.264 files, the synthetic participant, bad input.
+
+use std::time::Duration;
+
+use samespace::capture::h264_file::H264FileSource;
+use samespace::capture::still::{ImageSequenceSource, StillImageSource};
+use samespace::capture::{
+    CaptureError, CaptureStatus, CaptureWorker, Frame, FrameSource, SyntheticParams,
+    SyntheticParticipant,
+};
+use samespace::segment::postprocess::iou;
+use samespace::segment::{BackendChoice, CutoutPipeline, SegmentConfig};
+
+use crate::common::{data, root, temp_dir};
+
+fn mask_of(pipeline: &mut CutoutPipeline, frame: &Frame) -> Vec<u8> {
+    pipeline.process(frame).expect("segment").mask
+}
+
+fn centroid_x(mask: &[u8], width: u32) -> f32 {
+    let (mut sum, mut n) = (0f64, 0f64);
+    for (i, &a) in mask.iter().enumerate() {
+        if a >= 128 {
+            sum += (i % width as usize) as f64;
+            n += 1.0;
+        }
+    }
+    (sum / n.max(1.0)) as f32
+}
+
+#[test]
+fn synthetic_participant_mask_moves_between_frames_a_second_apart() {
+    let p = SyntheticParticipant::new(&root().join("assets"), SyntheticParams::default())
+        .expect("assets");
+    let mut config = SegmentConfig::new(root().join("models"));
+    config.backend = BackendChoice::Tract;
+    config.temporal = false;
+    let mut pipeline = CutoutPipeline::new(config);
+    let mk =
+        |t: f32| Frame::new(0, std::time::Instant::now(), 640, 480, p.render(t)).expect("frame");
+    let a = mask_of(&mut pipeline, &mk(0.0));
+    let b = mask_of(&mut pipeline, &mk(1.0));
+    let coverage = a.iter().filter(|&&v| v >= 128).count() as f32 / a.len() as f32;
+    assert!(coverage > 0.2 && coverage < 0.8, "person covers {coverage}");
+    let overlap = iou(&a, &b, 128);
+    assert!(overlap < 0.95, "masks barely moved: IoU {overlap}");
+    let shift = (centroid_x(&a, 640) - centroid_x(&b, 640)).abs();
+    assert!(shift > 5.0, "centroid moved {shift}px");
+}
+
+#[test]
+fn synthetic_source_produces_paced_frames_on_its_thread() {
+    let p = SyntheticParticipant::new(
+        &root().join("assets"),
+        SyntheticParams {
+            fps: 20.0,
+            ..SyntheticParams::default()
+        },
+    )
+    .expect("assets");
+    let worker = CaptureWorker::spawn(Box::new(p), "test-synthetic").expect("spawn");
+    let f1 = worker
+        .frames
+        .recv_timeout(Duration::from_secs(5))
+        .expect("frame");
+    let f2 = worker
+        .frames
+        .recv_timeout(Duration::from_secs(5))
+        .expect("frame");
+    assert!(f2.seq > f1.seq);
+    assert!(f2.captured_at > f1.captured_at);
+    assert_eq!((f1.width, f1.height), (640, 480));
+}
+
+#[test]
+fn a_still_image_repeats() {
+    let mut s = StillImageSource::open(&data("astronaut.png")).expect("open");
+    let a = s.next_frame().expect("ok").expect("frame");
+    let b = s.next_frame().expect("ok").expect("frame");
+    assert_eq!((a.width, a.height), (512, 512));
+    assert_eq!(a.rgb, b.rgb);
+    assert_eq!(b.seq, 1);
+}
+
+#[test]
+fn an_image_sequence_plays_in_order_and_ends() {
+    let dir = temp_dir("sequence");
+    for (i, v) in [10u8, 20, 30].iter().enumerate() {
+        image::save_buffer(
+            dir.join(format!("f{i}.png")),
+            &vec![*v; 4 * 4 * 3],
+            4,
+            4,
+            image::ExtendedColorType::Rgb8,
+        )
+        .expect("write");
+    }
+    std::fs::write(dir.join("notes.txt"), "not an image").expect("write");
+    let mut s = ImageSequenceSource::open(&dir, 30.0, false).expect("open");
+    let firsts: Vec<u8> = (0..3)
+        .map(|_| s.next_frame().expect("ok").expect("frame").rgb[0])
+        .collect();
+    assert_eq!(firsts, vec![10, 20, 30]);
+    assert!(s.next_frame().expect("ok").is_none());
+}
+
+#[test]
+fn an_h264_file_decodes_to_frames() {
+    let mut s =
+        H264FileSource::open(&data("testsrc_160x120_10fps.h264"), 10.0, false).expect("open");
+    assert_eq!((s.info().width, s.info().height), (160, 120));
+    let mut n = 0;
+    while let Some(f) = s.next_frame().expect("decode") {
+        assert_eq!(f.rgb.len(), 160 * 120 * 3);
+        n += 1;
+    }
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn a_finite_source_ends_its_worker_with_ended() {
+    let s = H264FileSource::open(&data("testsrc_160x120_10fps.h264"), 200.0, false).expect("open");
+    let worker = CaptureWorker::spawn_with_capacity(Box::new(s), "test-h264", 16).expect("spawn");
+    let status = worker
+        .status
+        .recv_timeout(Duration::from_secs(5))
+        .expect("status");
+    assert!(matches!(status, CaptureStatus::Ended));
+}
+
+#[test]
+fn bad_images_give_clear_errors() {
+    for name in [
+        "truncated.png",
+        "zero_size.png",
+        "random_bytes.png",
+        "tiny.gif",
+    ] {
+        let err = StillImageSource::open(&data(name))
+            .err()
+            .unwrap_or_else(|| panic!("{name} must fail"));
+        let msg = err.to_string();
+        assert!(msg.contains(name), "{name}: {msg}");
+    }
+    let missing = StillImageSource::open(&data("no-such.png"))
+        .err()
+        .expect("must fail");
+    assert!(matches!(missing, CaptureError::NotFound(_)));
+    let empty = temp_dir("emptyfolder");
+    assert!(matches!(
+        ImageSequenceSource::open(&empty, 30.0, false),
+        Err(CaptureError::EmptyFolder(_))
+    ));
+}
+
+#[test]
+fn a_zero_sized_frame_is_refused() {
+    assert!(Frame::new(0, std::time::Instant::now(), 0, 10, vec![]).is_err());
+    assert!(Frame::new(0, std::time::Instant::now(), 2, 2, vec![0; 5]).is_err());
+}

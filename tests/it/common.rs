@@ -1,0 +1,55 @@
+//! Shared helpers for the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    root().join("tests/data").join(name)
+}
+
+/// A fresh, empty temporary folder for one test.
+pub fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("samespace-it-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Runs the `samespace` binary with arguments.
+pub fn samespace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_samespace"))
+        .args(args)
+        .current_dir(root())
+        .env("RUST_LOG", "samespace=info")
+        .output()
+        .expect("run samespace")
+}
+
+/// stderr and stdout of a run, for messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// An 8-bit grey mask from a PNG (any colour type; the first channel or luma).
+pub fn load_mask(path: &Path) -> (u32, u32, Vec<u8>) {
+    let img = image::open(path).expect("open mask").into_luma8();
+    let (w, h) = img.dimensions();
+    (w, h, img.into_raw())
+}
+
+/// The alpha channel of an RGBA PNG.
+pub fn load_alpha(path: &Path) -> (u32, u32, Vec<u8>) {
+    let img = image::open(path).expect("open png").into_rgba8();
+    let (w, h) = img.dimensions();
+    (w, h, img.pixels().map(|p| p.0[3]).collect())
+}

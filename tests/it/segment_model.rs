@@ -1,0 +1,140 @@
+//! Real model inference on both backends, and bad models.
+
+use samespace::capture::Frame;
+use samespace::capture::still::load_rgb;
+use samespace::segment::postprocess::iou;
+use samespace::segment::{
+    BackendChoice, BackendKind, CutoutPipeline, ModelChoice, ModelKind, SegmentConfig,
+    SegmentError, Segmenter,
+};
+
+use crate::common::{data, load_mask, root, temp_dir};
+
+fn astronaut_iou(
+    backend: BackendChoice,
+    model: ModelChoice,
+    reference: &str,
+) -> (f32, BackendKind) {
+    let mut config = SegmentConfig::new(root().join("models"));
+    config.backend = backend;
+    config.model = model;
+    config.temporal = false;
+    let mut pipeline = CutoutPipeline::new(config);
+    let (w, h, rgb) = load_rgb(&data("astronaut.png")).expect("sample");
+    let frame = Frame::new(0, std::time::Instant::now(), w, h, rgb).expect("frame");
+    let cutout = pipeline.process(&frame).expect("segment");
+    let (rw, rh, reference) = load_mask(&data(reference));
+    assert_eq!((rw, rh), (w, h));
+    // Background colour is zeroed wherever alpha is 0.
+    for (px, &a) in cutout.rgba.chunks_exact(4).zip(&cutout.mask) {
+        if a == 0 {
+            assert_eq!(px, &[0, 0, 0, 0]);
+        }
+    }
+    (
+        iou(&cutout.mask, &reference, 128),
+        pipeline.backend().expect("loaded"),
+    )
+}
+
+#[test]
+fn astronaut_cutout_matches_mediapipe_on_onnx_runtime() {
+    let (v, backend) = astronaut_iou(
+        BackendChoice::Ort,
+        ModelChoice::General,
+        "astronaut_mask_mediapipe.png",
+    );
+    assert_eq!(backend, BackendKind::Ort);
+    assert!(v >= 0.97, "IoU {v}");
+}
+
+#[test]
+fn astronaut_cutout_matches_mediapipe_on_tract() {
+    let (v, backend) = astronaut_iou(
+        BackendChoice::Tract,
+        ModelChoice::General,
+        "astronaut_mask_mediapipe.png",
+    );
+    assert_eq!(backend, BackendKind::Tract);
+    assert!(v >= 0.97, "IoU {v}");
+}
+
+#[test]
+fn landscape_model_matches_its_mediapipe_mask() {
+    let (v, _) = astronaut_iou(
+        BackendChoice::Tract,
+        ModelChoice::Landscape,
+        "astronaut_mask_mediapipe_landscape.png",
+    );
+    assert!(v >= 0.9, "IoU {v}");
+}
+
+#[test]
+fn a_missing_model_names_the_file() {
+    let err = Segmenter::load_path(
+        &root().join("models/nope.onnx"),
+        ModelKind::General,
+        BackendChoice::Tract,
+        1,
+    )
+    .err()
+    .expect("must fail");
+    assert!(matches!(err, SegmentError::ModelNotFound(_)));
+    assert!(err.to_string().contains("nope.onnx"));
+}
+
+#[test]
+fn random_bytes_as_a_model_give_a_clear_error_on_both_backends() {
+    let dir = temp_dir("badmodel");
+    let path = dir.join("selfie_segmentation.onnx");
+    std::fs::write(
+        &path,
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .expect("write");
+    for backend in [BackendChoice::Tract, BackendChoice::Ort] {
+        let err = Segmenter::load_path(&path, ModelKind::General, backend, 1)
+            .err()
+            .expect("must fail");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("selfie_segmentation.onnx") && msg.contains("input_1"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_model_gives_a_clear_error() {
+    let dir = temp_dir("truncmodel");
+    let path = dir.join("selfie_segmentation.onnx");
+    let bytes = std::fs::read(root().join("models/selfie_segmentation.onnx")).expect("model");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("write");
+    for backend in [BackendChoice::Tract, BackendChoice::Ort] {
+        let err = Segmenter::load_path(&path, ModelKind::General, backend, 1)
+            .err()
+            .expect("must fail");
+        assert!(
+            err.to_string().contains("selfie_segmentation.onnx"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_wrong_model_for_the_shape_is_refused() {
+    // The landscape model loaded where the square one is expected.
+    let path = root().join("models/selfie_segmentation_landscape.onnx");
+    for backend in [BackendChoice::Tract, BackendChoice::Ort] {
+        let err = Segmenter::load_path(&path, ModelKind::General, backend, 1)
+            .err()
+            .expect("must fail");
+        assert!(
+            matches!(err, SegmentError::ModelShape { .. }),
+            "{backend:?}: {err}"
+        );
+        assert!(err.to_string().contains("[1,256,256,3]"), "{err}");
+    }
+}
