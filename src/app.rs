@@ -153,7 +153,7 @@ impl Plugin for AppPlugin {
                 ..default()
             })
             .set(LogPlugin {
-                filter: "wgpu=error,naga=warn,samespace=info,ort=warn".into(),
+                filter: "wgpu=error,naga=warn,samespace=info,ort=error".into(),
                 ..default()
             });
         if c.headless {
@@ -271,7 +271,7 @@ fn spawn_demo_participants(
 ) {
     let c = &run.config;
     let quad = meshes.add(Rectangle::new(1.0, 1.0));
-    for i in 0..c.participants.max(1) {
+    for i in 0..c.participants {
         let local = i == 0;
         let synthetic = SyntheticParams {
             fps: if local { 30.0 } else { c.demo_fps },

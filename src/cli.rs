@@ -39,7 +39,7 @@ pub struct DemoArgs {
     /// Stop after this many seconds (headless default: 6).
     #[arg(long)]
     pub seconds: Option<f32>,
-    /// People in the room, you included; the others are demo participants.
+    /// People in the room, you included; the others are demo participants (0: the empty world).
     #[arg(long, default_value_t = 3)]
     pub participants: usize,
     /// Theme name (see `samespace themes`).

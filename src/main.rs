@@ -14,7 +14,7 @@ use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("samespace=info,ort=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("samespace=info,ort=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -147,7 +147,7 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
     DemoConfig {
         headless,
         seconds: args.seconds.or(headless.then_some(6.0)),
-        participants: args.participants.max(1),
+        participants: args.participants,
         theme: args.theme,
         snapshot: args
             .snapshot

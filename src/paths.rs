@@ -7,6 +7,11 @@
 use std::path::{Path, PathBuf};
 
 fn find(env: &str, name: &str, probe: &str) -> PathBuf {
+    let found = find_relative(env, name, probe);
+    std::fs::canonicalize(&found).unwrap_or(found)
+}
+
+fn find_relative(env: &str, name: &str, probe: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }

@@ -45,6 +45,8 @@ pub struct LatestCutout {
     pub cutout: Option<Arc<Cutout>>,
     /// The person's box in it.
     pub extent: Option<Extent>,
+    /// The union of the boxes seen so far: where this person moves within the frame.
+    pub envelope: Option<Extent>,
     /// Cutouts shown so far.
     pub frames: u64,
 }
@@ -90,9 +92,9 @@ pub struct UploadStats {
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct ArrangeSettings(pub ArrangeParams);
 
-/// Which participants the last automatic arrangement placed.
+/// Which participants the last automatic arrangement placed, with the widths it used.
 #[derive(Resource, Debug, Default)]
-pub struct ArrangedSet(Vec<u32>);
+pub struct ArrangedSet(Vec<(u32, u32)>);
 
 /// A new blank texture for a participant.
 pub fn blank_texture(width: u32, height: u32) -> Image {
@@ -193,6 +195,10 @@ pub fn drain_cutouts(
     }
 }
 
+fn union(a: Extent, b: Extent) -> Extent {
+    Extent { top: a.top.min(b.top), left: a.left.min(b.left), right: a.right.max(b.right), ..a }
+}
+
 /// Keeps materials in step with their textures and the theme (hologram look, time).
 pub fn update_materials(
     q: Query<(&CutoutTexture, &ParticipantPlacement)>,
@@ -246,7 +252,9 @@ pub fn apply_placements(mut q: Query<(&ParticipantPlacement, &CutoutTexture, &mu
 }
 
 /// Arranges the participants that are not pinned whenever the set of people with a
-/// known outline changes (someone arrives or leaves).
+/// known outline changes (someone arrives or leaves), or someone's envelope (where
+/// they have moved within their frame) grows by more than 8%, so people never
+/// walk into each other.
 pub fn auto_arrange(
     mut q: Query<(&Participant, &LatestCutout, &mut ParticipantPlacement), Without<Pinned>>,
     settings: Res<ArrangeSettings>,
@@ -255,11 +263,14 @@ pub fn auto_arrange(
 ) {
     let mut ready: Vec<(u32, Extent, bool)> = q
         .iter()
-        .filter_map(|(p, l, pl)| l.extent.map(|e| (p.id, e, pl.mirrored)))
+        .filter_map(|(p, l, pl)| l.envelope.map(|e| (p.id, e, pl.mirrored)))
         .collect();
     ready.sort_by_key(|r| r.0);
     let ids: Vec<u32> = ready.iter().map(|r| r.0).collect();
-    if ids == arranged.0 {
+    let widths: Vec<u32> = ready.iter().map(|r| r.1.right + 1 - r.1.left).collect();
+    let same_people = ids.len() == arranged.0.len() && ids.iter().zip(&arranged.0).all(|(a, b)| *a == b.0);
+    let grown = ids.len() == arranged.0.len() && widths.iter().zip(&arranged.0).any(|(w, b)| *w as f32 > b.1 as f32 * 1.08);
+    if same_people && !grown {
         return;
     }
     let extents: Vec<Extent> = ready.iter().map(|r| r.1).collect();
@@ -274,5 +285,5 @@ pub fn auto_arrange(
             pl.0 = placed[i];
         }
     }
-    arranged.0 = ids;
+    arranged.0 = ids.into_iter().zip(widths).collect();
 }

@@ -66,7 +66,7 @@ pub struct EffectParticle {
 }
 
 /// Pixels of background texture per world unit.
-const BACKGROUND_SCALE: f32 = 0.5;
+const BACKGROUND_SCALE: f32 = 1.0;
 
 fn colour(c: Rgba) -> Color {
     Color::srgba_u8(c.0[0], c.0[1], c.0[2], c.0[3])

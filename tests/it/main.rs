@@ -4,3 +4,4 @@ mod capture;
 mod cli;
 mod common;
 mod segment_model;
+mod world_render;
