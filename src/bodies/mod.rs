@@ -27,6 +27,7 @@
 pub mod contour;
 pub mod convex;
 pub mod error;
+pub mod synthetic;
 
 use serde::{Deserialize, Serialize};
 
