@@ -183,3 +183,67 @@ impl GameRules for MeteorDodge {
         format!("Dodge the meteors! {:.0} s", time_left.ceil())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::games::sim::tests::sim_in_play;
+
+    fn drop_meteor_on(sim: &mut crate::games::GameSim, x: f32) {
+        sim.arena_mut().spawn(&ObjectSpec {
+            gravity_scale: 0.0,
+            ..ObjectSpec::ball(ObjectKind::Meteor, 35.0, [x, 200.0], [0.0, -700.0])
+        });
+    }
+
+    #[test]
+    fn a_meteor_hit_costs_a_life_then_gives_a_moment_of_invulnerability() {
+        let (mut sim, ids) = sim_in_play(GameKind::MeteorDodge, &[-300.0, 300.0]);
+        drop_meteor_on(&mut sim, -300.0);
+        let mut events = Vec::new();
+        for _ in 0..25 {
+            sim.step();
+            events.extend(sim.drain_events());
+        }
+        let scores = sim.scores();
+        assert_eq!(scores[0].lives, Some(LIVES - 1));
+        assert!(scores[0].invulnerable);
+        assert_eq!(scores[1].lives, Some(LIVES));
+        assert!(events.iter().any(|e| matches!(
+            e.event,
+            GameEvent::LifeLost { participant, lives_left, .. } if participant == ids[0] && lives_left == LIVES - 1
+        )));
+        // A second hit right away is forgiven.
+        drop_meteor_on(&mut sim, -300.0);
+        for _ in 0..25 {
+            sim.step();
+        }
+        assert_eq!(sim.scores()[0].lives, Some(LIVES - 1));
+    }
+
+    #[test]
+    fn the_last_one_standing_wins() {
+        let (mut sim, ids) = sim_in_play(GameKind::MeteorDodge, &[-300.0, 300.0]);
+        let mut events = Vec::new();
+        for _ in 0..LIVES {
+            drop_meteor_on(&mut sim, -300.0);
+            for _ in 0..((INVULNERABLE_SECONDS / TICK_SECONDS) as u32 + 10) {
+                sim.step();
+                events.extend(sim.drain_events());
+                if sim.phase() != crate::games::GamePhase::Play {
+                    break;
+                }
+            }
+        }
+        assert!(events.iter().any(|e| matches!(
+            e.event,
+            GameEvent::Eliminated { participant, .. } if participant == ids[0]
+        )));
+        assert_eq!(sim.phase(), crate::games::GamePhase::Results);
+        let ended = events.iter().find_map(|e| match &e.event {
+            GameEvent::RoundEnded { winners, .. } => Some(winners.clone()),
+            _ => None,
+        });
+        assert_eq!(ended, Some(vec!["p1".to_owned()]));
+    }
+}

@@ -275,6 +275,14 @@ pub enum GameEvent {
         /// Where.
         x: f32,
     },
+    /// Volleyball: one side touched the ball more than three times in a row
+    /// (that side concedes the point).
+    Fault {
+        /// The side at fault.
+        side: Side,
+        /// Touches in a row.
+        touches: u32,
+    },
     /// Photo booth: take the group photo now (the renderer saves a PNG).
     TakePhoto {
         /// Round number, from 1.

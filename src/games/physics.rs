@@ -675,6 +675,116 @@ mod tests {
         assert!((n[1] - 1.0).abs() < 1e-4);
     }
 
+    fn disc(cx: f32, cy: f32, r: f32) -> Vec<[f32; 2]> {
+        (0..16)
+            .map(|i| {
+                let a = i as f32 / 16.0 * std::f32::consts::TAU;
+                [cx + r * a.cos(), cy + r * a.sin()]
+            })
+            .collect()
+    }
+
+    /// A bar of `len` x 30 from `pivot` at `angle` (radians, counter-clockwise from +x).
+    fn arm(pivot: [f32; 2], angle: f32, len: f32) -> Vec<[f32; 2]> {
+        let (c, s) = (angle.cos(), angle.sin());
+        let (nx, ny) = (-s * 15.0, c * 15.0);
+        let tip = [pivot[0] + c * len, pivot[1] + s * len];
+        vec![
+            [pivot[0] - nx, pivot[1] - ny],
+            [tip[0] - nx, tip[1] - ny],
+            [tip[0] + nx, tip[1] + ny],
+            [pivot[0] + nx, pivot[1] + ny],
+        ]
+    }
+
+    fn speed(arena: &Arena, id: ObjectId) -> f32 {
+        let s = arena.object_state(id).expect("ball exists");
+        (s.velocity[0].powi(2) + s.velocity[1].powi(2)).sqrt()
+    }
+
+    #[test]
+    fn a_disc_moving_into_a_ball_deflects_it() {
+        let mut arena = Arena::new(0.0, -300.0);
+        let p = ParticipantId(1);
+        arena.add_participant(p);
+        let ball = arena.spawn(&ObjectSpec::ball(
+            ObjectKind::Ball,
+            40.0,
+            [0.0, 0.0],
+            [0.0, 0.0],
+        ));
+        let mut contacts = 0;
+        for tick in 0..30 {
+            // A disc body coming from the left at 600 units/s, updated at 30 Hz.
+            if tick % 2 == 0 {
+                let x = -200.0 + 600.0 * tick as f32 * TICK_SECONDS;
+                arena.set_body(p, [x, -60.0], &[disc(x, 0.0, 60.0)]);
+            }
+            contacts += arena.step().body_starts.len();
+        }
+        let s = arena.object_state(ball).expect("ball exists");
+        assert!(contacts >= 1);
+        assert!(s.velocity[0] > 300.0, "pushed along: {:?}", s.velocity);
+        assert!(s.position[0] > 50.0, "moved away: {:?}", s.position);
+    }
+
+    /// Sweeps an arm at `omega` rad/s into a floating ball; returns the ball's top speed.
+    fn sweep(omega: f32) -> f32 {
+        let mut arena = Arena::new(0.0, -300.0);
+        let p = ParticipantId(1);
+        arena.add_participant(p);
+        let pivot = [0.0, 0.0];
+        let ball = arena.spawn(&ObjectSpec::ball(
+            ObjectKind::Ball,
+            40.0,
+            [150.0 * (-0.3f32).cos(), 150.0 * (-0.3f32).sin()],
+            [0.0, 0.0],
+        ));
+        let start = -std::f32::consts::FRAC_PI_2 - 0.2;
+        let mut top = 0.0f32;
+        let ticks = ((1.8 / omega) / TICK_SECONDS) as u32 + 30;
+        for tick in 0..ticks {
+            if tick % 2 == 0 {
+                let angle = (start + omega * tick as f32 * TICK_SECONDS).min(0.9);
+                arena.set_body(p, pivot, &[arm(pivot, angle, 220.0)]);
+            }
+            arena.step();
+            if arena.has(ball) {
+                top = top.max(speed(&arena, ball));
+            }
+        }
+        top
+    }
+
+    #[test]
+    fn a_fast_sweeping_arm_hits_harder_than_a_slow_one() {
+        let slow = sweep(1.5);
+        let fast = sweep(8.0);
+        assert!(slow > 50.0, "even a slow arm moves the ball: {slow}");
+        assert!(fast > slow * 2.0, "fast {fast} vs slow {slow}");
+    }
+
+    #[test]
+    fn a_ball_resting_on_a_body_is_one_contact_start() {
+        let mut arena = Arena::new(-900.0, -300.0);
+        let p = ParticipantId(1);
+        arena.add_participant(p);
+        arena.set_body(p, [0.0, -300.0], &[square(0.0, -200.0, 100.0)]);
+        arena.spawn(&ObjectSpec {
+            restitution: 0.0,
+            ..ObjectSpec::ball(ObjectKind::Ball, 30.0, [0.0, -40.0], [0.0, 0.0])
+        });
+        let mut starts = 0;
+        for tick in 0..120 {
+            if tick % 2 == 0 {
+                // Same outline every camera frame: rebuilding shapes must not re-count.
+                arena.set_body(p, [0.0, -300.0], &[square(0.0, -200.0, 100.0)]);
+            }
+            starts += arena.step().body_starts.len();
+        }
+        assert_eq!(starts, 1);
+    }
+
     #[test]
     fn a_ball_dropped_on_the_floor_comes_to_rest_on_it() {
         let mut arena = Arena::new(-900.0, -300.0);

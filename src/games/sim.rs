@@ -418,6 +418,12 @@ impl GameSim {
     pub fn object_count(&self) -> usize {
         self.arena.object_count()
     }
+
+    /// Direct access to the physics, for scripted tests.
+    #[cfg(test)]
+    pub(crate) fn arena_mut(&mut self) -> &mut Arena {
+        &mut self.arena
+    }
 }
 
 #[cfg(test)]
@@ -459,6 +465,41 @@ pub(crate) mod tests {
                 .expect("known participant");
         }
         sim
+    }
+
+    /// An axis-aligned box as a counter-clockwise piece.
+    pub(crate) fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Vec<[f32; 2]> {
+        vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    }
+
+    /// A sim of `kind` already in play, with one box-shaped person per x in `xs`
+    /// (120 wide, 380 tall, standing on the floor) and no objects.
+    pub(crate) fn sim_in_play(kind: GameKind, xs: &[f32]) -> (GameSim, Vec<ParticipantId>) {
+        let mut sim = GameSim::new(
+            kind,
+            GameConfig {
+                lobby_seconds: 0.0,
+                countdown_seconds: Some(0.0),
+                ..GameConfig::default()
+            },
+        );
+        let ids: Vec<ParticipantId> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let id = sim.add_participant(format!("p{i}"));
+                sim.set_body(id, [x, -300.0], &[rect(x - 60.0, -300.0, x + 60.0, 80.0)])
+                    .expect("known participant");
+                id
+            })
+            .collect();
+        for _ in 0..3 {
+            sim.step();
+        }
+        assert_eq!(sim.phase(), GamePhase::Play);
+        sim.arena_mut().clear_objects();
+        sim.drain_events();
+        (sim, ids)
     }
 
     fn run_until_results(sim: &mut GameSim, max_seconds: f32) -> Vec<StampedEvent> {

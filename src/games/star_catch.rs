@@ -106,3 +106,34 @@ impl GameRules for StarCatch {
         format!("Catch the stars! {:.0} s", time_left.ceil())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::games::GameEvent;
+    use crate::games::sim::tests::sim_in_play;
+
+    #[test]
+    fn a_touched_star_scores_for_the_person_touching_it() {
+        let (mut sim, ids) = sim_in_play(GameKind::StarCatch, &[-300.0, 300.0]);
+        // A star drifting into the right-hand person's chest.
+        sim.arena_mut().spawn(&ObjectSpec {
+            gravity_scale: 0.0,
+            sensor: true,
+            ..ObjectSpec::ball(ObjectKind::Star, 32.0, [200.0, 0.0], [300.0, 0.0])
+        });
+        let mut events = Vec::new();
+        for _ in 0..30 {
+            sim.step();
+            events.extend(sim.drain_events());
+        }
+        let scores = sim.scores();
+        assert_eq!(scores[0].round, 0, "left person did not touch it");
+        assert_eq!(scores[1].round, 1, "right person caught it");
+        assert!(events.iter().any(|e| matches!(
+            e.event,
+            GameEvent::Scored { participant, points: 1, .. } if participant == ids[1]
+        )));
+        assert!(sim.body_contacts() >= 1);
+    }
+}
