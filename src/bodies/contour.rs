@@ -33,20 +33,27 @@ impl Grid {
         let gw = width.div_ceil(factor);
         let gh = height.div_ceil(factor);
         let mut sums = vec![0u32; gw * gh];
-        let mut counts = vec![0u32; gw * gh];
-        for (y, row) in mask.chunks_exact(width).enumerate() {
-            let gy = y / factor;
+        // Column sums over a band of `factor` rows (vectorises), then block sums.
+        let mut columns = vec![0u32; width];
+        for (gy, band) in mask.chunks(width * factor).enumerate() {
+            columns.iter_mut().for_each(|c| *c = 0);
+            for row in band.chunks_exact(width) {
+                for (c, &v) in columns.iter_mut().zip(row) {
+                    *c += u32::from(v);
+                }
+            }
             let base = gy * gw;
-            for (x, &v) in row.iter().enumerate() {
-                let i = base + x / factor;
-                sums[i] += u32::from(v);
-                counts[i] += 1;
+            for (sum, block) in sums[base..base + gw].iter_mut().zip(columns.chunks(factor)) {
+                *sum = block.iter().sum();
             }
         }
+        // Pixels per cell: `factor²`, less in the last column / row.
+        let cell_w = |gx: usize| (width - gx * factor).min(factor) as f32;
+        let cell_h = |gy: usize| (height - gy * factor).min(factor) as f32;
         let values = sums
             .iter()
-            .zip(&counts)
-            .map(|(&s, &c)| if c == 0 { 0.0 } else { s as f32 / c as f32 })
+            .enumerate()
+            .map(|(i, &s)| s as f32 / (cell_w(i % gw) * cell_h(i / gw)))
             .collect();
         Some(Self {
             width: gw,
