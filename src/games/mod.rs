@@ -349,6 +349,9 @@ pub struct ScoreLine {
     pub invulnerable: bool,
     /// Volleyball side.
     pub side: Option<Side>,
+    /// Where the HUD puts the name label: just above the top of the body's
+    /// outline, in world units (`None` before the first silhouette).
+    pub label_at: Option<[f32; 2]>,
 }
 
 /// A team's score (volleyball sides, the keep-up team).

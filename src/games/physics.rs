@@ -226,12 +226,17 @@ impl Arena {
         self.touching.retain(|(p, _)| *p != id);
     }
 
-    /// Anchor (placement origin) of `id`'s body, if it has one.
-    pub fn body_origin(&self, id: ParticipantId) -> Option<[f32; 2]> {
-        self.bodies
-            .get(&id)
-            .filter(|s| s.last_update.is_some())
-            .map(|s| s.origin)
+    /// A point just above the top of `id`'s outline, centred on its body.
+    pub fn label_anchor(&self, id: ParticipantId) -> Option<[f32; 2]> {
+        let slot = self.bodies.get(&id)?;
+        let top = slot
+            .pieces
+            .iter()
+            .flatten()
+            .map(|p| p[1])
+            .fold(f32::MIN, f32::max);
+        let centre = self.body_centre(id)?;
+        Some([centre[0], top + 24.0])
     }
 
     /// Area-weighted centre of `id`'s pieces, if it has any.
@@ -369,6 +374,7 @@ impl Arena {
     }
 
     /// Whether `id` still exists.
+    #[cfg(test)]
     pub fn has(&self, id: ObjectId) -> bool {
         self.objects.contains_key(&id)
     }
@@ -415,15 +421,6 @@ impl Arena {
             .keys()
             .filter_map(|&id| self.object_state(id))
             .collect()
-    }
-
-    /// Sets an object's velocity.
-    pub fn set_velocity(&mut self, id: ObjectId, v: [f32; 2]) {
-        if let Some(obj) = self.objects.get(&id)
-            && let Some(rb) = self.world.bodies.get_mut(obj.body)
-        {
-            rb.set_linvel(Vector::new(v[0], v[1]), true);
-        }
     }
 
     /// Advances one tick: stale bodies stop, rapier steps, then contacts are read,

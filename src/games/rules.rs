@@ -66,6 +66,7 @@ impl Scoreboard {
                 eliminated: e.eliminated(),
                 invulnerable: e.invulnerable_until > tick,
                 side: e.side,
+                label_at: None,
             })
             .collect()
     }
@@ -115,11 +116,6 @@ impl Ctx<'_> {
             points,
             total,
         });
-    }
-
-    /// Names of `ids`, in order.
-    pub fn names(&self, ids: &[ParticipantId]) -> Vec<String> {
-        ids.iter().map(|&id| self.board.name(id)).collect()
     }
 
     /// Uniform sample in `[lo, hi)`.

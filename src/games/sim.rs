@@ -88,6 +88,7 @@ impl GameSim {
             GameKind::Volleyball => Box::new(volleyball::Volleyball::default()),
             GameKind::PhotoBooth => Box::new(photo_booth::PhotoBooth::default()),
         };
+        debug_assert_eq!(rules.kind(), kind);
         tracing::info!(game = %kind, seed = config.seed, "game created");
         Self {
             kind,
@@ -369,7 +370,11 @@ impl GameSim {
 
     /// Every participant's standing, ordered by id.
     pub fn scores(&self) -> Vec<ScoreLine> {
-        self.board.lines(self.tick)
+        let mut lines = self.board.lines(self.tick);
+        for line in &mut lines {
+            line.label_at = self.arena.label_anchor(line.id);
+        }
+        lines
     }
 
     /// Total scores by name (for the `--report` JSON).
@@ -602,6 +607,27 @@ pub(crate) mod tests {
         let json = serde_json::to_string(&snap).expect("serialises");
         let back: GameSnapshot = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, snap);
+    }
+
+    #[test]
+    fn advance_runs_whole_ticks_and_caps_a_stalled_frame() {
+        let mut sim = GameSim::new(GameKind::StarCatch, GameConfig::default());
+        assert_eq!(sim.advance(0.1), 6);
+        assert_eq!(sim.advance(TICK_SECONDS * 0.5), 0);
+        assert_eq!(sim.advance(TICK_SECONDS * 0.6), 1);
+        assert_eq!(sim.advance(5.0), MAX_TICKS_PER_ADVANCE);
+        assert_eq!(sim.advance(0.0), 1, "at most one tick of backlog is kept");
+    }
+
+    #[test]
+    fn name_labels_sit_above_the_heads() {
+        let (sim, _) = sim_in_play(GameKind::StarCatch, &[-300.0, 300.0]);
+        let scores = sim.scores();
+        let label = scores[1].label_at.expect("has a body");
+        assert!(
+            (label[0] - 300.0).abs() < 1.0 && label[1] > 80.0,
+            "{label:?}"
+        );
     }
 
     #[test]
