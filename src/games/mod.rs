@@ -294,6 +294,8 @@ pub enum GameEvent {
         round: u32,
         /// Names of the winners (empty: nobody won).
         winners: Vec<String>,
+        /// Ids of the winners, in the same order.
+        winner_ids: Vec<ParticipantId>,
         /// One line for the results screen.
         summary: String,
     },
@@ -309,6 +311,19 @@ pub struct StampedEvent {
     /// What happened.
     #[serde(flatten)]
     pub event: GameEvent,
+}
+
+/// The `game` section of `samespace demo --report`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GameReport {
+    /// The game's name (`balloon-keepup`, ...).
+    pub name: String,
+    /// Contacts that started between a silhouette and a game object.
+    pub body_contacts: u64,
+    /// Every event of the run, oldest first.
+    pub events: Vec<StampedEvent>,
+    /// Total score per participant name.
+    pub scores: std::collections::BTreeMap<String, i64>,
 }
 
 /// One game object in a [`GameSnapshot`].
@@ -413,6 +428,12 @@ mod tests {
             "chess".parse::<GameKind>(),
             Err(GameError::UnknownGame(_))
         ));
+    }
+
+    #[test]
+    fn a_game_can_live_in_a_bevy_resource() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<GameSim>();
     }
 
     #[test]

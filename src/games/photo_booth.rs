@@ -83,11 +83,12 @@ impl GameRules for PhotoBooth {
         None
     }
 
-    fn time_up(&mut self, ctx: &mut Ctx<'_>) -> RoundOutcome {
-        RoundOutcome {
-            winners: ctx.board.ids(),
-            summary: "Photo taken".to_owned(),
-        }
+    fn time_up(&mut self, _ctx: &mut Ctx<'_>) -> RoundOutcome {
+        RoundOutcome::without_winners("Photo taken")
+    }
+
+    fn announces_winners(&self) -> bool {
+        false
     }
 
     fn play_banner(&self, _time_left: f32) -> String {

@@ -79,6 +79,16 @@ pub(crate) struct RoundOutcome {
     pub summary: String,
 }
 
+impl RoundOutcome {
+    /// A round that has no winners to announce (the photo booth).
+    pub fn without_winners(summary: impl Into<String>) -> Self {
+        Self {
+            winners: Vec::new(),
+            summary: summary.into(),
+        }
+    }
+}
+
 /// What the rules may touch while the simulation runs.
 pub(crate) struct Ctx<'a> {
     pub arena: &'a mut Arena,
@@ -138,7 +148,7 @@ impl Ctx<'_> {
 }
 
 /// The rules of one game. The simulation owns phases and time; the rules react.
-pub(crate) trait GameRules: Send {
+pub(crate) trait GameRules: Send + Sync {
     fn kind(&self) -> GameKind;
 
     /// Default play length in seconds.
@@ -168,6 +178,11 @@ pub(crate) trait GameRules: Send {
 
     /// The HUD line during play.
     fn play_banner(&self, time_left: f32) -> String;
+
+    /// Whether the results line names winners ("Ana wins").
+    fn announces_winners(&self) -> bool {
+        true
+    }
 
     /// Team scores, if the game has teams.
     fn teams(&self) -> Vec<TeamScore> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::physics::{Arena, StepContacts};
 use super::rules::{Ctx, Entry, GameRules, RoundOutcome, Scoreboard, winners_line};
 use super::{
-    GameError, GameEvent, GameKind, GamePhase, GameSnapshot, ParticipantId, ScoreLine,
+    GameError, GameEvent, GameKind, GamePhase, GameReport, GameSnapshot, ParticipantId, ScoreLine,
     StampedEvent, TICK_SECONDS, balloon_keepup, meteor_dodge, photo_booth, star_catch, volleyball,
 };
 use crate::bodies::Silhouette;
@@ -314,13 +314,18 @@ impl GameSim {
             .iter()
             .map(|&id| self.board.name(id))
             .collect();
-        let line = format!("{}. {}", outcome.summary, winners_line(&winners));
+        let line = if self.rules.announces_winners() {
+            format!("{} · {}", outcome.summary, winners_line(&winners))
+        } else {
+            outcome.summary.clone()
+        };
         tracing::info!(game = %self.kind, round = self.round, result = %line, "round ended");
         self.last_outcome = Some(line);
         let (mut ctx, _) = self.split();
         ctx.emit(GameEvent::RoundEnded {
             round: ctx.round,
             winners,
+            winner_ids: outcome.winners,
             summary: outcome.summary,
         });
     }
@@ -384,6 +389,16 @@ impl GameSim {
             .values()
             .map(|e| (e.name.clone(), e.total))
             .collect()
+    }
+
+    /// The report section for a run whose drained events were collected in `events`.
+    pub fn report(&self, events: Vec<StampedEvent>) -> GameReport {
+        GameReport {
+            name: self.kind.name().to_owned(),
+            body_contacts: self.body_contacts,
+            events,
+            scores: self.scores_by_name(),
+        }
     }
 
     /// The HUD's round message.
