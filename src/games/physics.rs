@@ -499,10 +499,9 @@ impl Arena {
             }
             let c = rb.translation();
             let centre = [c.x, c.y];
-            let Some((p, n)) = nearest_boundary(&slot.pieces, centre) else {
+            let Some((n, advance)) = outline_push(&slot.prev_pieces, &slot.pieces, centre) else {
                 continue;
             };
-            let advance = distance_outside(&slot.prev_pieces, p);
             let speed = (advance / slot.interval.max(TICK_SECONDS)).min(MAX_PUSH_SPEED);
             if speed < 1.0 {
                 continue;
@@ -606,27 +605,44 @@ fn nearest_on_polygon(poly: &[[f32; 2]], p: [f32; 2]) -> ([f32; 2], f32) {
     best
 }
 
-/// The outline point nearest to `centre` and the unit normal pointing from the
-/// outline towards the object (outwards when the centre is inside a piece).
-fn nearest_boundary(pieces: &[Vec<[f32; 2]>], centre: [f32; 2]) -> Option<([f32; 2], [f32; 2])> {
-    if let Some(piece) = pieces.iter().find(|p| inside_convex(p, centre)) {
-        // Inside: push out through the nearest face of the piece it is in.
-        let (q, d2) = nearest_on_polygon(piece, centre);
-        let d = d2.sqrt();
+/// Nearest point on the union of convex `pieces` to a point outside them all.
+fn nearest_on_pieces(pieces: &[Vec<[f32; 2]>], p: [f32; 2]) -> Option<([f32; 2], f32)> {
+    pieces
+        .iter()
+        .map(|piece| nearest_on_polygon(piece, p))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(q, d2)| (q, d2.sqrt()))
+}
+
+/// How an outline that moved from `prev` to `now` pushes an object centred at
+/// `centre`: the unit direction of the push and how far the boundary advanced.
+///
+/// Outside the new outline, the push is along the normal at the nearest boundary
+/// point, as far as that point lies outside the old outline. When the outline
+/// swept over the centre (a fast limb), the push points away from the old
+/// outline, as far as the centre was from it, so a swipe never knocks an object
+/// backwards. `None` when there is nothing to push (the object was already inside).
+fn outline_push(
+    prev: &[Vec<[f32; 2]>],
+    now: &[Vec<[f32; 2]>],
+    centre: [f32; 2],
+) -> Option<([f32; 2], f32)> {
+    if now.iter().any(|p| inside_convex(p, centre)) {
+        if prev.iter().any(|p| inside_convex(p, centre)) {
+            return None;
+        }
+        let (q, d) = nearest_on_pieces(prev, centre)?;
         if d < 1e-3 {
             return None;
         }
-        return Some((q, [(q[0] - centre[0]) / d, (q[1] - centre[1]) / d]));
+        return Some(([(centre[0] - q[0]) / d, (centre[1] - q[1]) / d], d));
     }
-    let (q, d2) = pieces
-        .iter()
-        .map(|piece| nearest_on_polygon(piece, centre))
-        .min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let d = d2.sqrt();
+    let (q, d) = nearest_on_pieces(now, centre)?;
     if d < 1e-3 {
         return None;
     }
-    Some((q, [(centre[0] - q[0]) / d, (centre[1] - q[1]) / d]))
+    let n = [(centre[0] - q[0]) / d, (centre[1] - q[1]) / d];
+    Some((n, distance_outside(prev, q)))
 }
 
 /// Distance from `p` to the union of convex `pieces` (0 inside).
@@ -665,11 +681,30 @@ mod tests {
     }
 
     #[test]
-    fn nearest_boundary_normal_points_at_the_object() {
-        let pieces = vec![square(0.0, 0.0, 10.0)];
-        let (q, n) = nearest_boundary(&pieces, [0.0, 30.0]).expect("outside");
-        assert!((q[1] - 10.0).abs() < 1e-4);
+    fn an_advancing_outline_pushes_along_its_normal_by_its_advance() {
+        let prev = vec![square(0.0, 0.0, 10.0)];
+        let now = vec![square(0.0, 5.0, 10.0)];
+        let (n, advance) = outline_push(&prev, &now, [0.0, 30.0]).expect("outside");
         assert!((n[1] - 1.0).abs() < 1e-4);
+        assert!((advance - 5.0).abs() < 1e-4);
+        // Receding: no advance.
+        let (_, advance) = outline_push(&now, &prev, [0.0, 30.0]).expect("outside");
+        assert_eq!(advance, 0.0);
+    }
+
+    #[test]
+    fn an_outline_that_swept_over_the_centre_pushes_forwards() {
+        // A thin bar jumped from left of the centre to just past it.
+        let prev = vec![vec![
+            [-40.0, -50.0],
+            [-30.0, -50.0],
+            [-30.0, 50.0],
+            [-40.0, 50.0],
+        ]];
+        let now = vec![vec![[-5.0, -50.0], [5.0, -50.0], [5.0, 50.0], [-5.0, 50.0]]];
+        let (n, advance) = outline_push(&prev, &now, [2.0, 0.0]).expect("swept");
+        assert!(n[0] > 0.99, "{n:?}");
+        assert!((advance - 32.0).abs() < 1e-3);
     }
 
     fn disc(cx: f32, cy: f32, r: f32) -> Vec<[f32; 2]> {
@@ -759,6 +794,49 @@ mod tests {
         let fast = sweep(8.0);
         assert!(slow > 50.0, "even a slow arm moves the ball: {slow}");
         assert!(fast > slow * 2.0, "fast {fast} vs slow {slow}");
+    }
+
+    #[test]
+    fn a_fast_thin_bar_never_knocks_a_ball_backwards() {
+        for offset in 0..6 {
+            let mut arena = Arena::new(0.0, -300.0);
+            let p = ParticipantId(1);
+            arena.add_participant(p);
+            let ball = arena.spawn(&ObjectSpec::ball(
+                ObjectKind::Ball,
+                40.0,
+                [0.0, 0.0],
+                [0.0, 0.0],
+            ));
+            let mut touched = false;
+            let (mut lowest, mut highest) = (0.0f32, 0.0f32);
+            for tick in 0..14 {
+                if tick % 2 == 0 {
+                    // 30 units thick, 1800 units/s: 60 units per camera frame.
+                    let x = -200.0 + offset as f32 * 10.0 + 1800.0 * tick as f32 * TICK_SECONDS;
+                    arena.set_body(
+                        p,
+                        [x, -300.0],
+                        &[vec![
+                            [x - 15.0, -150.0],
+                            [x + 15.0, -150.0],
+                            [x + 15.0, 150.0],
+                            [x - 15.0, 150.0],
+                        ]],
+                    );
+                }
+                touched |= !arena.step().body_starts.is_empty();
+                let vx = arena.object_state(ball).expect("ball exists").velocity[0];
+                lowest = lowest.min(vx);
+                highest = highest.max(vx);
+            }
+            assert!(touched, "offset {offset}: the bar met the ball");
+            assert!(
+                lowest > -1.0,
+                "offset {offset}: knocked backwards at {lowest}"
+            );
+            assert!(highest > 1000.0, "offset {offset}: only {highest}");
+        }
     }
 
     #[test]
