@@ -15,4 +15,7 @@ pub enum GameError {
     /// No participant with this id is in the game.
     #[error("no participant {0:?} in the game")]
     UnknownParticipant(ParticipantId),
+    /// A body's anchor is not a finite point.
+    #[error("body anchor is not finite")]
+    InvalidBody,
 }

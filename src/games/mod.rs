@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bench::{BenchResult, bench_physics};
 pub use error::GameError;
-pub use sim::{GameConfig, GameSim};
+pub use sim::{GameConfig, GameSim, MAX_PIECE_VERTICES, MAX_PIECES};
 
 /// Seconds per simulation tick (60 Hz).
 pub const TICK_SECONDS: f32 = 1.0 / 60.0;

@@ -278,16 +278,18 @@ impl Arena {
             rb.set_linvel(Vector::new(linvel[0], linvel[1]), true);
         }
 
-        let shapes: Vec<SharedShape> = pieces
+        // Pieces whose hull cannot be built (degenerate, collinear) are dropped.
+        let (kept, shapes): (Vec<Vec<[f32; 2]>>, Vec<SharedShape>) = pieces
             .iter()
             .filter_map(|piece| {
-                let local: Vec<Vector> = piece
+                let hull = convex_hull(piece)?;
+                let local: Vec<Vector> = hull
                     .iter()
                     .map(|p| Vector::new(p[0] - origin[0], p[1] - origin[1]))
                     .collect();
-                SharedShape::convex_hull(&local)
+                SharedShape::convex_polyline(local).map(|shape| (hull, shape))
             })
-            .collect();
+            .unzip();
         // Reuse collider handles where possible; add or remove the difference.
         for (k, shape) in shapes.iter().enumerate() {
             if let Some(&h) = slot.colliders.get(k) {
@@ -312,9 +314,9 @@ impl Arena {
 
         slot.prev_pieces = std::mem::take(&mut slot.pieces);
         if slot.last_update.is_none() {
-            slot.prev_pieces = pieces.to_vec();
+            slot.prev_pieces = kept.clone();
         }
-        slot.pieces = pieces.to_vec();
+        slot.pieces = kept;
         slot.origin = origin;
         slot.interval = interval;
         slot.last_update = Some(tick);
@@ -550,6 +552,46 @@ fn clamp_speed(v: [f32; 2], max: f32) -> [f32; 2] {
     }
 }
 
+/// Counter-clockwise convex hull (Andrew's monotone chain) without collinear or
+/// duplicate vertices; `None` for non-finite input or a hull thinner than
+/// 0.01 unit² (parry's own hull panics on such degenerate clouds).
+pub(crate) fn convex_hull(points: &[[f32; 2]]) -> Option<Vec<[f32; 2]>> {
+    if points.len() < 3 || !points.iter().flatten().all(|v| v.is_finite()) {
+        return None;
+    }
+    let mut pts = points.to_vec();
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    pts.dedup_by(|a, b| (a[0] - b[0]).abs() < 1e-4 && (a[1] - b[1]).abs() < 1e-4);
+    if pts.len() < 3 {
+        return None;
+    }
+    let cross = |o: [f32; 2], a: [f32; 2], b: [f32; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    let mut hull: Vec<[f32; 2]> = Vec::with_capacity(pts.len() * 2);
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &[f32; 2]>> = if pass == 0 {
+            Box::new(pts.iter())
+        } else {
+            Box::new(pts.iter().rev())
+        };
+        for &p in iter {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    if hull.len() < 3 || centroid(&hull).1 < 0.01 {
+        return None;
+    }
+    Some(hull)
+}
+
 /// Centroid and area of a polygon (area is absolute).
 pub(crate) fn centroid(poly: &[[f32; 2]]) -> ([f32; 2], f32) {
     let n = poly.len();
@@ -671,6 +713,21 @@ mod tests {
             [cx + h, cy + h],
             [cx - h, cy + h],
         ]
+    }
+
+    #[test]
+    fn the_hull_is_counter_clockwise_and_rejects_degenerate_clouds() {
+        let h = convex_hull(&[[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [1.0, 0.5], [0.0, 2.0]])
+            .expect("a square");
+        assert_eq!(h.len(), 4);
+        assert!(centroid(&h).1 > 3.99);
+        assert!(
+            crate::bodies::contour::signed_area(&h) > 3.99,
+            "counter-clockwise"
+        );
+        assert!(convex_hull(&[[1.0, 1.0]; 3]).is_none());
+        assert!(convex_hull(&[[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]).is_none());
+        assert!(convex_hull(&[[0.0, 0.0], [f32::NAN, 1.0], [1.0, 0.0]]).is_none());
     }
 
     #[test]

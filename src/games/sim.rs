@@ -18,6 +18,12 @@ use crate::world::placement::Placement;
 
 /// Most ticks [`GameSim::advance`] runs per call (a stalled frame does not spiral).
 const MAX_TICKS_PER_ADVANCE: u32 = 8;
+/// Most pieces one body may have (more are ignored).
+pub const MAX_PIECES: usize = 64;
+/// Most vertices one piece may have (larger pieces are ignored).
+pub const MAX_PIECE_VERTICES: usize = 32;
+/// Largest coordinate magnitude accepted for a body, in world units.
+const MAX_COORDINATE: f32 = 100_000.0;
 
 /// Settings of a game simulation (plain data; the theme decides gravity).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +168,32 @@ impl GameSim {
         if !self.board.entries.contains_key(&id) {
             return Err(GameError::UnknownParticipant(id));
         }
-        self.arena.set_body(id, origin, pieces);
+        if !origin.iter().all(|v| v.is_finite()) {
+            return Err(GameError::InvalidBody);
+        }
+        // Outlines may come from the network: keep only sane pieces, within budget.
+        let sane = |piece: &&Vec<[f32; 2]>| {
+            (3..=MAX_PIECE_VERTICES).contains(&piece.len())
+                && piece
+                    .iter()
+                    .flatten()
+                    .all(|v| v.is_finite() && v.abs() < MAX_COORDINATE)
+        };
+        let kept: Vec<Vec<[f32; 2]>> = pieces
+            .iter()
+            .filter(sane)
+            .take(MAX_PIECES)
+            .cloned()
+            .collect();
+        if kept.len() != pieces.len() {
+            tracing::debug!(
+                participant = id.0,
+                given = pieces.len(),
+                kept = kept.len(),
+                "dropped invalid body pieces"
+            );
+        }
+        self.arena.set_body(id, origin, &kept);
         Ok(())
     }
 
@@ -654,5 +685,28 @@ pub(crate) mod tests {
             Err(GameError::UnknownParticipant(ghost))
         );
         assert!(sim.remove_participant(ghost).is_err());
+    }
+
+    #[test]
+    fn garbage_outlines_are_dropped_not_trusted() {
+        let mut sim = GameSim::new(GameKind::StarCatch, GameConfig::default());
+        let id = sim.add_participant("x");
+        assert_eq!(
+            sim.set_body(id, [f32::NAN, 0.0], &[]),
+            Err(GameError::InvalidBody)
+        );
+        let pieces = vec![
+            vec![[0.0, 0.0], [f32::NAN, 1.0], [1.0, 1.0]],
+            vec![[0.0, 0.0], [1.0, 0.0]],
+            vec![[0.0, 0.0], [1e9, 0.0], [0.0, 1.0]],
+            vec![[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
+            rect(-10.0, -300.0, 10.0, -100.0),
+        ];
+        assert_eq!(sim.set_body(id, [0.0, -300.0], &pieces), Ok(()));
+        for _ in 0..10 {
+            sim.step();
+        }
+        let label = sim.scores()[0].label_at.expect("the sane piece remains");
+        assert!((label[1] - (-100.0 + 24.0)).abs() < 1.0, "{label:?}");
     }
 }
