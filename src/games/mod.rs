@@ -12,8 +12,9 @@
 //! Every game shares the phase machine [`GamePhase`]: `Lobby → Countdown → Play →
 //! Results` (and, with [`GameConfig::auto_restart`], back to `Countdown` for the
 //! next round). The rules of each game live in their own file behind the
-//! crate-private `GameRules` trait: [`balloon_keepup`], [`meteor_dodge`],
-//! [`star_catch`], [`volleyball`], [`photo_booth`].
+//! crate-private `GameRules` trait (`rules.rs`): `balloon_keepup.rs`,
+//! `meteor_dodge.rs`, `star_catch.rs`, `volleyball.rs`, `photo_booth.rs`; the
+//! physics arena is `physics.rs`.
 //!
 //! Outputs: [`StampedEvent`]s ([`GameSim::drain_events`]), per-participant scores
 //! ([`GameSim::scores`]), the count of silhouette–object contact *starts*
@@ -25,6 +26,39 @@
 //! least the speed at which the outline's boundary advanced towards it
 //! (distance from the new boundary to the old outline / time between updates), so
 //! a fast swipe hits harder than a slow push.
+//!
+//! | game | countdown | play | ends early when | winners |
+//! | --- | --- | --- | --- | --- |
+//! | balloon-keepup | 2 s | 14 s | a balloon touches the floor | everyone, if it survived |
+//! | meteor-dodge | 2 s | 14 s | one (or, alone, no) person has lives left | last standing / most lives |
+//! | star-catch | 2 s | 14 s | — | highest score |
+//! | volleyball | 2 s | 14 s | a side reaches 5 points | side with more points |
+//! | photo-booth | 3 s | 1 s (`TakePhoto` at its start) | — | — |
+//!
+//! Results stay 4 s, then the next round counts down ([`GameConfig`] overrides all).
+//!
+//! Driving it (what a Bevy plugin or the network host does):
+//! ```
+//! use samespace::bodies::{SilhouetteParams, silhouette_from_mask};
+//! use samespace::games::{GameConfig, GameKind, GameSim};
+//! use samespace::world::placement::Placement;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let kind: GameKind = "meteor-dodge".parse()?;
+//! let mut sim = GameSim::new(kind, GameConfig::default());
+//! let ana = sim.add_participant("Ana");
+//! // Each camera frame: mask → silhouette → body.
+//! let mask = vec![0u8; 64 * 48];
+//! let silhouette = silhouette_from_mask(&mask, 64, 48, &SilhouetteParams::default())?;
+//! sim.set_body_from_silhouette(ana, &silhouette, &Placement::default())?;
+//! // Each render frame: run the fixed ticks the elapsed time covers.
+//! sim.advance(1.0 / 60.0);
+//! for event in sim.drain_events() {
+//!     let _json = serde_json::to_string(&event)?;
+//! }
+//! let _hud = sim.snapshot();
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Invariants: same seed, same participants and same inputs at the same ticks give
 //! the same events, scores and snapshots (no hash-ordered iteration, no wall clock).
