@@ -14,6 +14,9 @@ use crate::world::placement::{SCENE_HEIGHT, SCENE_WIDTH};
 const LENGTH_UNIT: f32 = 100.0;
 /// Fastest speed an outline update may impart, in world units per second.
 const MAX_PUSH_SPEED: f32 = 2400.0;
+/// Outline advances below this (world units per update) are segmentation jitter,
+/// not motion: they give no push (rapier still keeps objects out of the body).
+const MIN_ADVANCE: f32 = 4.0;
 /// Bounce of an object off a moving outline.
 const PUSH_RESTITUTION: f32 = 0.5;
 /// A body's velocity is zeroed when no update came for this many ticks.
@@ -504,10 +507,10 @@ impl Arena {
             let Some((n, advance)) = outline_push(&slot.prev_pieces, &slot.pieces, centre) else {
                 continue;
             };
-            let speed = (advance / slot.interval.max(TICK_SECONDS)).min(MAX_PUSH_SPEED);
-            if speed < 1.0 {
+            if advance < MIN_ADVANCE {
                 continue;
             }
+            let speed = (advance / slot.interval.max(TICK_SECONDS)).min(MAX_PUSH_SPEED);
             let v = rb.linvel();
             let vn = v.x * n[0] + v.y * n[1];
             let target = speed + PUSH_RESTITUTION * (speed - vn).max(0.0);
@@ -894,6 +897,30 @@ mod tests {
             );
             assert!(highest > 1000.0, "offset {offset}: only {highest}");
         }
+    }
+
+    #[test]
+    fn outline_jitter_does_not_launch_a_resting_ball() {
+        let mut arena = Arena::new(-900.0, -300.0);
+        let p = ParticipantId(1);
+        arena.add_participant(p);
+        let ball = arena.spawn(&ObjectSpec {
+            restitution: 0.0,
+            ..ObjectSpec::ball(ObjectKind::Balloon, 40.0, [0.0, -55.0], [0.0, 0.0])
+        });
+        let mut top = 0.0f32;
+        for tick in 0..180 {
+            if tick % 2 == 0 {
+                // Segmentation noise: the top edge wobbles by ±1.5 units.
+                let wobble = if tick % 4 == 0 { 1.5 } else { -1.5 };
+                arena.set_body(p, [0.0, -300.0], &[square(0.0, -200.0 + wobble, 100.0)]);
+            }
+            arena.step();
+            if tick > 30 {
+                top = top.max(speed(&arena, ball));
+            }
+        }
+        assert!(top < 60.0, "jitter launched the ball at {top}");
     }
 
     #[test]
