@@ -30,6 +30,7 @@ fn balloon(position: [f32; 2], velocity: [f32; 2]) -> ObjectSpec {
         gravity_scale: 0.2,
         restitution: 0.8,
         linear_damping: 0.4,
+        max_speed: 900.0,
         ..ObjectSpec::ball(ObjectKind::Balloon, RADIUS, position, velocity)
     }
 }

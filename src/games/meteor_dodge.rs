@@ -11,7 +11,8 @@ use super::{GameEvent, GameKind, ObjectKind, ParticipantId, TICK_SECONDS};
 pub(crate) const LIVES: u32 = 3;
 /// Invulnerability after a hit, in seconds.
 pub(crate) const INVULNERABLE_SECONDS: f32 = 1.5;
-const SPAWN_Y: f32 = 330.0;
+/// Just above the visible scene (its top is y = 360), below the ceiling.
+const SPAWN_Y: f32 = 410.0;
 const GRAVITY_SCALE: f32 = 0.4;
 /// Seconds between meteors at the start and at the end of play.
 const INTERVAL_START: f32 = 1.0;

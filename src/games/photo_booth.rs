@@ -26,6 +26,7 @@ fn spawn_bubble(ctx: &mut Ctx<'_>) {
         gravity_scale: 0.05,
         restitution: 0.95,
         linear_damping: 0.05,
+        max_speed: 700.0,
         ..ObjectSpec::ball(ObjectKind::Bubble, r, [x, y], v)
     });
 }

@@ -23,8 +23,8 @@ const PUSH_RESTITUTION: f32 = 0.5;
 const STALE_TICKS: u64 = 8;
 /// Objects this far outside the scene are removed.
 const ESCAPE_MARGIN: f32 = 400.0;
-/// Bottom of the ceiling, above the top of the scene.
-pub(crate) const CEILING_Y: f32 = SCENE_HEIGHT / 2.0 + 60.0;
+/// Bottom of the ceiling, above the top of the scene (meteors appear below it, off screen).
+pub(crate) const CEILING_Y: f32 = SCENE_HEIGHT / 2.0 + 120.0;
 
 const TAG_BODY: u128 = 1;
 const TAG_OBJECT: u128 = 2;
@@ -68,6 +68,8 @@ pub(crate) struct ObjectSpec {
     pub linear_damping: f32,
     /// Sensors detect touches but are not pushed (stars).
     pub sensor: bool,
+    /// Speed cap in world units per second (a balloon never flies like a bullet).
+    pub max_speed: f32,
 }
 
 impl ObjectSpec {
@@ -82,6 +84,7 @@ impl ObjectSpec {
             restitution: 0.6,
             linear_damping: 0.0,
             sensor: false,
+            max_speed: MAX_PUSH_SPEED,
         }
     }
 }
@@ -89,6 +92,7 @@ impl ObjectSpec {
 pub(crate) struct GameObject {
     pub kind: ObjectKind,
     pub radius: f32,
+    max_speed: f32,
     body: RigidBodyHandle,
 }
 
@@ -356,6 +360,7 @@ impl Arena {
             GameObject {
                 kind: spec.kind,
                 radius: spec.radius,
+                max_speed: spec.max_speed,
                 body,
             },
         );
@@ -470,6 +475,7 @@ impl Arena {
         }
 
         self.push_touching(&now);
+        self.cap_speeds();
         for slot in self.bodies.values_mut() {
             slot.fresh = false;
         }
@@ -520,6 +526,18 @@ impl Arena {
                 let body = obj.body;
                 if let Some(rb) = self.world.bodies.get_mut(body) {
                     rb.set_linvel(nv, true);
+                }
+            }
+        }
+    }
+
+    fn cap_speeds(&mut self) {
+        for obj in self.objects.values() {
+            if let Some(rb) = self.world.bodies.get_mut(obj.body) {
+                let v = rb.linvel();
+                let capped = clamp_speed([v.x, v.y], obj.max_speed);
+                if capped != [v.x, v.y] {
+                    rb.set_linvel(Vector::new(capped[0], capped[1]), true);
                 }
             }
         }

@@ -51,6 +51,7 @@ impl Volleyball {
             gravity_scale: 0.45,
             restitution: 0.8,
             linear_damping: 0.05,
+            max_speed: 1400.0,
             ..ObjectSpec::ball(ObjectKind::Ball, RADIUS, [x, 230.0], [vx, 60.0])
         });
         self.slow_since = None;
