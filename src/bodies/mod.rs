@@ -106,6 +106,65 @@ impl Silhouette {
     pub fn outlines_to_world(&self, placement: &Placement) -> Vec<Vec<[f32; 2]>> {
         map_polygons(&self.outlines, placement, self.width, self.height)
     }
+
+    /// Rebuilds the convex pieces from outlines alone (what a peer sends over the
+    /// network: a few dozen points instead of pieces). Outlines that are not finite
+    /// or have fewer than 3 points are skipped; at most `max_outline_vertices`
+    /// points of each are used.
+    pub fn from_outlines(
+        outlines: &[Vec<[f32; 2]>],
+        width: u32,
+        height: u32,
+        params: &SilhouetteParams,
+    ) -> Silhouette {
+        let mut out = Silhouette {
+            width,
+            height,
+            ..Silhouette::default()
+        };
+        for outline in outlines {
+            let finite = outline.iter().flatten().all(|v| v.is_finite());
+            if !finite || outline.len() < 3 || outline.len() > params.max_outline_vertices.max(4) {
+                continue;
+            }
+            out.push_outline(outline.clone(), params);
+        }
+        out.enforce_piece_budget(params);
+        out
+    }
+
+    /// Adds one simplified outline and its convex pieces.
+    fn push_outline(&mut self, outline: Vec<[f32; 2]>, params: &SilhouetteParams) {
+        let index = self.outlines.len();
+        for piece in convex::convex_pieces(&outline, params.max_piece_vertices) {
+            self.pieces.push(piece);
+            self.piece_outline.push(index);
+        }
+        self.outlines.push(outline);
+    }
+
+    /// Keeps only the `max_pieces` largest pieces (in their original order).
+    fn enforce_piece_budget(&mut self, params: &SilhouetteParams) {
+        if self.pieces.len() <= params.max_pieces {
+            return;
+        }
+        let areas: Vec<f32> = self
+            .pieces
+            .iter()
+            .map(|p| contour::signed_area(p).abs())
+            .collect();
+        let mut order: Vec<usize> = (0..self.pieces.len()).collect();
+        order.sort_by(|&a, &b| areas[b].total_cmp(&areas[a]).then(a.cmp(&b)));
+        order.truncate(params.max_pieces);
+        order.sort_unstable();
+        tracing::trace!(
+            pieces = self.pieces.len(),
+            kept = params.max_pieces,
+            "silhouette over piece budget"
+        );
+        self.pieces = order.iter().map(|&i| self.pieces[i].clone()).collect();
+        self.piece_outline = order.iter().map(|&i| self.piece_outline[i]).collect();
+    }
 }
 
 fn map_polygons(
@@ -186,32 +245,9 @@ pub fn silhouette_from_mask(
         if simple.len() < 3 || contour::signed_area(&simple).abs() < min_area.max(1.0) * 0.5 {
             continue;
         }
-        let index = out.outlines.len();
-        for piece in convex::convex_pieces(&simple, params.max_piece_vertices) {
-            out.pieces.push(piece);
-            out.piece_outline.push(index);
-        }
-        out.outlines.push(simple);
+        out.push_outline(simple, params);
     }
-
-    if out.pieces.len() > params.max_pieces {
-        let mut order: Vec<usize> = (0..out.pieces.len()).collect();
-        let areas: Vec<f32> = out
-            .pieces
-            .iter()
-            .map(|p| contour::signed_area(p).abs())
-            .collect();
-        order.sort_by(|&a, &b| areas[b].total_cmp(&areas[a]).then(a.cmp(&b)));
-        order.truncate(params.max_pieces);
-        order.sort_unstable();
-        tracing::trace!(
-            pieces = out.pieces.len(),
-            kept = params.max_pieces,
-            "silhouette over piece budget"
-        );
-        out.pieces = order.iter().map(|&i| out.pieces[i].clone()).collect();
-        out.piece_outline = order.iter().map(|&i| out.piece_outline[i]).collect();
-    }
+    out.enforce_piece_budget(params);
     Ok(out)
 }
 
@@ -319,6 +355,25 @@ mod tests {
         }
         let s = silhouette_from_mask(&m, w, h, &SilhouetteParams::default()).expect("sized");
         assert_eq!(s.outlines.len(), 1, "{:?}", s.outlines.len());
+    }
+
+    #[test]
+    fn outlines_alone_rebuild_the_same_pieces() {
+        let (w, h) = (320u32, 240u32);
+        let mut m = vec![0u8; (w * h) as usize];
+        disc(&mut m, w, 80.0, 120.0, 50.0);
+        disc(&mut m, w, 240.0, 120.0, 40.0);
+        let params = SilhouetteParams::default();
+        let s = silhouette_from_mask(&m, w, h, &params).expect("sized");
+        let wire = serde_json::to_string(&s.outlines).expect("serialises");
+        let outlines: Vec<Vec<[f32; 2]>> = serde_json::from_str(&wire).expect("parses");
+        let rebuilt = Silhouette::from_outlines(&outlines, w, h, &params);
+        assert_eq!(rebuilt, s);
+        let junk = vec![
+            vec![[f32::NAN, 0.0], [1.0, 1.0], [2.0, 0.0]],
+            vec![[0.0, 0.0]],
+        ];
+        assert!(Silhouette::from_outlines(&junk, w, h, &params).is_empty());
     }
 
     #[test]
