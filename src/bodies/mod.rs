@@ -109,8 +109,8 @@ impl Silhouette {
 
     /// Rebuilds the convex pieces from outlines alone (what a peer sends over the
     /// network: a few dozen points instead of pieces). Outlines that are not finite
-    /// or have fewer than 3 points are skipped; at most `max_outline_vertices`
-    /// points of each are used.
+    /// or have fewer than 3 points are skipped; longer ones than
+    /// `max_outline_vertices` are simplified down to it.
     pub fn from_outlines(
         outlines: &[Vec<[f32; 2]>],
         width: u32,
@@ -124,10 +124,16 @@ impl Silhouette {
         };
         for outline in outlines {
             let finite = outline.iter().flatten().all(|v| v.is_finite());
-            if !finite || outline.len() < 3 || outline.len() > params.max_outline_vertices.max(4) {
+            if !finite || outline.len() < 3 {
                 continue;
             }
-            out.push_outline(outline.clone(), params);
+            let base_tol = (params.tolerance_fraction * height as f32).max(0.5);
+            let simple = if outline.len() > params.max_outline_vertices.max(4) {
+                simplify_to_budget(outline, base_tol, params.max_outline_vertices)
+            } else {
+                outline.clone()
+            };
+            out.push_outline(simple, params);
         }
         out.enforce_piece_budget(params);
         out
@@ -188,6 +194,23 @@ fn map_polygons(
         .collect()
 }
 
+/// Douglas–Peucker with a tolerance raised from `tolerance` until at most
+/// `max_vertices` vertices remain (or nothing simpler exists).
+fn simplify_to_budget(points: &[[f32; 2]], tolerance: f32, max_vertices: usize) -> Vec<[f32; 2]> {
+    let max_vertices = max_vertices.max(4);
+    let mut tol = tolerance.max(1e-3);
+    let mut simple = contour::simplify_closed(points, tol);
+    // Each round grows the tolerance by half; 40 rounds cover any finite outline.
+    for _ in 0..40 {
+        if simple.len() <= max_vertices {
+            break;
+        }
+        tol *= 1.5;
+        simple = contour::simplify_closed(points, tol);
+    }
+    simple
+}
+
 /// Traces `mask` (`width * height` bytes) into a [`Silhouette`].
 ///
 /// Errors only when the mask's length does not match its size; an empty mask
@@ -236,12 +259,7 @@ pub fn silhouette_from_mask(
 
     let base_tol = (params.tolerance_fraction * height as f32).max(0.5);
     for outer in outers {
-        let mut tol = base_tol;
-        let mut simple = contour::simplify_closed(&outer.points, tol);
-        while simple.len() > params.max_outline_vertices.max(4) && tol < height as f32 {
-            tol *= 1.5;
-            simple = contour::simplify_closed(&outer.points, tol);
-        }
+        let simple = simplify_to_budget(&outer.points, base_tol, params.max_outline_vertices);
         if simple.len() < 3 || contour::signed_area(&simple).abs() < min_area.max(1.0) * 0.5 {
             continue;
         }
@@ -374,6 +392,15 @@ mod tests {
             vec![[0.0, 0.0]],
         ];
         assert!(Silhouette::from_outlines(&junk, w, h, &params).is_empty());
+        let dense: Vec<[f32; 2]> = (0..500)
+            .map(|i| {
+                let a = i as f32 / 500.0 * std::f32::consts::TAU;
+                [160.0 + 100.0 * a.cos(), 120.0 + 100.0 * a.sin()]
+            })
+            .collect();
+        let fine = Silhouette::from_outlines(&[dense], w, h, &params);
+        assert_eq!(fine.outlines.len(), 1);
+        assert!(fine.outlines[0].len() <= params.max_outline_vertices);
     }
 
     #[test]
