@@ -67,6 +67,10 @@ pub struct DemoConfig {
     pub height: u32,
     /// Frame rate of the extra demo participants.
     pub demo_fps: f32,
+    /// Party game to play.
+    pub game: Option<crate::games::GameKind>,
+    /// Seed of the game's random choices.
+    pub seed: u64,
 }
 
 /// Settings and state of the run, as a resource.
@@ -105,6 +109,9 @@ pub struct DemoReport {
     pub participants: Vec<ParticipantReport>,
     /// Snapshot written, if any.
     pub snapshot: Option<PathBuf>,
+    /// The game played, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub game: Option<crate::games::GameReport>,
 }
 
 /// Per-stage averages.
@@ -202,7 +209,12 @@ impl Plugin for AppPlugin {
             frames: 0,
             finishing: false,
         })
-        .add_plugins(WorldPlugin { theme, themes_dir })
+        .add_plugins(WorldPlugin { theme, themes_dir });
+        if let Some(kind) = c.game {
+            let photo_dir = c.snapshot.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("out"));
+            app.add_plugins(crate::games::plugin::GamesPlugin { kind, seed: c.seed, photo_dir });
+        }
+        app
         .add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
         .add_systems(Last, finish_demo);
     }
@@ -337,6 +349,7 @@ fn finish_demo(
     uploads: Res<UploadStats>,
     theme: Res<ActiveTheme>,
     target: Option<Res<SceneTarget>>,
+    game: Option<Res<crate::games::plugin::ActiveGame>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let now = Instant::now();
@@ -363,7 +376,8 @@ fn finish_demo(
         }
         error!("snapshot did not complete");
     }
-    let report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    report.game = game.map(|g| g.sim.report(g.events.clone()));
     if let Some(path) = &run.config.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json) {
@@ -434,7 +448,8 @@ fn build_report(
         stages_ms: stages,
         frame_age_ms: uploads.avg_age_ms,
         participants,
-        snapshot: tracker.saved.lock().ok().and_then(|s| s.last().cloned()),
+        snapshot: run.config.snapshot.clone().filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
+        game: None,
     }
 }
 

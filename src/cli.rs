@@ -28,6 +28,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the themed worlds, one per line, name first.
     Themes,
+    /// List the party games, one per line, name first.
+    Games,
 }
 
 /// `samespace demo`.
@@ -67,6 +69,12 @@ pub struct DemoArgs {
     /// Frame rate of the demo participants (lower saves CPU).
     #[arg(long, default_value_t = 15.0)]
     pub demo_fps: f32,
+    /// Play a party game (see `samespace games`); demo participants play along.
+    #[arg(long, value_parser = parse_game)]
+    pub game: Option<crate::games::GameKind>,
+    /// Seed of the game's random choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Segmentation options.
     #[command(flatten)]
     pub segment: SegmentArgs,
@@ -117,6 +125,13 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
+}
+
+fn parse_game(s: &str) -> Result<crate::games::GameKind, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = crate::games::list().into_iter().map(|(n, _)| n).collect();
+        format!("unknown game {s:?}; choose one of: {}", names.join(", "))
+    })
 }
 
 #[cfg(test)]

@@ -159,6 +159,8 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
         width: args.width,
         height: args.height,
         demo_fps: args.demo_fps,
+        game: args.game,
+        seed: args.seed,
     }
 }
 
@@ -216,6 +218,12 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Demo(args)) => run_demo_command(args),
         Some(Command::Themes) => run_themes(),
+        Some(Command::Games) => {
+            for (name, description) in samespace::games::list() {
+                println!("{name}\t{description}");
+            }
+            Ok(())
+        }
         None => {
             // The GUI: the lobby, or without a display a headless demo room.
             let args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {

@@ -67,6 +67,7 @@ pub mod autoplay;
 mod balloon_keepup;
 pub mod bench;
 pub mod error;
+pub mod plugin;
 mod meteor_dodge;
 mod photo_booth;
 mod physics;
