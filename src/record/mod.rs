@@ -1,1 +1,40 @@
-//! record: filled in by its issue.
+//! Recording the combined scene to MP4, without Bevy.
+//!
+//! The Bevy side reads back an offscreen render and the audio mix, and pushes
+//! both into a [`RecorderHandle`] from [`Recorder::start`]:
+//!
+//! ```text
+//! render readback ──VideoFrame (RGBA, pts)──▶ ┐  RECORDER_VIDEO_CAPACITY, drop + count
+//! audio mixer ─────AudioChunk (i16, pts)────▶ ├─▶ samespace-record thread
+//!                                             │     H.264 (openh264) + Opus → Interleaver → fragmented MP4 → file
+//! UI ◀──────────RecorderStatus (progress, failure)── RECORDER_STATUS_CAPACITY
+//! ```
+//!
+//! - [`mp4`]: hand-written fragmented MP4 boxes (`avc1`/`avcC`, `Opus`/`dOps`) and
+//!   the writer; [`timeline`]: sans-IO audio alignment and A/V fragment cutting;
+//!   [`recorder`]: the thread and its handle; [`synthetic`]: a flash-and-beep test
+//!   source and [`bench_encode`]; [`sink`]: files and test writers.
+//!
+//! Invariants: all timestamps are durations since the handle's [`origin`]
+//! (one clock for audio and video); the render loop never blocks on the
+//! recorder; every fragment is self-contained, so a killed process or a full
+//! disk leaves a file that plays up to its last whole fragment (about
+//! [`RecorderConfig::fragment_duration`] of loss at most).
+//!
+//! [`origin`]: RecorderHandle::origin
+
+pub mod error;
+pub mod mp4;
+pub mod recorder;
+pub mod sink;
+pub mod synthetic;
+pub mod timeline;
+
+pub use error::RecordError;
+pub use recorder::{
+    AudioChunk, AudioSettings, RECORDER_AUDIO_CAPACITY, RECORDER_STATUS_CAPACITY,
+    RECORDER_VIDEO_CAPACITY, RecordStats, Recorder, RecorderConfig, RecorderHandle, RecorderStatus,
+    VideoFrame,
+};
+pub use sink::RecordSink;
+pub use synthetic::{EncodeBench, SyntheticOptions, bench_encode, record_synthetic};
