@@ -194,7 +194,7 @@ impl Mixer {
     ) -> Result<(), super::MediaError> {
         check_channels(channels)?;
         let in_ch = usize::from(channels);
-        if samples.len() % in_ch != 0 {
+        if !samples.len().is_multiple_of(in_ch) {
             return Err(super::MediaError::BufferLength {
                 expected: samples.len() / in_ch * in_ch,
                 actual: samples.len(),

@@ -100,7 +100,7 @@ impl H264Config {
 pub fn check_size(width: u32, height: u32) -> Result<(), MediaError> {
     let reason = if width == 0 || height == 0 {
         Some("empty")
-    } else if width % 2 != 0 || height % 2 != 0 {
+    } else if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         Some("width and height must be even for 4:2:0")
     } else if width.max(height) > MAX_SIDE || width.min(height) > 2160 {
         Some("larger than 3840x2160")

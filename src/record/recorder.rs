@@ -175,7 +175,7 @@ pub enum RecorderStatus {
 pub struct RecordStats {
     /// Frames that reached the recorder thread.
     pub frames_received: u64,
-    /// Frames encoded into the file.
+    /// Frames in the file (whole fragments written).
     pub frames_written: u64,
     /// Frames dropped because the queue was full (or the recorder had stopped).
     pub frames_dropped: u64,
@@ -458,6 +458,10 @@ struct Core {
     sink: Option<Box<dyn RecordSink>>,
     writer: Option<Mp4Writer>,
     last_pts: Option<Duration>,
+    /// Added to every video time: the Opus pre-skip. Players drop the first
+    /// `pre_skip` decoded samples and present the rest from the first packet's
+    /// time *plus* the pre-skip, so video moves by the same amount to stay in sync.
+    video_offset: Duration,
     stats: RecordStats,
     encode_time: Duration,
     frames_encoded: u64,
@@ -506,6 +510,11 @@ impl Core {
             None => None,
         };
         let nominal = Duration::from_secs_f64(1.0 / f64::from(config.fps));
+        let video_offset = audio.as_ref().map_or(Duration::ZERO, |a| {
+            Duration::from_nanos(
+                u64::from(a.encoder.pre_skip()) * 1_000_000_000 / u64::from(AUDIO_TIMESCALE),
+            )
+        });
         let interleaver = Interleaver::new(config.fragment_duration, nominal, audio.is_some());
         Ok(Self {
             config,
@@ -515,6 +524,7 @@ impl Core {
             sink: Some(sink),
             writer: None,
             last_pts: None,
+            video_offset,
             stats: RecordStats::default(),
             encode_time: Duration::ZERO,
             frames_encoded: 0,
@@ -566,12 +576,8 @@ impl Core {
             return Ok(());
         }
         self.last_pts = Some(frame.pts);
-        if self
-            .interleaver
-            .push_video(frame.pts, sample, encoded.is_keyframe)
-        {
-            self.stats.frames_written += 1;
-        }
+        self.interleaver
+            .push_video(frame.pts + self.video_offset, sample, encoded.is_keyframe);
         self.pump()
     }
 
@@ -602,7 +608,6 @@ impl Core {
         audio.framer.push(&pcm);
         while let Some(frame) = audio.framer.pop() {
             Self::encode_audio_frame(audio, &mut self.interleaver, &frame)?;
-            self.stats.audio_packets_written += 1;
         }
         self.pump()
     }
@@ -626,6 +631,8 @@ impl Core {
         };
         while let Some(fragment) = self.interleaver.poll_fragment() {
             writer.write_fragment(&fragment)?;
+            self.stats.frames_written += fragment.video.len() as u64;
+            self.stats.audio_packets_written += fragment.audio.len() as u64;
             self.status.send(RecorderStatus::Progress {
                 bytes_written: writer.bytes_written(),
                 duration: Duration::from_secs_f64(writer.duration_secs()),
@@ -638,14 +645,15 @@ impl Core {
     fn finish(mut self) -> RecordStats {
         if let Some(audio) = self.audio.as_mut()
             && let Some(tail) = audio.framer.flush()
+            && let Err(err) = Self::encode_audio_frame(audio, &mut self.interleaver, &tail)
         {
-            match Self::encode_audio_frame(audio, &mut self.interleaver, &tail) {
-                Ok(()) => self.stats.audio_packets_written += 1,
-                Err(err) => tracing::warn!(%err, "last audio frame lost"),
-            }
+            tracing::warn!(%err, "last audio frame lost");
         }
         let result = match (self.writer.as_mut(), self.interleaver.finish()) {
-            (Some(writer), Some(fragment)) => writer.write_fragment(&fragment),
+            (Some(writer), Some(fragment)) => writer.write_fragment(&fragment).map(|()| {
+                self.stats.frames_written += fragment.video.len() as u64;
+                self.stats.audio_packets_written += fragment.audio.len() as u64;
+            }),
             _ => Ok(()),
         };
         if let Err(err) = result {

@@ -285,6 +285,16 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "benchmark: run with --ignored --nocapture"]
+    fn bench_encode_prints_timings_over_120_frames() {
+        let bench = bench_encode(120).expect("bench");
+        eprintln!(
+            "encode 1280x720: {:.2} ms/frame, RGB->YUV 640x480: {:.3} ms",
+            bench.encode_ms_per_frame_720p, bench.rgb_to_yuv_ms_480p
+        );
+    }
+
+    #[test]
     fn bench_reports_positive_timings() {
         let bench = bench_encode(2).expect("bench");
         assert!(bench.encode_ms_per_frame_720p > 0.0);
