@@ -50,6 +50,28 @@ impl ColorMatrix {
     }
 }
 
+/// Byte layout of packed 8-bit pixels handed to the encoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PixelFormat {
+    /// R, G, B.
+    Rgb8,
+    /// R, G, B, A (alpha ignored).
+    #[default]
+    Rgba8,
+    /// B, G, R, A (alpha ignored): what many GPU swapchains and readbacks use.
+    Bgra8,
+}
+
+impl PixelFormat {
+    /// Bytes per pixel.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            Self::Rgb8 => 3,
+            Self::Rgba8 | Self::Bgra8 => 4,
+        }
+    }
+}
+
 /// Settings of one H.264 stream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct H264Config {
@@ -161,6 +183,51 @@ impl I420Frame {
     /// Height in pixels.
     pub fn height(&self) -> u32 {
         self.height
+    }
+
+    /// Converts packed pixels into this picture (same size). `stride` is the bytes
+    /// per row (at least `width * bytes_per_pixel`; GPU readbacks pad rows), so
+    /// padded buffers convert without a copy.
+    pub fn fill_from(
+        &mut self,
+        pixels: &[u8],
+        format: PixelFormat,
+        stride: usize,
+        matrix: ColorMatrix,
+    ) -> Result<(), MediaError> {
+        let row = self.width as usize * format.bytes_per_pixel();
+        if stride < row {
+            return Err(MediaError::BufferLength {
+                expected: row,
+                actual: stride,
+            });
+        }
+        let needed = stride * (self.height as usize - 1) + row;
+        if pixels.len() < needed {
+            return Err(MediaError::BufferLength {
+                expected: needed,
+                actual: pixels.len(),
+            });
+        }
+        let stride = u32::try_from(stride).map_err(|_| MediaError::BufferLength {
+            expected: row,
+            actual: stride,
+        })?;
+        let mut planar = self.planar_mut();
+        let convert = match format {
+            PixelFormat::Rgb8 => yuvutils_rs::rgb_to_yuv420,
+            PixelFormat::Rgba8 => yuvutils_rs::rgba_to_yuv420,
+            PixelFormat::Bgra8 => yuvutils_rs::bgra_to_yuv420,
+        };
+        convert(
+            &mut planar,
+            pixels,
+            stride,
+            YuvRange::Limited,
+            matrix.yuv(),
+            YuvConversionMode::Balanced,
+        )?;
+        Ok(())
     }
 
     /// Converts tightly packed RGB8 into this picture (same size).
@@ -433,6 +500,20 @@ impl H264Encoder {
         self.encoder.force_intra_frame();
     }
 
+    /// Encodes packed pixels of the configured size with `stride` bytes per row.
+    /// With frame skipping allowed, a skipped picture comes back with empty `annex_b`.
+    pub fn encode_pixels(
+        &mut self,
+        pixels: &[u8],
+        format: PixelFormat,
+        stride: usize,
+        pts_ms: u64,
+    ) -> Result<EncodedFrame, MediaError> {
+        let matrix = self.config.matrix;
+        self.yuv.fill_from(pixels, format, stride, matrix)?;
+        self.encode_buffered(pts_ms)
+    }
+
     /// Encodes tightly packed RGBA8 of the configured size (alpha ignored). With
     /// frame skipping allowed, a skipped picture comes back with empty `annex_b`.
     pub fn encode_rgba(&mut self, rgba: &[u8], pts_ms: u64) -> Result<EncodedFrame, MediaError> {
@@ -561,6 +642,32 @@ mod tests {
         );
         assert_eq!(nal_unit_type(units[0]), nal_type::SPS);
         assert_eq!(nal_unit_type(units[2]), nal_type::IDR);
+    }
+
+    #[test]
+    fn padded_bgra_rows_convert_like_tight_rgb() {
+        let (w, h) = (16u32, 8u32);
+        let rgb = gradient_rgb(w, h, 3);
+        let stride = 256;
+        let mut bgra = vec![0u8; stride * h as usize];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let s = (y * w as usize + x) * 3;
+                let d = y * stride + x * 4;
+                bgra[d..d + 4].copy_from_slice(&[rgb[s + 2], rgb[s + 1], rgb[s], 255]);
+            }
+        }
+        let tight = I420Frame::from_rgb(&rgb, w, h, ColorMatrix::Bt709).expect("rgb");
+        let mut padded = I420Frame::new(w, h).expect("frame");
+        padded
+            .fill_from(&bgra, PixelFormat::Bgra8, stride, ColorMatrix::Bt709)
+            .expect("bgra");
+        assert_eq!(tight, padded);
+        assert!(
+            padded
+                .fill_from(&bgra[..100], PixelFormat::Bgra8, stride, ColorMatrix::Bt709)
+                .is_err()
+        );
     }
 
     #[test]

@@ -23,4 +23,6 @@ pub mod opus;
 
 pub use audio::Mixer;
 pub use error::MediaError;
-pub use h264::{ColorMatrix, EncodedFrame, H264Config, H264Decoder, H264Encoder, I420Frame};
+pub use h264::{
+    ColorMatrix, EncodedFrame, H264Config, H264Decoder, H264Encoder, I420Frame, PixelFormat,
+};

@@ -13,7 +13,8 @@
 //! - [`mp4`]: hand-written fragmented MP4 boxes (`avc1`/`avcC`, `Opus`/`dOps`) and
 //!   the writer; [`timeline`]: sans-IO audio alignment and A/V fragment cutting;
 //!   [`recorder`]: the thread and its handle; [`synthetic`]: a flash-and-beep test
-//!   source and [`bench_encode`]; [`sink`]: files and test writers.
+//!   source and [`bench_encode`]; [`sink`]: files and test writers; [`path`]:
+//!   the recordings folder and timestamped file names.
 //!
 //! Invariants: all timestamps are durations since the handle's [`origin`]
 //! (one clock for audio and video); the render loop never blocks on the
@@ -25,12 +26,15 @@
 
 pub mod error;
 pub mod mp4;
+pub mod path;
 pub mod recorder;
 pub mod sink;
 pub mod synthetic;
 pub mod timeline;
 
+pub use crate::media::PixelFormat;
 pub use error::RecordError;
+pub use path::{recordings_dir, timestamped_name};
 pub use recorder::{
     AudioChunk, AudioSettings, RECORDER_AUDIO_CAPACITY, RECORDER_STATUS_CAPACITY,
     RECORDER_VIDEO_CAPACITY, RecordStats, Recorder, RecorderConfig, RecorderHandle, RecorderStatus,

@@ -23,7 +23,7 @@ use super::error::RecordError;
 use super::mp4::{AUDIO_TIMESCALE, AudioTrack, Mp4Writer, Tracks, VideoTrack, annex_b_to_avcc};
 use super::sink::RecordSink;
 use super::timeline::{AudioAligner, Interleaver, to_ticks};
-use crate::media::h264::{ColorMatrix, H264Config, H264Encoder, check_size};
+use crate::media::h264::{ColorMatrix, H264Config, H264Encoder, PixelFormat, check_size};
 use crate::media::opus::{FRAME_SAMPLES, OpusEncoder, PcmFramer};
 
 /// Render readback → recorder thread: RGBA frames. Full policy: the new frame is
@@ -135,14 +135,41 @@ impl RecorderConfig {
 /// One rendered frame for the recording.
 #[derive(Clone, Debug)]
 pub struct VideoFrame {
-    /// `width * height * 4` bytes of RGBA8 (alpha ignored), top row first.
-    pub rgba: Vec<u8>,
+    /// Packed pixels, top row first, `stride` bytes per row.
+    pub pixels: Vec<u8>,
+    /// Byte layout of a pixel.
+    pub format: PixelFormat,
+    /// Bytes per row (GPU readbacks pad rows to 256 bytes).
+    pub stride: usize,
     /// Width in pixels (must equal the config's).
     pub width: u32,
     /// Height in pixels (must equal the config's).
     pub height: u32,
     /// Presentation time since the recording's origin.
     pub pts: Duration,
+}
+
+impl VideoFrame {
+    /// A tightly packed RGBA8 frame.
+    pub fn rgba(rgba: Vec<u8>, width: u32, height: u32, pts: Duration) -> Self {
+        Self {
+            pixels: rgba,
+            format: PixelFormat::Rgba8,
+            stride: width as usize * 4,
+            width,
+            height,
+            pts,
+        }
+    }
+
+    /// True if the buffer holds `height` rows of `stride` bytes (the last row may
+    /// be unpadded) and the stride fits a row of `width` pixels.
+    pub fn is_consistent(&self) -> bool {
+        let row = self.width as usize * self.format.bytes_per_pixel();
+        self.height > 0
+            && self.stride >= row
+            && self.pixels.len() >= self.stride * (self.height as usize - 1) + row
+    }
 }
 
 /// One chunk of the audio mix.
@@ -294,12 +321,12 @@ impl RecorderHandle {
     /// Never blocks: returns false (and counts a drop) if the queue is full or the
     /// recorder has stopped.
     pub fn push_video(&self, rgba: Vec<u8>, width: u32, height: u32, pts: Duration) -> bool {
-        let frame = VideoFrame {
-            rgba,
-            width,
-            height,
-            pts,
-        };
+        self.push_frame(VideoFrame::rgba(rgba, width, height, pts))
+    }
+
+    /// Offers a frame in any [`PixelFormat`] and row stride (a GPU readback as
+    /// it comes). Never blocks; returns false and counts a drop if it did not fit.
+    pub fn push_frame(&self, frame: VideoFrame) -> bool {
         match self.video_tx.try_send(frame) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -534,10 +561,9 @@ impl Core {
 
     fn on_video(&mut self, frame: VideoFrame) -> Result<(), RecordError> {
         self.stats.frames_received += 1;
-        let expected = self.config.width as usize * self.config.height as usize * 4;
         if frame.width != self.config.width
             || frame.height != self.config.height
-            || frame.rgba.len() != expected
+            || !frame.is_consistent()
             || self.last_pts.is_some_and(|last| frame.pts <= last)
         {
             self.stats.frames_rejected += 1;
@@ -550,7 +576,9 @@ impl Core {
         }
         let started = Instant::now();
         let pts_ms = u64::try_from(frame.pts.as_millis()).unwrap_or(u64::MAX);
-        let encoded = self.encoder.encode_rgba(&frame.rgba, pts_ms)?;
+        let encoded =
+            self.encoder
+                .encode_pixels(&frame.pixels, frame.format, frame.stride, pts_ms)?;
         self.encode_time += started.elapsed();
         self.frames_encoded += 1;
         if self.writer.is_none() {
@@ -748,12 +776,7 @@ mod tests {
             px[0] = ((j as u32 + i * 7) % 251) as u8;
             px[1] = (j % 13 * 19) as u8;
         }
-        VideoFrame {
-            rgba,
-            width: 64,
-            height: 48,
-            pts: Duration::from_millis(u64::from(i) * 33 + 1),
-        }
+        VideoFrame::rgba(rgba, 64, 48, Duration::from_millis(u64::from(i) * 33 + 1))
     }
 
     #[test]
@@ -817,16 +840,19 @@ mod tests {
         let handle = Recorder::start_with_sink(sink, small_config()).expect("start");
         assert!(handle.push_video_wait(frame(1)));
         assert!(handle.push_video_wait(frame(0)));
-        assert!(handle.push_video_wait(VideoFrame {
-            rgba: vec![0; 16],
-            width: 2,
-            height: 2,
-            pts: Duration::from_secs(1),
-        }));
+        assert!(handle.push_video_wait(VideoFrame::rgba(
+            vec![0; 16],
+            2,
+            2,
+            Duration::from_secs(1)
+        )));
+        let mut short = frame(3);
+        short.pixels.truncate(100);
+        assert!(handle.push_video_wait(short));
         assert!(handle.push_video_wait(frame(2)));
         let stats = handle.stop();
         assert_eq!(stats.frames_written, 2);
-        assert_eq!(stats.frames_rejected, 2);
+        assert_eq!(stats.frames_rejected, 3);
         assert!(stats.error.is_none());
     }
 

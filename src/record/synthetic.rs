@@ -198,12 +198,12 @@ pub fn record_synthetic(
                 std::thread::sleep(due - now);
             }
             handle.push_video(rgba, options.width, options.height, pts);
-        } else if !handle.push_video_wait(VideoFrame {
+        } else if !handle.push_video_wait(VideoFrame::rgba(
             rgba,
-            width: options.width,
-            height: options.height,
+            options.width,
+            options.height,
             pts,
-        }) {
+        )) {
             // The recorder stopped (a write failed); its stats say why.
             break;
         }

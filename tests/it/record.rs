@@ -380,12 +380,7 @@ fn a_write_failure_mid_recording_stops_cleanly_and_keeps_a_decodable_file() {
             samples: vec![0; 1600],
             pts,
         };
-        let frame = VideoFrame {
-            rgba: scene.frame(i),
-            width: 320,
-            height: 240,
-            pts,
-        };
+        let frame = VideoFrame::rgba(scene.frame(i), 320, 240, pts);
         if !handle.push_audio_wait(audio) || !handle.push_video_wait(frame) {
             break;
         }
