@@ -604,8 +604,14 @@ impl Core {
             return Ok(());
         }
         self.last_pts = Some(frame.pts);
-        self.interleaver
-            .push_video(frame.pts + self.video_offset, sample, encoded.is_keyframe);
+        let time = frame.pts + self.video_offset;
+        if !self
+            .interleaver
+            .push_video(time, sample, encoded.is_keyframe)
+        {
+            // Less than one 90 kHz tick after the previous frame.
+            self.stats.frames_rejected += 1;
+        }
         self.pump()
     }
 
@@ -777,6 +783,13 @@ mod tests {
             px[1] = (j % 13 * 19) as u8;
         }
         VideoFrame::rgba(rgba, 64, 48, Duration::from_millis(u64::from(i) * 33 + 1))
+    }
+
+    #[test]
+    fn an_uncreatable_path_is_a_create_error() {
+        let err = Recorder::start("/dev/null/sub/out.mp4", small_config()).expect_err("refused");
+        assert!(matches!(err, RecordError::Create { .. }), "{err:?}");
+        assert!(err.to_string().contains("/dev/null/sub/out.mp4"));
     }
 
     #[test]
