@@ -252,6 +252,35 @@ mod tests {
     }
 
     #[test]
+    fn a_skewed_audio_clock_never_drifts_past_the_tolerance_over_ten_minutes() {
+        // The device delivers 0.1% more samples than wall time (fast clock), and
+        // then a device 0.1% slow: in both, the stream position stays within
+        // the tolerance of the chunk timestamps.
+        for (samples_per_chunk, label) in [(481usize, "fast"), (479usize, "slow")] {
+            let mut a = AudioAligner::new(1);
+            let chunk = vec![0i16; samples_per_chunk];
+            let mut worst = 0i64;
+            for i in 0..60_000u64 {
+                let pts = i * 480; // 10 ms of wall time per chunk
+                let start = a.next_position();
+                a.push(pts, &chunk);
+                if i > 0 {
+                    worst = worst.max((start as i64 - pts as i64).abs());
+                }
+            }
+            assert!(
+                worst <= AUDIO_TOLERANCE_SAMPLES as i64 + samples_per_chunk as i64,
+                "{label}: worst offset {worst} samples"
+            );
+            let end_error = a.next_position() as i64 - 60_000 * 480;
+            assert!(
+                end_error.unsigned_abs() <= AUDIO_TOLERANCE_SAMPLES + 481,
+                "{label}: {end_error}"
+            );
+        }
+    }
+
+    #[test]
     fn video_samples_get_the_duration_up_to_the_next_one() {
         let mut il = Interleaver::new(Duration::from_secs(10), FRAME, false);
         assert!(il.push_video(Duration::ZERO, vec![1], true));
