@@ -873,7 +873,8 @@ mod tests {
     fn pushing_never_blocks_and_counts_drops_when_the_queue_is_full() {
         let sink = Box::new(io::Cursor::new(Vec::new()));
         let handle = Recorder::start_with_sink(sink, RecorderConfig::default()).expect("start");
-        let rgba = vec![0u8; 1280 * 720 * 4];
+        // Detailed content: encoding takes several times longer than a push.
+        let rgba = crate::record::synthetic::SyntheticScene::textured(1280, 720).frame(0);
         let started = Instant::now();
         let mut accepted = 0;
         for i in 0..40u64 {
