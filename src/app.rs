@@ -211,12 +211,20 @@ impl Plugin for AppPlugin {
         })
         .add_plugins(WorldPlugin { theme, themes_dir });
         if let Some(kind) = c.game {
-            let photo_dir = c.snapshot.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("out"));
-            app.add_plugins(crate::games::plugin::GamesPlugin { kind, seed: c.seed, photo_dir });
+            let photo_dir = c
+                .snapshot
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("out"));
+            app.add_plugins(crate::games::plugin::GamesPlugin {
+                kind,
+                seed: c.seed,
+                photo_dir,
+            });
         }
-        app
-        .add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
-        .add_systems(Last, finish_demo);
+        app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
+            .add_systems(Last, finish_demo);
     }
 }
 
@@ -448,7 +456,11 @@ fn build_report(
         stages_ms: stages,
         frame_age_ms: uploads.avg_age_ms,
         participants,
-        snapshot: run.config.snapshot.clone().filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
+        snapshot: run
+            .config
+            .snapshot
+            .clone()
+            .filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
         game: None,
     }
 }

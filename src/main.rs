@@ -201,6 +201,30 @@ fn run_themes() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_record_synthetic(args: samespace::cli::RecordSyntheticArgs) -> anyhow::Result<()> {
+    use samespace::record::{SyntheticOptions, record_synthetic};
+    let options = SyntheticOptions {
+        seconds: args.seconds,
+        width: args.width,
+        height: args.height,
+        realtime: !args.offline,
+        ..SyntheticOptions::default()
+    };
+    let stats = record_synthetic(&args.output, &options)
+        .with_context(|| format!("recording {}", args.output.display()))?;
+    tracing::info!(
+        frames = stats.frames_written,
+        dropped = stats.frames_dropped,
+        seconds = stats.duration.as_secs_f64(),
+        encode_ms = stats.encode_ms_per_frame,
+        "synthetic recording done"
+    );
+    if let Some(err) = stats.error {
+        return Err(err).context("recording failed");
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -218,6 +242,10 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Demo(args)) => run_demo_command(args),
         Some(Command::Themes) => run_themes(),
+        Some(Command::RecordSynthetic(args)) => {
+            init_logging();
+            run_record_synthetic(args)
+        }
         Some(Command::Games) => {
             for (name, description) in samespace::games::list() {
                 println!("{name}\t{description}");

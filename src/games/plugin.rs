@@ -10,7 +10,9 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
 use super::autoplay::Autoplayer;
-use super::{GameConfig, GameEvent, GameKind, GameSim, ObjectId, ObjectKind, ParticipantId, StampedEvent};
+use super::{
+    GameConfig, GameEvent, GameKind, GameSim, ObjectId, ObjectKind, ParticipantId, StampedEvent,
+};
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement, Pinned};
@@ -64,8 +66,15 @@ impl Plugin for GamesPlugin {
         let (kind, seed, photo_dir) = (self.kind, self.seed, self.photo_dir.clone());
         app.add_systems(
             Startup,
-            move |mut commands: Commands, theme: Res<ActiveTheme>, mut images: ResMut<Assets<Image>>| {
-                let config = GameConfig { seed, gravity: theme.0.gravity, floor_y: theme.0.floor_y, ..GameConfig::default() };
+            move |mut commands: Commands,
+                  theme: Res<ActiveTheme>,
+                  mut images: ResMut<Assets<Image>>| {
+                let config = GameConfig {
+                    seed,
+                    gravity: theme.0.gravity,
+                    floor_y: theme.0.floor_y,
+                    ..GameConfig::default()
+                };
                 info!(game = kind.name(), "game started");
                 commands.insert_resource(ActiveGame {
                     sim: GameSim::new(kind, config),
@@ -78,7 +87,12 @@ impl Plugin for GamesPlugin {
                 commands.insert_resource(DiscTexture(images.add(disc_image(64))));
             },
         )
-        .add_systems(Update, (join_game, feed_bodies, autoplay, step_game).chain().in_set(AppSystems::Simulate))
+        .add_systems(
+            Update,
+            (join_game, feed_bodies, autoplay, step_game)
+                .chain()
+                .in_set(AppSystems::Simulate),
+        )
         .add_systems(Update, draw_objects.in_set(AppSystems::Present));
     }
 }
@@ -92,14 +106,21 @@ pub fn disc_image(size: u32) -> Image {
             let d = ((x as f32 + 0.5 - r).powi(2) + (y as f32 + 0.5 - r).powi(2)).sqrt();
             let a = ((r - d) / 1.5).clamp(0.0, 1.0);
             // A highlight towards the top left gives a bit of volume.
-            let hl = 1.0 - 0.25 * (((x as f32 - r * 0.6).powi(2) + (y as f32 - r * 0.6).powi(2)).sqrt() / r).min(1.0);
+            let hl = 1.0
+                - 0.25
+                    * (((x as f32 - r * 0.6).powi(2) + (y as f32 - r * 0.6).powi(2)).sqrt() / r)
+                        .min(1.0);
             let i = ((y * size + x) * 4) as usize;
             let v = (255.0 * hl) as u8;
             data[i..i + 4].copy_from_slice(&[v, v, v, (a * 255.0) as u8]);
         }
     }
     Image::new(
-        Extent3d { width: size, height: size, depth_or_array_layers: 1 },
+        Extent3d {
+            width: size,
+            height: size,
+            depth_or_array_layers: 1,
+        },
         TextureDimension::D2,
         data,
         TextureFormat::Rgba8UnormSrgb,
@@ -116,7 +137,12 @@ fn join_game(mut game: ResMut<ActiveGame>, people: Query<&Participant>) {
     }
     // Someone left: take them out of the game.
     let present: Vec<u32> = people.iter().map(|p| p.id).collect();
-    let gone: Vec<u32> = game.ids.keys().filter(|id| !present.contains(id)).copied().collect();
+    let gone: Vec<u32> = game
+        .ids
+        .keys()
+        .filter(|id| !present.contains(id))
+        .copied()
+        .collect();
     for id in gone {
         if let Some(gid) = game.ids.remove(&id) {
             let _ = game.sim.remove_participant(gid);
@@ -124,14 +150,21 @@ fn join_game(mut game: ResMut<ActiveGame>, people: Query<&Participant>) {
     }
 }
 
-fn feed_bodies(mut game: ResMut<ActiveGame>, people: Query<(&Participant, &LatestCutout, &ParticipantPlacement)>) {
+fn feed_bodies(
+    mut game: ResMut<ActiveGame>,
+    people: Query<(&Participant, &LatestCutout, &ParticipantPlacement)>,
+) {
     let params = SilhouetteParams::default();
     for (p, latest, placement) in &people {
-        let Some(cutout) = &latest.cutout else { continue };
+        let Some(cutout) = &latest.cutout else {
+            continue;
+        };
         if game.fed.get(&p.id) == Some(&cutout.seq) {
             continue;
         }
-        let Some(&gid) = game.ids.get(&p.id) else { continue };
+        let Some(&gid) = game.ids.get(&p.id) else {
+            continue;
+        };
         match silhouette_from_mask(&cutout.mask, cutout.width, cutout.height, &params) {
             Ok(sil) => {
                 if let Err(e) = game.sim.set_body_from_silhouette(gid, &sil, &placement.0) {
@@ -144,7 +177,17 @@ fn feed_bodies(mut game: ResMut<ActiveGame>, people: Query<(&Participant, &Lates
     }
 }
 
-fn autoplay(mut commands: Commands, game: Res<ActiveGame>, mut q: Query<(Entity, &mut Autoplay, &mut ParticipantPlacement, Option<&Pinned>)>, time: Res<Time>) {
+fn autoplay(
+    mut commands: Commands,
+    game: Res<ActiveGame>,
+    mut q: Query<(
+        Entity,
+        &mut Autoplay,
+        &mut ParticipantPlacement,
+        Option<&Pinned>,
+    )>,
+    time: Res<Time>,
+) {
     let snapshot = game.sim.snapshot();
     for (e, mut auto, mut placement, pinned) in &mut q {
         if pinned.is_none() {
@@ -157,7 +200,11 @@ fn autoplay(mut commands: Commands, game: Res<ActiveGame>, mut q: Query<(Entity,
     }
 }
 
-fn step_game(mut game: ResMut<ActiveGame>, time: Res<Time>, mut snapshots: MessageWriter<TakeSnapshot>) {
+fn step_game(
+    mut game: ResMut<ActiveGame>,
+    time: Res<Time>,
+    mut snapshots: MessageWriter<TakeSnapshot>,
+) {
     game.sim.advance(time.delta_secs());
     let events = game.sim.drain_events();
     for ev in &events {
@@ -176,7 +223,12 @@ fn step_game(mut game: ResMut<ActiveGame>, time: Res<Time>, mut snapshots: Messa
 
 fn object_colour(kind: ObjectKind, id: ObjectId) -> Color {
     match kind {
-        ObjectKind::Balloon => [Color::srgb(0.95, 0.25, 0.35), Color::srgb(1.0, 0.8, 0.2), Color::srgb(0.3, 0.6, 1.0), Color::srgb(0.5, 0.9, 0.4)][id.0 as usize % 4],
+        ObjectKind::Balloon => [
+            Color::srgb(0.95, 0.25, 0.35),
+            Color::srgb(1.0, 0.8, 0.2),
+            Color::srgb(0.3, 0.6, 1.0),
+            Color::srgb(0.5, 0.9, 0.4),
+        ][id.0 as usize % 4],
         ObjectKind::Meteor => Color::srgb(0.55, 0.32, 0.2),
         ObjectKind::Star => Color::srgb(1.0, 0.95, 0.45),
         ObjectKind::GoldStar => Color::srgb(1.0, 0.7, 0.1),
@@ -212,7 +264,12 @@ fn draw_objects(
         commands.spawn((
             Name::new(format!("game object {:?}", o.kind)),
             GameObjectSprite(o.id),
-            Sprite { image: disc.0.clone(), color: object_colour(o.kind, o.id), custom_size: Some(Vec2::splat(o.radius * 2.0)), ..default() },
+            Sprite {
+                image: disc.0.clone(),
+                color: object_colour(o.kind, o.id),
+                custom_size: Some(Vec2::splat(o.radius * 2.0)),
+                ..default()
+            },
             Transform::from_xyz(o.position[0], o.position[1], 4.0),
         ));
     }
@@ -222,7 +279,10 @@ fn draw_objects(
             commands.spawn((
                 Name::new("volleyball net"),
                 NetSprite,
-                Sprite::from_color(Color::srgba(1.0, 1.0, 1.0, 0.85), Vec2::new(8.0, top - floor)),
+                Sprite::from_color(
+                    Color::srgba(1.0, 1.0, 1.0, 0.85),
+                    Vec2::new(8.0, top - floor),
+                ),
                 Transform::from_xyz(x, (top + floor) / 2.0, 3.0),
             ));
         }

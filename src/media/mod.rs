@@ -1,1 +1,28 @@
-//! media: filled in by its issue.
+//! Media coding without Bevy: H.264 (OpenH264 + SIMD colour conversion), alpha
+//! packing of cutouts into ordinary video frames, Opus, synthetic audio sources,
+//! a mixer and a tone detector.
+//!
+//! - [`h264`]: [`H264Encoder`] takes RGB8/RGBA8/I420 frames and returns Annex-B
+//!   NAL units with a keyframe flag; [`H264Decoder`] turns Annex-B back into
+//!   [`I420Frame`]s (and RGB/RGBA).
+//! - [`alpha_pack`]: a `w`x`h` RGBA cutout ⇄ a `w`x`2h` I420 frame (colour on top,
+//!   alpha as limited-range luma below). Used by the network video track.
+//! - [`opus`]: 48 kHz Opus in 20 ms frames, and a framer for arbitrary chunks.
+//! - [`audio`]: tone / speech-like / beep sources, [`Mixer`], Goertzel detector.
+//!
+//! Threads: none. Every type here is driven synchronously by its owner (an encode,
+//! decode or recorder thread); encoders and decoders are `Send` so they can live on
+//! such a thread. Invariants: pictures are even-sized (4:2:0), YUV is limited range,
+//! audio is 48 kHz interleaved.
+
+pub mod alpha_pack;
+pub mod audio;
+pub mod error;
+pub mod h264;
+pub mod opus;
+
+pub use audio::Mixer;
+pub use error::MediaError;
+pub use h264::{
+    ColorMatrix, EncodedFrame, H264Config, H264Decoder, H264Encoder, I420Frame, PixelFormat,
+};

@@ -188,6 +188,12 @@ pub fn drain_cutouts(
         if latest.frames % 5 == 0 || latest.extent.is_none() {
             latest.extent =
                 person_extent(&cutout.mask, cutout.width, cutout.height).or(latest.extent);
+            latest.envelope = match (latest.envelope, latest.extent) {
+                (Some(env), Some(e)) if (env.frame_w, env.frame_h) == (e.frame_w, e.frame_h) => {
+                    Some(union(env, e))
+                }
+                (_, e) => e,
+            };
         }
         latest.frames += 1;
         latest.cutout = Some(cutout);
@@ -196,7 +202,12 @@ pub fn drain_cutouts(
 }
 
 fn union(a: Extent, b: Extent) -> Extent {
-    Extent { top: a.top.min(b.top), left: a.left.min(b.left), right: a.right.max(b.right), ..a }
+    Extent {
+        top: a.top.min(b.top),
+        left: a.left.min(b.left),
+        right: a.right.max(b.right),
+        ..a
+    }
 }
 
 /// Keeps materials in step with their textures and the theme (hologram look, time).
@@ -268,8 +279,13 @@ pub fn auto_arrange(
     ready.sort_by_key(|r| r.0);
     let ids: Vec<u32> = ready.iter().map(|r| r.0).collect();
     let widths: Vec<u32> = ready.iter().map(|r| r.1.right + 1 - r.1.left).collect();
-    let same_people = ids.len() == arranged.0.len() && ids.iter().zip(&arranged.0).all(|(a, b)| *a == b.0);
-    let grown = ids.len() == arranged.0.len() && widths.iter().zip(&arranged.0).any(|(w, b)| *w as f32 > b.1 as f32 * 1.08);
+    let same_people =
+        ids.len() == arranged.0.len() && ids.iter().zip(&arranged.0).all(|(a, b)| *a == b.0);
+    let grown = ids.len() == arranged.0.len()
+        && widths
+            .iter()
+            .zip(&arranged.0)
+            .any(|(w, b)| *w as f32 > b.1 as f32 * 1.08);
     if same_people && !grown {
         return;
     }

@@ -3,5 +3,6 @@
 mod capture;
 mod cli;
 mod common;
+mod record;
 mod segment_model;
 mod world_render;

@@ -16,7 +16,11 @@ impl Snapshot {
     fn load(path: &Path) -> Self {
         let img = image::open(path).expect("snapshot png").into_rgb8();
         let (width, height) = img.dimensions();
-        Self { width, height, rgb: img.into_raw() }
+        Self {
+            width,
+            height,
+            rgb: img.into_raw(),
+        }
     }
     fn px(&self, x: u32, y: u32) -> [u8; 3] {
         let i = ((y * self.width + x) * 3) as usize;
@@ -28,11 +32,22 @@ fn demo(dir: &Path, tag: &str, theme: &str, participants: &str) -> (Snapshot, se
     let snap = dir.join(format!("{tag}.png"));
     let report = dir.join(format!("{tag}.json"));
     let run = samespace(&[
-        "demo", "--headless", "--seconds", "3", "--participants", participants, "--theme", theme,
-        "--snapshot", snap.to_str().expect("utf8"), "--report", report.to_str().expect("utf8"),
+        "demo",
+        "--headless",
+        "--seconds",
+        "3",
+        "--participants",
+        participants,
+        "--theme",
+        theme,
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--report",
+        report.to_str().expect("utf8"),
     ]);
     assert!(run.status.success(), "{}", text(&run));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
     (Snapshot::load(&snap), json)
 }
 
@@ -51,7 +66,12 @@ fn sprite_box(p: &serde_json::Value, frame: (f32, f32), snap: &Snapshot) -> (i64
     let right = (x + w / 2.0 + 640.0) * sx;
     let top = (360.0 - (y + h)) * sx;
     let bottom = (360.0 - y) * sx;
-    (left.floor() as i64, top.floor() as i64, right.ceil() as i64, bottom.ceil() as i64)
+    (
+        left.floor() as i64,
+        top.floor() as i64,
+        right.ceil() as i64,
+        bottom.ceil() as i64,
+    )
 }
 
 #[test]
@@ -62,14 +82,24 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
     assert_eq!((snap.width, snap.height), (1280, 720));
     let people = report["participants"].as_array().expect("participants");
     assert_eq!(people.len(), 2);
-    let boxes: Vec<_> = people.iter().map(|p| {
-        assert!(p["cutouts_shown"].as_u64().unwrap_or(0) > 0, "{p}");
-        sprite_box(p, (640.0, 480.0), &snap)
-    }).collect();
-    let inside = |x: u32, y: u32| boxes.iter().any(|b| (x as i64) >= b.0 && (x as i64) < b.2 && (y as i64) >= b.1 && (y as i64) < b.3);
+    let boxes: Vec<_> = people
+        .iter()
+        .map(|p| {
+            assert!(p["cutouts_shown"].as_u64().unwrap_or(0) > 0, "{p}");
+            sprite_box(p, (640.0, 480.0), &snap)
+        })
+        .collect();
+    let inside = |x: u32, y: u32| {
+        boxes
+            .iter()
+            .any(|b| (x as i64) >= b.0 && (x as i64) < b.2 && (y as i64) >= b.1 && (y as i64) < b.3)
+    };
     let differs = |x: u32, y: u32| {
         let (a, b) = (snap.px(x, y), empty.px(x, y));
-        (0..3).map(|k| (a[k] as i32 - b[k] as i32).abs()).sum::<i32>() > 30
+        (0..3)
+            .map(|k| (a[k] as i32 - b[k] as i32).abs())
+            .sum::<i32>()
+            > 30
     };
     // Outside every sprite box the picture is the theme alone.
     let mut outside_diff = 0;
@@ -80,7 +110,10 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
             }
         }
     }
-    assert!(outside_diff < 50, "{outside_diff} pixels outside the sprites differ from the theme");
+    assert!(
+        outside_diff < 50,
+        "{outside_diff} pixels outside the sprites differ from the theme"
+    );
     for b in &boxes {
         let (mut n, mut changed, mut orange) = (0u32, 0u32, 0u32);
         for y in b.1.max(0)..b.3.min(snap.height as i64) {
@@ -92,7 +125,10 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
         }
         let changed = changed as f32 / n as f32;
         // A person, not a rectangle: the photo's wall and flag would fill the whole box.
-        assert!(changed > 0.2 && changed < 0.8, "box {b:?}: {changed} of it differs from the theme");
+        assert!(
+            changed > 0.2 && changed < 0.8,
+            "box {b:?}: {changed} of it differs from the theme"
+        );
         let _ = orange;
     }
     // The local participant wears the photo's orange suit, inside its own box only.
@@ -103,7 +139,10 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
             orange += is_suit_orange(snap.px(x as u32, y as u32)) as u32;
         }
     }
-    assert!(orange > 2000, "only {orange} orange suit pixels in the local sprite");
+    assert!(
+        orange > 2000,
+        "only {orange} orange suit pixels in the local sprite"
+    );
 }
 
 #[test]
@@ -112,9 +151,17 @@ fn two_themes_differ_on_most_pixels() {
     let (a, _) = demo(&dir, "beach", "beach", "1");
     let (b, _) = demo(&dir, "space", "space", "1");
     let n = (a.width * a.height) as usize;
-    let differ = a.rgb.chunks_exact(3).zip(b.rgb.chunks_exact(3)).filter(|(p, q)| {
-        (0..3).map(|k| (p[k] as i32 - q[k] as i32).abs()).sum::<i32>() > 30
-    }).count();
+    let differ = a
+        .rgb
+        .chunks_exact(3)
+        .zip(b.rgb.chunks_exact(3))
+        .filter(|(p, q)| {
+            (0..3)
+                .map(|k| (p[k] as i32 - q[k] as i32).abs())
+                .sum::<i32>()
+                > 30
+        })
+        .count();
     assert!(differ > n / 2, "only {differ} of {n} pixels differ");
 }
 
@@ -137,7 +184,18 @@ fn every_theme_renders_headless() {
     let dir = temp_dir("render-all");
     for name in out.lines().filter_map(|l| l.split('\t').next()) {
         let snap = dir.join(format!("{name}.png"));
-        let run = samespace(&["demo", "--headless", "--seconds", "1.5", "--participants", "1", "--theme", name, "--snapshot", snap.to_str().expect("utf8")]);
+        let run = samespace(&[
+            "demo",
+            "--headless",
+            "--seconds",
+            "1.5",
+            "--participants",
+            "1",
+            "--theme",
+            name,
+            "--snapshot",
+            snap.to_str().expect("utf8"),
+        ]);
         assert!(run.status.success(), "{name}: {}", text(&run));
         assert!(snap.exists(), "{name}: no snapshot");
     }
