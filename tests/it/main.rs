@@ -1,1 +1,4 @@
-fn main(){}
+//! The one integration-test binary: one module per capability.
+
+mod common;
+mod signaling;

@@ -1,0 +1,19 @@
+//! WebRTC peers: a full mesh of peer connections, one per other member of the room.
+//!
+//! - [`session`]: the sans-IO negotiation core (perfect negotiation, candidate
+//!   buffering, liveness deadlines). Pure, unit-tested.
+//! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
+//! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
+//!   thing the app touches (bounded crossbeam channels in and out, capacities and
+//!   full-policies documented there).
+//!
+//! Threads: the `samespace-net` tokio runtime (2 workers). Invariants: no Bevy type
+//! crosses into this module; the app never blocks on it.
+
+pub mod assembler;
+pub mod driver;
+pub mod session;
+
+pub use driver::{
+    EncodedMedia, IceServer, NetCommand, NetConfig, NetCounters, NetEvent, NetHandle, ReceivedMedia,
+};
