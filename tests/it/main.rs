@@ -1,4 +1,5 @@
 //! The one integration-test binary: one module per capability.
 
 mod common;
+mod peer_mesh;
 mod signaling;
