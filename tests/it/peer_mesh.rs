@@ -260,3 +260,54 @@ fn a_vanished_peer_is_reported_left_and_can_rejoin() {
     });
     assert!(delivered, "a hears the rejoined c");
 }
+
+fn live_connections(probe: &Probe) -> i64 {
+    probe
+        .net
+        .counters()
+        .live_peer_connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Resident memory of this process in KiB (Linux), for the leak report.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn peer_connections_are_freed_after_join_leave_cycles() {
+    const CYCLES: usize = 6;
+    let (_rt, server) = server();
+    let room = RoomCode::random();
+    let mut a = Probe::join(&server, room, "stayer");
+    let mut rss = Vec::new();
+    for cycle in 0..CYCLES {
+        let mut b = Probe::join(&server, room, "visitor");
+        let idb = b.me();
+        let ida = a.me();
+        assert!(
+            a.wait(CONNECT, |p| p.connected_to(idb)),
+            "cycle {cycle}: connect"
+        );
+        assert!(
+            b.wait(CONNECT, |p| p.connected_to(ida)),
+            "cycle {cycle}: connect back"
+        );
+        assert_eq!(live_connections(&a), 1);
+        b.net.leave();
+        assert!(
+            a.wait(Duration::from_secs(5), |p| p.left(idb)),
+            "cycle {cycle}: left"
+        );
+        let freed = a.wait(Duration::from_secs(5), |p| live_connections(p) == 0);
+        assert!(
+            freed,
+            "cycle {cycle}: the closed peer connection is freed (live: {})",
+            live_connections(&a)
+        );
+        rss.extend(rss_kib());
+    }
+    eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+}

@@ -19,13 +19,19 @@
 //! default), a reliable ordered data channel `world`, an H.264 video track and an
 //! Opus audio track each way. The lower peer id offers (see [`super::session`]).
 //!
-//! Keyframes: a receiver that starts a stream or detects loss sends an RTCP PLI *and*
-//! a [`PeerToPeer::KeyframeRequest`] on `world`; the sender's app sees
-//! [`NetEvent::KeyframeRequested`] and should encode an IDR next.
+//! Keyframes: a receiver that starts a stream or detects loss sends an RTCP PLI (at
+//! most every [`KEYFRAME_REQUEST_INTERVAL`]); [`super::rtcp`] lets it through to the
+//! sender, whose app sees [`NetEvent::KeyframeRequested`] and should encode an IDR
+//! next. A [`PeerToPeer::KeyframeRequest`] on `world` has the same effect, for peers
+//! that cannot send RTCP.
+//!
+//! Leak watch: [`NetCounters::live_peer_connections`] counts peer connections whose
+//! event handler is still alive; it must fall back after peers leave (webrtc-rs issue
+//! 906 reported closed connections with transceivers never being freed).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -43,8 +49,8 @@ use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, trace, warn};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::Track;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -55,6 +61,9 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::net::error::{NetError, NetResult};
 use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
+use crate::net::peer::rtcp::{
+    KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
+};
 use crate::net::peer::session::{
     Connectivity, PeerSession, SessionEvent, SessionInput, SessionOutput, SessionTimeouts,
 };
@@ -266,6 +275,8 @@ pub struct NetCounters {
     pub dropped_in: AtomicU64,
     /// `world` messages dropped (too large, or a peer's send buffer full).
     pub world_dropped: AtomicU64,
+    /// Peer connections not yet freed (their handler is alive); see the module docs.
+    pub live_peer_connections: AtomicI64,
 }
 
 /// Sends into a bounded crossbeam channel, dropping the oldest item when full.
@@ -362,6 +373,7 @@ impl NetHandle {
         let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_CAPACITY);
         let room = Room {
             me: welcome.you,
+            host: welcome.host,
             config: Arc::new(config),
             signaling,
             peers: HashMap::new(),
@@ -512,6 +524,7 @@ struct Peer {
 /// The room task's state.
 struct Room {
     me: PeerId,
+    host: PeerId,
     config: Arc<NetConfig>,
     signaling: SignalingTask,
     peers: HashMap<PeerId, Peer>,
@@ -684,8 +697,6 @@ impl Room {
                 debug!(%err, "pli not sent");
             }
         }
-        self.send_world(Some(from), &PeerToPeer::KeyframeRequest)
-            .await;
     }
 
     async fn on_stats_tick(&mut self) {
@@ -720,7 +731,11 @@ impl Room {
             ServerToClient::PeerLeft { id, host } => {
                 info!(peer = %id, "peer left");
                 self.remove_peer(id).await;
-                self.sink.event(NetEvent::HostChanged { host });
+                if host != self.host {
+                    info!(host = %host, "host changed");
+                    self.host = host;
+                    self.sink.event(NetEvent::HostChanged { host });
+                }
             }
             ServerToClient::Signal { from, payload } => {
                 if self.peers.contains_key(&from) {
@@ -785,6 +800,10 @@ impl Room {
             return;
         }
         let bytes_in = Arc::new(AtomicU64::new(0));
+        self.sink
+            .counters
+            .live_peer_connections
+            .fetch_add(1, Ordering::Relaxed);
         let handler = Arc::new(PcHandler {
             peer: id,
             internal: self.internal_tx.clone(),
@@ -817,6 +836,10 @@ impl Room {
             }
         }
         let span = info_span!("peer", peer = %id);
+        tokio::spawn(
+            watch_keyframe_requests(id, video_track.clone(), self.sink.clone())
+                .instrument(span.clone()),
+        );
         let (video_out, video_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
         tokio::spawn(write_media(video_track, video_sender, video_rx).instrument(span.clone()));
         let (audio_out, audio_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
@@ -1081,7 +1104,8 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+        .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
     let ice_servers = config
         .ice_servers
         .iter()
@@ -1131,6 +1155,15 @@ struct PcHandler {
     internal: mpsc::Sender<Internal>,
     sink: EventSink,
     bytes_in: Arc<AtomicU64>,
+}
+
+impl Drop for PcHandler {
+    fn drop(&mut self) {
+        self.sink
+            .counters
+            .live_peer_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[async_trait::async_trait]
@@ -1321,6 +1354,20 @@ fn spawn_world_reader(
         }
         .instrument(span),
     );
+}
+
+/// Turns PLI/FIR from `peer` about our video into [`NetEvent::KeyframeRequested`].
+async fn watch_keyframe_requests(
+    peer: PeerId,
+    track: Arc<TrackLocalStaticSample>,
+    sink: EventSink,
+) {
+    while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = track.poll().await {
+        if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+            debug!(peer = %peer, "keyframe requested");
+            sink.event(NetEvent::KeyframeRequested { by: peer });
+        }
+    }
 }
 
 /// Writes queued units to one peer's track once the codec is negotiated.

@@ -3,6 +3,7 @@
 //! - [`session`]: the sans-IO negotiation core (perfect negotiation, candidate
 //!   buffering, liveness deadlines). Pure, unit-tested.
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
+//! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
 //!   thing the app touches (bounded crossbeam channels in and out, capacities and
 //!   full-policies documented there).
@@ -12,6 +13,7 @@
 
 pub mod assembler;
 pub mod driver;
+pub mod rtcp;
 pub mod session;
 
 pub use driver::{
