@@ -5,21 +5,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use samespace::net::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle};
 use samespace::net::protocol::{Chat, PeerId, PeerToPeer, RoomCode};
+use samespace::net::signaling::embedded::EmbeddedServer;
 use samespace::net::signaling::server::ServerConfig;
-
-use crate::common::TestServer;
 
 const CONNECT: Duration = Duration::from_secs(20);
 
-/// A server on its own runtime (the peers bring their own).
-fn server() -> (tokio::runtime::Runtime, TestServer) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let server = runtime.block_on(TestServer::start(ServerConfig::default()));
-    (runtime, server)
+/// An in-process signaling server on loopback (the peers bring their own runtimes).
+fn server() -> EmbeddedServer {
+    crate::common::init_logging();
+    EmbeddedServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        ServerConfig::default(),
+    )
+    .expect("embedded server")
 }
 
 /// A peer plus everything it has seen so far.
@@ -30,7 +28,7 @@ struct Probe {
 }
 
 impl Probe {
-    fn join(server: &TestServer, room: RoomCode, name: &str) -> Self {
+    fn join(server: &EmbeddedServer, room: RoomCode, name: &str) -> Self {
         let config = NetConfig::new(server.url(), room, name).loopback_only();
         Self {
             net: NetHandle::connect(config).expect("join the room"),
@@ -144,7 +142,7 @@ fn access_unit(n: u8) -> Bytes {
 
 #[test]
 fn two_peers_exchange_world_messages_video_and_audio() {
-    let (_rt, server) = server();
+    let server = server();
     let room = RoomCode::random();
     let mut a = Probe::join(&server, room, "Ada");
     let mut b = Probe::join(&server, room, "Bob");
@@ -224,7 +222,7 @@ fn two_peers_exchange_world_messages_video_and_audio() {
 
 #[test]
 fn a_vanished_peer_is_reported_left_and_can_rejoin() {
-    let (_rt, server) = server();
+    let server = server();
     let room = RoomCode::random();
     let mut a = Probe::join(&server, room, "a");
     let mut b = Probe::join(&server, room, "b");
@@ -279,7 +277,7 @@ fn rss_kib() -> Option<u64> {
 #[test]
 fn peer_connections_are_freed_after_join_leave_cycles() {
     const CYCLES: usize = 6;
-    let (_rt, server) = server();
+    let server = server();
     let room = RoomCode::random();
     let mut a = Probe::join(&server, room, "stayer");
     let mut rss = Vec::new();
