@@ -191,6 +191,27 @@ fn two_peers_exchange_world_messages_video_and_audio() {
         b.audio_count_from(ida),
         started.elapsed()
     );
+    let mut latencies: Vec<Duration> = b
+        .media
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Video(m) if m.from == ida => m.network_latency(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        latencies.len(),
+        b.video_from(ida).len(),
+        "every frame carries its capture time"
+    );
+    latencies.sort();
+    eprintln!(
+        "capture-to-receive on loopback: p50 {:?}, p95 {:?}, max {:?} over {} frames",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 95 / 100],
+        latencies[latencies.len() - 1],
+        latencies.len()
+    );
     let frames = b.video_from(ida);
     let last = frames.last().expect("a frame");
     assert!(

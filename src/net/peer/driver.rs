@@ -61,6 +61,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::net::error::{NetError, NetResult};
 use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
+use crate::net::peer::capture_time::{prepend_capture_time, strip_capture_time, unix_micros};
 use crate::net::peer::rtcp::{
     KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
 };
@@ -182,6 +183,20 @@ pub struct ReceivedMedia {
     pub rtp_timestamp: u32,
     /// When the last packet of the unit arrived.
     pub received_at: Instant,
+    /// Sender's capture time, µs since the Unix epoch (video only; see
+    /// [`super::capture_time`]).
+    pub captured_unix_us: Option<u64>,
+    /// Our wall clock at `received_at`, µs since the Unix epoch.
+    pub received_unix_us: u64,
+}
+
+impl ReceivedMedia {
+    /// Capture-to-receive latency, when the sender stamped the unit (meaningful on
+    /// one machine, or with synchronised clocks).
+    pub fn network_latency(&self) -> Option<Duration> {
+        self.captured_unix_us
+            .map(|c| Duration::from_micros(self.received_unix_us.saturating_sub(c)))
+    }
 }
 
 /// What the app asks of the network.
@@ -621,7 +636,8 @@ impl Room {
         false
     }
 
-    fn fan_out_video(&self, unit: EncodedMedia) {
+    fn fan_out_video(&self, mut unit: EncodedMedia) {
+        unit.data = prepend_capture_time(&unit.data, unix_micros(unit.captured_at));
         for peer in self.peers.values().filter(|p| p.session.is_connected()) {
             if peer.video_out.try_send(unit.clone()).is_err() {
                 self.sink
@@ -1262,11 +1278,18 @@ async fn read_video(
                         rtp_timestamp,
                     } => {
                         trace!(bytes = data.len(), "video access unit");
+                        let received_at = Instant::now();
+                        let (captured_unix_us, data) = match strip_capture_time(&data) {
+                            Some((captured, rest)) => (Some(captured), rest),
+                            None => (None, data),
+                        };
                         sink.media(NetEvent::Video(ReceivedMedia {
                             from: peer,
                             data,
                             rtp_timestamp,
-                            received_at: Instant::now(),
+                            received_at,
+                            captured_unix_us,
+                            received_unix_us: unix_micros(received_at),
                         }));
                     }
                     Assembled::NeedKeyframe => {
@@ -1293,11 +1316,14 @@ async fn read_audio(
                 if packet.payload.is_empty() {
                     continue;
                 }
+                let received_at = Instant::now();
                 sink.media(NetEvent::Audio(ReceivedMedia {
                     from: peer,
                     data: packet.payload,
                     rtp_timestamp: packet.header.timestamp,
-                    received_at: Instant::now(),
+                    received_at,
+                    captured_unix_us: None,
+                    received_unix_us: unix_micros(received_at),
                 }));
             }
             TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,

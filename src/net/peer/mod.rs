@@ -2,6 +2,7 @@
 //!
 //! - [`session`]: the sans-IO negotiation core (perfect negotiation, candidate
 //!   buffering, liveness deadlines). Pure, unit-tested.
+//! - [`capture_time`]: capture timestamps in an SEI NAL, for glass-to-glass latency.
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
@@ -12,6 +13,7 @@
 //! crosses into this module; the app never blocks on it.
 
 pub mod assembler;
+pub mod capture_time;
 pub mod driver;
 pub mod rtcp;
 pub mod session;
