@@ -23,8 +23,13 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest participant name the server accepts, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 32;
 
-/// Label of the WebRTC data channel that carries [`PeerToPeer`] messages.
+/// Label of the reliable, ordered WebRTC data channel that carries [`PeerToPeer`]
+/// messages.
 pub const WORLD_CHANNEL_LABEL: &str = "world";
+
+/// Label of the unordered data channel without retransmissions that carries the
+/// latest-wins [`PeerToPeer`] messages ([`PeerToPeer::is_latest_wins`]).
+pub const WORLD_FAST_CHANNEL_LABEL: &str = "world-fast";
 
 /// Identifier the signaling server gives a connection when it joins a room.
 ///
@@ -421,6 +426,14 @@ pub enum PeerToPeer {
         /// The nonce of the ping.
         nonce: u64,
     },
+}
+
+impl PeerToPeer {
+    /// Whether only the newest message of this kind matters (snapshots, placements):
+    /// such messages go on the unreliable `world-fast` channel when it is open.
+    pub fn is_latest_wins(&self) -> bool {
+        matches!(self, Self::GameSnapshot { .. } | Self::Placement { .. })
+    }
 }
 
 #[cfg(test)]

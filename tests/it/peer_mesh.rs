@@ -7,6 +7,7 @@ use samespace::net::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHan
 use samespace::net::protocol::{Chat, PeerId, PeerToPeer, RoomCode};
 use samespace::net::signaling::embedded::EmbeddedServer;
 use samespace::net::signaling::server::ServerConfig;
+use samespace::world::placement::Placement;
 
 const CONNECT: Duration = Duration::from_secs(20);
 
@@ -161,6 +162,24 @@ fn two_peers_exchange_world_messages_video_and_audio() {
             NetEvent::World { from, message: PeerToPeer::Hello { name } } if *from == ida && name == "Ada")),
         "b got a's hello"
     );
+
+    // Placements travel on the unreliable `world-fast` channel.
+    let placement = PeerToPeer::Placement {
+        placement: Placement::default(),
+        outline: vec![vec![[0.0, 0.0], [10.0, 0.0], [5.0, 8.0]]],
+    };
+    let got_placement = b.wait(CONNECT, |p| {
+        a.net
+            .send(NetCommand::World {
+                to: Some(idb),
+                message: placement.clone(),
+            })
+            .expect("queue placement");
+        p.events.iter().any(|e| {
+            matches!(e, NetEvent::World { from, message } if *from == ida && *message == placement)
+        })
+    });
+    assert!(got_placement, "b got a's placement");
 
     // 60 access units at ~30 fps, with audio packets alongside.
     let started = Instant::now();

@@ -16,8 +16,9 @@
 //!
 //! Per remote peer: one peer connection (UDP sockets on [`NetConfig::udp_addrs`],
 //! loopback candidates enabled, ICE servers from [`NetConfig::ice_servers`], none by
-//! default), a reliable ordered data channel `world`, an H.264 video track and an
-//! Opus audio track each way. The lower peer id offers (see [`super::session`]).
+//! default), a reliable ordered data channel `world`, an unordered no-retransmit
+//! channel `world-fast` for latest-wins messages ([`PeerToPeer::is_latest_wins`]), an
+//! H.264 video track and an Opus audio track each way. The lower peer id offers (see [`super::session`]).
 //!
 //! Keyframes: a receiver that starts a stream or detects loss sends an RTCP PLI (at
 //! most every [`KEYFRAME_REQUEST_INTERVAL`]); [`super::rtcp`] lets it through to the
@@ -47,7 +48,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, trace, warn};
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -70,7 +71,7 @@ use crate::net::peer::session::{
 };
 use crate::net::protocol::{
     ClientToServer, IceCandidate, PeerId, PeerInfo, PeerToPeer, RoomCode, SdpKind, ServerToClient,
-    SessionDescription, WORLD_CHANNEL_LABEL,
+    SessionDescription, WORLD_CHANNEL_LABEL, WORLD_FAST_CHANNEL_LABEL,
 };
 use crate::net::signaling::client::{SignalingClient, SignalingTask, Welcome};
 
@@ -513,11 +514,31 @@ impl Drop for NetHandle {
 enum Internal {
     Candidate(PeerId, IceCandidate),
     State(PeerId, Connectivity),
-    Channel(PeerId, Arc<dyn DataChannel>),
-    ChannelOpen(PeerId),
+    Channel(PeerId, ChannelKind, Arc<dyn DataChannel>),
+    ChannelOpen(PeerId, ChannelKind),
     Pong(PeerId, u64),
     RemoteVideo(PeerId, Arc<dyn TrackRemote>),
     NeedKeyframe(PeerId),
+}
+
+/// The two data channels to each peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChannelKind {
+    /// `world`: ordered and reliable (events, chat, names, RTT probes).
+    Reliable,
+    /// `world-fast`: unordered, no retransmissions (snapshots, placements: latest wins,
+    /// so a lost packet never holds up newer ones).
+    Fast,
+}
+
+impl ChannelKind {
+    fn from_label(label: &str) -> Option<Self> {
+        match label {
+            WORLD_CHANNEL_LABEL => Some(Self::Reliable),
+            WORLD_FAST_CHANNEL_LABEL => Some(Self::Fast),
+            _ => None,
+        }
+    }
 }
 
 /// One remote peer.
@@ -527,6 +548,8 @@ struct Peer {
     pc: Arc<dyn PeerConnection>,
     world: Option<Arc<dyn DataChannel>>,
     world_open: bool,
+    fast: Option<Arc<dyn DataChannel>>,
+    fast_open: bool,
     video_out: mpsc::Sender<EncodedMedia>,
     audio_out: mpsc::Sender<EncodedMedia>,
     remote_video: Option<Arc<dyn TrackRemote>>,
@@ -676,10 +699,17 @@ impl Room {
             return;
         }
         for (id, peer) in &self.peers {
-            if to.is_some_and(|t| t != *id) || !peer.world_open {
+            if to.is_some_and(|t| t != *id) {
                 continue;
             }
-            if let Some(channel) = &peer.world
+            let channel = if message.is_latest_wins() && peer.fast_open {
+                peer.fast.as_ref()
+            } else if peer.world_open {
+                peer.world.as_ref()
+            } else {
+                None
+            };
+            if let Some(channel) = channel
                 && channel.try_send_text(&text).await.is_err()
             {
                 self.sink
@@ -774,18 +804,27 @@ impl Room {
                     .await;
             }
             Internal::State(id, state) => self.input(id, SessionInput::Connectivity(state)).await,
-            Internal::Channel(id, channel) => {
+            Internal::Channel(id, kind, channel) => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     spawn_world_reader(
                         id,
+                        kind,
                         channel.clone(),
                         self.internal_tx.clone(),
                         self.sink.clone(),
                     );
-                    peer.world = Some(channel);
+                    match kind {
+                        ChannelKind::Reliable => peer.world = Some(channel),
+                        ChannelKind::Fast => peer.fast = Some(channel),
+                    }
                 }
             }
-            Internal::ChannelOpen(id) => {
+            Internal::ChannelOpen(id, ChannelKind::Fast) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.fast_open = true;
+                }
+            }
+            Internal::ChannelOpen(id, ChannelKind::Reliable) => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.world_open = true;
                     debug!(peer = %id, "world channel open");
@@ -836,19 +875,33 @@ impl Room {
             }
         };
         let session = PeerSession::new(self.me, id, self.config.timeouts);
-        let mut world = None;
+        let (mut world, mut fast) = (None, None);
         if session.role() == crate::net::peer::session::Role::Impolite {
-            match pc.create_data_channel(WORLD_CHANNEL_LABEL, None).await {
-                Ok(channel) => {
-                    spawn_world_reader(
-                        id,
-                        channel.clone(),
-                        self.internal_tx.clone(),
-                        self.sink.clone(),
-                    );
-                    world = Some(channel);
+            let fast_init = RTCDataChannelInit {
+                ordered: false,
+                max_retransmits: Some(0),
+                ..Default::default()
+            };
+            for (kind, label, init) in [
+                (ChannelKind::Reliable, WORLD_CHANNEL_LABEL, None),
+                (ChannelKind::Fast, WORLD_FAST_CHANNEL_LABEL, Some(fast_init)),
+            ] {
+                match pc.create_data_channel(label, init).await {
+                    Ok(channel) => {
+                        spawn_world_reader(
+                            id,
+                            kind,
+                            channel.clone(),
+                            self.internal_tx.clone(),
+                            self.sink.clone(),
+                        );
+                        match kind {
+                            ChannelKind::Reliable => world = Some(channel),
+                            ChannelKind::Fast => fast = Some(channel),
+                        }
+                    }
+                    Err(err) => warn!(peer = %id, %err, label, "could not create a data channel"),
                 }
-                Err(err) => warn!(peer = %id, %err, "could not create the world channel"),
             }
         }
         let span = info_span!("peer", peer = %id);
@@ -868,6 +921,8 @@ impl Room {
                 pc,
                 world,
                 world_open: false,
+                fast,
+                fast_open: false,
                 video_out,
                 audio_out,
                 remote_video: None,
@@ -985,7 +1040,7 @@ impl Room {
 }
 
 async fn close_peer(peer: Peer) {
-    if let Some(channel) = &peer.world {
+    for channel in [&peer.world, &peer.fast].into_iter().flatten() {
         let _ = channel.close().await;
     }
     if let Err(err) = peer.pc.close().await {
@@ -1216,16 +1271,19 @@ impl PeerConnectionEventHandler for PcHandler {
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
         let label = channel.label().await.unwrap_or_default();
-        if label != WORLD_CHANNEL_LABEL {
+        let Some(kind) = ChannelKind::from_label(&label) else {
             debug!(label, "ignoring an unknown data channel");
             return;
-        }
+        };
         let _ = self
             .internal
-            .send(Internal::Channel(self.peer, channel))
+            .send(Internal::Channel(self.peer, kind, channel))
             .await;
         // A channel announced by the remote side is already open.
-        let _ = self.internal.send(Internal::ChannelOpen(self.peer)).await;
+        let _ = self
+            .internal
+            .send(Internal::ChannelOpen(self.peer, kind))
+            .await;
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -1334,6 +1392,7 @@ async fn read_audio(
 
 fn spawn_world_reader(
     peer: PeerId,
+    kind: ChannelKind,
     channel: Arc<dyn DataChannel>,
     internal: mpsc::Sender<Internal>,
     sink: EventSink,
@@ -1344,7 +1403,7 @@ fn spawn_world_reader(
             while let Some(event) = channel.poll().await {
                 match event {
                     DataChannelEvent::OnOpen => {
-                        let _ = internal.send(Internal::ChannelOpen(peer)).await;
+                        let _ = internal.send(Internal::ChannelOpen(peer, kind)).await;
                     }
                     DataChannelEvent::OnMessage(msg) => {
                         let message: PeerToPeer = match serde_json::from_slice(&msg.data) {
