@@ -5,7 +5,7 @@
 //! - [`signaling`]: the WebSocket room server and its async client.
 //! - [`peer`]: the sans-IO negotiation core and the tokio + webrtc-rs driver behind a
 //!   thread-friendly [`peer::NetHandle`].
-//! - [`error`]: [`error::NetError`].
+//! - [`error`]: the error type, [`error::NetError`].
 //!
 //! Threads: one multi-thread tokio runtime, owned by [`peer::NetHandle`] (or by the
 //! caller of [`signaling::server::serve`]). The rest of the app talks to it only
