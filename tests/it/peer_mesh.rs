@@ -231,6 +231,31 @@ fn two_peers_exchange_world_messages_video_and_audio() {
         latencies[latencies.len() - 1],
         latencies.len()
     );
+    // The answering side sends too: b's video and audio reach a.
+    for n in 0..20u8 {
+        b.net
+            .send(NetCommand::Video(EncodedMedia {
+                data: access_unit(n),
+                duration: Duration::from_millis(33),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue video");
+        b.net
+            .send(NetCommand::Audio(EncodedMedia {
+                data: Bytes::from(vec![0xfc, n, 9, 9]),
+                duration: Duration::from_millis(20),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue audio");
+        std::thread::sleep(Duration::from_millis(33));
+    }
+    assert!(
+        a.wait(Duration::from_secs(5), |p| p.video_from(idb).len() >= 10
+            && p.audio_count_from(idb) >= 10),
+        "a received b's video ({}) and audio ({})",
+        a.video_from(idb).len(),
+        a.audio_count_from(idb)
+    );
     let frames = b.video_from(ida);
     let last = frames.last().expect("a frame");
     assert!(

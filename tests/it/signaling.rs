@@ -428,14 +428,25 @@ async fn a_wrong_secret_is_refused_and_the_right_one_admitted() {
         .expect("admitted");
 }
 
+/// Reads a positive count from the environment, or `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
 /// Hundreds of clients in tens of rooms: all join, every one relays a signal to a
-/// room-mate, and the figures are printed (`--nocapture` shows them).
+/// room-mate, and the figures are printed (`--nocapture` shows them). Scale it with
+/// `SAMESPACE_LOAD_ROOMS` and `SAMESPACE_LOAD_PER_ROOM` (at most 8).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
-    const ROOMS: usize = 50;
-    const PER_ROOM: usize = 8;
+    let rooms_count = env_count("SAMESPACE_LOAD_ROOMS", 50);
+    let per_room = env_count("SAMESPACE_LOAD_PER_ROOM", 8).min(8);
+    const ROUNDS: usize = 5;
     let server = TestServer::start(ServerConfig::default()).await;
-    let rooms: Vec<RoomCode> = (0..ROOMS)
+    let rooms: Vec<RoomCode> = (0..rooms_count)
         .map(|i| RoomCode::from_random(i as u64 * 7919 + 1))
         .collect();
 
@@ -445,7 +456,7 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
         let url = server.url();
         joins.spawn(async move {
             let mut members = Vec::new();
-            for i in 0..PER_ROOM {
+            for i in 0..per_room {
                 let mut client = SignalingClient::connect(&url).await.expect("connect");
                 let welcome = client
                     .join(room, &format!("r{r}p{i}"), None)
@@ -464,7 +475,7 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
         all_rooms.push(members.expect("join task"));
     }
     let join_elapsed = join_started.elapsed();
-    let clients = ROOMS * PER_ROOM;
+    let clients = rooms_count * per_room;
 
     // Drain the peer-joined announcements, then each peer signals the next one.
     let relay_started = Instant::now();
@@ -480,7 +491,7 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
             }
             let ids: Vec<PeerId> = members.iter().map(|(_, id)| *id).collect();
             let mut latencies = Vec::new();
-            for round in 0..5 {
+            for round in 0..ROUNDS {
                 for i in 0..ids.len() {
                     let to = ids[(i + 1) % ids.len()];
                     let sent = Instant::now();
@@ -513,7 +524,7 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
     latencies.sort();
     let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
     eprintln!(
-        "load: {clients} clients in {ROOMS} rooms joined in {:.2?} ({:.0} joins/s); \
+        "load: {clients} clients in {rooms_count} rooms joined in {:.2?} ({:.0} joins/s); \
          {} relays in {:.2?}, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
         join_elapsed,
         clients as f64 / join_elapsed.as_secs_f64(),
@@ -523,5 +534,5 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
         p(0.99),
         p(1.0)
     );
-    assert_eq!(latencies.len(), clients * 5);
+    assert_eq!(latencies.len(), clients * ROUNDS);
 }
