@@ -33,6 +33,37 @@ pub enum Command {
     /// Record a synthetic clip (moving square, flash + beep) for tests.
     #[command(hide = true)]
     RecordSynthetic(RecordSyntheticArgs),
+    /// Run the signaling server (WebSocket + JSON rooms).
+    Serve(ServeArgs),
+}
+
+/// Arguments of `samespace serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9470")]
+    pub bind: std::net::SocketAddr,
+    /// Shared secret every client must send in `join`.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Most peers in one room.
+    #[arg(long, default_value_t = 8)]
+    pub room_capacity: usize,
+    /// Seconds of silence after which a connection is closed.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout_s: u64,
+}
+
+impl ServeArgs {
+    /// The server configuration these arguments describe.
+    pub fn server_config(&self) -> crate::net::signaling::server::ServerConfig {
+        crate::net::signaling::server::ServerConfig {
+            room_capacity: self.room_capacity,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_s),
+            secret: self.secret.clone(),
+            ..crate::net::signaling::server::ServerConfig::default()
+        }
+    }
 }
 
 /// `samespace record-synthetic` (hidden; used by the crash-safety test).
@@ -218,6 +249,25 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn serve_parses_bind_and_secret() {
+        let cli = Cli::parse_from([
+            "samespace",
+            "serve",
+            "--bind",
+            "0.0.0.0:1234",
+            "--secret",
+            "s",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(args.bind.port(), 1234);
+        let config = args.server_config();
+        assert_eq!(config.secret.as_deref(), Some("s"));
+        assert_eq!(config.room_capacity, 8);
     }
 
     #[test]

@@ -225,6 +225,23 @@ fn run_record_synthetic(args: samespace::cli::RecordSyntheticArgs) -> anyhow::Re
     Ok(())
 }
 
+fn serve(args: &samespace::cli::ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("samespace-net")
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let server =
+            samespace::net::signaling::server::bind_and_serve(args.bind, args.server_config());
+        tokio::select! {
+            result = server => result.with_context(|| format!("serving on {}", args.bind)),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -246,6 +263,7 @@ fn main() -> anyhow::Result<()> {
             init_logging();
             run_record_synthetic(args)
         }
+        Some(Command::Serve(args)) => serve(&args),
         Some(Command::Games) => {
             for (name, description) in samespace::games::list() {
                 println!("{name}\t{description}");

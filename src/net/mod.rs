@@ -1,1 +1,17 @@
-//! net: filled in by its issue.
+//! Networking: the signaling protocol and server, and the WebRTC peer mesh.
+//!
+//! - [`protocol`]: serde wire types (signaling messages, `world` data-channel
+//!   messages, room codes). Pure data.
+//! - [`signaling`]: the WebSocket room server and its async client.
+//! - [`peer`]: the sans-IO negotiation core and the tokio + webrtc-rs driver behind a
+//!   thread-friendly [`peer::NetHandle`].
+//! - [`error`]: the error type, [`error::NetError`].
+//!
+//! Threads: one multi-thread tokio runtime, owned by [`peer::NetHandle`] (or by the
+//! caller of [`signaling::server::serve`]). The rest of the app talks to it only
+//! through bounded crossbeam channels.
+
+pub mod error;
+pub mod peer;
+pub mod protocol;
+pub mod signaling;

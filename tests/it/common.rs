@@ -1,7 +1,13 @@
 //! Shared helpers for the integration tests.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Once;
+
+use samespace::net::signaling::server::{ServerConfig, serve};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -52,4 +58,48 @@ pub fn load_alpha(path: &Path) -> (u32, u32, Vec<u8>) {
     let img = image::open(path).expect("open png").into_rgba8();
     let (w, h) = img.dimensions();
     (w, h, img.pixels().map(|p| p.0[3]).collect())
+}
+
+/// Turns on logging once, off unless `RUST_LOG` is set.
+pub fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A signaling server on `127.0.0.1:0`, stopped when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with `config`.
+    pub async fn start(config: ServerConfig) -> Self {
+        init_logging();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(serve(listener, config));
+        Self { addr, task }
+    }
+
+    /// The server's `ws://` URL.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -3,6 +3,8 @@
 mod capture;
 mod cli;
 mod common;
+mod peer_mesh;
 mod record;
 mod segment_model;
+mod signaling;
 mod world_render;

@@ -1,0 +1,49 @@
+//! Errors of the network capability: signaling client, signaling server, peers.
+
+use crate::net::protocol::{ErrorCode, RoomCodeError};
+
+/// Everything that can go wrong in `net`.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The room code is malformed.
+    #[error("invalid room code")]
+    RoomCode(#[from] RoomCodeError),
+    /// A socket operation failed (bind, accept, connect).
+    #[error("network i/o failed")]
+    Io(#[from] std::io::Error),
+    /// The WebSocket layer failed (handshake, framing, closed stream).
+    #[error("websocket failed")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// A message could not be encoded or decoded as JSON.
+    #[error("malformed json message")]
+    Json(#[from] serde_json::Error),
+    /// The signaling server answered with an `error` message.
+    #[error("signaling server refused: {code}: {message}")]
+    Server {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The server's detail text.
+        message: String,
+    },
+    /// The server sent something the client did not expect at this point.
+    #[error("unexpected message from the signaling server: {0}")]
+    Unexpected(String),
+    /// The signaling connection closed.
+    #[error("signaling connection closed")]
+    Closed,
+    /// An operation did not finish in time.
+    #[error("timed out while {0}")]
+    Timeout(&'static str),
+    /// WebRTC (peer connection, data channel, track) failed.
+    #[error("webrtc failed")]
+    WebRtc(#[from] webrtc::error::Error),
+    /// A bounded queue to the network thread is full; the command was not queued.
+    #[error("network command queue is full")]
+    Backlog,
+    /// The network thread or one of its channels is gone.
+    #[error("network worker stopped")]
+    WorkerStopped,
+}
+
+/// Result alias for `net`.
+pub type NetResult<T> = Result<T, NetError>;

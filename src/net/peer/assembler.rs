@@ -1,0 +1,216 @@
+//! Sans-IO reassembly of H.264 access units from RTP packets (RFC 6184).
+//!
+//! Unlike a jitter-buffering sample builder, [`AccessUnitAssembler`] emits a frame as
+//! soon as the packet with the marker bit arrives, so it adds no frame of latency.
+//! A sequence gap inside a frame drops that frame and asks for a keyframe: decoding
+//! on from a damaged reference would only smear errors until the next IDR.
+
+use bytes::{Bytes, BytesMut};
+use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp::packetizer::Depacketizer;
+
+/// Largest access unit accepted (a 640x960 packed frame is far below this).
+pub const MAX_ACCESS_UNIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What one RTP packet produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assembled {
+    /// Nothing complete yet.
+    Pending,
+    /// A complete Annex-B access unit with its RTP timestamp (90 kHz).
+    Frame {
+        /// Annex-B NAL units (start code before each).
+        data: Bytes,
+        /// RTP timestamp shared by the frame's packets.
+        rtp_timestamp: u32,
+    },
+    /// Packets were lost or malformed: the current frame was dropped and the decoder
+    /// needs a keyframe.
+    NeedKeyframe,
+}
+
+/// Reassembles Annex-B access units from in-order RTP packets of one stream.
+#[derive(Debug, Default)]
+pub struct AccessUnitAssembler {
+    depacketizer: H264Packet,
+    buffer: BytesMut,
+    timestamp: Option<u32>,
+    next_sequence: Option<u16>,
+    damaged: bool,
+}
+
+impl AccessUnitAssembler {
+    /// A fresh assembler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one RTP packet's sequence number, timestamp, marker bit and payload.
+    pub fn push(
+        &mut self,
+        sequence: u16,
+        rtp_timestamp: u32,
+        marker: bool,
+        payload: &Bytes,
+    ) -> Assembled {
+        let mut gap = false;
+        if let Some(expected) = self.next_sequence
+            && sequence != expected
+        {
+            // Late or duplicate packets (behind `expected`) are ignored.
+            if sequence.wrapping_sub(expected) > u16::MAX / 2 {
+                return Assembled::Pending;
+            }
+            gap = true;
+        }
+        self.next_sequence = Some(sequence.wrapping_add(1));
+        let mut result = if gap {
+            Assembled::NeedKeyframe
+        } else {
+            Assembled::Pending
+        };
+
+        if self.timestamp == Some(rtp_timestamp) {
+            self.damaged |= gap;
+        } else {
+            // A new frame starts; an unfinished previous one (its marker was lost) is dropped.
+            if self.timestamp.is_some() {
+                result = Assembled::NeedKeyframe;
+            }
+            self.buffer.clear();
+            self.depacketizer = H264Packet::default();
+            // The gap may have eaten this frame's first packets.
+            self.damaged = gap;
+            self.timestamp = Some(rtp_timestamp);
+        }
+
+        match self.depacketizer.depacketize(payload) {
+            Ok(nal) => {
+                if self.buffer.len() + nal.len() > MAX_ACCESS_UNIT_BYTES {
+                    self.damaged = true;
+                } else {
+                    self.buffer.extend_from_slice(&nal);
+                }
+            }
+            Err(_) => self.damaged = true,
+        }
+
+        if marker {
+            let data = self.buffer.split().freeze();
+            let damaged = std::mem::take(&mut self.damaged);
+            self.timestamp = None;
+            self.depacketizer = H264Packet::default();
+            if damaged {
+                return Assembled::NeedKeyframe;
+            }
+            if !data.is_empty() {
+                return Assembled::Frame {
+                    data,
+                    rtp_timestamp,
+                };
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &[u8] = &[0, 0, 0, 1];
+
+    fn single_nal(nal: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(nal)
+    }
+
+    /// Splits one NAL into FU-A fragments of `chunk` payload bytes.
+    fn fu_a(nal: &[u8], chunk: usize) -> Vec<Bytes> {
+        let header = nal[0];
+        let indicator = (header & 0xE0) | 28;
+        let body = &nal[1..];
+        let pieces: Vec<&[u8]> = body.chunks(chunk).collect();
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let mut fu_header = header & 0x1F;
+                if i == 0 {
+                    fu_header |= 0x80;
+                }
+                if i == pieces.len() - 1 {
+                    fu_header |= 0x40;
+                }
+                let mut out = vec![indicator, fu_header];
+                out.extend_from_slice(piece);
+                Bytes::from(out)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_frame_is_emitted_when_its_marker_packet_arrives() {
+        let mut asm = AccessUnitAssembler::new();
+        let sps = [0x67, 1, 2, 3];
+        let idr: Vec<u8> = std::iter::once(0x65)
+            .chain((0..100).map(|i| i as u8))
+            .collect();
+        assert_eq!(
+            asm.push(10, 900, false, &single_nal(&sps)),
+            Assembled::Pending
+        );
+        let fragments = fu_a(&idr, 30);
+        let last = fragments.len() - 1;
+        let mut out = Assembled::Pending;
+        for (i, f) in fragments.iter().enumerate() {
+            out = asm.push(11 + i as u16, 900, i == last, f);
+        }
+        let mut expected = Vec::new();
+        expected.extend_from_slice(START);
+        expected.extend_from_slice(&sps);
+        expected.extend_from_slice(START);
+        expected.extend_from_slice(&idr);
+        assert_eq!(
+            out,
+            Assembled::Frame {
+                data: Bytes::from(expected),
+                rtp_timestamp: 900
+            }
+        );
+    }
+
+    #[test]
+    fn a_lost_packet_drops_the_frame_and_asks_for_a_keyframe() {
+        let mut asm = AccessUnitAssembler::new();
+        let idr: Vec<u8> = std::iter::once(0x65).chain(0..90).collect();
+        let fragments = fu_a(&idr, 30);
+        assert_eq!(asm.push(1, 0, false, &fragments[0]), Assembled::Pending);
+        // fragments[1] is lost.
+        assert_eq!(asm.push(3, 0, true, &fragments[2]), Assembled::NeedKeyframe);
+        // The next frame is whole again.
+        let p = [0x41, 9, 9];
+        assert!(matches!(
+            asm.push(4, 3000, true, &single_nal(&p)),
+            Assembled::Frame {
+                rtp_timestamp: 3000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around() {
+        let mut asm = AccessUnitAssembler::new();
+        let p = [0x41, 1, 2];
+        assert!(matches!(
+            asm.push(u16::MAX, 0, true, &single_nal(&p)),
+            Assembled::Frame { .. }
+        ));
+        assert!(matches!(
+            asm.push(0, 3000, true, &single_nal(&p)),
+            Assembled::Frame { .. }
+        ));
+        // A duplicate of an old packet is ignored.
+        assert_eq!(asm.push(0, 3000, true, &single_nal(&p)), Assembled::Pending);
+    }
+}

@@ -1,0 +1,532 @@
+//! Wire types shared by the signaling client, the signaling server and the peers.
+//!
+//! Pure data: serde only, no Bevy, no tokio. Everything here is JSON on the wire; the
+//! exact shapes are specified in `docs/PROTOCOL.md`, which is the contract for clients
+//! written in other languages. Bump [`PROTOCOL_VERSION`] on any incompatible change.
+//!
+//! - [`ClientToServer`] / [`ServerToClient`]: WebSocket text frames between a client
+//!   and the signaling server (`samespace serve`).
+//! - [`PeerToPeer`]: messages on the WebRTC data channel `world`.
+//! - [`RoomCode`]: short human-friendly room codes such as `K7Q-4MZ`.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::world::placement::Placement;
+
+/// Version of the wire protocol described in `docs/PROTOCOL.md`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest participant name the server accepts, in Unicode scalar values.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// Label of the reliable, ordered WebRTC data channel that carries [`PeerToPeer`]
+/// messages.
+pub const WORLD_CHANNEL_LABEL: &str = "world";
+
+/// Label of the unordered data channel without retransmissions that carries the
+/// latest-wins [`PeerToPeer`] messages ([`PeerToPeer::is_latest_wins`]).
+pub const WORLD_FAST_CHANNEL_LABEL: &str = "world-fast";
+
+/// Identifier the signaling server gives a connection when it joins a room.
+///
+/// Unique per server process and increasing with join time, so comparing two ids
+/// tells which peer joined first. Serialized as a plain JSON number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeerId(pub u64);
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// Characters a room code is made of: digits and capitals without the look-alikes
+/// `0 O 1 I L`.
+pub const ROOM_CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// Why a string is not a room code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomCodeError {
+    /// The code does not have six code characters (an optional dash after the third).
+    #[error("a room code has six characters like K7Q-4MZ, got {0} characters")]
+    Length(usize),
+    /// The code contains a character outside [`ROOM_CODE_ALPHABET`].
+    #[error("character {0:?} is not allowed in a room code")]
+    Character(char),
+}
+
+/// A room code such as `K7Q-4MZ`: six characters from [`ROOM_CODE_ALPHABET`], shown
+/// with a dash after the third.
+///
+/// Parsing is forgiving: lower case is upper-cased, and the dash and surrounding
+/// white space are optional (`k7q4mz` is `K7Q-4MZ`). On the wire it is the canonical
+/// dashed form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomCode([u8; 6]);
+
+impl RoomCode {
+    /// Draws a code from a 64-bit random value (`31^6` ≈ 8.9e8 codes).
+    pub fn from_random(mut value: u64) -> Self {
+        let mut code = [0u8; 6];
+        for slot in &mut code {
+            *slot = ROOM_CODE_ALPHABET[(value % ROOM_CODE_ALPHABET.len() as u64) as usize];
+            value /= ROOM_CODE_ALPHABET.len() as u64;
+        }
+        Self(code)
+    }
+
+    /// A fresh random code, seeded from the operating system's randomness (through
+    /// the standard library's hash keys).
+    pub fn random() -> Self {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x5eed);
+        Self::from_random(hasher.finish())
+    }
+
+    /// The canonical form, `XXX-XXX`.
+    pub fn as_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for RoomCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |part: &[u8]| part.iter().map(|&b| b as char).collect::<String>();
+        write!(f, "{}-{}", text(&self.0[..3]), text(&self.0[3..]))
+    }
+}
+
+impl FromStr for RoomCode {
+    type Err = RoomCodeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let trimmed = s.trim();
+        let mut chars: Vec<char> = trimmed.chars().collect();
+        if chars.get(3) == Some(&'-') {
+            chars.remove(3);
+        }
+        if chars.len() != 6 {
+            return Err(RoomCodeError::Length(chars.len()));
+        }
+        let mut code = [0u8; 6];
+        for (slot, c) in code.iter_mut().zip(chars) {
+            let upper = c.to_ascii_uppercase();
+            if !upper.is_ascii() || !ROOM_CODE_ALPHABET.contains(&(upper as u8)) {
+                return Err(RoomCodeError::Character(c));
+            }
+            *slot = upper as u8;
+        }
+        Ok(Self(code))
+    }
+}
+
+impl Serialize for RoomCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Checks a participant name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control
+/// characters. Returns the trimmed name.
+pub fn validate_name(name: &str) -> Option<&str> {
+    let trimmed = name.trim();
+    let count = trimmed.chars().count();
+    if count == 0 || count > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
+        return None;
+    }
+    Some(trimmed)
+}
+
+/// A participant as the server announces it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The peer's id in this server.
+    pub id: PeerId,
+    /// Display name given in its `join`.
+    pub name: String,
+}
+
+/// Kind of a session description, as in the W3C `RTCSdpType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdpKind {
+    /// An offer.
+    Offer,
+    /// A provisional answer.
+    Pranswer,
+    /// A final answer.
+    Answer,
+    /// A rollback of the pending local offer.
+    Rollback,
+}
+
+/// A session description, shaped like the browser's `RTCSessionDescriptionInit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDescription {
+    /// Offer, answer, ...
+    #[serde(rename = "type")]
+    pub kind: SdpKind,
+    /// The SDP text.
+    pub sdp: String,
+}
+
+/// An ICE candidate, shaped like the browser's `RTCIceCandidateInit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    /// The `candidate:` attribute line (without the `a=`).
+    pub candidate: String,
+    /// Media stream id the candidate belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// Index of the m-line the candidate belongs to.
+    #[serde(
+        default,
+        rename = "sdpMLineIndex",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_mline_index: Option<u16>,
+    /// ICE username fragment of the generation the candidate belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+/// What a `signal` message carries: exactly one of `sdp` or `candidate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignalPayload {
+    /// A session description (offer or answer).
+    Sdp(SessionDescription),
+    /// A trickled ICE candidate.
+    Candidate(IceCandidate),
+}
+
+/// Messages a client sends to the signaling server (JSON text frames, tagged by `type`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ClientToServer {
+    /// Enter a room, creating it if it does not exist.
+    Join {
+        /// Room code.
+        room: RoomCode,
+        /// Display name.
+        name: String,
+        /// Shared secret, required when the server was started with one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
+    /// Relay a WebRTC signal to another peer in the same room.
+    Signal {
+        /// Recipient.
+        to: PeerId,
+        /// The description or candidate.
+        #[serde(flatten)]
+        payload: SignalPayload,
+    },
+    /// Keep-alive; the server answers `pong`.
+    Ping,
+    /// Leave the room and close the connection.
+    Leave,
+}
+
+/// Error codes the server sends in `error` messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known message (connection stays open).
+    BadMessage,
+    /// A frame or message was larger than the server's limit (connection closes).
+    TooLarge,
+    /// The client sent faster than its rate limit (connection closes).
+    RateLimited,
+    /// No message arrived within the idle timeout (connection closes).
+    IdleTimeout,
+    /// The shared secret was missing or wrong (connection closes).
+    Unauthorized,
+    /// The room already holds its maximum number of peers (connection stays open).
+    RoomFull,
+    /// The room code is malformed (connection stays open).
+    BadRoom,
+    /// The name is empty, too long or contains control characters (stays open).
+    BadName,
+    /// `join` on a connection that already joined (stays open).
+    AlreadyJoined,
+    /// `signal` before `join` (stays open).
+    NotJoined,
+    /// `signal` to a peer that is not in the sender's room (stays open).
+    UnknownPeer,
+    /// The connection could not keep up with its incoming messages (connection closes).
+    SlowConsumer,
+    /// The server has too many connections (connection closes).
+    ServerFull,
+}
+
+impl ErrorCode {
+    /// Whether the server closes the connection after sending this error.
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Self::TooLarge
+                | Self::RateLimited
+                | Self::IdleTimeout
+                | Self::Unauthorized
+                | Self::SlowConsumer
+                | Self::ServerFull
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        f.write_str(&text)
+    }
+}
+
+/// Messages the signaling server sends to a client (JSON text frames, tagged by `type`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerToClient {
+    /// Reply to a successful `join`.
+    Welcome {
+        /// Protocol version of the server.
+        version: u32,
+        /// The room joined (canonical form).
+        room: RoomCode,
+        /// The id given to this connection.
+        you: PeerId,
+        /// The other peers already in the room, oldest first.
+        peers: Vec<PeerInfo>,
+        /// The room's host: its oldest member (this client if it created the room).
+        host: PeerId,
+    },
+    /// Another peer entered the room.
+    PeerJoined {
+        /// Its id.
+        id: PeerId,
+        /// Its name.
+        name: String,
+    },
+    /// A peer left the room (goodbye, closed connection, or dropped by the server).
+    PeerLeft {
+        /// Its id.
+        id: PeerId,
+        /// The room's host after the departure (changes when the host left).
+        host: PeerId,
+    },
+    /// A WebRTC signal relayed from another peer.
+    Signal {
+        /// Sender.
+        from: PeerId,
+        /// The description or candidate.
+        #[serde(flatten)]
+        payload: SignalPayload,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// Something went wrong; see [`ErrorCode::is_fatal`] for whether the connection closes.
+    Error {
+        /// Machine-readable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
+}
+
+impl ServerToClient {
+    /// Builds an `error` message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A chat line or an emote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Chat {
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A short reaction shown above the sender (an emoji or an emote name).
+    Emote {
+        /// The emote.
+        emote: String,
+    },
+}
+
+/// Messages between peers on the `world` data channel (JSON text, tagged by `type`).
+///
+/// Game payloads are carried as JSON values whose schema belongs to the games module
+/// (`games::*`); this transport only routes them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum PeerToPeer {
+    /// The sender's display name (sent on open and on change).
+    Hello {
+        /// Display name.
+        name: String,
+    },
+    /// The sender's placement and simplified silhouette.
+    Placement {
+        /// Where and how big the sender's cutout stands.
+        placement: Placement,
+        /// Silhouette polygons in cutout pixel coordinates, possibly empty.
+        #[serde(default)]
+        outline: Vec<Vec<[f32; 2]>>,
+    },
+    /// Chat or emote.
+    Chat(Chat),
+    /// The host's authoritative game state (about 30 Hz).
+    GameSnapshot {
+        /// Game identifier (e.g. `balloon`).
+        game: String,
+        /// Simulation tick the snapshot describes.
+        tick: u64,
+        /// Game-defined state.
+        state: serde_json::Value,
+    },
+    /// A reliable game event (score, round start, ...).
+    GameEvent {
+        /// Game identifier.
+        game: String,
+        /// Simulation tick of the event.
+        tick: u64,
+        /// Game-defined event.
+        event: serde_json::Value,
+    },
+    /// Please send a keyframe (IDR) of your video next: the receiver starts or lost data.
+    KeyframeRequest,
+    /// Round-trip probe; the receiver answers [`PeerToPeer::Pong`] with the same `nonce`.
+    Ping {
+        /// Opaque value echoed back.
+        nonce: u64,
+    },
+    /// Answer to [`PeerToPeer::Ping`].
+    Pong {
+        /// The nonce of the ping.
+        nonce: u64,
+    },
+}
+
+impl PeerToPeer {
+    /// Whether only the newest message of this kind matters (snapshots, placements):
+    /// such messages go on the unreliable `world-fast` channel when it is open.
+    pub fn is_latest_wins(&self) -> bool {
+        matches!(self, Self::GameSnapshot { .. } | Self::Placement { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_codes_parse_forgivingly_and_print_canonically() {
+        let code: RoomCode = " k7q4mz ".parse().expect("valid code");
+        assert_eq!(code.to_string(), "K7Q-4MZ");
+        assert_eq!("K7Q-4MZ".parse::<RoomCode>(), Ok(code));
+        assert_eq!("K7Q-4M".parse::<RoomCode>(), Err(RoomCodeError::Length(5)));
+        assert_eq!(
+            "K7Q-4M0".parse::<RoomCode>(),
+            Err(RoomCodeError::Character('0'))
+        );
+    }
+
+    #[test]
+    fn random_room_codes_are_valid_and_vary() {
+        let a = RoomCode::random();
+        let b = RoomCode::random();
+        assert_eq!(a.to_string().parse::<RoomCode>(), Ok(a));
+        assert_ne!(a, b, "two random codes should differ");
+        assert_eq!(RoomCode::from_random(0).to_string(), "222-222");
+    }
+
+    #[test]
+    fn join_and_signal_have_the_documented_json_shape() {
+        let join: ClientToServer =
+            serde_json::from_str(r#"{"type":"join","room":"k7q-4mz","name":"Ada"}"#)
+                .expect("join parses");
+        assert_eq!(
+            join,
+            ClientToServer::Join {
+                room: "K7Q-4MZ".parse().expect("valid"),
+                name: "Ada".into(),
+                secret: None
+            }
+        );
+        let signal = ServerToClient::Signal {
+            from: PeerId(3),
+            payload: SignalPayload::Candidate(IceCandidate {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+                username_fragment: None,
+            }),
+        };
+        let json = serde_json::to_value(&signal).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"signal","from":3,"candidate":{
+                "candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+                "sdpMid":"0","sdpMLineIndex":0}})
+        );
+        let sdp: ClientToServer =
+            serde_json::from_str(r#"{"type":"signal","to":2,"sdp":{"type":"offer","sdp":"v=0"}}"#)
+                .expect("sdp signal parses");
+        assert!(matches!(
+            sdp,
+            ClientToServer::Signal {
+                to: PeerId(2),
+                payload: SignalPayload::Sdp(SessionDescription {
+                    kind: SdpKind::Offer,
+                    ..
+                })
+            }
+        ));
+    }
+
+    #[test]
+    fn error_codes_print_as_kebab_case() {
+        assert_eq!(ErrorCode::RoomFull.to_string(), "room-full");
+        let json = serde_json::to_string(&ServerToClient::error(ErrorCode::TooLarge, "x"))
+            .expect("serializes");
+        assert_eq!(json, r#"{"type":"error","code":"too-large","message":"x"}"#);
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name("  Ada "), Some("Ada"));
+        assert_eq!(validate_name("   "), None);
+        assert_eq!(validate_name("a\u{7}b"), None);
+        assert_eq!(validate_name(&"x".repeat(MAX_NAME_CHARS + 1)), None);
+    }
+
+    #[test]
+    fn peer_messages_round_trip() {
+        let msg = PeerToPeer::Chat(Chat::Text { text: "hi".into() });
+        let json = serde_json::to_string(&msg).expect("serializes");
+        assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
+        let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, msg);
+    }
+}

@@ -1,0 +1,376 @@
+//! WebRTC mesh over the real signaling server, all on loopback, in one process.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use samespace::net::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle};
+use samespace::net::protocol::{Chat, PeerId, PeerToPeer, RoomCode};
+use samespace::net::signaling::embedded::EmbeddedServer;
+use samespace::net::signaling::server::ServerConfig;
+use samespace::world::placement::Placement;
+
+const CONNECT: Duration = Duration::from_secs(20);
+
+/// An in-process signaling server on loopback (the peers bring their own runtimes).
+fn server() -> EmbeddedServer {
+    crate::common::init_logging();
+    EmbeddedServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        ServerConfig::default(),
+    )
+    .expect("embedded server")
+}
+
+/// A peer plus everything it has seen so far.
+struct Probe {
+    net: NetHandle,
+    events: Vec<NetEvent>,
+    media: Vec<NetEvent>,
+}
+
+impl Probe {
+    fn join(server: &EmbeddedServer, room: RoomCode, name: &str) -> Self {
+        let config = NetConfig::new(server.url(), room, name).loopback_only();
+        Self {
+            net: NetHandle::connect(config).expect("join the room"),
+            events: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    fn me(&self) -> PeerId {
+        self.net.me()
+    }
+
+    fn pump(&mut self) {
+        self.events.extend(self.net.events().try_iter());
+        self.media.extend(self.net.media().try_iter());
+    }
+
+    /// Waits until `done` holds for what was seen, up to `limit`.
+    fn wait(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            self.pump();
+            if done(self) {
+                return true;
+            }
+            if Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn connected_to(&self, id: PeerId) -> bool {
+        let last_up = self
+            .events
+            .iter()
+            .rposition(|e| matches!(e, NetEvent::PeerConnected { id: p } if *p == id));
+        let last_down = self
+            .events
+            .iter()
+            .rposition(|e| matches!(e, NetEvent::PeerLeft { id: p } if *p == id));
+        match (last_up, last_down) {
+            (Some(up), Some(down)) => up > down,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    fn left(&self, id: PeerId) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, NetEvent::PeerLeft { id: p } if *p == id))
+    }
+
+    fn chats_from(&self, from: PeerId) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                NetEvent::World {
+                    from: f,
+                    message: PeerToPeer::Chat(Chat::Text { text }),
+                } if *f == from => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn video_from(&self, from: PeerId) -> Vec<Bytes> {
+        self.media
+            .iter()
+            .filter_map(|e| match e {
+                NetEvent::Video(m) if m.from == from => Some(m.data.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn audio_count_from(&self, from: PeerId) -> usize {
+        self.media
+            .iter()
+            .filter(|e| matches!(e, NetEvent::Audio(m) if m.from == from))
+            .count()
+    }
+
+    fn chat(&self, text: &str) {
+        self.net
+            .send(NetCommand::World {
+                to: None,
+                message: PeerToPeer::Chat(Chat::Text { text: text.into() }),
+            })
+            .expect("queue chat");
+    }
+}
+
+/// An Annex-B access unit: SPS-like, PPS-like and a large IDR-like NAL (so it is
+/// fragmented into FU-A packets), tagged with `n`.
+fn access_unit(n: u8) -> Bytes {
+    let mut au = Vec::new();
+    for nal in [
+        vec![0x67, 0x42, 0xc0, 0x1f, n],
+        vec![0x68, 0xce, 0x3c, 0x80],
+        std::iter::once(0x65)
+            .chain((0..3000u32).map(|i| (i as u8) ^ n | 1))
+            .collect(),
+    ] {
+        au.extend_from_slice(&[0, 0, 0, 1]);
+        au.extend_from_slice(&nal);
+    }
+    Bytes::from(au)
+}
+
+#[test]
+fn two_peers_exchange_world_messages_video_and_audio() {
+    let server = server();
+    let room = RoomCode::random();
+    let mut a = Probe::join(&server, room, "Ada");
+    let mut b = Probe::join(&server, room, "Bob");
+    let (ida, idb) = (a.me(), b.me());
+    assert!(a.wait(CONNECT, |p| p.connected_to(idb)), "a connects to b");
+    assert!(b.wait(CONNECT, |p| p.connected_to(ida)), "b connects to a");
+
+    // The world channel opens shortly after the connection; resend until it arrives.
+    let got_chat = b.wait(CONNECT, |p| {
+        a.chat("hello from a");
+        !p.chats_from(ida).is_empty()
+    });
+    assert!(got_chat, "b got a's chat");
+    assert!(
+        b.events.iter().any(|e| matches!(e,
+            NetEvent::World { from, message: PeerToPeer::Hello { name } } if *from == ida && name == "Ada")),
+        "b got a's hello"
+    );
+
+    // Placements travel on the unreliable `world-fast` channel.
+    let placement = PeerToPeer::Placement {
+        placement: Placement::default(),
+        outline: vec![vec![[0.0, 0.0], [10.0, 0.0], [5.0, 8.0]]],
+    };
+    let got_placement = b.wait(CONNECT, |p| {
+        a.net
+            .send(NetCommand::World {
+                to: Some(idb),
+                message: placement.clone(),
+            })
+            .expect("queue placement");
+        p.events.iter().any(|e| {
+            matches!(e, NetEvent::World { from, message } if *from == ida && *message == placement)
+        })
+    });
+    assert!(got_placement, "b got a's placement");
+
+    // 60 access units at ~30 fps, with audio packets alongside.
+    let started = Instant::now();
+    for n in 0..60u8 {
+        let now = Instant::now();
+        a.net
+            .send(NetCommand::Video(EncodedMedia {
+                data: access_unit(n),
+                duration: Duration::from_millis(33),
+                captured_at: now,
+            }))
+            .expect("queue video");
+        a.net
+            .send(NetCommand::Audio(EncodedMedia {
+                data: Bytes::from(vec![0xfc, n, 1, 2, 3, 4, 5, 6]),
+                duration: Duration::from_millis(20),
+                captured_at: now,
+            }))
+            .expect("queue audio");
+        std::thread::sleep(Duration::from_millis(33));
+        b.pump();
+    }
+    assert!(
+        b.wait(Duration::from_secs(5), |p| p.video_from(ida).len() >= 30
+            && p.audio_count_from(ida) >= 30),
+        "b received video ({}) and audio ({}) in {:?}",
+        b.video_from(ida).len(),
+        b.audio_count_from(ida),
+        started.elapsed()
+    );
+    let mut latencies: Vec<Duration> = b
+        .media
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Video(m) if m.from == ida => m.network_latency(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        latencies.len(),
+        b.video_from(ida).len(),
+        "every frame carries its capture time"
+    );
+    latencies.sort();
+    eprintln!(
+        "capture-to-receive on loopback: p50 {:?}, p95 {:?}, max {:?} over {} frames",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 95 / 100],
+        latencies[latencies.len() - 1],
+        latencies.len()
+    );
+    // The answering side sends too: b's video and audio reach a.
+    for n in 0..20u8 {
+        b.net
+            .send(NetCommand::Video(EncodedMedia {
+                data: access_unit(n),
+                duration: Duration::from_millis(33),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue video");
+        b.net
+            .send(NetCommand::Audio(EncodedMedia {
+                data: Bytes::from(vec![0xfc, n, 9, 9]),
+                duration: Duration::from_millis(20),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue audio");
+        std::thread::sleep(Duration::from_millis(33));
+    }
+    assert!(
+        a.wait(Duration::from_secs(5), |p| p.video_from(idb).len() >= 10
+            && p.audio_count_from(idb) >= 10),
+        "a received b's video ({}) and audio ({})",
+        a.video_from(idb).len(),
+        a.audio_count_from(idb)
+    );
+    let frames = b.video_from(ida);
+    let last = frames.last().expect("a frame");
+    assert!(
+        (0..60u8).any(|n| access_unit(n) == *last),
+        "a received access unit equals a sent one, byte for byte"
+    );
+    assert!(
+        a.wait(Duration::from_secs(5), |p| p.events.iter().any(
+            |e| matches!(e, NetEvent::KeyframeRequested { by } if *by == idb)
+        )),
+        "b asked a for a keyframe when its stream started"
+    );
+    assert!(
+        b.wait(Duration::from_secs(5), |p| p.events.iter().any(
+            |e| matches!(e, NetEvent::Stats { peer, rtt: Some(_), .. } if *peer == ida)
+        )),
+        "b measures the round-trip time to a"
+    );
+    let stats: Vec<String> = b
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Stats { rtt, kbit_s, .. } => Some(format!("rtt {rtt:?} {kbit_s:.0} kbit/s")),
+            _ => None,
+        })
+        .collect();
+    eprintln!("b's link stats from a: {stats:?}");
+}
+
+#[test]
+fn a_vanished_peer_is_reported_left_and_can_rejoin() {
+    let server = server();
+    let room = RoomCode::random();
+    let mut a = Probe::join(&server, room, "a");
+    let mut b = Probe::join(&server, room, "b");
+    let c = Probe::join(&server, room, "c");
+    let (ida, idb, idc) = (a.me(), b.me(), c.me());
+    assert!(a.wait(CONNECT, |p| p.connected_to(idb) && p.connected_to(idc)));
+    assert!(b.wait(CONNECT, |p| p.connected_to(ida) && p.connected_to(idc)));
+
+    // c dies without a goodbye.
+    let vanished = Instant::now();
+    c.net.abandon();
+    assert!(
+        a.wait(Duration::from_secs(5), |p| p.left(idc)),
+        "a sees c leave"
+    );
+    assert!(
+        b.wait(Duration::from_secs(5), |p| p.left(idc)),
+        "b sees c leave"
+    );
+    eprintln!("vanished peer reported left after {:?}", vanished.elapsed());
+    // a and b carry on.
+    assert!(a.connected_to(idb) && b.connected_to(ida));
+
+    // c comes back under a new id and meets both again.
+    let mut c2 = Probe::join(&server, room, "c");
+    let idc2 = c2.me();
+    assert_ne!(idc2, idc);
+    assert!(c2.wait(CONNECT, |p| p.connected_to(ida) && p.connected_to(idb)));
+    assert!(a.wait(CONNECT, |p| p.connected_to(idc2)));
+    let delivered = a.wait(CONNECT, |p| {
+        c2.chat("back again");
+        !p.chats_from(idc2).is_empty()
+    });
+    assert!(delivered, "a hears the rejoined c");
+}
+
+fn live_connections(probe: &Probe) -> i64 {
+    probe
+        .net
+        .counters()
+        .live_peer_connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Resident memory of this process in KiB (Linux), for the leak report.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn peer_connections_are_freed_after_join_leave_cycles() {
+    const CYCLES: usize = 6;
+    let server = server();
+    let room = RoomCode::random();
+    let mut a = Probe::join(&server, room, "stayer");
+    let mut rss = Vec::new();
+    for cycle in 0..CYCLES {
+        let mut b = Probe::join(&server, room, "visitor");
+        let idb = b.me();
+        let ida = a.me();
+        assert!(
+            a.wait(CONNECT, |p| p.connected_to(idb)),
+            "cycle {cycle}: connect"
+        );
+        assert!(
+            b.wait(CONNECT, |p| p.connected_to(ida)),
+            "cycle {cycle}: connect back"
+        );
+        assert_eq!(live_connections(&a), 1);
+        b.net.leave();
+        assert!(
+            a.wait(Duration::from_secs(5), |p| p.left(idb)),
+            "cycle {cycle}: left"
+        );
+        let freed = a.wait(Duration::from_secs(5), |p| live_connections(p) == 0);
+        assert!(
+            freed,
+            "cycle {cycle}: the closed peer connection is freed (live: {})",
+            live_connections(&a)
+        );
+        rss.extend(rss_kib());
+    }
+    eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+}
