@@ -71,6 +71,8 @@ pub struct DemoConfig {
     pub game: Option<crate::games::GameKind>,
     /// Seed of the game's random choices.
     pub seed: u64,
+    /// Record the scene and the room's audio to this MP4 from the start.
+    pub record: Option<PathBuf>,
 }
 
 /// Settings and state of the run, as a resource.
@@ -112,6 +114,26 @@ pub struct DemoReport {
     /// The game played, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::games::GameReport>,
+    /// The recording, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingReport>,
+}
+
+/// The `recording` section of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingReport {
+    /// The MP4 written.
+    pub path: Option<PathBuf>,
+    /// Video frames in the file.
+    pub frames_written: u64,
+    /// Frames dropped because the encoder was behind.
+    pub frames_dropped: u64,
+    /// Media duration in seconds.
+    pub duration_s: f32,
+    /// Average encode time per frame.
+    pub encode_ms_per_frame: f64,
+    /// What stopped it early, if anything.
+    pub error: Option<String>,
 }
 
 /// Per-stage averages.
@@ -209,7 +231,10 @@ impl Plugin for AppPlugin {
             frames: 0,
             finishing: false,
         })
-        .add_plugins(WorldPlugin { theme, themes_dir });
+        .add_plugins(WorldPlugin { theme, themes_dir })
+        .add_plugins(crate::record::plugin::RecordPlugin {
+            record_to: c.record.clone(),
+        });
         if let Some(kind) = c.game {
             let photo_dir = c
                 .snapshot
@@ -358,10 +383,18 @@ fn finish_demo(
     theme: Res<ActiveTheme>,
     target: Option<Res<SceneTarget>>,
     game: Option<Res<crate::games::plugin::ActiveGame>>,
+    mut recording: ResMut<crate::record::plugin::Recording>,
+    mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
     let now = Instant::now();
-    let started = *run.started.get_or_insert(now);
+    let first = *run.started.get_or_insert(now);
+    // A recorded demo lasts `seconds` of recording, whatever start-up took.
+    let started = match (&run.config.record, recording.started) {
+        (Some(_), Some(rec)) => rec,
+        (Some(_), None) if elapsed_since(first, now) < 30.0 => return,
+        _ => first,
+    };
     run.frames += 1;
     let Some(limit) = run.config.seconds else {
         return;
@@ -384,7 +417,16 @@ fn finish_demo(
         }
         error!("snapshot did not complete");
     }
+    crate::record::plugin::finish_recording(&mut commands, &mut recording);
     let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    report.recording = recording.last.as_ref().map(|s| RecordingReport {
+        path: recording.path.clone(),
+        frames_written: s.frames_written,
+        frames_dropped: s.frames_dropped,
+        duration_s: s.duration.as_secs_f32(),
+        encode_ms_per_frame: s.encode_ms_per_frame,
+        error: recording.error.clone(),
+    });
     report.game = game.map(|g| g.sim.report(g.events.clone()));
     if let Some(path) = &run.config.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -398,6 +440,10 @@ fn finish_demo(
         "demo finished"
     );
     exit.write(AppExit::Success);
+}
+
+fn elapsed_since(start: Instant, now: Instant) -> f32 {
+    (now - start).as_secs_f32()
 }
 
 fn build_report(
@@ -462,6 +508,7 @@ fn build_report(
             .clone()
             .filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
         game: None,
+        recording: None,
     }
 }
 

@@ -149,9 +149,14 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
         seconds: args.seconds.or(headless.then_some(6.0)),
         participants: args.participants,
         theme: args.theme,
-        snapshot: args
-            .snapshot
-            .or_else(|| headless.then(|| PathBuf::from("out/demo-snapshot.png"))),
+        // Headless with nothing asked for: show something — a snapshot and a short clip.
+        record: args.record.clone().or_else(|| {
+            (headless && args.snapshot.is_none() && args.report.is_none())
+                .then(|| PathBuf::from("out/demo.mp4"))
+        }),
+        snapshot: args.snapshot.clone().or_else(|| {
+            (headless && args.record.is_none()).then(|| PathBuf::from("out/demo-snapshot.png"))
+        }),
         report: args.report,
         camera: args.camera,
         name,
@@ -174,12 +179,16 @@ fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
     }
     let snapshot = config.snapshot.clone();
     let report = config.report.clone();
+    let record = config.record.clone();
     let exit = run_demo(config);
     if !exit.is_success() {
         bail!("the demo ended with an error ({exit:?})");
     }
     if let Some(p) = snapshot.filter(|p| p.exists()) {
         println!("snapshot: {}", p.display());
+    }
+    if let Some(p) = record.filter(|p| p.exists()) {
+        println!("recording: {}", p.display());
     }
     if let Some(p) = report.filter(|p| p.exists()) {
         println!("report: {}", p.display());

@@ -3,8 +3,10 @@
 mod capture;
 mod cli;
 mod common;
+mod games_demo;
 mod peer_mesh;
 mod record;
 mod segment_model;
 mod signaling;
+mod world_memory;
 mod world_render;

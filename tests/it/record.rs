@@ -415,3 +415,59 @@ fn a_write_failure_mid_recording_stops_cleanly_and_keeps_a_decodable_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The acceptance run: the demo room recorded for 8 s.
+#[test]
+fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
+    let dir = crate::common::temp_dir("demo-record");
+    let out = dir.join("r.mp4");
+    let run = crate::common::samespace(&[
+        "demo",
+        "--headless",
+        "--seconds",
+        "8",
+        "--participants",
+        "3",
+        "--record",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(run.status.success(), "{}", crate::common::text(&run));
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(&out)
+        .output()
+        .expect("ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe json");
+    let streams = json["streams"].as_array().expect("streams");
+    assert!(
+        streams
+            .iter()
+            .any(|s| s["codec_type"] == "video" && s["codec_name"] == "h264"),
+        "{json}"
+    );
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"), "{json}");
+    let duration: f64 = json["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("duration");
+    assert!((7.0..=9.0).contains(&duration), "duration {duration}");
+    let decode = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&out)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(decode.status.success());
+    assert!(
+        decode.stderr.is_empty() && decode.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
