@@ -181,6 +181,12 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Which measurements: all, or one of segmentation, render, physics, encode.
+    #[arg(long, default_value = "all")]
+    pub only: String,
+    /// Seconds per headless render run.
+    #[arg(long, default_value_t = 6.0)]
+    pub render_seconds: f32,
 }
 
 fn parse_game(s: &str) -> Result<crate::games::GameKind, String> {
