@@ -374,3 +374,60 @@ fn peer_connections_are_freed_after_join_leave_cycles() {
     }
     eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
 }
+
+#[test]
+fn video_keeps_flowing_through_packet_loss_with_keyframe_requests() {
+    let server = server();
+    let room = RoomCode::random();
+    let mut lossy = NetConfig::new(server.url(), room, "lossy").loopback_only();
+    lossy.simulated_loss = 0.05;
+    let mut a = Probe {
+        net: NetHandle::connect(lossy).expect("join"),
+        events: Vec::new(),
+        media: Vec::new(),
+    };
+    let mut b = Probe::join(&server, room, "b");
+    let (ida, idb) = (a.me(), b.me());
+    assert!(a.wait(CONNECT, |p| p.connected_to(idb)));
+    assert!(b.wait(CONNECT, |p| p.connected_to(ida)));
+
+    const FRAMES: u8 = 90;
+    for n in 0..FRAMES {
+        a.net
+            .send(NetCommand::Video(EncodedMedia {
+                data: access_unit(n),
+                duration: Duration::from_millis(33),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue video");
+        std::thread::sleep(Duration::from_millis(33));
+        a.pump();
+        b.pump();
+    }
+    b.wait(Duration::from_millis(500), |_| false);
+    a.pump();
+    let received = b.video_from(ida);
+    let requests = a
+        .events
+        .iter()
+        .filter(|e| matches!(e, NetEvent::KeyframeRequested { by } if *by == idb))
+        .count();
+    eprintln!(
+        "5% RTP loss: {} of {FRAMES} frames arrived whole, {requests} keyframe requests",
+        received.len()
+    );
+    assert!(
+        received.len() >= usize::from(FRAMES) / 2,
+        "most frames still arrive"
+    );
+    assert!(
+        received
+            .iter()
+            .all(|f| (0..FRAMES).any(|n| access_unit(n) == *f)),
+        "no damaged frame is delivered"
+    );
+    assert!(
+        requests >= 2,
+        "loss triggers keyframe requests beyond the first"
+    );
+}

@@ -63,6 +63,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use crate::net::error::{NetError, NetResult};
 use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
 use crate::net::peer::capture_time::{prepend_capture_time, strip_capture_time, unix_micros};
+use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::rtcp::{
     KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
 };
@@ -138,6 +139,9 @@ pub struct NetConfig {
     pub udp_addrs: Vec<String>,
     /// Negotiation and liveness limits.
     pub timeouts: SessionTimeouts,
+    /// Probability of dropping each outgoing RTP packet, to test recovery on a
+    /// perfect network (0 = off, the default); see [`super::impair`].
+    pub simulated_loss: f64,
 }
 
 impl NetConfig {
@@ -151,6 +155,7 @@ impl NetConfig {
             ice_servers: Vec::new(),
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             timeouts: SessionTimeouts::default(),
+            simulated_loss: 0.0,
         }
     }
 
@@ -1173,8 +1178,14 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+    let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?
         .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
+    if config.simulated_loss > 0.0 {
+        registry = registry.with(
+            LOSSY_LINK_SLOT,
+            LossyLink::new(config.simulated_loss, u64::from(random_u32())),
+        );
+    }
     let ice_servers = config
         .ice_servers
         .iter()
