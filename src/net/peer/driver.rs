@@ -37,9 +37,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use rtc::interceptor::{JitterBufferBuilder, NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -96,6 +99,8 @@ pub const MEDIA_OUT_CAPACITY: usize = 64;
 pub const PEER_MEDIA_CAPACITY: usize = 8;
 /// Largest `world` message, in bytes of JSON (what webrtc-rs delivers in one piece).
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
+/// How often the receiver reports missing packets (NACK) for retransmission.
+pub const NACK_INTERVAL: Duration = Duration::from_millis(20);
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between two keyframe requests to one sender.
@@ -142,6 +147,12 @@ pub struct NetConfig {
     /// Probability of dropping each outgoing RTP packet, to test recovery on a
     /// perfect network (0 = off, the default); see [`super::impair`].
     pub simulated_loss: f64,
+    /// Receive jitter buffer depth: every incoming RTP packet is held this long, so
+    /// reordered packets and NACK retransmissions (NACKs go out every
+    /// [`NACK_INTERVAL`]) are put back in place before frames are assembled. Zero (the
+    /// default) keeps latency minimal and recovers from loss with keyframes only; on a
+    /// lossy network set it above `NACK_INTERVAL` + round trip (e.g. 60 ms on a LAN).
+    pub jitter_depth: Duration,
 }
 
 impl NetConfig {
@@ -156,6 +167,7 @@ impl NetConfig {
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             timeouts: SessionTimeouts::default(),
             simulated_loss: 0.0,
+            jitter_depth: Duration::ZERO,
         }
     }
 
@@ -1178,8 +1190,28 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+    // The default chain (NACK, TWCC receiver, RTCP reports), but NACKs every
+    // NACK_INTERVAL instead of 100 ms so a retransmission fits a short jitter buffer.
+    configure_simulcast_extension_headers(&mut media_engine)?;
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_interval(NACK_INTERVAL)
+                .build(),
+        );
+    let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
+    let mut registry = configure_rtcp_reports(registry)
         .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
+    if !config.jitter_depth.is_zero() {
+        registry = registry.with(
+            Slot::JitterBuffer,
+            JitterBufferBuilder::new()
+                .with_depth(config.jitter_depth)
+                .build(),
+        );
+    }
     if config.simulated_loss > 0.0 {
         registry = registry.with(
             LOSSY_LINK_SLOT,
