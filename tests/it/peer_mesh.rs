@@ -340,14 +340,19 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Join/leave cycles (`SAMESPACE_SOAK_CYCLES`, default 6): every closed peer
+/// connection is freed, and RSS is printed for the report.
 #[test]
 fn peer_connections_are_freed_after_join_leave_cycles() {
-    const CYCLES: usize = 6;
+    let cycles: usize = std::env::var("SAMESPACE_SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
     let server = server();
     let room = RoomCode::random();
     let mut a = Probe::join(&server, room, "stayer");
     let mut rss = Vec::new();
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles {
         let mut b = Probe::join(&server, room, "visitor");
         let idb = b.me();
         let ida = a.me();
@@ -373,7 +378,18 @@ fn peer_connections_are_freed_after_join_leave_cycles() {
         );
         rss.extend(rss_kib());
     }
-    eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+    if rss.len() > 20 {
+        let first = rss[..5].iter().sum::<u64>() / 5;
+        let last = rss[rss.len() - 5..].iter().sum::<u64>() / 5;
+        let every_tenth: Vec<u64> = rss.iter().step_by(10).copied().collect();
+        eprintln!(
+            "join/leave cycles: {cycles}; RSS KiB mean of first 5 {first}, of last 5 {last} \
+             ({:+.1} %); every 10th: {every_tenth:?}",
+            (last as f64 - first as f64) * 100.0 / first as f64
+        );
+    } else {
+        eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+    }
 }
 
 /// Sends 90 frames from a sender losing 5% of its RTP packets to a receiver with the
