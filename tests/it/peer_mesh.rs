@@ -471,3 +471,12 @@ fn a_jitter_buffer_lets_retransmissions_repair_packet_loss() {
         "NACK recovers nearly every frame ({frames} of 90)"
     );
 }
+
+#[tokio::test]
+async fn connecting_from_inside_a_tokio_runtime_is_refused_not_a_panic() {
+    let config = NetConfig::new("ws://127.0.0.1:9", RoomCode::random(), "x").loopback_only();
+    assert!(matches!(
+        NetHandle::connect(config),
+        Err(samespace::net::error::NetError::InsideRuntime)
+    ));
+}

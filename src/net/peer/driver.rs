@@ -376,6 +376,9 @@ impl NetHandle {
     ///
     /// Call it from a plain thread, not from inside a tokio runtime.
     pub fn connect(config: NetConfig) -> NetResult<Self> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(NetError::InsideRuntime);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("samespace-net")
