@@ -392,13 +392,22 @@ fn peer_connections_are_freed_after_join_leave_cycles() {
     }
 }
 
-/// Sends 90 frames from a sender losing 5% of its RTP packets to a receiver with the
-/// given jitter-buffer depth; returns (frames arrived whole, keyframe requests).
-fn run_lossy_link(jitter_depth: Duration) -> (usize, usize) {
+/// What a receiver saw of 90 frames sent over an impaired link.
+struct LinkReport {
+    whole_frames: usize,
+    keyframe_requests: usize,
+    latency_p50: Duration,
+    longest_gap: Duration,
+}
+
+/// Sends 90 frames at 30 fps from a sender whose RTP is impaired (`loss`, `delay`) to
+/// a receiver with the given jitter-buffer depth.
+fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> LinkReport {
     let server = server();
     let room = RoomCode::random();
     let mut lossy = NetConfig::new(server.url(), room, "lossy").loopback_only();
-    lossy.simulated_loss = 0.05;
+    lossy.simulated_loss = loss;
+    lossy.simulated_delay = delay;
     let mut a = Probe {
         net: NetHandle::connect(lossy).expect("join"),
         events: Vec::new(),
@@ -428,19 +437,14 @@ fn run_lossy_link(jitter_depth: Duration) -> (usize, usize) {
         a.pump();
         b.pump();
     }
-    b.wait(Duration::from_millis(500), |_| false);
+    b.wait(Duration::from_millis(500) + delay + jitter_depth, |_| false);
     a.pump();
     let received = b.video_from(ida);
-    let requests = a
+    let keyframe_requests = a
         .events
         .iter()
         .filter(|e| matches!(e, NetEvent::KeyframeRequested { by } if *by == idb))
         .count();
-    eprintln!(
-        "5% RTP loss, jitter buffer {jitter_depth:?}: {} of {FRAMES} frames arrived whole, \
-         {requests} keyframe requests",
-        received.len()
-    );
     let damaged: Vec<String> = received
         .iter()
         .filter(|f| !(0..FRAMES).any(|n| access_unit(n) == **f))
@@ -450,25 +454,80 @@ fn run_lossy_link(jitter_depth: Duration) -> (usize, usize) {
         damaged.is_empty(),
         "no damaged frame is delivered: {damaged:#?}"
     );
-    (received.len(), requests)
+    let arrivals: Vec<(Instant, Duration)> = b
+        .media
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Video(m) if m.from == ida => Some((m.received_at, m.network_latency()?)),
+            _ => None,
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = arrivals.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let longest_gap = arrivals
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0))
+        .max()
+        .unwrap_or_default();
+    let report = LinkReport {
+        whole_frames: received.len(),
+        keyframe_requests,
+        latency_p50: latencies
+            .get(latencies.len() / 2)
+            .copied()
+            .unwrap_or_default(),
+        longest_gap,
+    };
+    eprintln!(
+        "{:.0}% RTP loss, {delay:?} delay, jitter buffer {jitter_depth:?}: {} of {FRAMES} \
+         frames whole, {} keyframe requests, latency p50 {:?}, longest gap {:?}",
+        loss * 100.0,
+        report.whole_frames,
+        report.keyframe_requests,
+        report.latency_p50,
+        report.longest_gap
+    );
+    report
 }
 
 #[test]
 fn video_keeps_flowing_through_packet_loss_with_keyframe_requests() {
-    let (frames, requests) = run_lossy_link(Duration::ZERO);
-    assert!(frames >= 45, "most frames still arrive ({frames} of 90)");
+    let report = run_impaired_link(0.05, Duration::ZERO, Duration::ZERO);
     assert!(
-        requests >= 2,
+        report.whole_frames >= 45,
+        "most frames still arrive ({} of 90)",
+        report.whole_frames
+    );
+    assert!(
+        report.keyframe_requests >= 2,
         "loss triggers keyframe requests beyond the first"
     );
 }
 
 #[test]
 fn a_jitter_buffer_lets_retransmissions_repair_packet_loss() {
-    let (frames, _) = run_lossy_link(Duration::from_millis(80));
+    let report = run_impaired_link(0.05, Duration::ZERO, Duration::from_millis(80));
     assert!(
-        frames >= 80,
-        "NACK recovers nearly every frame ({frames} of 90)"
+        report.whole_frames >= 80,
+        "NACK recovers nearly every frame ({} of 90)",
+        report.whole_frames
+    );
+}
+
+#[test]
+fn video_keeps_flowing_with_loss_and_delay() {
+    let delay = Duration::from_millis(100);
+    let report = run_impaired_link(0.05, delay, Duration::ZERO);
+    assert!(report.latency_p50 >= delay, "the delay is applied");
+    assert!(
+        report.whole_frames >= 45,
+        "most frames still arrive ({} of 90)",
+        report.whole_frames
+    );
+    assert!(
+        report.longest_gap < Duration::from_millis(500),
+        "no freeze longer than 500 ms ({:?})",
+        report.longest_gap
     );
 }
 

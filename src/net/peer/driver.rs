@@ -147,6 +147,9 @@ pub struct NetConfig {
     /// Probability of dropping each outgoing RTP packet, to test recovery on a
     /// perfect network (0 = off, the default); see [`super::impair`].
     pub simulated_loss: f64,
+    /// One-way delay added to every outgoing RTP/RTCP packet, to test on a perfect
+    /// network (zero = off, the default); see [`super::impair`].
+    pub simulated_delay: Duration,
     /// Receive jitter buffer depth: every incoming RTP packet is held this long, so
     /// reordered packets and NACK retransmissions (NACKs go out every
     /// [`NACK_INTERVAL`]) are put back in place before frames are assembled. Zero (the
@@ -167,6 +170,7 @@ impl NetConfig {
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             timeouts: SessionTimeouts::default(),
             simulated_loss: 0.0,
+            simulated_delay: Duration::ZERO,
             jitter_depth: Duration::ZERO,
         }
     }
@@ -1215,10 +1219,11 @@ async fn build_peer_connection(
                 .build(),
         );
     }
-    if config.simulated_loss > 0.0 {
+    if config.simulated_loss > 0.0 || !config.simulated_delay.is_zero() {
         registry = registry.with(
             LOSSY_LINK_SLOT,
-            LossyLink::new(config.simulated_loss, u64::from(random_u32())),
+            LossyLink::new(config.simulated_loss, u64::from(random_u32()))
+                .with_delay(config.simulated_delay),
         );
     }
     let ice_servers = config
