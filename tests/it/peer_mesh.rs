@@ -124,6 +124,17 @@ impl Probe {
     }
 }
 
+/// User + system CPU time of this process so far (Linux, from `/proc/self/stat`,
+/// assuming the usual 100 clock ticks per second).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 /// An Annex-B access unit: SPS-like, PPS-like and a large IDR-like NAL (so it is
 /// fragmented into FU-A packets), tagged with `n`. No NAL ends in a zero byte, which
 /// Annex-B cannot carry (it would merge into the next start code).
@@ -184,6 +195,7 @@ fn two_peers_exchange_world_messages_video_and_audio() {
 
     // 60 access units at ~30 fps, with audio packets alongside.
     let started = Instant::now();
+    let cpu_before = process_cpu();
     for n in 0..60u8 {
         let now = Instant::now();
         a.net
@@ -202,6 +214,16 @@ fn two_peers_exchange_world_messages_video_and_audio() {
             .expect("queue audio");
         std::thread::sleep(Duration::from_millis(33));
         b.pump();
+    }
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu()) {
+        let wall = started.elapsed();
+        eprintln!(
+            "CPU of the whole process while one peer streams ~0.75 Mbit/s video + audio \
+             to the other: {:.3} cores ({:?} over {:?})",
+            (after - before).as_secs_f64() / wall.as_secs_f64(),
+            after - before,
+            wall
+        );
     }
     assert!(
         b.wait(Duration::from_secs(5), |p| p.video_from(ida).len() >= 30
