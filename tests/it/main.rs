@@ -2,4 +2,5 @@
 
 mod common;
 mod peer_mesh;
+mod process_mesh;
 mod signaling;
