@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod games_demo;
 mod peer_mesh;
+mod process_mesh;
 mod record;
 mod segment_model;
 mod signaling;
