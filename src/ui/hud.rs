@@ -1,4 +1,4 @@
-//! The game HUD: round banner and timer, name labels with scores above heads,
+//! The game HUD: round banner (with the time left), name labels with scores above heads,
 //! team scores, and the results board.
 
 use bevy::prelude::*;
@@ -40,15 +40,6 @@ pub fn game_hud(
         egui::FontId::proportional(30.0),
         egui::Color32::WHITE,
     );
-    if matches!(snap.phase, GamePhase::Play | GamePhase::Countdown) {
-        painter.text(
-            top + egui::vec2(0.0, 34.0),
-            egui::Align2::CENTER_CENTER,
-            format!("{:.0} s", snap.time_left.ceil()),
-            egui::FontId::monospace(20.0),
-            egui::Color32::from_rgb(255, 230, 120),
-        );
-    }
     // Name labels above heads, with score and lives.
     for s in &snap.scores {
         let Some(at) = s.label_at else { continue };

@@ -194,7 +194,15 @@ fn room_ui(
                     let selected = ui.selected == Some(e);
                     if h.selectable_label(
                         selected,
-                        format!("{}{}", p.name, if p.local { " (you)" } else { "" }),
+                        format!(
+                            "{}{}",
+                            p.name,
+                            if p.local && p.name != "You" {
+                                " (you)"
+                            } else {
+                                ""
+                            }
+                        ),
                     )
                     .clicked()
                     {
