@@ -269,6 +269,7 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
                 order: 0,
                 ..default()
             },
+            bevy::render::view::Msaa::Off,
             RenderLayers::layer(1),
         ));
         commands.spawn((
