@@ -73,6 +73,8 @@ pub struct DemoConfig {
     pub seed: u64,
     /// Record the scene and the room's audio to this MP4 from the start.
     pub record: Option<PathBuf>,
+    /// Switch to the next theme every this many seconds.
+    pub theme_cycle: Option<f32>,
 }
 
 /// Settings and state of the run, as a resource.
@@ -249,7 +251,8 @@ impl Plugin for AppPlugin {
             });
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
-            .add_systems(Last, finish_demo);
+            .add_systems(Last, finish_demo)
+            .add_systems(Update, cycle_themes.in_set(AppSystems::Input));
     }
 }
 
@@ -366,6 +369,37 @@ fn spawn_demo_participants(
                 quad.clone(),
             ))
             .insert((feed, SourceName(source)));
+    }
+}
+
+/// With `--theme-cycle`, moves to the next theme (by name order) every few seconds.
+fn cycle_themes(
+    run: Res<DemoRun>,
+    time: Res<Time>,
+    theme: Res<ActiveTheme>,
+    dir: Res<crate::world::scene::ThemesDir>,
+    mut last: Local<f32>,
+    mut switch: MessageWriter<crate::world::scene::SwitchTheme>,
+) {
+    let Some(period) = run.config.theme_cycle.filter(|p| *p > 0.0) else {
+        return;
+    };
+    let now = time.elapsed_secs();
+    if now - *last < period {
+        return;
+    }
+    *last = now;
+    if now < period {
+        return;
+    }
+    let names: Vec<String> = crate::world::theme::list_themes(&dir.0)
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    if let Some(i) = names.iter().position(|n| *n == theme.0.name) {
+        switch.write(crate::world::scene::SwitchTheme(
+            names[(i + 1) % names.len()].clone(),
+        ));
     }
 }
 

@@ -128,6 +128,9 @@ pub struct DemoArgs {
     /// Seed of the game's random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Switch to the next theme every this many seconds (a tour of the worlds).
+    #[arg(long)]
+    pub theme_cycle: Option<f32>,
     /// Record the scene and the room's audio to this MP4 (fragmented: a crash keeps what was recorded).
     #[arg(long)]
     pub record: Option<PathBuf>,

@@ -266,6 +266,7 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
         demo_fps: args.demo_fps,
         game: args.game,
         seed: args.seed,
+        theme_cycle: args.theme_cycle,
     }
 }
 

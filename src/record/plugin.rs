@@ -165,10 +165,22 @@ fn control_recording(
             };
         }
         Err(e) => {
-            rec.error = Some(e.to_string());
-            error!(error = %e, "cannot start recording");
+            rec.error = Some(error_chain(&e));
+            error!(error = %error_chain(&e), "cannot start recording");
         }
     }
+}
+
+/// An error with its causes, for people: "writing … failed: No space left on device".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// Stops the recording, if any, and keeps its stats.
@@ -186,7 +198,7 @@ pub fn finish_recording(commands: &mut Commands, rec: &mut Recording) {
             "recording finished"
         );
         if let Some(e) = &stats.error {
-            rec.error = Some(e.to_string());
+            rec.error = Some(error_chain(e));
         }
         rec.last = Some(stats);
     }
@@ -232,7 +244,7 @@ fn watch_recorder(mut commands: Commands, mut rec: ResMut<Recording>) {
     if let Some(handle) = &rec.handle {
         for status in handle.status().try_iter() {
             if let RecorderStatus::Failed(e) = status {
-                failed = Some(e.to_string());
+                failed = Some(error_chain(&e));
             }
         }
     }

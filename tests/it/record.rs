@@ -471,3 +471,34 @@ fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
         String::from_utf8_lossy(&decode.stderr)
     );
 }
+
+/// A full disk while recording: the recording stops with an error, the room runs on.
+#[test]
+fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running() {
+    let dir = crate::common::temp_dir("demo-full");
+    let report = dir.join("r.json");
+    let run = crate::common::samespace(&[
+        "demo",
+        "--headless",
+        "--seconds",
+        "3",
+        "--participants",
+        "1",
+        "--record",
+        "/dev/full",
+        "--report",
+        report.to_str().expect("utf8"),
+    ]);
+    assert!(run.status.success(), "{}", crate::common::text(&run));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let error = json["recording"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(error.contains("space") || error.contains("write"), "{json}");
+    assert!(
+        json["frames_rendered"].as_u64().unwrap_or(0) > 10,
+        "the room stopped: {json}"
+    );
+}
