@@ -440,6 +440,8 @@ fn finish_demo(
     }
     if !run.finishing {
         run.finishing = true;
+        // The clip ends now, not after the snapshot round trip.
+        crate::record::plugin::finish_recording(&mut commands, &mut recording);
         if let Some(path) = run.config.snapshot.clone() {
             snapshots.write(TakeSnapshot(path));
         }

@@ -51,6 +51,20 @@ fn demo(dir: &Path, tag: &str, theme: &str, participants: &str) -> (Snapshot, se
     (Snapshot::load(&snap), json)
 }
 
+/// Pixels whose colour differs by more than a little between two pictures.
+fn differing_pixels(a: &Snapshot, b: &Snapshot) -> usize {
+    a.rgb
+        .chunks_exact(3)
+        .zip(b.rgb.chunks_exact(3))
+        .filter(|(p, q)| {
+            (0..3)
+                .map(|k| (p[k] as i32 - q[k] as i32).abs())
+                .sum::<i32>()
+                > 30
+        })
+        .count()
+}
+
 fn is_suit_orange(p: [u8; 3]) -> bool {
     let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
     r > 120 && r - b > 100 && (g as f32) < 0.65 * r as f32
@@ -151,17 +165,7 @@ fn two_themes_differ_on_most_pixels() {
     let (a, _) = demo(&dir, "beach", "beach", "1");
     let (b, _) = demo(&dir, "space", "space", "1");
     let n = (a.width * a.height) as usize;
-    let differ = a
-        .rgb
-        .chunks_exact(3)
-        .zip(b.rgb.chunks_exact(3))
-        .filter(|(p, q)| {
-            (0..3)
-                .map(|k| (p[k] as i32 - q[k] as i32).abs())
-                .sum::<i32>()
-                > 30
-        })
-        .count();
+    let differ = differing_pixels(&a, &b);
     assert!(differ > n / 2, "only {differ} of {n} pixels differ");
 }
 
@@ -229,17 +233,7 @@ fn switching_the_theme_at_run_time_changes_the_frame() {
     assert_ne!(json["theme"], "beach", "the theme never changed");
     let switched = Snapshot::load(&snap);
     let n = (fixed.width * fixed.height) as usize;
-    let differ = fixed
-        .rgb
-        .chunks_exact(3)
-        .zip(switched.rgb.chunks_exact(3))
-        .filter(|(p, q)| {
-            (0..3)
-                .map(|k| (p[k] as i32 - q[k] as i32).abs())
-                .sum::<i32>()
-                > 30
-        })
-        .count();
+    let differ = differing_pixels(&fixed, &switched);
     assert!(
         differ > n / 2,
         "only {differ} of {n} pixels changed after switching to {}",
