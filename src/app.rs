@@ -71,6 +71,9 @@ pub struct DemoConfig {
     pub game: Option<crate::games::GameKind>,
     /// Seed of the game's random choices.
     pub seed: u64,
+    /// Join a room over the network (`--server`): the local participant goes out,
+    /// the other peers come in as participants.
+    pub net: Option<crate::net::bridge::BridgeConfig>,
 }
 
 /// Settings and state of the run, as a resource.
@@ -84,6 +87,8 @@ pub struct DemoRun {
     pub frames: u64,
     /// Whether the end sequence (snapshot, report) has begun.
     pub finishing: bool,
+    /// CPU seconds this process had used at the first update.
+    pub cpu_at_start: Option<f64>,
 }
 
 /// The report written with `--report`.
@@ -112,6 +117,53 @@ pub struct DemoReport {
     /// The game played, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::games::GameReport>,
+    /// CPU cores used on average over the run (user + system time / wall time).
+    pub cpu_cores: Option<f64>,
+    /// The other peers in a networked room (empty offline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<crate::net::stats::PeerReport>,
+    /// This peer's side of a networked room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetReport>,
+}
+
+/// This peer's own figures in a networked room.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetReport {
+    /// Room code.
+    pub room: String,
+    /// Our peer id.
+    pub me: u64,
+    /// The host at the end.
+    pub host: u64,
+    /// Whether we were the host at the end.
+    pub is_host: bool,
+    /// The tone our synthetic voice sends.
+    pub tone_hz: f32,
+    /// Pictures encoded and sent.
+    pub video_frames_sent: u64,
+    /// Pictures the rate control skipped.
+    pub video_frames_skipped: u64,
+    /// Keyframes sent.
+    pub keyframes_sent: u64,
+    /// Sent video bit rate, kbit/s (per stream; every peer gets the same stream).
+    pub video_kbit_s_sent: f64,
+    /// Average H.264 encode time per picture (640x960 packed), ms.
+    pub encode_ms: f64,
+    /// Opus packets sent.
+    pub audio_packets_sent: u64,
+    /// Game snapshots received from the host.
+    pub game_snapshots_received: u64,
+    /// Game events received from the host.
+    pub game_events_received: u64,
+    /// The game being followed or run, and its newest tick and object count.
+    pub game: Option<String>,
+    /// Newest game tick seen.
+    pub game_tick: Option<u64>,
+    /// Objects in the newest game state.
+    pub game_objects: Option<usize>,
+    /// Units the mesh dropped (video out, audio out, events in, world messages).
+    pub dropped: [u64; 4],
 }
 
 /// Per-stage averages.
@@ -208,9 +260,10 @@ impl Plugin for AppPlugin {
             started: None,
             frames: 0,
             finishing: false,
+            cpu_at_start: None,
         })
         .add_plugins(WorldPlugin { theme, themes_dir });
-        if let Some(kind) = c.game {
+        if c.game.is_some() || c.net.is_some() {
             let photo_dir = c
                 .snapshot
                 .as_ref()
@@ -218,9 +271,14 @@ impl Plugin for AppPlugin {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("out"));
             app.add_plugins(crate::games::plugin::GamesPlugin {
-                kind,
+                kind: c.game,
                 seed: c.seed,
                 photo_dir,
+            });
+        }
+        if let Some(net) = &c.net {
+            app.add_plugins(crate::net::plugin::NetPlugin {
+                config: net.clone(),
             });
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
@@ -358,9 +416,14 @@ fn finish_demo(
     theme: Res<ActiveTheme>,
     target: Option<Res<SceneTarget>>,
     game: Option<Res<crate::games::plugin::ActiveGame>>,
+    net: Option<Res<crate::net::plugin::NetLink>>,
+    remote_game: Option<Res<crate::games::plugin::RemoteGame>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let now = Instant::now();
+    if run.started.is_none() {
+        run.cpu_at_start = crate::net::stats::process_cpu_seconds();
+    }
     let started = *run.started.get_or_insert(now);
     run.frames += 1;
     let Some(limit) = run.config.seconds else {
@@ -385,6 +448,15 @@ fn finish_demo(
         error!("snapshot did not complete");
     }
     let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    report.cpu_cores = crate::net::stats::process_cpu_seconds()
+        .zip(run.cpu_at_start)
+        .map(|(end, start)| (end - start) / f64::from(elapsed.max(1e-3)));
+    if let Some(link) = &net {
+        let (peers, net_report) =
+            net_report(link, game.as_deref(), remote_game.as_deref(), elapsed);
+        report.peers = peers;
+        report.net = Some(net_report);
+    }
     report.game = game.map(|g| g.sim.report(g.events.clone()));
     if let Some(path) = &run.config.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -398,6 +470,65 @@ fn finish_demo(
         "demo finished"
     );
     exit.write(AppExit::Success);
+}
+
+fn net_report(
+    link: &crate::net::plugin::NetLink,
+    game: Option<&crate::games::plugin::ActiveGame>,
+    remote: Option<&crate::games::plugin::RemoteGame>,
+    elapsed: f32,
+) -> (Vec<crate::net::stats::PeerReport>, NetReport) {
+    let shared = link.bridge.shared();
+    let mut peers: Vec<_> = shared
+        .stats()
+        .iter()
+        .map(|(id, s)| s.report(id.0))
+        .collect();
+    peers.sort_by_key(|p| p.id);
+    let sent = &shared.sent;
+    let frames = sent.video_frames.load(Ordering::Relaxed);
+    let skipped = sent.video_skipped.load(Ordering::Relaxed);
+    let encode_us = sent.encode_us.load(Ordering::Relaxed);
+    let counters = link.bridge.net().counters();
+    let (game_name, tick, objects) = match (game, remote.and_then(|r| r.snapshot.as_ref())) {
+        (Some(g), _) if link.host == link.me => {
+            let s = g.sim.snapshot();
+            (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len()))
+        }
+        (_, Some(s)) => (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len())),
+        (Some(g), None) => {
+            let s = g.sim.snapshot();
+            (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len()))
+        }
+        (None, None) => (None, None, None),
+    };
+    let report = NetReport {
+        room: link.room.to_string(),
+        me: link.me.0,
+        host: link.host.0,
+        is_host: link.host == link.me,
+        tone_hz: link.bridge.tone_hz(),
+        video_frames_sent: frames,
+        video_frames_skipped: skipped,
+        keyframes_sent: sent.keyframes.load(Ordering::Relaxed),
+        video_kbit_s_sent: sent.video_bytes.load(Ordering::Relaxed) as f64 * 8.0
+            / 1000.0
+            / f64::from(elapsed.max(1e-3)),
+        encode_ms: encode_us as f64 / 1000.0 / (frames + skipped).max(1) as f64,
+        audio_packets_sent: sent.audio_packets.load(Ordering::Relaxed),
+        game_snapshots_received: remote.map_or(0, |r| r.snapshots_received),
+        game_events_received: remote.map_or(0, |r| r.events_received),
+        game: game_name,
+        game_tick: tick,
+        game_objects: objects,
+        dropped: [
+            counters.video_dropped_out.load(Ordering::Relaxed),
+            counters.audio_dropped_out.load(Ordering::Relaxed),
+            counters.dropped_in.load(Ordering::Relaxed),
+            counters.world_dropped.load(Ordering::Relaxed),
+        ],
+    };
+    (peers, report)
 }
 
 fn build_report(
@@ -462,6 +593,9 @@ fn build_report(
             .clone()
             .filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
         game: None,
+        cpu_cores: None,
+        peers: Vec::new(),
+        net: None,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Bevy glue for the games: feeds each participant's silhouette into the
 //! [`GameSim`], steps it with the frame time, draws the objects from its snapshot,
 //! turns `TakePhoto` into a scene snapshot, and (windowed) shows the HUD.
+//!
+//! In a networked room only the host simulates ([`GameAuthority::Host`]); a
+//! follower draws the newest snapshot the host sent ([`RemoteGame`], filled by the
+//! net plugin) and simulates nothing. A follower that becomes host takes the game
+//! over from the last snapshot's kind (`take_over_game`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,14 +52,56 @@ pub struct GameObjectSprite(pub ObjectId);
 #[derive(Component, Debug, Clone, Copy)]
 pub struct NetSprite;
 
+/// Who runs the game simulation here.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GameAuthority {
+    /// This app simulates (alone, or as the room's host) and others follow it.
+    #[default]
+    Host,
+    /// Another peer is the host: draw its snapshots, simulate nothing.
+    Follower,
+}
+
+impl GameAuthority {
+    /// Run condition: this app simulates and has a game.
+    pub fn simulates(authority: Res<GameAuthority>, game: Option<Res<ActiveGame>>) -> bool {
+        *authority == GameAuthority::Host && game.is_some()
+    }
+}
+
+/// The host's newest game state, as a follower received it.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct RemoteGame {
+    /// The newest snapshot (by tick).
+    pub snapshot: Option<super::GameSnapshot>,
+    /// Snapshots received.
+    pub snapshots_received: u64,
+    /// Reliable game events received.
+    pub events_received: u64,
+}
+
+impl RemoteGame {
+    /// Keeps `snapshot` if it is newer than the one held (or from another game).
+    pub fn offer(&mut self, snapshot: super::GameSnapshot) {
+        self.snapshots_received += 1;
+        let newer = self
+            .snapshot
+            .as_ref()
+            .is_none_or(|s| s.game != snapshot.game || snapshot.tick >= s.tick);
+        if newer {
+            self.snapshot = Some(snapshot);
+        }
+    }
+}
+
 /// The disc texture game objects are drawn with.
 #[derive(Resource, Debug, Clone)]
 struct DiscTexture(Handle<Image>);
 
-/// Runs one game in the world.
+/// Runs one game in the world (or, as a network follower, draws the host's).
 pub struct GamesPlugin {
-    /// Which game.
-    pub kind: GameKind,
+    /// Which game to simulate; `None` for a follower that learns it from snapshots.
+    pub kind: Option<GameKind>,
     /// Seed of the simulation.
     pub seed: u64,
     /// Where the photo booth saves pictures.
@@ -69,31 +116,80 @@ impl Plugin for GamesPlugin {
             move |mut commands: Commands,
                   theme: Res<ActiveTheme>,
                   mut images: ResMut<Assets<Image>>| {
-                let config = GameConfig {
-                    seed,
-                    gravity: theme.0.gravity,
-                    floor_y: theme.0.floor_y,
-                    ..GameConfig::default()
-                };
-                info!(game = kind.name(), "game started");
-                commands.insert_resource(ActiveGame {
-                    sim: GameSim::new(kind, config),
-                    ids: HashMap::new(),
-                    events: Vec::new(),
-                    fed: HashMap::new(),
-                    photo_dir: photo_dir.clone(),
-                    photos: Vec::new(),
-                });
+                if let Some(kind) = kind {
+                    commands.insert_resource(new_game(kind, seed, &theme, photo_dir.clone()));
+                }
                 commands.insert_resource(DiscTexture(images.add(disc_image(64))));
             },
         )
+        .init_resource::<GameAuthority>()
+        .init_resource::<RemoteGame>()
+        .insert_resource(GameSeed {
+            seed,
+            photo_dir: self.photo_dir.clone(),
+        })
         .add_systems(
             Update,
-            (join_game, feed_bodies, autoplay, step_game)
+            (
+                take_over_game,
+                (join_game, feed_bodies, autoplay, step_game)
+                    .chain()
+                    .run_if(GameAuthority::simulates),
+            )
                 .chain()
                 .in_set(AppSystems::Simulate),
         )
         .add_systems(Update, draw_objects.in_set(AppSystems::Present));
+    }
+}
+
+/// Seed and photo folder for a game started later (host handover).
+#[derive(Resource, Debug, Clone)]
+struct GameSeed {
+    seed: u64,
+    photo_dir: PathBuf,
+}
+
+/// A fresh game of `kind` in the current theme.
+fn new_game(kind: GameKind, seed: u64, theme: &ActiveTheme, photo_dir: PathBuf) -> ActiveGame {
+    let config = GameConfig {
+        seed,
+        gravity: theme.0.gravity,
+        floor_y: theme.0.floor_y,
+        ..GameConfig::default()
+    };
+    info!(game = kind.name(), "game started");
+    ActiveGame {
+        sim: GameSim::new(kind, config),
+        ids: HashMap::new(),
+        events: Vec::new(),
+        fed: HashMap::new(),
+        photo_dir,
+        photos: Vec::new(),
+    }
+}
+
+/// A follower that became host restarts the game it was following (the old host's
+/// physics state is not transferable; scores start again).
+fn take_over_game(
+    mut commands: Commands,
+    authority: Res<GameAuthority>,
+    game: Option<Res<ActiveGame>>,
+    remote: Res<RemoteGame>,
+    seed: Res<GameSeed>,
+    theme: Res<ActiveTheme>,
+) {
+    if *authority != GameAuthority::Host || game.is_some() {
+        return;
+    }
+    if let Some(snapshot) = &remote.snapshot {
+        info!(game = snapshot.game.name(), "taking the game over as the new host");
+        commands.insert_resource(new_game(
+            snapshot.game,
+            seed.seed,
+            &theme,
+            seed.photo_dir.clone(),
+        ));
     }
 }
 
@@ -239,12 +335,22 @@ fn object_colour(kind: ObjectKind, id: ObjectId) -> Color {
 
 fn draw_objects(
     mut commands: Commands,
-    game: Res<ActiveGame>,
-    disc: Res<DiscTexture>,
+    game: Option<Res<ActiveGame>>,
+    authority: Res<GameAuthority>,
+    remote: Res<RemoteGame>,
+    theme: Res<ActiveTheme>,
+    disc: Option<Res<DiscTexture>>,
     mut sprites: Query<(Entity, &GameObjectSprite, &mut Transform)>,
     net: Query<Entity, With<NetSprite>>,
 ) {
-    let snapshot = game.sim.snapshot();
+    let Some(disc) = disc else { return };
+    let snapshot = match (*authority, &game) {
+        (GameAuthority::Host, Some(game)) => game.sim.snapshot(),
+        _ => match &remote.snapshot {
+            Some(s) => s.clone(),
+            None => return,
+        },
+    };
     let mut seen = std::collections::HashSet::new();
     let mut existing: HashMap<ObjectId, Entity> = HashMap::new();
     for (e, s, mut t) in &mut sprites {
@@ -275,7 +381,9 @@ fn draw_objects(
     }
     match (snapshot.net, net.iter().next()) {
         (Some([x, top]), None) => {
-            let floor = game.sim.config().floor_y;
+            let floor = game
+                .as_ref()
+                .map_or(theme.0.floor_y, |g| g.sim.config().floor_y);
             commands.spawn((
                 Name::new("volleyball net"),
                 NetSprite,
