@@ -493,12 +493,24 @@ fn net_report(
     let (game_name, tick, objects) = match (game, remote.and_then(|r| r.snapshot.as_ref())) {
         (Some(g), _) if link.host == link.me => {
             let s = g.sim.snapshot();
-            (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len()))
+            (
+                Some(s.game.name().to_string()),
+                Some(s.tick),
+                Some(s.objects.len()),
+            )
         }
-        (_, Some(s)) => (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len())),
+        (_, Some(s)) => (
+            Some(s.game.name().to_string()),
+            Some(s.tick),
+            Some(s.objects.len()),
+        ),
         (Some(g), None) => {
             let s = g.sim.snapshot();
-            (Some(s.game.name().to_string()), Some(s.tick), Some(s.objects.len()))
+            (
+                Some(s.game.name().to_string()),
+                Some(s.tick),
+                Some(s.objects.len()),
+            )
         }
         (None, None) => (None, None, None),
     };

@@ -9,11 +9,11 @@ use samespace::bench;
 use samespace::capture::Frame;
 use samespace::capture::still::{list_images, load_rgb};
 use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, SegmentArgs};
-use samespace::paths::{assets_dir, models_dir};
-use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
 use samespace::net::bridge::BridgeConfig;
 use samespace::net::peer::NetConfig;
 use samespace::net::protocol::RoomCode;
+use samespace::paths::{assets_dir, models_dir};
+use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -183,7 +183,10 @@ fn take_over_game(
         return;
     }
     if let Some(snapshot) = &remote.snapshot {
-        info!(game = snapshot.game.name(), "taking the game over as the new host");
+        info!(
+            game = snapshot.game.name(),
+            "taking the game over as the new host"
+        );
         commands.insert_resource(new_game(
             snapshot.game,
             seed.seed,

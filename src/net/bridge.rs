@@ -205,9 +205,7 @@ impl NetBridge {
     }
 
     fn spawn(&mut self, name: &str, f: impl FnOnce() + Send + 'static) -> NetResult<()> {
-        let handle = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(f)?;
+        let handle = std::thread::Builder::new().name(name.into()).spawn(f)?;
         self.threads.push(handle);
         Ok(())
     }
@@ -413,7 +411,8 @@ impl EncodeLoop {
         start: Instant,
     ) -> NetResult<bool> {
         let (w, h) = (cutout.width, cutout.height);
-        let fits = matches!(encoder, Some((e, _)) if e.config().width == w && e.config().height == h * 2);
+        let fits =
+            matches!(encoder, Some((e, _)) if e.config().width == w && e.config().height == h * 2);
         if !fits {
             let config = H264Config {
                 fps: self.config.video_fps,
@@ -435,7 +434,10 @@ impl EncodeLoop {
             enc.force_keyframe();
         }
         let t0 = Instant::now();
-        let pts_ms = cutout.captured_at.saturating_duration_since(start).as_millis() as u64;
+        let pts_ms = cutout
+            .captured_at
+            .saturating_duration_since(start)
+            .as_millis() as u64;
         let out = enc.encode_i420(frame, pts_ms)?;
         let counters = &self.shared.sent;
         counters
@@ -515,7 +517,10 @@ impl AudioLoop {
             }
             match encoder.encode_f32(&pcm) {
                 Ok(packet) => {
-                    self.shared.sent.audio_packets.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .sent
+                        .audio_packets
+                        .fetch_add(1, Ordering::Relaxed);
                     let media = EncodedMedia {
                         data: Bytes::from(packet),
                         duration: AUDIO_FRAME,

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 
 use super::bridge::{BridgeConfig, NetBridge, RemoteDecoder};
+use super::peer::{NetCommand, NetEvent};
 use super::probe::ProbeMask;
 use super::protocol::{PeerId, PeerToPeer, RoomCode};
 use super::stats::PeerStats;
-use super::peer::{NetCommand, NetEvent};
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::games::GameSnapshot;
@@ -197,9 +197,14 @@ pub fn drain_net_events(
                     GameAuthority::Follower
                 };
             }
-            NetEvent::World { from, message } => {
-                apply_world_message(&link, from, message, &mut peers, &mut remote_game, &mut commands)
-            }
+            NetEvent::World { from, message } => apply_world_message(
+                &link,
+                from,
+                message,
+                &mut peers,
+                &mut remote_game,
+                &mut commands,
+            ),
             NetEvent::KeyframeRequested { by } => {
                 debug!(peer = by.0, "keyframe requested");
                 link.bridge.request_keyframe();
@@ -290,7 +295,10 @@ fn apply_world_message(
 
 /// A placement from the network is used only if its numbers are finite and modest.
 fn sane(p: &Placement) -> bool {
-    [p.x, p.y, p.scale].iter().all(|v| v.is_finite() && v.abs() < 1.0e5) && p.scale > 0.0
+    [p.x, p.y, p.scale]
+        .iter()
+        .all(|v| v.is_finite() && v.abs() < 1.0e5)
+        && p.scale > 0.0
 }
 
 /// Gives the local participant its own slot across the scene, by the order of peer
@@ -374,14 +382,20 @@ pub fn send_placement(
     let outline = latest
         .cutout
         .as_ref()
-        .and_then(|c| silhouette_from_mask(&c.mask, c.width, c.height, &SilhouetteParams::default()).ok())
+        .and_then(|c| {
+            silhouette_from_mask(&c.mask, c.width, c.height, &SilhouetteParams::default()).ok()
+        })
         .map(|s| s.outlines)
         .unwrap_or_default();
     let message = PeerToPeer::Placement {
         placement: placement.0,
         outline,
     };
-    if let Err(e) = link.bridge.net().send(NetCommand::World { to: None, message }) {
+    if let Err(e) = link
+        .bridge
+        .net()
+        .send(NetCommand::World { to: None, message })
+    {
         debug!(error = %e, "placement not sent");
     }
 }
@@ -406,7 +420,11 @@ pub fn send_game_state(
                     tick: ev.tick,
                     event,
                 };
-                if let Err(e) = link.bridge.net().send(NetCommand::World { to: None, message }) {
+                if let Err(e) = link
+                    .bridge
+                    .net()
+                    .send(NetCommand::World { to: None, message })
+                {
                     warn!(error = %e, "game event not sent");
                 }
             }
@@ -430,7 +448,11 @@ pub fn send_game_state(
                 tick: snapshot.tick,
                 state,
             };
-            if let Err(e) = link.bridge.net().send(NetCommand::World { to: None, message }) {
+            if let Err(e) = link
+                .bridge
+                .net()
+                .send(NetCommand::World { to: None, message })
+            {
                 debug!(error = %e, "game snapshot not sent");
             }
         }

@@ -191,6 +191,10 @@ mod tests {
         m.add_sent(2_000_500, b.clone());
         assert_eq!(m.ious.len(), 2);
         assert!((m.ious[0] - 1.0).abs() < 1e-9);
-        assert!(m.ious[1] < 1.0 && m.ious[1] > 0.5, "shifted disc: {}", m.ious[1]);
+        assert!(
+            m.ious[1] < 1.0 && m.ious[1] > 0.5,
+            "shifted disc: {}",
+            m.ious[1]
+        );
     }
 }

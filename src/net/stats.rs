@@ -271,7 +271,10 @@ mod tests {
 
     #[test]
     fn the_test_peers_get_distinct_tones() {
-        let tones: Vec<f32> = ["P0", "P1", "P2"].iter().map(|n| tone_for_name(n)).collect();
+        let tones: Vec<f32> = ["P0", "P1", "P2"]
+            .iter()
+            .map(|n| tone_for_name(n))
+            .collect();
         assert_ne!(tones[0], tones[1]);
         assert_ne!(tones[1], tones[2]);
         assert_ne!(tones[0], tones[2]);

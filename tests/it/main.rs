@@ -3,6 +3,7 @@
 mod capture;
 mod cli;
 mod common;
+mod net_demo;
 mod peer_mesh;
 mod record;
 mod segment_model;
