@@ -318,20 +318,24 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
 }
 
 /// Starts the capture and segmentation threads of one local participant.
+/// `tee`, if given, also receives every cutout as soon as it is ready (the network
+/// encoder).
 pub fn start_feed(
     spec: &str,
     synthetic: SyntheticParams,
     segment: &SegmentConfig,
     index: usize,
+    tee: Option<crate::segment::worker::CutoutTee>,
 ) -> anyhow::Result<(LocalFeed, String)> {
     let source = open_source(spec, &assets_dir(), synthetic, 640, 480, 30)?;
     let name = source.info().name;
     let capture = CaptureWorker::spawn(source, &format!("samespace-capture-{index}"))?;
     let pipeline = CutoutPipeline::new(segment.clone());
-    let segment = SegmentWorker::spawn(
+    let segment = SegmentWorker::spawn_with_tee(
         capture.frames.clone(),
         pipeline,
         &format!("samespace-segment-{index}"),
+        tee,
     )?;
     Ok((LocalFeed { capture, segment }, name))
 }
@@ -346,13 +350,20 @@ fn spawn_demo_participants(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<CutoutMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
+    net: Option<Res<crate::net::plugin::NetLink>>,
 ) {
     let c = &run.config;
     let quad = meshes.add(Rectangle::new(1.0, 1.0));
+    // In a room the local demo participant moves at the network video rate.
+    let local_fps = c.net.as_ref().map_or(30.0, |n| n.video_fps);
     for i in 0..c.participants {
         let local = i == 0;
+        let tee = net
+            .as_ref()
+            .filter(|_| local)
+            .map(|n| n.bridge.cutout_tee());
         let synthetic = SyntheticParams {
-            fps: if local { 30.0 } else { c.demo_fps },
+            fps: if local { local_fps } else { c.demo_fps },
             phase: i as f32 * 1.7,
             variant: i as u32,
             walk_px: 60.0,
@@ -363,9 +374,9 @@ fn spawn_demo_participants(
         } else {
             "synthetic".into()
         };
-        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i).or_else(|e| {
+        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i, tee.clone()).or_else(|e| {
             warn!(error = %e, "camera unavailable; the demo participant stands in");
-            start_feed("synthetic", synthetic, &c.segment, i)
+            start_feed("synthetic", synthetic, &c.segment, i, tee)
         });
         let (feed, source) = match feed {
             Ok(f) => f,

@@ -140,6 +140,9 @@ pub struct DemoArgs {
     /// Video bit rate target for the network stream, kbit/s.
     #[arg(long, default_value_t = 600)]
     pub video_kbit: u32,
+    /// Video frame rate sent to the room (the local demo participant moves at it).
+    #[arg(long, default_value_t = 15.0)]
+    pub video_fps: f32,
     /// Segmentation options.
     #[command(flatten)]
     pub segment: SegmentArgs,

@@ -163,6 +163,7 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
     let mut config = BridgeConfig::new(net);
     config.muted = args.mute;
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
+    config.video_fps = args.video_fps.clamp(1.0, 60.0);
     Ok(Some(config))
 }
 

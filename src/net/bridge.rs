@@ -79,14 +79,14 @@ pub struct BridgeConfig {
 }
 
 impl BridgeConfig {
-    /// Defaults for a room: 600 kbit/s video at 30 fps, a keyframe every 3 s, 32
+    /// Defaults for a room: 600 kbit/s video at 15 fps, a keyframe every 4 s, 32
     /// kbit/s Opus, unmuted.
     pub fn new(net: NetConfig) -> Self {
         Self {
             net,
             video_bitrate_bps: 600_000,
-            video_fps: 30.0,
-            keyframe_interval: 90,
+            video_fps: 15.0,
+            keyframe_interval: 60,
             audio_bitrate_bps: 32_000,
             muted: false,
         }
@@ -235,7 +235,14 @@ impl NetBridge {
         self.muted.load(Ordering::Relaxed)
     }
 
+    /// The encoder's input, for the local segmentation worker to feed directly
+    /// ([`crate::segment::SegmentWorker::spawn_with_tee`]).
+    pub fn cutout_tee(&self) -> crate::segment::worker::CutoutTee {
+        self.local.clone()
+    }
+
     /// Hands the local participant's newest cutout to the encoder (latest wins).
+    /// (Not needed when the segmentation worker feeds [`NetBridge::cutout_tee`].)
     pub fn send_cutout(&self, cutout: Arc<Cutout>) {
         if let Err(TrySendError::Full(cutout)) = self.local.0.try_send(cutout) {
             let _ = self.local.1.try_recv();
@@ -380,12 +387,22 @@ impl EncodeLoop {
         let start = Instant::now();
         let mut encoder: Option<(H264Encoder, I420Frame)> = None;
         let mut sent = 0u64;
+        // Pacing: at most `video_fps` pictures a second (a 10 % early margin absorbs
+        // capture jitter).
+        let min_interval = Duration::from_secs_f32(0.9 / self.config.video_fps.max(1.0));
+        let mut last_capture: Option<Instant> = None;
         while !self.stop.load(Ordering::Relaxed) {
             let cutout = match self.cutouts.recv_timeout(POLL) {
                 Ok(c) => c,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            if last_capture
+                .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
+            {
+                continue;
+            }
+            last_capture = Some(cutout.captured_at);
             match self.encode(&cutout, &mut encoder, start) {
                 Ok(true) => {
                     sent += 1;

@@ -7,9 +7,9 @@
 //!   the thread is joined), host changes ([`GameAuthority`]), `world` messages
 //!   (placements, names, game snapshots/events, mask probes), keyframe requests, link
 //!   stats.
-//! - `send_local_cutout` and `record_shown_cutouts` (`AppSystems::Sync`, after the
-//!   cutouts were drained): the local cutout to the encoder; capture → shown latency
-//!   of remote cutouts.
+//! - `record_shown_cutouts` (`AppSystems::Sync`, after the cutouts were drained):
+//!   capture → shown latency of remote cutouts. (The local cutouts reach the encoder
+//!   straight from the segmentation thread: `NetBridge::cutout_tee`.)
 //! - `send_placement` (~10 Hz) and `send_game_state` (host only, ~30 Hz snapshots plus
 //!   every event reliably) in `AppSystems::Egress`.
 //!
@@ -110,10 +110,7 @@ impl Plugin for NetPlugin {
                 .after(crate::world::participant::auto_arrange)
                 .in_set(AppSystems::Simulate),
         )
-        .add_systems(
-            Update,
-            (send_local_cutout, record_shown_cutouts).in_set(AppSystems::Sync),
-        )
+        .add_systems(Update, record_shown_cutouts.in_set(AppSystems::Sync))
         .add_systems(
             Update,
             (send_placement, send_game_state).in_set(AppSystems::Egress),
@@ -317,25 +314,6 @@ pub fn spread_by_room_order(
     for (p, mut placement) in &mut people {
         if p.local && (placement.x - x).abs() > 0.5 {
             placement.x = x;
-        }
-    }
-}
-
-/// Hands the local participant's newest cutout to the encoder.
-pub fn send_local_cutout(
-    link: Res<NetLink>,
-    people: Query<(&Participant, &LatestCutout)>,
-    mut last: Local<Option<u64>>,
-) {
-    for (p, latest) in &people {
-        if !p.local {
-            continue;
-        }
-        if let Some(cutout) = &latest.cutout
-            && *last != Some(latest.frames)
-        {
-            *last = Some(latest.frames);
-            link.bridge.send_cutout(cutout.clone());
         }
     }
 }
