@@ -401,3 +401,30 @@ fn draw_objects(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot_at(tick_seconds: f32) -> super::super::GameSnapshot {
+        let mut sim = GameSim::new(GameKind::BalloonKeepup, GameConfig::default());
+        sim.add_participant("Ada");
+        sim.advance(tick_seconds);
+        sim.snapshot()
+    }
+
+    #[test]
+    fn a_follower_keeps_the_newest_snapshot_and_survives_the_json_round_trip() {
+        let older = snapshot_at(0.5);
+        let newer = snapshot_at(1.0);
+        assert!(newer.tick > older.tick);
+        let wire = serde_json::to_value(&newer).expect("snapshot serializes");
+        let back: super::super::GameSnapshot =
+            serde_json::from_value(wire).expect("snapshot parses");
+        let mut remote = RemoteGame::default();
+        remote.offer(back);
+        remote.offer(older);
+        assert_eq!(remote.snapshots_received, 2);
+        assert_eq!(remote.snapshot.as_ref().map(|s| s.tick), Some(newer.tick));
+    }
+}
