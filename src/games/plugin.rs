@@ -336,6 +336,7 @@ fn object_colour(kind: ObjectKind, id: ObjectId) -> Color {
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn draw_objects(
     mut commands: Commands,
     game: Option<Res<ActiveGame>>,

@@ -110,13 +110,16 @@ pub struct SendCounters {
     pub encode_us: AtomicU64,
 }
 
+/// Both ends of one peer's decoder input (the sender side drops the oldest when full).
+type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
+
 /// State shared by the bridge's threads and the app.
 #[derive(Default)]
 pub struct Shared {
     /// Per remote peer measurements (kept after it leaves, for the report).
     pub stats: Mutex<HashMap<PeerId, PeerStats>>,
     /// Where `samespace-media-rx` sends each peer's video.
-    decoders: Mutex<HashMap<PeerId, (Sender<ReceivedMedia>, Receiver<ReceivedMedia>)>>,
+    decoders: Mutex<HashMap<PeerId, DecoderQueue>>,
     /// Peers whose stream needs a keyframe (decoder error or dropped unit).
     keyframe_wanted: Mutex<HashSet<PeerId>>,
     /// Sending-side counters.

@@ -119,6 +119,7 @@ impl Plugin for NetPlugin {
 }
 
 /// Applies what the network reported since the last frame.
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 pub fn drain_net_events(
     mut commands: Commands,
     mut link: ResMut<NetLink>,
