@@ -493,7 +493,7 @@ fn net_report(
     let mut peers: Vec<_> = shared
         .stats()
         .iter()
-        .map(|(id, s)| s.report(id.0))
+        .map(|(id, s)| s.report(id.0, Instant::now()))
         .collect();
     peers.sort_by_key(|p| p.id);
     let sent = &shared.sent;

@@ -268,13 +268,17 @@ impl NetBridge {
         self.shared.with_peer(peer, |s| {
             s.name = name.to_string();
             s.left = false;
+            s.joined_at.get_or_insert_with(Instant::now);
         });
         RemoteDecoder::spawn(peer, self.shared.clone())
     }
 
     /// Marks a peer as gone (its decoder stops when its entity drops it).
     pub fn peer_left(&self, peer: PeerId) {
-        self.shared.with_peer(peer, |s| s.left = true);
+        self.shared.with_peer(peer, |s| {
+            s.left = true;
+            s.left_at.get_or_insert_with(Instant::now);
+        });
     }
 
     /// Keyframe requests raised by the decoders since the last call.

@@ -97,6 +97,10 @@ pub struct PeerStats {
     pub name: String,
     /// Whether it has left.
     pub left: bool,
+    /// When the app learnt of it (`PeerJoined`).
+    pub joined_at: Option<Instant>,
+    /// When it left.
+    pub left_at: Option<Instant>,
     /// Video access units received.
     pub video_units: u64,
     /// Pictures decoded.
@@ -133,6 +137,8 @@ impl PeerStats {
         Self {
             name: name.into(),
             left: false,
+            joined_at: None,
+            left_at: None,
             video_units: 0,
             video_frames: 0,
             frames_shown: 0,
@@ -163,8 +169,8 @@ impl PeerStats {
         }
     }
 
-    /// The report line for this peer.
-    pub fn report(&self, id: u64) -> PeerReport {
+    /// The report line for this peer, as of `now`.
+    pub fn report(&self, id: u64, now: Instant) -> PeerReport {
         let seconds = match (self.first_media, self.last_media) {
             (Some(a), Some(b)) => (b - a).as_secs_f64(),
             _ => 0.0,
@@ -182,6 +188,9 @@ impl PeerStats {
             id,
             name: self.name.clone(),
             left: self.left,
+            present_s: self
+                .joined_at
+                .map(|j| (self.left_at.unwrap_or(now) - j).as_secs_f32()),
             video_frames: self.video_frames,
             video_units: self.video_units,
             frames_shown: self.frames_shown,
@@ -213,6 +222,8 @@ pub struct PeerReport {
     pub name: String,
     /// Whether it left before the end.
     pub left: bool,
+    /// Seconds from its arrival to its departure (or to the end of the run).
+    pub present_s: Option<f32>,
     /// Pictures decoded from it.
     pub video_frames: u64,
     /// Access units received from it.

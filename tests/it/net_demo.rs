@@ -194,7 +194,8 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
     std::thread::sleep(Duration::from_secs(6));
     drop(doomed); // SIGKILL: no goodbye.
     std::thread::sleep(Duration::from_millis(500));
-    let again = peer(&dir, &url, room, "P2", 5, &[]);
+    // The rejoin is muted: the others must then hear nothing from it.
+    let again = peer(&dir, &url, room, "P2", 5, &["--mute"]);
     let limit = Duration::from_secs(45);
     finish(again, limit, &dir, "P2");
     finish(p0, limit, &dir, "P0");
@@ -205,6 +206,17 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
         let p2 = peers_named(&r, "P2");
         assert_eq!(p2.len(), 2, "{me} saw P2 twice (killed, rejoined): {r}");
         assert_eq!(p2[0]["left"], true, "{me}: the killed P2 left: {r}");
+        // Killed about 6 s after it was started (it needs a second or two to join):
+        // noticed within a few seconds, not after ICE's disconnect timeouts.
+        let present = num(p2[0], "present_s");
+        assert!(
+            present > 0.0 && present < 7.5,
+            "{me}: killed P2 present {present} s"
+        );
+        assert!(
+            num(p2[1], "audio_ms") < 1.0,
+            "{me}: the muted P2 sent audio: {r}"
+        );
         assert!(
             num(p2[0], "video_frames") > 0.0,
             "{me} saw the first P2: {r}"
