@@ -206,11 +206,12 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
         let p2 = peers_named(&r, "P2");
         assert_eq!(p2.len(), 2, "{me} saw P2 twice (killed, rejoined): {r}");
         assert_eq!(p2[0]["left"], true, "{me}: the killed P2 left: {r}");
-        // Killed about 6 s after it was started (it needs a second or two to join):
-        // noticed within a few seconds, not after ICE's disconnect timeouts.
+        // Killed 6 s after it was started (and it needs a moment to join): gone for
+        // the others within a few seconds. Detection by ICE timeouts alone (2 s
+        // disconnected + 4 s grace) would keep it present for more than 9 s.
         let present = num(p2[0], "present_s");
         assert!(
-            present > 0.0 && present < 7.5,
+            present > 0.0 && present < 9.0,
             "{me}: killed P2 present {present} s"
         );
         assert!(
