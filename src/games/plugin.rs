@@ -3,9 +3,9 @@
 //! turns `TakePhoto` into a scene snapshot, and (windowed) shows the HUD.
 //!
 //! In a networked room only the host simulates ([`GameAuthority::Host`]); a
-//! follower draws the newest snapshot the host sent ([`RemoteGame`], filled by the
-//! net plugin) and simulates nothing. A follower that becomes host takes the game
-//! over from the last snapshot's kind (`take_over_game`).
+//! follower draws the host's snapshots ([`RemoteGame`], filled by the net plugin,
+//! interpolated one snapshot interval behind) and simulates nothing. A follower that
+//! becomes host takes the game over from the last snapshot's kind (`take_over_game`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -74,6 +74,10 @@ impl GameAuthority {
 pub struct RemoteGame {
     /// The newest snapshot (by tick).
     pub snapshot: Option<super::GameSnapshot>,
+    /// When the newest snapshot arrived.
+    received_at: Option<std::time::Instant>,
+    /// The snapshot before it, and when that arrived (for interpolation).
+    previous: Option<(super::GameSnapshot, std::time::Instant)>,
     /// Snapshots received.
     pub snapshots_received: u64,
     /// Reliable game events received.
@@ -81,16 +85,49 @@ pub struct RemoteGame {
 }
 
 impl RemoteGame {
-    /// Keeps `snapshot` if it is newer than the one held (or from another game).
-    pub fn offer(&mut self, snapshot: super::GameSnapshot) {
+    /// Keeps `snapshot`, received at `now`, if it is newer than the one held (or from
+    /// another game).
+    pub fn offer(&mut self, snapshot: super::GameSnapshot, now: std::time::Instant) {
         self.snapshots_received += 1;
         let newer = self
             .snapshot
             .as_ref()
-            .is_none_or(|s| s.game != snapshot.game || snapshot.tick >= s.tick);
-        if newer {
-            self.snapshot = Some(snapshot);
+            .is_none_or(|s| s.game != snapshot.game || snapshot.tick > s.tick);
+        if !newer {
+            return;
         }
+        self.previous = match (self.snapshot.take(), self.received_at) {
+            (Some(old), Some(at)) if old.game == snapshot.game => Some((old, at)),
+            _ => None,
+        };
+        self.snapshot = Some(snapshot);
+        self.received_at = Some(now);
+    }
+
+    /// What to draw at `now`: one snapshot interval behind, object positions and angles
+    /// interpolated between the two newest snapshots (objects in only the newest one
+    /// appear where it puts them).
+    pub fn view(&self, now: std::time::Instant) -> Option<super::GameSnapshot> {
+        let newest = self.snapshot.as_ref()?;
+        let (Some((prev, prev_at)), Some(at)) = (&self.previous, self.received_at) else {
+            return Some(newest.clone());
+        };
+        let interval = at.saturating_duration_since(*prev_at).as_secs_f32();
+        if interval <= 0.0 {
+            return Some(newest.clone());
+        }
+        let t = (now.saturating_duration_since(at).as_secs_f32() / interval).clamp(0.0, 1.0);
+        let mut view = newest.clone();
+        for o in &mut view.objects {
+            if let Some(p) = prev.objects.iter().find(|p| p.id == o.id) {
+                o.position = [
+                    p.position[0] + (o.position[0] - p.position[0]) * t,
+                    p.position[1] + (o.position[1] - p.position[1]) * t,
+                ];
+                o.angle = p.angle + (o.angle - p.angle) * t;
+            }
+        }
+        Some(view)
     }
 }
 
@@ -350,8 +387,8 @@ fn draw_objects(
     let Some(disc) = disc else { return };
     let snapshot = match (*authority, &game) {
         (GameAuthority::Host, Some(game)) => game.sim.snapshot(),
-        _ => match &remote.snapshot {
-            Some(s) => s.clone(),
+        _ => match remote.view(std::time::Instant::now()) {
+            Some(s) => s,
             None => return,
         },
     };
@@ -407,25 +444,61 @@ fn draw_objects(
 mod tests {
     use super::*;
 
-    fn snapshot_at(tick_seconds: f32) -> super::super::GameSnapshot {
+    fn snapshot_after(ticks: u32) -> super::super::GameSnapshot {
         let mut sim = GameSim::new(GameKind::BalloonKeepup, GameConfig::default());
         sim.add_participant("Ada");
-        sim.advance(tick_seconds);
+        sim.start();
+        for _ in 0..ticks {
+            sim.step();
+        }
         sim.snapshot()
     }
 
     #[test]
     fn a_follower_keeps_the_newest_snapshot_and_survives_the_json_round_trip() {
-        let older = snapshot_at(0.5);
-        let newer = snapshot_at(1.0);
+        let older = snapshot_after(5);
+        let newer = snapshot_after(10);
         assert!(newer.tick > older.tick);
         let wire = serde_json::to_value(&newer).expect("snapshot serializes");
         let back: super::super::GameSnapshot =
             serde_json::from_value(wire).expect("snapshot parses");
+        let t0 = std::time::Instant::now();
         let mut remote = RemoteGame::default();
-        remote.offer(back);
-        remote.offer(older);
+        remote.offer(back, t0);
+        remote.offer(older, t0);
         assert_eq!(remote.snapshots_received, 2);
         assert_eq!(remote.snapshot.as_ref().map(|s| s.tick), Some(newer.tick));
+    }
+
+    #[test]
+    fn a_follower_draws_objects_between_the_two_newest_snapshots() {
+        use std::time::{Duration, Instant};
+        let ball = |position: [f32; 2]| super::super::ObjectState {
+            id: ObjectId(7),
+            kind: ObjectKind::Balloon,
+            radius: 30.0,
+            position,
+            angle: 0.0,
+            velocity: [0.0, 0.0],
+            angular_velocity: 0.0,
+        };
+        let mut a = snapshot_after(1);
+        a.objects = vec![ball([0.0, 0.0])];
+        let mut b = a.clone();
+        b.tick += 1;
+        b.objects = vec![ball([10.0, 20.0])];
+        let t0 = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut remote = RemoteGame::default();
+        remote.offer(a, t0);
+        remote.offer(b, t0 + interval);
+        let at = |d: Duration| remote.view(t0 + interval + d).expect("a view").objects[0].position;
+        assert_eq!(at(Duration::ZERO), [0.0, 0.0]);
+        let mid = at(interval / 2);
+        assert!(
+            (mid[0] - 5.0).abs() < 0.01 && (mid[1] - 10.0).abs() < 0.01,
+            "{mid:?}"
+        );
+        assert_eq!(at(interval * 3), [10.0, 20.0]);
     }
 }

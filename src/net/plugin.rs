@@ -264,7 +264,7 @@ fn apply_world_message(
         }
         PeerToPeer::GameSnapshot { state, .. } => {
             match serde_json::from_value::<GameSnapshot>(state) {
-                Ok(snapshot) => remote_game.offer(snapshot),
+                Ok(snapshot) => remote_game.offer(snapshot, Instant::now()),
                 Err(e) => debug!(error = %e, "unreadable game snapshot"),
             }
         }
