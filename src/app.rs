@@ -119,6 +119,10 @@ pub struct DemoReport {
     pub game: Option<crate::games::GameReport>,
     /// CPU cores used on average over the run (user + system time / wall time).
     pub cpu_cores: Option<f64>,
+    /// CPU cores per thread name over the run (names cut to 15 bytes; a thread's
+    /// time counts from its start, which is about the start of the run).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cpu_threads: std::collections::BTreeMap<String, f64>,
     /// The other peers in a networked room (empty offline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<crate::net::stats::PeerReport>,
@@ -462,6 +466,11 @@ fn finish_demo(
     report.cpu_cores = crate::net::stats::process_cpu_seconds()
         .zip(run.cpu_at_start)
         .map(|(end, start)| (end - start) / f64::from(elapsed.max(1e-3)));
+    report.cpu_threads = crate::net::stats::thread_cpu_seconds()
+        .into_iter()
+        .map(|(name, secs)| (name, secs / f64::from(elapsed.max(1e-3))))
+        .filter(|(_, cores)| *cores >= 0.001)
+        .collect();
     if let Some(link) = &net {
         let (peers, net_report) =
             net_report(link, game.as_deref(), remote_game.as_deref(), elapsed);
@@ -617,6 +626,7 @@ fn build_report(
             .filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
         game: None,
         cpu_cores: None,
+        cpu_threads: std::collections::BTreeMap::new(),
         peers: Vec::new(),
         net: None,
     }
