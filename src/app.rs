@@ -74,6 +74,10 @@ pub struct DemoConfig {
     /// Join a room over the network (`--server`): the local participant goes out,
     /// the other peers come in as participants.
     pub net: Option<crate::net::bridge::BridgeConfig>,
+    /// Record the scene and the room's audio to this MP4 from the start.
+    pub record: Option<PathBuf>,
+    /// Switch to the next theme every this many seconds.
+    pub theme_cycle: Option<f32>,
 }
 
 /// Settings and state of the run, as a resource.
@@ -129,6 +133,9 @@ pub struct DemoReport {
     /// This peer's side of a networked room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net: Option<NetReport>,
+    /// The recording, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingReport>,
 }
 
 /// This peer's own figures in a networked room.
@@ -168,6 +175,23 @@ pub struct NetReport {
     pub game_objects: Option<usize>,
     /// Units the mesh dropped (video out, audio out, events in, world messages).
     pub dropped: [u64; 4],
+}
+
+/// The `recording` section of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingReport {
+    /// The MP4 written.
+    pub path: Option<PathBuf>,
+    /// Video frames in the file.
+    pub frames_written: u64,
+    /// Frames dropped because the encoder was behind.
+    pub frames_dropped: u64,
+    /// Media duration in seconds.
+    pub duration_s: f32,
+    /// Average encode time per frame.
+    pub encode_ms_per_frame: f64,
+    /// What stopped it early, if anything.
+    pub error: Option<String>,
 }
 
 /// Per-stage averages.
@@ -266,7 +290,10 @@ impl Plugin for AppPlugin {
             finishing: false,
             cpu_at_start: None,
         })
-        .add_plugins(WorldPlugin { theme, themes_dir });
+        .add_plugins(WorldPlugin { theme, themes_dir })
+        .add_plugins(crate::record::plugin::RecordPlugin {
+            record_to: c.record.clone(),
+        });
         if c.game.is_some() || c.net.is_some() {
             let photo_dir = c
                 .snapshot
@@ -286,7 +313,8 @@ impl Plugin for AppPlugin {
             });
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
-            .add_systems(Last, finish_demo);
+            .add_systems(Last, finish_demo)
+            .add_systems(Update, cycle_themes.in_set(AppSystems::Input));
     }
 }
 
@@ -306,6 +334,7 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
                 order: 0,
                 ..default()
             },
+            bevy::render::view::Msaa::Off,
             RenderLayers::layer(1),
         ));
         commands.spawn((
@@ -416,6 +445,37 @@ fn spawn_demo_participants(
     }
 }
 
+/// With `--theme-cycle`, moves to the next theme (by name order) every few seconds.
+fn cycle_themes(
+    run: Res<DemoRun>,
+    time: Res<Time>,
+    theme: Res<ActiveTheme>,
+    dir: Res<crate::world::scene::ThemesDir>,
+    mut last: Local<f32>,
+    mut switch: MessageWriter<crate::world::scene::SwitchTheme>,
+) {
+    let Some(period) = run.config.theme_cycle.filter(|p| *p > 0.0) else {
+        return;
+    };
+    let now = time.elapsed_secs();
+    if now - *last < period {
+        return;
+    }
+    *last = now;
+    if now < period {
+        return;
+    }
+    let names: Vec<String> = crate::world::theme::list_themes(&dir.0)
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    if let Some(i) = names.iter().position(|n| *n == theme.0.name) {
+        switch.write(crate::world::scene::SwitchTheme(
+            names[(i + 1) % names.len()].clone(),
+        ));
+    }
+}
+
 fn finish_demo(
     mut run: ResMut<DemoRun>,
     mut snapshots: MessageWriter<TakeSnapshot>,
@@ -433,13 +493,21 @@ fn finish_demo(
     game: Option<Res<crate::games::plugin::ActiveGame>>,
     net: Option<Res<crate::net::plugin::NetLink>>,
     remote_game: Option<Res<crate::games::plugin::RemoteGame>>,
+    mut recording: ResMut<crate::record::plugin::Recording>,
+    mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
     let now = Instant::now();
     if run.started.is_none() {
         run.cpu_at_start = crate::net::stats::process_cpu_seconds();
     }
-    let started = *run.started.get_or_insert(now);
+    let first = *run.started.get_or_insert(now);
+    // A recorded demo lasts `seconds` of recording, whatever start-up took.
+    let started = match (&run.config.record, recording.started) {
+        (Some(_), Some(rec)) => rec,
+        (Some(_), None) if elapsed_since(first, now) < 30.0 => return,
+        _ => first,
+    };
     run.frames += 1;
     let Some(limit) = run.config.seconds else {
         return;
@@ -462,6 +530,7 @@ fn finish_demo(
         }
         error!("snapshot did not complete");
     }
+    crate::record::plugin::finish_recording(&mut commands, &mut recording);
     let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
     report.cpu_cores = crate::net::stats::process_cpu_seconds()
         .zip(run.cpu_at_start)
@@ -477,6 +546,14 @@ fn finish_demo(
         report.peers = peers;
         report.net = Some(net_report);
     }
+    report.recording = recording.last.as_ref().map(|s| RecordingReport {
+        path: recording.path.clone(),
+        frames_written: s.frames_written,
+        frames_dropped: s.frames_dropped,
+        duration_s: s.duration.as_secs_f32(),
+        encode_ms_per_frame: s.encode_ms_per_frame,
+        error: recording.error.clone(),
+    });
     report.game = game.map(|g| g.sim.report(g.events.clone()));
     if let Some(path) = &run.config.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -563,6 +640,10 @@ fn net_report(
     (peers, report)
 }
 
+fn elapsed_since(start: Instant, now: Instant) -> f32 {
+    (now - start).as_secs_f32()
+}
+
 fn build_report(
     run: &DemoRun,
     elapsed: f32,
@@ -629,6 +710,7 @@ fn build_report(
         cpu_threads: std::collections::BTreeMap::new(),
         peers: Vec::new(),
         net: None,
+        recording: None,
     }
 }
 

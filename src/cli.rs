@@ -143,6 +143,12 @@ pub struct DemoArgs {
     /// Video frame rate sent to the room (the local demo participant moves at it).
     #[arg(long, default_value_t = 15.0)]
     pub video_fps: f32,
+    /// Switch to the next theme every this many seconds (a tour of the worlds).
+    #[arg(long)]
+    pub theme_cycle: Option<f32>,
+    /// Record the scene and the room's audio to this MP4 (fragmented: a crash keeps what was recorded).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
     /// Segmentation options.
     #[command(flatten)]
     pub segment: SegmentArgs,
@@ -193,6 +199,12 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Which measurements: all, or one of segmentation, render, physics, encode.
+    #[arg(long, default_value = "all")]
+    pub only: String,
+    /// Seconds per headless render run.
+    #[arg(long, default_value_t = 6.0)]
+    pub render_seconds: f32,
 }
 
 fn parse_game(s: &str) -> Result<crate::games::GameKind, String> {

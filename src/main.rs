@@ -78,42 +78,142 @@ fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
 }
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
-    let models = args.models.clone().unwrap_or_else(models_dir);
-    let assets = assets_dir();
-    let backends: Vec<BackendChoice> = match args.backend {
-        BackendChoice::Auto => {
-            let mut v = Vec::new();
-            if samespace::segment::runtime::ensure_onnxruntime().is_ok() {
-                v.push(BackendChoice::Ort);
-            } else {
-                eprintln!("ONNX Runtime not found: measuring tract only");
-            }
-            v.push(BackendChoice::Tract);
-            v
-        }
-        one => vec![one],
-    };
-    let mut rows = Vec::new();
-    for b in backends {
-        for (w, h) in [(640, 480), (1280, 720)] {
-            let frames = if b == BackendChoice::Tract {
-                args.frames.min(20)
-            } else {
-                args.frames
-            };
-            rows.push(bench::bench_segmentation(
-                &models, &assets, b, w, h, frames,
-            )?);
-        }
+    let only = args.only.as_str();
+    if !["all", "segmentation", "render", "physics", "encode"].contains(&only) {
+        bail!("--only must be all, segmentation, render, physics or encode (got {only:?})");
     }
-    println!("Segmentation (capture frame → cutout), synthetic participant frames:");
-    print!("{}", bench::segmentation_table(&rows));
+    let want = |what: &str| only == "all" || only == what;
+    let mut json = serde_json::Map::new();
+    if want("segmentation") {
+        let models = args.models.clone().unwrap_or_else(models_dir);
+        let assets = assets_dir();
+        let mut backends = Vec::new();
+        match args.backend {
+            BackendChoice::Auto => {
+                if samespace::segment::runtime::ensure_onnxruntime().is_ok() {
+                    backends.push(BackendChoice::Ort);
+                } else {
+                    println!("ONNX Runtime not found: measuring tract only");
+                }
+                backends.push(BackendChoice::Tract);
+            }
+            one => backends.push(one),
+        }
+        let mut rows = Vec::new();
+        for b in backends {
+            for (w, h) in [(640, 480), (1280, 720)] {
+                let frames = if b == BackendChoice::Tract {
+                    args.frames.min(20)
+                } else {
+                    args.frames
+                };
+                rows.push(bench::bench_segmentation(
+                    &models, &assets, b, w, h, frames,
+                )?);
+            }
+        }
+        println!("Segmentation (frame → cutout), synthetic participant frames, ms/frame:");
+        print!("{}", bench::segmentation_table(&rows));
+        json.insert("segmentation".into(), serde_json::to_value(&rows)?);
+    }
+    if want("physics") {
+        println!(
+            "\nGame physics (meteor-dodge), 640x480 masks → silhouettes → colliders → 60 Hz step, ms/frame:"
+        );
+        println!("people  silhouettes  physics  frame mean  frame p95  pieces/person");
+        let mut rows = Vec::new();
+        for n in [2, 4, 8] {
+            let r = samespace::games::bench_physics(n, 300);
+            println!(
+                "{:>6}  {:>11.2}  {:>7.2}  {:>10.2}  {:>9.2}  {:>13.1}",
+                n,
+                r.silhouette_ms_mean,
+                r.physics_ms_mean,
+                r.frame_ms_mean,
+                r.frame_ms_p95,
+                r.pieces_mean
+            );
+            rows.push(r);
+        }
+        json.insert("physics".into(), serde_json::to_value(&rows)?);
+    }
+    if want("encode") {
+        let r = samespace::record::bench_encode(60)?;
+        println!("\nVideo coding, ms/frame (mean of {} frames):", r.frames);
+        println!(
+            "  RGBA→I420 + H.264 encode 1280x720 (recording): {:.2}",
+            r.encode_ms_per_frame_720p
+        );
+        println!(
+            "  RGB→I420 640x480:                               {:.2}",
+            r.rgb_to_yuv_ms_480p
+        );
+        println!(
+            "  alpha-pack + encode 640x960 (network track):    {:.2}",
+            r.packed_encode_ms_640x960
+        );
+        println!(
+            "  decode 640x960:                                 {:.2}",
+            r.packed_decode_ms_640x960
+        );
+        json.insert("encode".into(), serde_json::to_value(&r)?);
+    }
+    if want("render") {
+        println!(
+            "\nHeadless render 1280x720 (lavapipe), live demo participants, {} s runs:",
+            args.render_seconds
+        );
+        println!("people  fps  fps recording  ratio");
+        let exe = std::env::current_exe().context("locating the samespace binary")?;
+        let dir = std::env::temp_dir().join(format!("samespace-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut rows = Vec::new();
+        for n in [2usize, 4, 8] {
+            let mut fps = [0f64; 2];
+            for (k, record) in [false, true].into_iter().enumerate() {
+                let report = dir.join(format!("r{n}{k}.json"));
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.args([
+                    "demo",
+                    "--headless",
+                    "--seconds",
+                    &args.render_seconds.to_string(),
+                    "--participants",
+                    &n.to_string(),
+                    "--report",
+                ])
+                .arg(&report);
+                if record {
+                    cmd.arg("--record").arg(dir.join(format!("r{n}.mp4")));
+                }
+                let out = cmd.output().context("running a headless demo")?;
+                if !out.status.success() {
+                    bail!(
+                        "headless demo with {n} people failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                let r: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+                fps[k] = r["render_fps"].as_f64().unwrap_or(0.0);
+            }
+            println!(
+                "{:>6}  {:>4.1}  {:>13.1}  {:>5.2}",
+                n,
+                fps[0],
+                fps[1],
+                fps[1] / fps[0].max(1e-6)
+            );
+            rows.push(
+                serde_json::json!({"participants": n, "fps": fps[0], "fps_recording": fps[1]}),
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        json.insert("render".into(), serde_json::Value::Array(rows));
+    }
     if let Some(path) = args.json {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&serde_json::json!({ "segmentation": rows }))?,
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -186,9 +286,14 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         seconds: args.seconds.or(headless.then_some(6.0)),
         participants: args.participants,
         theme: args.theme,
-        snapshot: args
-            .snapshot
-            .or_else(|| headless.then(|| PathBuf::from("out/demo-snapshot.png"))),
+        // Headless with nothing asked for: show something — a snapshot and a short clip.
+        record: args.record.clone().or_else(|| {
+            (headless && args.snapshot.is_none() && args.report.is_none())
+                .then(|| PathBuf::from("out/demo.mp4"))
+        }),
+        snapshot: args.snapshot.clone().or_else(|| {
+            (headless && args.record.is_none()).then(|| PathBuf::from("out/demo-snapshot.png"))
+        }),
         report: args.report,
         camera: args.camera,
         name,
@@ -198,6 +303,7 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         demo_fps: args.demo_fps,
         game: args.game,
         seed: args.seed,
+        theme_cycle: args.theme_cycle,
         net,
     })
 }
@@ -212,12 +318,16 @@ fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
     }
     let snapshot = config.snapshot.clone();
     let report = config.report.clone();
+    let record = config.record.clone();
     let exit = run_demo(config);
     if !exit.is_success() {
         bail!("the demo ended with an error ({exit:?})");
     }
     if let Some(p) = snapshot.filter(|p| p.exists()) {
         println!("snapshot: {}", p.display());
+    }
+    if let Some(p) = record.filter(|p| p.exists()) {
+        println!("recording: {}", p.display());
     }
     if let Some(p) = report.filter(|p| p.exists()) {
         println!("report: {}", p.display());

@@ -336,10 +336,24 @@ fn autoplay(
     }
 }
 
+/// A short sine beep appended to the room's audio.
+fn beep(inbox: &mut crate::record::plugin::AudioInbox, frequency: f32, seconds: f32) {
+    let rate = crate::record::plugin::MIX_RATE as f32;
+    let n = (seconds * rate) as usize;
+    for i in 0..n {
+        let t = i as f32 / rate;
+        let envelope = (1.0 - t / seconds).max(0.0);
+        inbox
+            .samples
+            .push_back(0.25 * envelope * (std::f32::consts::TAU * frequency * t).sin());
+    }
+}
+
 fn step_game(
     mut game: ResMut<ActiveGame>,
     time: Res<Time>,
     mut snapshots: MessageWriter<TakeSnapshot>,
+    mut audio: Option<ResMut<crate::record::plugin::AudioInbox>>,
 ) {
     game.sim.advance(time.delta_secs());
     let events = game.sim.drain_events();
@@ -351,7 +365,20 @@ fn step_game(
                 game.photos.push(path.clone());
                 snapshots.write(TakeSnapshot(path));
             }
-            other => debug!(event = ?other, "game event"),
+            other => {
+                debug!(event = ?other, "game event");
+                let tone = match other {
+                    GameEvent::Scored { .. } => Some(880.0),
+                    GameEvent::LifeLost { .. } => Some(220.0),
+                    GameEvent::RoundStarted { .. } => Some(660.0),
+                    _ => None,
+                };
+                if let (Some(f), Some(inbox)) = (tone, audio.as_deref_mut()) {
+                    if inbox.samples.len() < crate::record::plugin::MIX_RATE as usize {
+                        beep(inbox, f, 0.12);
+                    }
+                }
+            }
         }
     }
     game.events.extend(events);

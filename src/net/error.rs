@@ -40,6 +40,10 @@ pub enum NetError {
     /// A bounded queue to the network thread is full; the command was not queued.
     #[error("network command queue is full")]
     Backlog,
+    /// A blocking entry point (`NetHandle::connect`, `EmbeddedServer::start`) was called
+    /// from inside a tokio runtime, where it would deadlock or panic.
+    #[error("called from inside a tokio runtime; call it from a plain thread")]
+    InsideRuntime,
     /// The network thread or one of its channels is gone.
     #[error("network worker stopped")]
     WorkerStopped,

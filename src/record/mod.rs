@@ -27,6 +27,7 @@
 pub mod error;
 pub mod mp4;
 pub mod path;
+pub mod plugin;
 pub mod recorder;
 pub mod sink;
 pub mod synthetic;

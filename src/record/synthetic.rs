@@ -271,7 +271,7 @@ pub fn record_synthetic(
 }
 
 /// Encoder timings on this machine.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EncodeBench {
     /// Mean RGBA→I420 + H.264 encode time per 1280x720 textured, panning frame
     /// (the recorder's per-frame work), in ms.

@@ -1,6 +1,8 @@
 //! egui interface (windowed runs only): lobby, in-room panel, stats overlay, and
 //! mouse/keyboard placement (drag to move, wheel to scale, `[`/`]` z-order, `M` mirror,
-//! `T` next theme, `P` snapshot, `F3` stats, `Tab` lobby).
+//! `T` next theme, `P` snapshot, `R` record, `F3` stats, `Tab` lobby), and the game HUD.
+
+pub mod hud;
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -8,6 +10,7 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
 use crate::AppSystems;
 use crate::app::DemoRun;
+use crate::record::plugin::{Recording, StartRecording, StopRecording};
 use crate::world::participant::{
     CutoutTexture, LatestCutout, LocalFeed, Participant, ParticipantPlacement, Pinned, UploadStats,
 };
@@ -58,7 +61,10 @@ impl Plugin for UiPlugin {
         app.add_plugins(EguiPlugin::default())
             .init_resource::<UiState>()
             .add_systems(Startup, init_ui)
-            .add_systems(EguiPrimaryContextPass, (lobby_ui, room_ui, stats_ui))
+            .add_systems(
+                EguiPrimaryContextPass,
+                (lobby_ui, room_ui, stats_ui, hud::game_hud),
+            )
             .add_systems(
                 Update,
                 (keyboard_shortcuts, drag_and_scale).in_set(AppSystems::Input),
@@ -166,6 +172,9 @@ fn room_ui(
         &LatestCutout,
     )>,
     mut commands: Commands,
+    recording: Res<Recording>,
+    mut start_rec: MessageWriter<StartRecording>,
+    mut stop_rec: MessageWriter<StopRecording>,
 ) -> Result {
     if ui.screen != Screen::Room {
         return Ok(());
@@ -185,7 +194,15 @@ fn room_ui(
                     let selected = ui.selected == Some(e);
                     if h.selectable_label(
                         selected,
-                        format!("{}{}", p.name, if p.local { " (you)" } else { "" }),
+                        format!(
+                            "{}{}",
+                            p.name,
+                            if p.local && p.name != "You" {
+                                " (you)"
+                            } else {
+                                ""
+                            }
+                        ),
                     )
                     .clicked()
                     {
@@ -211,6 +228,36 @@ fn room_ui(
             }
             if w.button("Snapshot (P)").clicked() {
                 snap.write(TakeSnapshot(snapshot_path()));
+            }
+            if recording.is_active() {
+                let name = recording
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                w.label(
+                    egui::RichText::new(format!("● REC {:.0}s  {name}", recording.elapsed()))
+                        .color(egui::Color32::RED),
+                );
+                if w.button("Stop recording (R)").clicked() {
+                    stop_rec.write(StopRecording);
+                }
+            } else if w.button("Record (R)").clicked() {
+                start_rec.write(StartRecording(None));
+            }
+            if let Some(e) = &recording.error {
+                w.label(
+                    egui::RichText::new(format!("recording: {e}")).color(egui::Color32::LIGHT_RED),
+                );
+            } else if let (Some(stats), Some(path)) = (&recording.last, &recording.path) {
+                if !recording.is_active() {
+                    w.label(format!(
+                        "saved {} ({:.0} s)",
+                        path.display(),
+                        stats.duration.as_secs_f32()
+                    ));
+                }
             }
             w.checkbox(&mut ui.show_stats, "Stats (F3)");
             if !ui.status.is_empty() {
@@ -279,6 +326,9 @@ fn keyboard_shortcuts(
     mut snap: MessageWriter<TakeSnapshot>,
     mut people: Query<&mut ParticipantPlacement>,
     mut commands: Commands,
+    recording: Res<Recording>,
+    mut start_rec: MessageWriter<StartRecording>,
+    mut stop_rec: MessageWriter<StopRecording>,
 ) {
     if keys.just_pressed(KeyCode::F3) {
         ui.show_stats = !ui.show_stats;
@@ -301,6 +351,13 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::KeyP) {
         snap.write(TakeSnapshot(snapshot_path()));
+    }
+    if keys.just_pressed(KeyCode::KeyR) {
+        if recording.is_active() {
+            stop_rec.write(StopRecording);
+        } else {
+            start_rec.write(StartRecording(None));
+        }
     }
     let Some(sel) = ui.selected else { return };
     let Ok(mut p) = people.get_mut(sel) else {

@@ -119,7 +119,7 @@ pub fn participant_bundle(
     images: &mut Assets<Image>,
     materials: &mut Assets<CutoutMaterial>,
     quad: Handle<Mesh>,
-) -> impl Bundle {
+) -> impl Bundle + use<> {
     let image = images.add(blank_texture(640, 480));
     let material = materials.add(CutoutMaterial {
         params: CutoutParams {

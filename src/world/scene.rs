@@ -90,6 +90,8 @@ pub fn spawn_scene_camera(
             order: -1,
             ..default()
         },
+        // 2D sprites need no multisampling; on a software rasteriser it costs much of the frame.
+        bevy::render::view::Msaa::Off,
         RenderTarget::Image(image.clone().into()),
         Projection::Orthographic(OrthographicProjection {
             scaling_mode: ScalingMode::Fixed {

@@ -3,9 +3,12 @@
 mod capture;
 mod cli;
 mod common;
+mod games_demo;
 mod net_demo;
 mod peer_mesh;
+mod process_mesh;
 mod record;
 mod segment_model;
 mod signaling;
+mod world_memory;
 mod world_render;

@@ -124,12 +124,24 @@ impl Probe {
     }
 }
 
+/// User + system CPU time of this process so far (Linux, from `/proc/self/stat`,
+/// assuming the usual 100 clock ticks per second).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 /// An Annex-B access unit: SPS-like, PPS-like and a large IDR-like NAL (so it is
-/// fragmented into FU-A packets), tagged with `n`.
+/// fragmented into FU-A packets), tagged with `n`. No NAL ends in a zero byte, which
+/// Annex-B cannot carry (it would merge into the next start code).
 fn access_unit(n: u8) -> Bytes {
     let mut au = Vec::new();
     for nal in [
-        vec![0x67, 0x42, 0xc0, 0x1f, n],
+        vec![0x67, 0x42, 0xc0, 0x1f, n | 0x80],
         vec![0x68, 0xce, 0x3c, 0x80],
         std::iter::once(0x65)
             .chain((0..3000u32).map(|i| (i as u8) ^ n | 1))
@@ -183,6 +195,7 @@ fn two_peers_exchange_world_messages_video_and_audio() {
 
     // 60 access units at ~30 fps, with audio packets alongside.
     let started = Instant::now();
+    let cpu_before = process_cpu();
     for n in 0..60u8 {
         let now = Instant::now();
         a.net
@@ -201,6 +214,16 @@ fn two_peers_exchange_world_messages_video_and_audio() {
             .expect("queue audio");
         std::thread::sleep(Duration::from_millis(33));
         b.pump();
+    }
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu()) {
+        let wall = started.elapsed();
+        eprintln!(
+            "CPU of the whole process while one peer streams ~0.75 Mbit/s video + audio \
+             to the other: {:.3} cores ({:?} over {:?})",
+            (after - before).as_secs_f64() / wall.as_secs_f64(),
+            after - before,
+            wall
+        );
     }
     assert!(
         b.wait(Duration::from_secs(5), |p| p.video_from(ida).len() >= 30
@@ -339,14 +362,19 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Join/leave cycles (`SAMESPACE_SOAK_CYCLES`, default 6): every closed peer
+/// connection is freed, and RSS is printed for the report.
 #[test]
 fn peer_connections_are_freed_after_join_leave_cycles() {
-    const CYCLES: usize = 6;
+    let cycles: usize = std::env::var("SAMESPACE_SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
     let server = server();
     let room = RoomCode::random();
     let mut a = Probe::join(&server, room, "stayer");
     let mut rss = Vec::new();
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles {
         let mut b = Probe::join(&server, room, "visitor");
         let idb = b.me();
         let ida = a.me();
@@ -372,5 +400,164 @@ fn peer_connections_are_freed_after_join_leave_cycles() {
         );
         rss.extend(rss_kib());
     }
-    eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+    if rss.len() > 20 {
+        let first = rss[..5].iter().sum::<u64>() / 5;
+        let last = rss[rss.len() - 5..].iter().sum::<u64>() / 5;
+        let every_tenth: Vec<u64> = rss.iter().step_by(10).copied().collect();
+        eprintln!(
+            "join/leave cycles: {cycles}; RSS KiB mean of first 5 {first}, of last 5 {last} \
+             ({:+.1} %); every 10th: {every_tenth:?}",
+            (last as f64 - first as f64) * 100.0 / first as f64
+        );
+    } else {
+        eprintln!("join/leave cycles: RSS KiB after each: {rss:?}");
+    }
+}
+
+/// What a receiver saw of 90 frames sent over an impaired link.
+struct LinkReport {
+    whole_frames: usize,
+    keyframe_requests: usize,
+    latency_p50: Duration,
+    longest_gap: Duration,
+}
+
+/// Sends 90 frames at 30 fps from a sender whose RTP is impaired (`loss`, `delay`) to
+/// a receiver with the given jitter-buffer depth.
+fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> LinkReport {
+    let server = server();
+    let room = RoomCode::random();
+    let mut lossy = NetConfig::new(server.url(), room, "lossy").loopback_only();
+    lossy.simulated_loss = loss;
+    lossy.simulated_delay = delay;
+    let mut a = Probe {
+        net: NetHandle::connect(lossy).expect("join"),
+        events: Vec::new(),
+        media: Vec::new(),
+    };
+    let mut receiver = NetConfig::new(server.url(), room, "b").loopback_only();
+    receiver.jitter_depth = jitter_depth;
+    let mut b = Probe {
+        net: NetHandle::connect(receiver).expect("join"),
+        events: Vec::new(),
+        media: Vec::new(),
+    };
+    let (ida, idb) = (a.me(), b.me());
+    assert!(a.wait(CONNECT, |p| p.connected_to(idb)));
+    assert!(b.wait(CONNECT, |p| p.connected_to(ida)));
+
+    const FRAMES: u8 = 90;
+    for n in 0..FRAMES {
+        a.net
+            .send(NetCommand::Video(EncodedMedia {
+                data: access_unit(n),
+                duration: Duration::from_millis(33),
+                captured_at: Instant::now(),
+            }))
+            .expect("queue video");
+        std::thread::sleep(Duration::from_millis(33));
+        a.pump();
+        b.pump();
+    }
+    b.wait(Duration::from_millis(500) + delay + jitter_depth, |_| false);
+    a.pump();
+    let received = b.video_from(ida);
+    let keyframe_requests = a
+        .events
+        .iter()
+        .filter(|e| matches!(e, NetEvent::KeyframeRequested { by } if *by == idb))
+        .count();
+    let damaged: Vec<String> = received
+        .iter()
+        .filter(|f| !(0..FRAMES).any(|n| access_unit(n) == **f))
+        .map(|f| format!("{} bytes {:02x?}", f.len(), &f[..f.len().min(40)]))
+        .collect();
+    assert!(
+        damaged.is_empty(),
+        "no damaged frame is delivered: {damaged:#?}"
+    );
+    let arrivals: Vec<(Instant, Duration)> = b
+        .media
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Video(m) if m.from == ida => Some((m.received_at, m.network_latency()?)),
+            _ => None,
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = arrivals.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let longest_gap = arrivals
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0))
+        .max()
+        .unwrap_or_default();
+    let report = LinkReport {
+        whole_frames: received.len(),
+        keyframe_requests,
+        latency_p50: latencies
+            .get(latencies.len() / 2)
+            .copied()
+            .unwrap_or_default(),
+        longest_gap,
+    };
+    eprintln!(
+        "{:.0}% RTP loss, {delay:?} delay, jitter buffer {jitter_depth:?}: {} of {FRAMES} \
+         frames whole, {} keyframe requests, latency p50 {:?}, longest gap {:?}",
+        loss * 100.0,
+        report.whole_frames,
+        report.keyframe_requests,
+        report.latency_p50,
+        report.longest_gap
+    );
+    report
+}
+
+#[test]
+fn video_keeps_flowing_through_packet_loss_with_keyframe_requests() {
+    let report = run_impaired_link(0.05, Duration::ZERO, Duration::ZERO);
+    assert!(
+        report.whole_frames >= 45,
+        "most frames still arrive ({} of 90)",
+        report.whole_frames
+    );
+    assert!(
+        report.keyframe_requests >= 2,
+        "loss triggers keyframe requests beyond the first"
+    );
+}
+
+#[test]
+fn a_jitter_buffer_lets_retransmissions_repair_packet_loss() {
+    let report = run_impaired_link(0.05, Duration::ZERO, Duration::from_millis(80));
+    assert!(
+        report.whole_frames >= 80,
+        "NACK recovers nearly every frame ({} of 90)",
+        report.whole_frames
+    );
+}
+
+#[test]
+fn video_keeps_flowing_with_loss_and_delay() {
+    let delay = Duration::from_millis(100);
+    let report = run_impaired_link(0.05, delay, Duration::ZERO);
+    assert!(report.latency_p50 >= delay, "the delay is applied");
+    assert!(
+        report.whole_frames >= 45,
+        "most frames still arrive ({} of 90)",
+        report.whole_frames
+    );
+    assert!(
+        report.longest_gap < Duration::from_millis(500),
+        "no freeze longer than 500 ms ({:?})",
+        report.longest_gap
+    );
+}
+
+#[tokio::test]
+async fn connecting_from_inside_a_tokio_runtime_is_refused_not_a_panic() {
+    let config = NetConfig::new("ws://127.0.0.1:9", RoomCode::random(), "x").loopback_only();
+    assert!(matches!(
+        NetHandle::connect(config),
+        Err(samespace::net::error::NetError::InsideRuntime)
+    ));
 }

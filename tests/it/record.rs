@@ -415,3 +415,90 @@ fn a_write_failure_mid_recording_stops_cleanly_and_keeps_a_decodable_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The acceptance run: the demo room recorded for 8 s.
+#[test]
+fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
+    let dir = crate::common::temp_dir("demo-record");
+    let out = dir.join("r.mp4");
+    let run = crate::common::samespace(&[
+        "demo",
+        "--headless",
+        "--seconds",
+        "8",
+        "--participants",
+        "3",
+        "--record",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(run.status.success(), "{}", crate::common::text(&run));
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(&out)
+        .output()
+        .expect("ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe json");
+    let streams = json["streams"].as_array().expect("streams");
+    assert!(
+        streams
+            .iter()
+            .any(|s| s["codec_type"] == "video" && s["codec_name"] == "h264"),
+        "{json}"
+    );
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"), "{json}");
+    let duration: f64 = json["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("duration");
+    assert!((7.0..=9.0).contains(&duration), "duration {duration}");
+    let decode = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&out)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(decode.status.success());
+    assert!(
+        decode.stderr.is_empty() && decode.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
+/// A full disk while recording: the recording stops with an error, the room runs on.
+#[test]
+fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running() {
+    let dir = crate::common::temp_dir("demo-full");
+    let report = dir.join("r.json");
+    let run = crate::common::samespace(&[
+        "demo",
+        "--headless",
+        "--seconds",
+        "3",
+        "--participants",
+        "1",
+        "--record",
+        "/dev/full",
+        "--report",
+        report.to_str().expect("utf8"),
+    ]);
+    assert!(run.status.success(), "{}", crate::common::text(&run));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let error = json["recording"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(error.contains("space") || error.contains("write"), "{json}");
+    assert!(
+        json["frames_rendered"].as_u64().unwrap_or(0) > 10,
+        "the room stopped: {json}"
+    );
+}

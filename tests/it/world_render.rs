@@ -200,3 +200,49 @@ fn every_theme_renders_headless() {
         assert!(snap.exists(), "{name}: no snapshot");
     }
 }
+
+#[test]
+fn switching_the_theme_at_run_time_changes_the_frame() {
+    let dir = temp_dir("render-switch");
+    let (fixed, _) = demo(&dir, "fixed", "beach", "1");
+    let snap = dir.join("switched.png");
+    let report = dir.join("switched.json");
+    let run = samespace(&[
+        "demo",
+        "--headless",
+        "--seconds",
+        "3",
+        "--participants",
+        "1",
+        "--theme",
+        "beach",
+        "--theme-cycle",
+        "1",
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--report",
+        report.to_str().expect("utf8"),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_ne!(json["theme"], "beach", "the theme never changed");
+    let switched = Snapshot::load(&snap);
+    let n = (fixed.width * fixed.height) as usize;
+    let differ = fixed
+        .rgb
+        .chunks_exact(3)
+        .zip(switched.rgb.chunks_exact(3))
+        .filter(|(p, q)| {
+            (0..3)
+                .map(|k| (p[k] as i32 - q[k] as i32).abs())
+                .sum::<i32>()
+                > 30
+        })
+        .count();
+    assert!(
+        differ > n / 2,
+        "only {differ} of {n} pixels changed after switching to {}",
+        json["theme"]
+    );
+}

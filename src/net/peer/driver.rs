@@ -37,9 +37,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use rtc::interceptor::{JitterBufferBuilder, NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -63,6 +66,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use crate::net::error::{NetError, NetResult};
 use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
 use crate::net::peer::capture_time::{prepend_capture_time, strip_capture_time, unix_micros};
+use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::rtcp::{
     KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
 };
@@ -95,6 +99,8 @@ pub const MEDIA_OUT_CAPACITY: usize = 64;
 pub const PEER_MEDIA_CAPACITY: usize = 8;
 /// Largest `world` message, in bytes of JSON (what webrtc-rs delivers in one piece).
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
+/// How often the receiver reports missing packets (NACK) for retransmission.
+pub const NACK_INTERVAL: Duration = Duration::from_millis(20);
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between two keyframe requests to one sender.
@@ -138,6 +144,18 @@ pub struct NetConfig {
     pub udp_addrs: Vec<String>,
     /// Negotiation and liveness limits.
     pub timeouts: SessionTimeouts,
+    /// Probability of dropping each outgoing RTP packet, to test recovery on a
+    /// perfect network (0 = off, the default); see [`super::impair`].
+    pub simulated_loss: f64,
+    /// One-way delay added to every outgoing RTP/RTCP packet, to test on a perfect
+    /// network (zero = off, the default); see [`super::impair`].
+    pub simulated_delay: Duration,
+    /// Receive jitter buffer depth: every incoming RTP packet is held this long, so
+    /// reordered packets and NACK retransmissions (NACKs go out every
+    /// [`NACK_INTERVAL`]) are put back in place before frames are assembled. Zero (the
+    /// default) keeps latency minimal and recovers from loss with keyframes only; on a
+    /// lossy network set it above `NACK_INTERVAL` + round trip (e.g. 60 ms on a LAN).
+    pub jitter_depth: Duration,
 }
 
 impl NetConfig {
@@ -151,6 +169,9 @@ impl NetConfig {
             ice_servers: Vec::new(),
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             timeouts: SessionTimeouts::default(),
+            simulated_loss: 0.0,
+            simulated_delay: Duration::ZERO,
+            jitter_depth: Duration::ZERO,
         }
     }
 
@@ -359,6 +380,9 @@ impl NetHandle {
     ///
     /// Call it from a plain thread, not from inside a tokio runtime.
     pub fn connect(config: NetConfig) -> NetResult<Self> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(NetError::InsideRuntime);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("samespace-net")
@@ -1173,8 +1197,35 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+    // The default chain (NACK, TWCC receiver, RTCP reports), but NACKs every
+    // NACK_INTERVAL instead of 100 ms so a retransmission fits a short jitter buffer.
+    configure_simulcast_extension_headers(&mut media_engine)?;
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_interval(NACK_INTERVAL)
+                .build(),
+        );
+    let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
+    let mut registry = configure_rtcp_reports(registry)
         .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
+    if !config.jitter_depth.is_zero() {
+        registry = registry.with(
+            Slot::JitterBuffer,
+            JitterBufferBuilder::new()
+                .with_depth(config.jitter_depth)
+                .build(),
+        );
+    }
+    if config.simulated_loss > 0.0 || !config.simulated_delay.is_zero() {
+        registry = registry.with(
+            LOSSY_LINK_SLOT,
+            LossyLink::new(config.simulated_loss, u64::from(random_u32()))
+                .with_delay(config.simulated_delay),
+        );
+    }
     let ice_servers = config
         .ice_servers
         .iter()

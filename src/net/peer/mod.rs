@@ -5,6 +5,7 @@
 //! - [`capture_time`]: capture timestamps in an SEI NAL, for glass-to-glass latency.
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
+//! - [`impair`]: simulated RTP loss for recovery tests.
 //! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
 //!   thing the app touches (bounded crossbeam channels in and out, capacities and
 //!   full-policies documented there).
@@ -15,6 +16,7 @@
 pub mod assembler;
 pub mod capture_time;
 pub mod driver;
+pub mod impair;
 pub mod rtcp;
 pub mod session;
 

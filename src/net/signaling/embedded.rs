@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::TcpListener;
 use tracing::warn;
 
-use crate::net::error::NetResult;
+use crate::net::error::{NetError, NetResult};
 use crate::net::signaling::server::{ServerConfig, serve};
 
 /// A running in-process signaling server.
@@ -23,6 +23,9 @@ impl EmbeddedServer {
     ///
     /// Call it from a plain thread, not from inside a tokio runtime.
     pub fn start(bind: SocketAddr, config: ServerConfig) -> NetResult<Self> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(NetError::InsideRuntime);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("samespace-signal")

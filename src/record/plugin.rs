@@ -1,0 +1,294 @@
+//! Bevy glue for recording: reads the scene image back from the GPU every frame
+//! (off the render thread, via `Readback`), hands frames to the recorder thread at
+//! up to the recording rate, mixes the room's audio on the same clock, and
+//! starts/stops on [`StartRecording`] / [`StopRecording`].
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use bevy::prelude::*;
+use bevy::render::gpu_readback::{Readback, ReadbackComplete};
+
+use super::{
+    AudioSettings, RecordStats, Recorder, RecorderConfig, RecorderHandle, RecorderStatus,
+    VideoFrame, recordings_dir, timestamped_name,
+};
+use crate::AppSystems;
+use crate::media::PixelFormat;
+use crate::media::audio::{AudioSource, SpeechLikeSource};
+use crate::world::participant::{LocalFeed, Participant};
+use crate::world::scene::SceneTarget;
+
+/// Frame rate of recordings.
+pub const RECORD_FPS: f64 = 30.0;
+
+/// Audio sample rate of the room mix.
+pub const MIX_RATE: u32 = 48_000;
+
+/// Asks to start recording, to a path or a timestamped file in the recordings folder.
+#[derive(Message, Debug, Clone)]
+pub struct StartRecording(pub Option<PathBuf>);
+
+/// Asks to stop recording and finalise the file.
+#[derive(Message, Debug, Clone)]
+pub struct StopRecording;
+
+/// The recording in progress, if any, and the outcome of the last one.
+#[derive(Resource, Default)]
+pub struct Recording {
+    handle: Option<RecorderHandle>,
+    /// File being written (or last written).
+    pub path: Option<PathBuf>,
+    /// Wall-clock start.
+    pub started: Option<Instant>,
+    readback: Option<Entity>,
+    last_pts: Option<Duration>,
+    samples_pushed: u64,
+    /// Outcome of the last finished recording.
+    pub last: Option<RecordStats>,
+    /// Error shown to the user (disk full...).
+    pub error: Option<String>,
+    /// Frames handed to the recorder.
+    pub frames_pushed: u64,
+}
+
+impl Recording {
+    /// Whether a recording is running.
+    pub fn is_active(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// Seconds recorded so far.
+    pub fn elapsed(&self) -> f32 {
+        self.started
+            .map(|s| s.elapsed().as_secs_f32())
+            .unwrap_or(0.0)
+    }
+}
+
+/// Extra mono audio at [`MIX_RATE`] other capabilities add to the room mix
+/// (remote participants' voices, game sounds), consumed by the recorder.
+#[derive(Resource, Default, Debug)]
+pub struct AudioInbox {
+    /// Samples in [-1, 1], oldest first.
+    pub samples: VecDeque<f32>,
+}
+
+/// The voices of local participants (synthetic speech for demo participants).
+#[derive(Resource, Default)]
+struct Voices(Vec<(u32, SpeechLikeSource)>);
+
+/// Recording of the scene with the room's audio.
+pub struct RecordPlugin {
+    /// Start recording at once to this file.
+    pub record_to: Option<PathBuf>,
+}
+
+impl Plugin for RecordPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Recording>()
+            .init_resource::<AudioInbox>()
+            .init_resource::<Voices>()
+            .add_message::<StartRecording>()
+            .add_message::<StopRecording>()
+            .add_systems(
+                Update,
+                (control_recording, watch_recorder, mix_audio)
+                    .chain()
+                    .in_set(AppSystems::Egress),
+            );
+        if let Some(path) = self.record_to.clone() {
+            app.add_systems(
+                PostStartup,
+                move |mut start: MessageWriter<StartRecording>| {
+                    start.write(StartRecording(Some(path.clone())));
+                },
+            );
+        }
+    }
+}
+
+fn control_recording(
+    mut commands: Commands,
+    mut starts: MessageReader<StartRecording>,
+    mut stops: MessageReader<StopRecording>,
+    mut rec: ResMut<Recording>,
+    target: Option<Res<SceneTarget>>,
+) {
+    if stops.read().count() > 0 {
+        finish_recording(&mut commands, &mut rec);
+    }
+    let Some(req) = starts.read().last().cloned() else {
+        return;
+    };
+    let Some(target) = target else { return };
+    if rec.is_active() {
+        return;
+    }
+    let path = req.0.unwrap_or_else(|| {
+        recordings_dir().join(timestamped_name("samespace", SystemTime::now(), "mp4"))
+    });
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            rec.error = Some(format!("cannot create {}: {e}", dir.display()));
+            error!(error = %e, "cannot start recording");
+            return;
+        }
+    }
+    let config = RecorderConfig {
+        width: target.width & !1,
+        height: target.height & !1,
+        audio: Some(AudioSettings {
+            channels: 1,
+            bitrate_bps: 96_000,
+        }),
+        ..RecorderConfig::default()
+    };
+    match Recorder::start(&path, config) {
+        Ok(handle) => {
+            info!(path = %path.display(), "recording started");
+            let entity = commands
+                .spawn((
+                    Name::new("recording readback"),
+                    Readback::texture(target.image.clone()),
+                ))
+                .observe(push_readback)
+                .id();
+            *rec = Recording {
+                handle: Some(handle),
+                path: Some(path),
+                started: Some(Instant::now()),
+                readback: Some(entity),
+                last: rec.last.take(),
+                ..default()
+            };
+        }
+        Err(e) => {
+            rec.error = Some(error_chain(&e));
+            error!(error = %error_chain(&e), "cannot start recording");
+        }
+    }
+}
+
+/// An error with its causes, for people: "writing … failed: No space left on device".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Stops the recording, if any, and keeps its stats.
+pub fn finish_recording(commands: &mut Commands, rec: &mut Recording) {
+    if let Some(e) = rec.readback.take() {
+        commands.entity(e).despawn();
+    }
+    if let Some(handle) = rec.handle.take() {
+        let stats = handle.stop();
+        info!(
+            path = %rec.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            frames = stats.frames_written,
+            dropped = stats.frames_dropped,
+            seconds = stats.duration.as_secs_f32(),
+            "recording finished"
+        );
+        if let Some(e) = &stats.error {
+            rec.error = Some(error_chain(e));
+        }
+        rec.last = Some(stats);
+    }
+}
+
+fn push_readback(
+    readback: On<ReadbackComplete>,
+    mut rec: ResMut<Recording>,
+    target: Option<Res<SceneTarget>>,
+) {
+    let Some(target) = target else { return };
+    let Some(handle) = &rec.handle else { return };
+    // Frames sit on the recording's 30 fps grid (players and muxers expect a
+    // regular time base); a second frame in the same slot is skipped, a slow
+    // render leaves gaps.
+    let slot = (handle.origin().elapsed().as_secs_f64() * RECORD_FPS).round();
+    let pts = Duration::from_secs_f64(slot / RECORD_FPS);
+    if rec.last_pts.is_some_and(|last| pts <= last) {
+        return;
+    }
+    let (w, h) = (target.width & !1, target.height & !1);
+    let rows = target.height.max(1) as usize;
+    let stride = readback.data.len() / rows;
+    if stride < w as usize * 4 {
+        return;
+    }
+    let frame = VideoFrame {
+        pixels: readback.data.clone(),
+        format: PixelFormat::Rgba8,
+        stride,
+        width: w,
+        height: h,
+        pts,
+    };
+    if handle.push_frame(frame) {
+        rec.frames_pushed += 1;
+    }
+    rec.last_pts = Some(pts);
+}
+
+fn watch_recorder(mut commands: Commands, mut rec: ResMut<Recording>) {
+    let mut failed = None;
+    if let Some(handle) = &rec.handle {
+        for status in handle.status().try_iter() {
+            if let RecorderStatus::Failed(e) = status {
+                failed = Some(error_chain(&e));
+            }
+        }
+    }
+    if let Some(msg) = failed {
+        error!(error = %msg, "recording stopped; the file keeps everything up to the failure");
+        finish_recording(&mut commands, &mut rec);
+        rec.error = Some(msg);
+    }
+}
+
+fn mix_audio(
+    mut rec: ResMut<Recording>,
+    mut voices: ResMut<Voices>,
+    mut inbox: ResMut<AudioInbox>,
+    people: Query<&Participant, With<LocalFeed>>,
+) {
+    for p in &people {
+        if !voices.0.iter().any(|(id, _)| *id == p.id) {
+            voices.0.push((p.id, SpeechLikeSource::new(0.18, 1 + p.id)));
+        }
+    }
+    let Some(handle) = &rec.handle else {
+        inbox.samples.clear();
+        return;
+    };
+    let due = (handle.origin().elapsed().as_secs_f64() * MIX_RATE as f64) as u64;
+    let n = due.saturating_sub(rec.samples_pushed) as usize;
+    if n == 0 {
+        return;
+    }
+    let mut mix = vec![0f32; n];
+    for (_, voice) in voices.0.iter_mut() {
+        for (m, v) in mix.iter_mut().zip(voice.next_chunk(n)) {
+            *m += v;
+        }
+    }
+    for m in mix.iter_mut() {
+        match inbox.samples.pop_front() {
+            Some(s) => *m += s,
+            None => break,
+        }
+    }
+    let pts = Duration::from_secs_f64(rec.samples_pushed as f64 / MIX_RATE as f64);
+    let samples = crate::media::audio::f32_to_i16(&mix);
+    handle.push_audio(samples, pts);
+    rec.samples_pushed += n as u64;
+}
