@@ -71,6 +71,9 @@ pub struct DemoConfig {
     pub game: Option<crate::games::GameKind>,
     /// Seed of the game's random choices.
     pub seed: u64,
+    /// Join a room over the network (`--server`): the local participant goes out,
+    /// the other peers come in as participants.
+    pub net: Option<crate::net::bridge::BridgeConfig>,
     /// Record the scene and the room's audio to this MP4 from the start.
     pub record: Option<PathBuf>,
     /// Switch to the next theme every this many seconds.
@@ -88,6 +91,8 @@ pub struct DemoRun {
     pub frames: u64,
     /// Whether the end sequence (snapshot, report) has begun.
     pub finishing: bool,
+    /// CPU seconds this process had used at the first update.
+    pub cpu_at_start: Option<f64>,
 }
 
 /// The report written with `--report`.
@@ -116,9 +121,60 @@ pub struct DemoReport {
     /// The game played, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::games::GameReport>,
+    /// CPU cores used on average over the run (user + system time / wall time).
+    pub cpu_cores: Option<f64>,
+    /// CPU cores per thread name over the run (names cut to 15 bytes; a thread's
+    /// time counts from its start, which is about the start of the run).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cpu_threads: std::collections::BTreeMap<String, f64>,
+    /// The other peers in a networked room (empty offline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<crate::net::stats::PeerReport>,
+    /// This peer's side of a networked room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetReport>,
     /// The recording, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingReport>,
+}
+
+/// This peer's own figures in a networked room.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetReport {
+    /// Room code.
+    pub room: String,
+    /// Our peer id.
+    pub me: u64,
+    /// The host at the end.
+    pub host: u64,
+    /// Whether we were the host at the end.
+    pub is_host: bool,
+    /// The tone our synthetic voice sends.
+    pub tone_hz: f32,
+    /// Pictures encoded and sent.
+    pub video_frames_sent: u64,
+    /// Pictures the rate control skipped.
+    pub video_frames_skipped: u64,
+    /// Keyframes sent.
+    pub keyframes_sent: u64,
+    /// Sent video bit rate, kbit/s (per stream; every peer gets the same stream).
+    pub video_kbit_s_sent: f64,
+    /// Average H.264 encode time per picture (640x960 packed), ms.
+    pub encode_ms: f64,
+    /// Opus packets sent.
+    pub audio_packets_sent: u64,
+    /// Game snapshots received from the host.
+    pub game_snapshots_received: u64,
+    /// Game events received from the host.
+    pub game_events_received: u64,
+    /// The game being followed or run, and its newest tick and object count.
+    pub game: Option<String>,
+    /// Newest game tick seen.
+    pub game_tick: Option<u64>,
+    /// Objects in the newest game state.
+    pub game_objects: Option<usize>,
+    /// Units the mesh dropped (video out, audio out, events in, world messages).
+    pub dropped: [u64; 4],
 }
 
 /// The `recording` section of the report.
@@ -232,12 +288,13 @@ impl Plugin for AppPlugin {
             started: None,
             frames: 0,
             finishing: false,
+            cpu_at_start: None,
         })
         .add_plugins(WorldPlugin { theme, themes_dir })
         .add_plugins(crate::record::plugin::RecordPlugin {
             record_to: c.record.clone(),
         });
-        if let Some(kind) = c.game {
+        if c.game.is_some() || c.net.is_some() {
             let photo_dir = c
                 .snapshot
                 .as_ref()
@@ -245,9 +302,14 @@ impl Plugin for AppPlugin {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("out"));
             app.add_plugins(crate::games::plugin::GamesPlugin {
-                kind,
+                kind: c.game,
                 seed: c.seed,
                 photo_dir,
+            });
+        }
+        if let Some(net) = &c.net {
+            app.add_plugins(crate::net::plugin::NetPlugin {
+                config: net.clone(),
             });
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
@@ -289,20 +351,24 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
 }
 
 /// Starts the capture and segmentation threads of one local participant.
+/// `tee`, if given, also receives every cutout as soon as it is ready (the network
+/// encoder).
 pub fn start_feed(
     spec: &str,
     synthetic: SyntheticParams,
     segment: &SegmentConfig,
     index: usize,
+    tee: Option<crate::segment::worker::CutoutTee>,
 ) -> anyhow::Result<(LocalFeed, String)> {
     let source = open_source(spec, &assets_dir(), synthetic, 640, 480, 30)?;
     let name = source.info().name;
     let capture = CaptureWorker::spawn(source, &format!("samespace-capture-{index}"))?;
     let pipeline = CutoutPipeline::new(segment.clone());
-    let segment = SegmentWorker::spawn(
+    let segment = SegmentWorker::spawn_with_tee(
         capture.frames.clone(),
         pipeline,
         &format!("samespace-segment-{index}"),
+        tee,
     )?;
     Ok((LocalFeed { capture, segment }, name))
 }
@@ -317,13 +383,20 @@ fn spawn_demo_participants(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<CutoutMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
+    net: Option<Res<crate::net::plugin::NetLink>>,
 ) {
     let c = &run.config;
     let quad = meshes.add(Rectangle::new(1.0, 1.0));
+    // In a room the local demo participant moves at the network video rate.
+    let local_fps = c.net.as_ref().map_or(30.0, |n| n.video_fps);
     for i in 0..c.participants {
         let local = i == 0;
+        let tee = net
+            .as_ref()
+            .filter(|_| local)
+            .map(|n| n.bridge.cutout_tee());
         let synthetic = SyntheticParams {
-            fps: if local { 30.0 } else { c.demo_fps },
+            fps: if local { local_fps } else { c.demo_fps },
             phase: i as f32 * 1.7,
             variant: i as u32,
             walk_px: 60.0,
@@ -334,9 +407,9 @@ fn spawn_demo_participants(
         } else {
             "synthetic".into()
         };
-        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i).or_else(|e| {
+        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i, tee.clone()).or_else(|e| {
             warn!(error = %e, "camera unavailable; the demo participant stands in");
-            start_feed("synthetic", synthetic, &c.segment, i)
+            start_feed("synthetic", synthetic, &c.segment, i, tee)
         });
         let (feed, source) = match feed {
             Ok(f) => f,
@@ -418,11 +491,16 @@ fn finish_demo(
     theme: Res<ActiveTheme>,
     target: Option<Res<SceneTarget>>,
     game: Option<Res<crate::games::plugin::ActiveGame>>,
+    net: Option<Res<crate::net::plugin::NetLink>>,
+    remote_game: Option<Res<crate::games::plugin::RemoteGame>>,
     mut recording: ResMut<crate::record::plugin::Recording>,
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
     let now = Instant::now();
+    if run.started.is_none() {
+        run.cpu_at_start = crate::net::stats::process_cpu_seconds();
+    }
     let first = *run.started.get_or_insert(now);
     // A recorded demo lasts `seconds` of recording, whatever start-up took.
     let started = match (&run.config.record, recording.started) {
@@ -456,6 +534,20 @@ fn finish_demo(
     }
     crate::record::plugin::finish_recording(&mut commands, &mut recording);
     let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
+    report.cpu_cores = crate::net::stats::process_cpu_seconds()
+        .zip(run.cpu_at_start)
+        .map(|(end, start)| (end - start) / f64::from(elapsed.max(1e-3)));
+    report.cpu_threads = crate::net::stats::thread_cpu_seconds()
+        .into_iter()
+        .map(|(name, secs)| (name, secs / f64::from(elapsed.max(1e-3))))
+        .filter(|(_, cores)| *cores >= 0.001)
+        .collect();
+    if let Some(link) = &net {
+        let (peers, net_report) =
+            net_report(link, game.as_deref(), remote_game.as_deref(), elapsed);
+        report.peers = peers;
+        report.net = Some(net_report);
+    }
     report.recording = recording.last.as_ref().map(|s| RecordingReport {
         path: recording.path.clone(),
         frames_written: s.frames_written,
@@ -477,6 +569,77 @@ fn finish_demo(
         "demo finished"
     );
     exit.write(AppExit::Success);
+}
+
+fn net_report(
+    link: &crate::net::plugin::NetLink,
+    game: Option<&crate::games::plugin::ActiveGame>,
+    remote: Option<&crate::games::plugin::RemoteGame>,
+    elapsed: f32,
+) -> (Vec<crate::net::stats::PeerReport>, NetReport) {
+    let shared = link.bridge.shared();
+    let mut peers: Vec<_> = shared
+        .stats()
+        .iter()
+        .map(|(id, s)| s.report(id.0, Instant::now()))
+        .collect();
+    peers.sort_by_key(|p| p.id);
+    let sent = &shared.sent;
+    let frames = sent.video_frames.load(Ordering::Relaxed);
+    let skipped = sent.video_skipped.load(Ordering::Relaxed);
+    let encode_us = sent.encode_us.load(Ordering::Relaxed);
+    let counters = link.bridge.net().counters();
+    let (game_name, tick, objects) = match (game, remote.and_then(|r| r.snapshot.as_ref())) {
+        (Some(g), _) if link.host == link.me => {
+            let s = g.sim.snapshot();
+            (
+                Some(s.game.name().to_string()),
+                Some(s.tick),
+                Some(s.objects.len()),
+            )
+        }
+        (_, Some(s)) => (
+            Some(s.game.name().to_string()),
+            Some(s.tick),
+            Some(s.objects.len()),
+        ),
+        (Some(g), None) => {
+            let s = g.sim.snapshot();
+            (
+                Some(s.game.name().to_string()),
+                Some(s.tick),
+                Some(s.objects.len()),
+            )
+        }
+        (None, None) => (None, None, None),
+    };
+    let report = NetReport {
+        room: link.room.to_string(),
+        me: link.me.0,
+        host: link.host.0,
+        is_host: link.host == link.me,
+        tone_hz: link.bridge.tone_hz(),
+        video_frames_sent: frames,
+        video_frames_skipped: skipped,
+        keyframes_sent: sent.keyframes.load(Ordering::Relaxed),
+        video_kbit_s_sent: sent.video_bytes.load(Ordering::Relaxed) as f64 * 8.0
+            / 1000.0
+            / f64::from(elapsed.max(1e-3)),
+        encode_ms: encode_us as f64 / 1000.0 / (frames + skipped).max(1) as f64,
+        audio_packets_sent: sent.audio_packets.load(Ordering::Relaxed),
+        game_snapshots_received: remote.map_or(0, |r| r.snapshots_received),
+        game_events_received: remote.map_or(0, |r| r.events_received),
+        game: game_name,
+        game_tick: tick,
+        game_objects: objects,
+        dropped: [
+            counters.video_dropped_out.load(Ordering::Relaxed),
+            counters.audio_dropped_out.load(Ordering::Relaxed),
+            counters.dropped_in.load(Ordering::Relaxed),
+            counters.world_dropped.load(Ordering::Relaxed),
+        ],
+    };
+    (peers, report)
 }
 
 fn elapsed_since(start: Instant, now: Instant) -> f32 {
@@ -545,6 +708,10 @@ fn build_report(
             .clone()
             .filter(|p| tracker.saved.lock().is_ok_and(|s| s.contains(p))),
         game: None,
+        cpu_cores: None,
+        cpu_threads: std::collections::BTreeMap::new(),
+        peers: Vec::new(),
+        net: None,
         recording: None,
     }
 }

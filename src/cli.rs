@@ -128,6 +128,21 @@ pub struct DemoArgs {
     /// Seed of the game's random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Join a room on this signaling server (`ws://host:port`).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Room code to join or create (with `--server`; default: a fresh code, printed).
+    #[arg(long, requires = "server")]
+    pub room: Option<String>,
+    /// Send no audio.
+    #[arg(long)]
+    pub mute: bool,
+    /// Video bit rate target for the network stream, kbit/s.
+    #[arg(long, default_value_t = 600)]
+    pub video_kbit: u32,
+    /// Video frame rate sent to the room (the local demo participant moves at it).
+    #[arg(long, default_value_t = 15.0)]
+    pub video_fps: f32,
     /// Switch to the next theme every this many seconds (a tour of the worlds).
     #[arg(long)]
     pub theme_cycle: Option<f32>,

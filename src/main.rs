@@ -9,6 +9,9 @@ use samespace::bench;
 use samespace::capture::Frame;
 use samespace::capture::still::{list_images, load_rgb};
 use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, SegmentArgs};
+use samespace::net::bridge::BridgeConfig;
+use samespace::net::peer::NetConfig;
+use samespace::net::protocol::RoomCode;
 use samespace::paths::{assets_dir, models_dir};
 use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
 
@@ -231,7 +234,40 @@ fn has_display() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
-fn demo_config(args: DemoArgs) -> DemoConfig {
+/// The network part of a demo: `None` without `--server`.
+fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig>> {
+    let Some(server) = &args.server else {
+        return Ok(None);
+    };
+    let room: RoomCode = match &args.room {
+        Some(code) => code
+            .parse()
+            .with_context(|| format!("room code {code:?}"))?,
+        None => {
+            let code = RoomCode::random();
+            println!("room: {code} (created; others join with --room {code})");
+            code
+        }
+    };
+    let mut net = NetConfig::new(server.clone(), room, name.to_string());
+    // A server on this machine means the peers are here too: loopback candidates only.
+    let host = server
+        .trim_start_matches("ws://")
+        .trim_start_matches("wss://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or_default();
+    if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        net = net.loopback_only();
+    }
+    let mut config = BridgeConfig::new(net);
+    config.muted = args.mute;
+    config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
+    config.video_fps = args.video_fps.clamp(1.0, 60.0);
+    Ok(Some(config))
+}
+
+fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
     let headless = args.headless || !has_display();
     let mut segment = segment_config(&args.segment, true);
     segment.threads = args.segment.threads;
@@ -244,7 +280,8 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
                 .filter(|u| !u.is_empty() && u != "root")
         })
         .unwrap_or_else(|| "You".into());
-    DemoConfig {
+    let net = net_config(&args, &name)?;
+    Ok(DemoConfig {
         headless,
         seconds: args.seconds.or(headless.then_some(6.0)),
         participants: args.participants,
@@ -267,11 +304,12 @@ fn demo_config(args: DemoArgs) -> DemoConfig {
         game: args.game,
         seed: args.seed,
         theme_cycle: args.theme_cycle,
-    }
+        net,
+    })
 }
 
 fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
-    let config = demo_config(args);
+    let config = demo_config(args)?;
     if config.headless {
         println!(
             "no display: running headless for {:.0} s",

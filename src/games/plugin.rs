@@ -1,6 +1,11 @@
 //! Bevy glue for the games: feeds each participant's silhouette into the
 //! [`GameSim`], steps it with the frame time, draws the objects from its snapshot,
 //! turns `TakePhoto` into a scene snapshot, and (windowed) shows the HUD.
+//!
+//! In a networked room only the host simulates ([`GameAuthority::Host`]); a
+//! follower draws the host's snapshots ([`RemoteGame`], filled by the net plugin,
+//! interpolated one snapshot interval behind) and simulates nothing. A follower that
+//! becomes host takes the game over from the last snapshot's kind (`take_over_game`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,14 +52,93 @@ pub struct GameObjectSprite(pub ObjectId);
 #[derive(Component, Debug, Clone, Copy)]
 pub struct NetSprite;
 
+/// Who runs the game simulation here.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GameAuthority {
+    /// This app simulates (alone, or as the room's host) and others follow it.
+    #[default]
+    Host,
+    /// Another peer is the host: draw its snapshots, simulate nothing.
+    Follower,
+}
+
+impl GameAuthority {
+    /// Run condition: this app simulates and has a game.
+    pub fn simulates(authority: Res<GameAuthority>, game: Option<Res<ActiveGame>>) -> bool {
+        *authority == GameAuthority::Host && game.is_some()
+    }
+}
+
+/// The host's newest game state, as a follower received it.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct RemoteGame {
+    /// The newest snapshot (by tick).
+    pub snapshot: Option<super::GameSnapshot>,
+    /// When the newest snapshot arrived.
+    received_at: Option<std::time::Instant>,
+    /// The snapshot before it, and when that arrived (for interpolation).
+    previous: Option<(super::GameSnapshot, std::time::Instant)>,
+    /// Snapshots received.
+    pub snapshots_received: u64,
+    /// Reliable game events received.
+    pub events_received: u64,
+}
+
+impl RemoteGame {
+    /// Keeps `snapshot`, received at `now`, if it is newer than the one held (or from
+    /// another game).
+    pub fn offer(&mut self, snapshot: super::GameSnapshot, now: std::time::Instant) {
+        self.snapshots_received += 1;
+        let newer = self
+            .snapshot
+            .as_ref()
+            .is_none_or(|s| s.game != snapshot.game || snapshot.tick > s.tick);
+        if !newer {
+            return;
+        }
+        self.previous = match (self.snapshot.take(), self.received_at) {
+            (Some(old), Some(at)) if old.game == snapshot.game => Some((old, at)),
+            _ => None,
+        };
+        self.snapshot = Some(snapshot);
+        self.received_at = Some(now);
+    }
+
+    /// What to draw at `now`: one snapshot interval behind, object positions and angles
+    /// interpolated between the two newest snapshots (objects in only the newest one
+    /// appear where it puts them).
+    pub fn view(&self, now: std::time::Instant) -> Option<super::GameSnapshot> {
+        let newest = self.snapshot.as_ref()?;
+        let (Some((prev, prev_at)), Some(at)) = (&self.previous, self.received_at) else {
+            return Some(newest.clone());
+        };
+        let interval = at.saturating_duration_since(*prev_at).as_secs_f32();
+        if interval <= 0.0 {
+            return Some(newest.clone());
+        }
+        let t = (now.saturating_duration_since(at).as_secs_f32() / interval).clamp(0.0, 1.0);
+        let mut view = newest.clone();
+        for o in &mut view.objects {
+            if let Some(p) = prev.objects.iter().find(|p| p.id == o.id) {
+                o.position = [
+                    p.position[0] + (o.position[0] - p.position[0]) * t,
+                    p.position[1] + (o.position[1] - p.position[1]) * t,
+                ];
+                o.angle = p.angle + (o.angle - p.angle) * t;
+            }
+        }
+        Some(view)
+    }
+}
+
 /// The disc texture game objects are drawn with.
 #[derive(Resource, Debug, Clone)]
 struct DiscTexture(Handle<Image>);
 
-/// Runs one game in the world.
+/// Runs one game in the world (or, as a network follower, draws the host's).
 pub struct GamesPlugin {
-    /// Which game.
-    pub kind: GameKind,
+    /// Which game to simulate; `None` for a follower that learns it from snapshots.
+    pub kind: Option<GameKind>,
     /// Seed of the simulation.
     pub seed: u64,
     /// Where the photo booth saves pictures.
@@ -69,31 +153,83 @@ impl Plugin for GamesPlugin {
             move |mut commands: Commands,
                   theme: Res<ActiveTheme>,
                   mut images: ResMut<Assets<Image>>| {
-                let config = GameConfig {
-                    seed,
-                    gravity: theme.0.gravity,
-                    floor_y: theme.0.floor_y,
-                    ..GameConfig::default()
-                };
-                info!(game = kind.name(), "game started");
-                commands.insert_resource(ActiveGame {
-                    sim: GameSim::new(kind, config),
-                    ids: HashMap::new(),
-                    events: Vec::new(),
-                    fed: HashMap::new(),
-                    photo_dir: photo_dir.clone(),
-                    photos: Vec::new(),
-                });
+                if let Some(kind) = kind {
+                    commands.insert_resource(new_game(kind, seed, &theme, photo_dir.clone()));
+                }
                 commands.insert_resource(DiscTexture(images.add(disc_image(64))));
             },
         )
+        .init_resource::<GameAuthority>()
+        .init_resource::<RemoteGame>()
+        .insert_resource(GameSeed {
+            seed,
+            photo_dir: self.photo_dir.clone(),
+        })
         .add_systems(
             Update,
-            (join_game, feed_bodies, autoplay, step_game)
+            (
+                take_over_game,
+                (join_game, feed_bodies, autoplay, step_game)
+                    .chain()
+                    .run_if(GameAuthority::simulates),
+            )
                 .chain()
                 .in_set(AppSystems::Simulate),
         )
         .add_systems(Update, draw_objects.in_set(AppSystems::Present));
+    }
+}
+
+/// Seed and photo folder for a game started later (host handover).
+#[derive(Resource, Debug, Clone)]
+struct GameSeed {
+    seed: u64,
+    photo_dir: PathBuf,
+}
+
+/// A fresh game of `kind` in the current theme.
+fn new_game(kind: GameKind, seed: u64, theme: &ActiveTheme, photo_dir: PathBuf) -> ActiveGame {
+    let config = GameConfig {
+        seed,
+        gravity: theme.0.gravity,
+        floor_y: theme.0.floor_y,
+        ..GameConfig::default()
+    };
+    info!(game = kind.name(), "game started");
+    ActiveGame {
+        sim: GameSim::new(kind, config),
+        ids: HashMap::new(),
+        events: Vec::new(),
+        fed: HashMap::new(),
+        photo_dir,
+        photos: Vec::new(),
+    }
+}
+
+/// A follower that became host restarts the game it was following (the old host's
+/// physics state is not transferable; scores start again).
+fn take_over_game(
+    mut commands: Commands,
+    authority: Res<GameAuthority>,
+    game: Option<Res<ActiveGame>>,
+    remote: Res<RemoteGame>,
+    seed: Res<GameSeed>,
+    theme: Res<ActiveTheme>,
+) {
+    if *authority != GameAuthority::Host || game.is_some() {
+        return;
+    }
+    if let Some(snapshot) = &remote.snapshot {
+        info!(
+            game = snapshot.game.name(),
+            "taking the game over as the new host"
+        );
+        commands.insert_resource(new_game(
+            snapshot.game,
+            seed.seed,
+            &theme,
+            seed.photo_dir.clone(),
+        ));
     }
 }
 
@@ -264,14 +400,25 @@ fn object_colour(kind: ObjectKind, id: ObjectId) -> Color {
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn draw_objects(
     mut commands: Commands,
-    game: Res<ActiveGame>,
-    disc: Res<DiscTexture>,
+    game: Option<Res<ActiveGame>>,
+    authority: Res<GameAuthority>,
+    remote: Res<RemoteGame>,
+    theme: Res<ActiveTheme>,
+    disc: Option<Res<DiscTexture>>,
     mut sprites: Query<(Entity, &GameObjectSprite, &mut Transform)>,
     net: Query<Entity, With<NetSprite>>,
 ) {
-    let snapshot = game.sim.snapshot();
+    let Some(disc) = disc else { return };
+    let snapshot = match (*authority, &game) {
+        (GameAuthority::Host, Some(game)) => game.sim.snapshot(),
+        _ => match remote.view(std::time::Instant::now()) {
+            Some(s) => s,
+            None => return,
+        },
+    };
     let mut seen = std::collections::HashSet::new();
     let mut existing: HashMap<ObjectId, Entity> = HashMap::new();
     for (e, s, mut t) in &mut sprites {
@@ -302,7 +449,9 @@ fn draw_objects(
     }
     match (snapshot.net, net.iter().next()) {
         (Some([x, top]), None) => {
-            let floor = game.sim.config().floor_y;
+            let floor = game
+                .as_ref()
+                .map_or(theme.0.floor_y, |g| g.sim.config().floor_y);
             commands.spawn((
                 Name::new("volleyball net"),
                 NetSprite,
@@ -315,5 +464,68 @@ fn draw_objects(
         }
         (None, Some(e)) => commands.entity(e).despawn(),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot_after(ticks: u32) -> super::super::GameSnapshot {
+        let mut sim = GameSim::new(GameKind::BalloonKeepup, GameConfig::default());
+        sim.add_participant("Ada");
+        sim.start();
+        for _ in 0..ticks {
+            sim.step();
+        }
+        sim.snapshot()
+    }
+
+    #[test]
+    fn a_follower_keeps_the_newest_snapshot_and_survives_the_json_round_trip() {
+        let older = snapshot_after(5);
+        let newer = snapshot_after(10);
+        assert!(newer.tick > older.tick);
+        let wire = serde_json::to_value(&newer).expect("snapshot serializes");
+        let back: super::super::GameSnapshot =
+            serde_json::from_value(wire).expect("snapshot parses");
+        let t0 = std::time::Instant::now();
+        let mut remote = RemoteGame::default();
+        remote.offer(back, t0);
+        remote.offer(older, t0);
+        assert_eq!(remote.snapshots_received, 2);
+        assert_eq!(remote.snapshot.as_ref().map(|s| s.tick), Some(newer.tick));
+    }
+
+    #[test]
+    fn a_follower_draws_objects_between_the_two_newest_snapshots() {
+        use std::time::{Duration, Instant};
+        let ball = |position: [f32; 2]| super::super::ObjectState {
+            id: ObjectId(7),
+            kind: ObjectKind::Balloon,
+            radius: 30.0,
+            position,
+            angle: 0.0,
+            velocity: [0.0, 0.0],
+            angular_velocity: 0.0,
+        };
+        let mut a = snapshot_after(1);
+        a.objects = vec![ball([0.0, 0.0])];
+        let mut b = a.clone();
+        b.tick += 1;
+        b.objects = vec![ball([10.0, 20.0])];
+        let t0 = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut remote = RemoteGame::default();
+        remote.offer(a, t0);
+        remote.offer(b, t0 + interval);
+        let at = |d: Duration| remote.view(t0 + interval + d).expect("a view").objects[0].position;
+        assert_eq!(at(Duration::ZERO), [0.0, 0.0]);
+        let mid = at(interval / 2);
+        assert!(
+            (mid[0] - 5.0).abs() < 0.01 && (mid[1] - 10.0).abs() < 0.01,
+            "{mid:?}"
+        );
+        assert_eq!(at(interval * 3), [10.0, 20.0]);
     }
 }

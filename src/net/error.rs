@@ -47,6 +47,9 @@ pub enum NetError {
     /// The network thread or one of its channels is gone.
     #[error("network worker stopped")]
     WorkerStopped,
+    /// Encoding or decoding the media that goes over the network failed.
+    #[error("network media codec failed")]
+    Media(#[from] crate::media::MediaError),
 }
 
 /// Result alias for `net`.

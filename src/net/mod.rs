@@ -6,12 +6,22 @@
 //! - [`peer`]: the sans-IO negotiation core and the tokio + webrtc-rs driver behind a
 //!   thread-friendly [`peer::NetHandle`].
 //! - [`error`]: the error type, [`error::NetError`].
+//! - [`bridge`]: the app's media bridge to the mesh: encode, audio, receive and
+//!   per-peer decode threads ([`bridge::NetBridge`]).
+//! - [`plugin`]: `NetPlugin`, the Bevy glue (remote participants, world messages,
+//!   game snapshots from the host, report figures).
+//! - [`probe`], [`stats`]: pure measurement helpers (alpha IoU probes, tone
+//!   detection, latency percentiles).
 //!
 //! Threads: one multi-thread tokio runtime, owned by [`peer::NetHandle`] (or by the
 //! caller of [`signaling::server::serve`]). The rest of the app talks to it only
 //! through bounded crossbeam channels.
 
+pub mod bridge;
 pub mod error;
 pub mod peer;
+pub mod plugin;
+pub mod probe;
 pub mod protocol;
 pub mod signaling;
+pub mod stats;

@@ -416,6 +416,22 @@ pub enum PeerToPeer {
     },
     /// Please send a keyframe (IDR) of your video next: the receiver starts or lost data.
     KeyframeRequest,
+    /// A coarse copy of the alpha mask the sender encoded into one video frame, so a
+    /// receiver can measure how faithfully the cutout arrived (alpha IoU). Sent on
+    /// the reliable channel every few frames; ignorable.
+    MaskProbe {
+        /// Capture time of that frame, µs since the Unix epoch (the same value the
+        /// frame's capture-time SEI carries, to within a few µs).
+        captured_unix_us: u64,
+        /// Probe grid width (the mask sampled every `step` pixels).
+        width: u32,
+        /// Probe grid height.
+        height: u32,
+        /// Sampling step in mask pixels.
+        step: u32,
+        /// Row-major bits (1 = person, mask ≥ 128), packed LSB first, as hex.
+        bits: String,
+    },
     /// Round-trip probe; the receiver answers [`PeerToPeer::Pong`] with the same `nonce`.
     Ping {
         /// Opaque value echoed back.

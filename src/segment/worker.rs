@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::cutout::Cutout;
 use super::error::SegmentError;
@@ -16,6 +16,11 @@ use crate::capture::source::send_latest;
 /// Segmentation thread → consumers (the Bevy world, the encoder). Latest wins:
 /// when full, the oldest cutout is dropped and counted.
 pub const SEGMENT_TO_WORLD_CAPACITY: usize = 2;
+
+/// A second consumer of a worker's cutouts (e.g. the network encoder): the sending
+/// end and, for dropping the oldest when full, a receiving end of one bounded channel.
+/// Latest wins; a closed tee is ignored.
+pub type CutoutTee = (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>);
 
 /// Running figures of a segmentation worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -48,8 +53,19 @@ impl SegmentWorker {
     /// Starts the thread on `frames` with a ready pipeline.
     pub fn spawn(
         frames: Receiver<Frame>,
+        pipeline: CutoutPipeline,
+        thread_name: &str,
+    ) -> std::io::Result<Self> {
+        Self::spawn_with_tee(frames, pipeline, thread_name, None)
+    }
+
+    /// Like [`SegmentWorker::spawn`], also handing every cutout to `tee` as soon as it
+    /// is ready (no wait for the next rendered frame).
+    pub fn spawn_with_tee(
+        frames: Receiver<Frame>,
         mut pipeline: CutoutPipeline,
         thread_name: &str,
+        tee: Option<CutoutTee>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = bounded(SEGMENT_TO_WORLD_CAPACITY);
         let (fail_tx, fail_rx) = bounded(1);
@@ -58,6 +74,7 @@ impl SegmentWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let (stats_t, dropped_t, stop_t, drain) =
             (stats.clone(), dropped.clone(), stop.clone(), rx.clone());
+        let tee_dropped = AtomicU64::new(0);
         let handle = std::thread::Builder::new()
             .name(thread_name.to_string())
             .spawn(move || {
@@ -79,7 +96,11 @@ impl SegmentWorker {
                                 s.avg_total_ms += (t.total_ms() - s.avg_total_ms) * k;
                                 s.avg_latency_ms += (latency - s.avg_latency_ms) * k;
                             }
-                            if !send_latest(&tx, &drain, Arc::new(cutout), &dropped_t) {
+                            let cutout = Arc::new(cutout);
+                            if let Some((tee_tx, tee_rx)) = &tee {
+                                let _ = send_latest(tee_tx, tee_rx, cutout.clone(), &tee_dropped);
+                            }
+                            if !send_latest(&tx, &drain, cutout, &dropped_t) {
                                 break;
                             }
                         }

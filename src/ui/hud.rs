@@ -6,20 +6,29 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, egui};
 
 use crate::games::GamePhase;
-use crate::games::plugin::ActiveGame;
+use crate::games::plugin::{ActiveGame, GameAuthority, RemoteGame};
 use crate::world::placement::{SCENE_HEIGHT, SCENE_WIDTH};
 
-/// Draws the HUD of the game in play, if any.
+/// Draws the HUD of the game in play, if any: the local simulation's, or in a
+/// networked room where another peer hosts, the host's newest snapshot.
 pub fn game_hud(
     mut contexts: EguiContexts,
     game: Option<Res<ActiveGame>>,
+    authority: Option<Res<GameAuthority>>,
+    remote: Option<Res<RemoteGame>>,
     window: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
-    let Some(game) = game else { return Ok(()) };
+    let hosting = authority.is_none_or(|a| *a == GameAuthority::Host);
+    let snap = match (&game, hosting) {
+        (Some(game), true) => game.sim.snapshot(),
+        _ => match remote.and_then(|r| r.snapshot.clone()) {
+            Some(snapshot) => snapshot,
+            None => return Ok(()),
+        },
+    };
     let Ok(win) = window.single() else {
         return Ok(());
     };
-    let snap = game.sim.snapshot();
     let ctx = contexts.ctx_mut()?;
     let to_screen = |p: [f32; 2]| {
         egui::pos2(

@@ -4,6 +4,7 @@ mod capture;
 mod cli;
 mod common;
 mod games_demo;
+mod net_demo;
 mod peer_mesh;
 mod process_mesh;
 mod record;

@@ -1,0 +1,713 @@
+//! The media bridge between the app and the mesh: encode, send, receive, decode.
+//!
+//! [`NetBridge::start`] joins the room ([`NetHandle::connect`]) and starts:
+//! - `samespace-encode`: the local participant's newest [`Cutout`] → alpha-packed
+//!   (colour over alpha, [`pack_cutout_into`]) → H.264 (OpenH264, frame skipping on,
+//!   IDR on request) → [`NetCommand::Video`] with the capture time; every
+//!   [`PROBE_EVERY_FRAMES`] sent pictures also a [`PeerToPeer::MaskProbe`].
+//! - `samespace-audio-tx`: a synthetic voice (a sine at this peer's
+//!   [`tone_for_name`]) → Opus 20 ms packets → [`NetCommand::Audio`], paced by the
+//!   clock; nothing is sent while muted.
+//! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
+//!   peer's decoder thread, audio is Opus-decoded here and measured (ms, tone).
+//! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
+//!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → that peer's
+//!   `CutoutInbox`. Owned by the peer's entity; dropping it joins the thread.
+//!
+//! | channel | producer → consumer | capacity | full-policy |
+//! | --- | --- | --- | --- |
+//! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
+//! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
+//! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | drop oldest |
+//!
+//! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use tracing::{debug, info, info_span, trace, warn};
+
+use super::error::{NetError, NetResult};
+use super::peer::capture_time::unix_micros;
+use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, ReceivedMedia};
+use super::probe::{PROBE_STEP, ProbeMask};
+use super::protocol::{PeerId, PeerToPeer};
+use super::stats::{PeerStats, tone_for_name};
+use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
+use crate::media::audio::{AudioSource, SineSource};
+use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
+use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+use crate::segment::Cutout;
+
+/// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
+/// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
+pub const LOCAL_CUTOUT_CAPACITY: usize = 1;
+/// Access units waiting for one peer's decoder. Producer: `samespace-media-rx`;
+/// consumer: that peer's decode thread. Full: the oldest is dropped and counted, and a
+/// keyframe is requested (the following units reference the lost one).
+pub const DECODE_IN_CAPACITY: usize = 8;
+/// Decoded cutouts waiting for the app. Producer: a decode thread; consumer: the
+/// app's `drain_cutouts`. Full: the oldest is dropped (latest wins).
+pub const DECODED_CUTOUT_CAPACITY: usize = 2;
+/// A mask probe goes with every this many sent pictures.
+pub const PROBE_EVERY_FRAMES: u64 = 10;
+/// How long a worker waits on its channel before checking its stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// Opus frame length.
+const AUDIO_FRAME: Duration = Duration::from_millis(20);
+
+/// How the bridge encodes.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    /// The room to join.
+    pub net: NetConfig,
+    /// Video target bit rate (the packed 640x960 picture).
+    pub video_bitrate_bps: u32,
+    /// Nominal video frame rate (rate control and unit duration).
+    pub video_fps: f32,
+    /// A keyframe at least every this many pictures (besides requests).
+    pub keyframe_interval: u32,
+    /// Opus bit rate.
+    pub audio_bitrate_bps: u32,
+    /// Start muted.
+    pub muted: bool,
+}
+
+impl BridgeConfig {
+    /// Defaults for a room: 600 kbit/s video at 15 fps, a keyframe every 4 s, 32
+    /// kbit/s Opus, unmuted.
+    pub fn new(net: NetConfig) -> Self {
+        Self {
+            net,
+            video_bitrate_bps: 600_000,
+            video_fps: 15.0,
+            keyframe_interval: 60,
+            audio_bitrate_bps: 32_000,
+            muted: false,
+        }
+    }
+}
+
+/// Counters of the sending side.
+#[derive(Debug, Default)]
+pub struct SendCounters {
+    /// Pictures encoded and handed to the mesh.
+    pub video_frames: AtomicU64,
+    /// Pictures the rate control skipped.
+    pub video_skipped: AtomicU64,
+    /// Keyframes sent.
+    pub keyframes: AtomicU64,
+    /// Video bytes handed to the mesh.
+    pub video_bytes: AtomicU64,
+    /// Audio packets handed to the mesh.
+    pub audio_packets: AtomicU64,
+    /// Total encode time, µs (for the per-picture average).
+    pub encode_us: AtomicU64,
+}
+
+/// Both ends of one peer's decoder input (the sender side drops the oldest when full).
+type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
+
+/// State shared by the bridge's threads and the app.
+#[derive(Default)]
+pub struct Shared {
+    /// Per remote peer measurements (kept after it leaves, for the report).
+    pub stats: Mutex<HashMap<PeerId, PeerStats>>,
+    /// Where `samespace-media-rx` sends each peer's video.
+    decoders: Mutex<HashMap<PeerId, DecoderQueue>>,
+    /// Peers whose stream needs a keyframe (decoder error or dropped unit).
+    keyframe_wanted: Mutex<HashSet<PeerId>>,
+    /// Sending-side counters.
+    pub sent: SendCounters,
+}
+
+impl Shared {
+    /// The stats map (a poisoned lock still holds valid counters).
+    pub fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {
+        let mut stats = self.stats();
+        f(stats
+            .entry(peer)
+            .or_insert_with(|| PeerStats::new(format!("peer {}", peer.0))));
+    }
+
+    fn want_keyframe(&self, peer: PeerId) {
+        self.keyframe_wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(peer);
+    }
+}
+
+/// The running bridge; dropping it stops and joins its threads, then leaves the room.
+pub struct NetBridge {
+    net: Arc<NetHandle>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    keyframe: Arc<AtomicBool>,
+    muted: Arc<AtomicBool>,
+    tone_hz: f32,
+    local: (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>),
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl NetBridge {
+    /// Joins the room and starts the encode, audio and receive threads.
+    pub fn start(config: BridgeConfig) -> NetResult<Self> {
+        let tone_hz = tone_for_name(&config.net.name);
+        let net = Arc::new(NetHandle::connect(config.net.clone())?);
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let keyframe = Arc::new(AtomicBool::new(true));
+        let muted = Arc::new(AtomicBool::new(config.muted));
+        let local = crossbeam_channel::bounded(LOCAL_CUTOUT_CAPACITY);
+        let mut bridge = Self {
+            net,
+            shared,
+            stop,
+            keyframe,
+            muted,
+            tone_hz,
+            local,
+            threads: Vec::new(),
+        };
+        let encode = EncodeLoop {
+            net: bridge.net.clone(),
+            shared: bridge.shared.clone(),
+            stop: bridge.stop.clone(),
+            keyframe: bridge.keyframe.clone(),
+            cutouts: bridge.local.1.clone(),
+            config: config.clone(),
+        };
+        bridge.spawn("samespace-encode", move || encode.run())?;
+        let audio = AudioLoop {
+            net: bridge.net.clone(),
+            shared: bridge.shared.clone(),
+            stop: bridge.stop.clone(),
+            muted: bridge.muted.clone(),
+            tone_hz,
+            bitrate: config.audio_bitrate_bps,
+        };
+        bridge.spawn("samespace-audio-tx", move || audio.run())?;
+        let receive = ReceiveLoop {
+            media: bridge.net.media().clone(),
+            shared: bridge.shared.clone(),
+            stop: bridge.stop.clone(),
+        };
+        bridge.spawn("samespace-media-rx", move || receive.run())?;
+        info!(tone_hz, "net bridge started");
+        Ok(bridge)
+    }
+
+    fn spawn(&mut self, name: &str, f: impl FnOnce() + Send + 'static) -> NetResult<()> {
+        let handle = std::thread::Builder::new().name(name.into()).spawn(f)?;
+        self.threads.push(handle);
+        Ok(())
+    }
+
+    /// The mesh handle (events, welcome, commands).
+    pub fn net(&self) -> &NetHandle {
+        &self.net
+    }
+
+    /// Measurements and counters.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// This peer's synthetic tone.
+    pub fn tone_hz(&self) -> f32 {
+        self.tone_hz
+    }
+
+    /// Mutes or unmutes the outgoing audio.
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Ordering::Relaxed);
+    }
+
+    /// Whether outgoing audio is muted.
+    pub fn muted(&self) -> bool {
+        self.muted.load(Ordering::Relaxed)
+    }
+
+    /// The encoder's input, for the local segmentation worker to feed directly
+    /// ([`crate::segment::SegmentWorker::spawn_with_tee`]).
+    pub fn cutout_tee(&self) -> crate::segment::worker::CutoutTee {
+        self.local.clone()
+    }
+
+    /// Hands the local participant's newest cutout to the encoder (latest wins).
+    /// (Not needed when the segmentation worker feeds [`NetBridge::cutout_tee`].)
+    pub fn send_cutout(&self, cutout: Arc<Cutout>) {
+        if let Err(TrySendError::Full(cutout)) = self.local.0.try_send(cutout) {
+            let _ = self.local.1.try_recv();
+            let _ = self.local.0.try_send(cutout);
+        }
+    }
+
+    /// Makes the next encoded picture a keyframe.
+    pub fn request_keyframe(&self) {
+        self.keyframe.store(true, Ordering::Relaxed);
+    }
+
+    /// Records a new remote peer and starts its decoder; the returned receiver is the
+    /// peer's cutout inbox.
+    pub fn add_peer(
+        &self,
+        peer: PeerId,
+        name: &str,
+    ) -> NetResult<(RemoteDecoder, Receiver<Arc<Cutout>>)> {
+        self.shared.with_peer(peer, |s| {
+            s.name = name.to_string();
+            s.left = false;
+            s.joined_at.get_or_insert_with(Instant::now);
+        });
+        RemoteDecoder::spawn(peer, self.shared.clone())
+    }
+
+    /// Marks a peer as gone (its decoder stops when its entity drops it).
+    pub fn peer_left(&self, peer: PeerId) {
+        self.shared.with_peer(peer, |s| {
+            s.left = true;
+            s.left_at.get_or_insert_with(Instant::now);
+        });
+    }
+
+    /// Keyframe requests raised by the decoders since the last call.
+    pub fn take_keyframe_requests(&self) -> Vec<PeerId> {
+        let mut set = self
+            .shared
+            .keyframe_wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        set.drain().collect()
+    }
+}
+
+impl Drop for NetBridge {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
+        }
+        // The last `Arc<NetHandle>` goes here: it leaves the room politely.
+    }
+}
+
+/// One remote peer's decoder thread; dropping it stops and joins the thread.
+pub struct RemoteDecoder {
+    peer: PeerId,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RemoteDecoder {
+    fn spawn(peer: PeerId, shared: Arc<Shared>) -> NetResult<(Self, Receiver<Arc<Cutout>>)> {
+        let (units_tx, units_rx) = crossbeam_channel::bounded(DECODE_IN_CAPACITY);
+        let (cutouts_tx, cutouts_rx) = crossbeam_channel::bounded(DECODED_CUTOUT_CAPACITY);
+        shared
+            .decoders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(peer, (units_tx, units_rx.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = DecodeLoop {
+            peer,
+            shared: shared.clone(),
+            stop: stop.clone(),
+            units: units_rx,
+            cutouts: (cutouts_tx, cutouts_rx.clone()),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("samespace-decode-{}", peer.0))
+            .spawn(move || worker.run())?;
+        Ok((
+            Self {
+                peer,
+                shared,
+                stop,
+                thread: Some(thread),
+            },
+            cutouts_rx,
+        ))
+    }
+}
+
+impl Drop for RemoteDecoder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.shared
+            .decoders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.peer);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Pushes into a bounded channel, dropping the oldest item when full; `true` if
+/// something was dropped.
+fn push_drop_oldest<T>(tx: &Sender<T>, rx: &Receiver<T>, item: T) -> bool {
+    match tx.try_send(item) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(item)) => {
+            let _ = rx.try_recv();
+            let _ = tx.try_send(item);
+            true
+        }
+    }
+}
+
+/// The `Instant` at which a wall-clock time (µs since the epoch) was, on this machine.
+fn instant_of_unix_us(unix_us: u64) -> Instant {
+    let now = Instant::now();
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    now.checked_sub(Duration::from_micros(now_unix.saturating_sub(unix_us)))
+        .unwrap_or(now)
+}
+
+struct EncodeLoop {
+    net: Arc<NetHandle>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    keyframe: Arc<AtomicBool>,
+    cutouts: Receiver<Arc<Cutout>>,
+    config: BridgeConfig,
+}
+
+impl EncodeLoop {
+    fn run(self) {
+        let _span = info_span!("encode").entered();
+        let start = Instant::now();
+        let mut encoder: Option<(H264Encoder, I420Frame)> = None;
+        let mut sent = 0u64;
+        // Pacing: at most `video_fps` pictures a second (a 10 % early margin absorbs
+        // capture jitter).
+        let min_interval = Duration::from_secs_f32(0.9 / self.config.video_fps.max(1.0));
+        let mut last_capture: Option<Instant> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            let cutout = match self.cutouts.recv_timeout(POLL) {
+                Ok(c) => c,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if last_capture
+                .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
+            {
+                continue;
+            }
+            last_capture = Some(cutout.captured_at);
+            match self.encode(&cutout, &mut encoder, start) {
+                Ok(true) => {
+                    sent += 1;
+                    if sent % PROBE_EVERY_FRAMES == 1 {
+                        self.send_probe(&cutout);
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(error = %e, "cannot encode the local cutout; resetting the encoder");
+                    encoder = None;
+                }
+            }
+        }
+        debug!("encode thread stopped");
+    }
+
+    /// Encodes and sends one cutout; `Ok(false)` when the rate control skipped it.
+    fn encode(
+        &self,
+        cutout: &Cutout,
+        encoder: &mut Option<(H264Encoder, I420Frame)>,
+        start: Instant,
+    ) -> NetResult<bool> {
+        let (w, h) = (cutout.width, cutout.height);
+        let fits =
+            matches!(encoder, Some((e, _)) if e.config().width == w && e.config().height == h * 2);
+        if !fits {
+            let config = H264Config {
+                fps: self.config.video_fps,
+                bitrate_bps: self.config.video_bitrate_bps,
+                keyframe_interval: self.config.keyframe_interval,
+                allow_frame_skip: true,
+                threads: 1,
+                ..H264Config::new(w, h * 2)
+            };
+            info!(width = w, height = h * 2, "video encoder (packed cutout)");
+            *encoder = Some((H264Encoder::new(config)?, I420Frame::new(w, h * 2)?));
+            self.keyframe.store(true, Ordering::Relaxed);
+        }
+        let Some((enc, frame)) = encoder.as_mut() else {
+            return Ok(false);
+        };
+        pack_cutout_into(&cutout.rgba, w, h, ColorMatrix::Bt601, frame)?;
+        if self.keyframe.swap(false, Ordering::Relaxed) {
+            enc.force_keyframe();
+        }
+        let t0 = Instant::now();
+        let pts_ms = cutout
+            .captured_at
+            .saturating_duration_since(start)
+            .as_millis() as u64;
+        let out = enc.encode_i420(frame, pts_ms)?;
+        let counters = &self.shared.sent;
+        counters
+            .encode_us
+            .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if out.annex_b.is_empty() {
+            counters.video_skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(false);
+        }
+        counters.video_frames.fetch_add(1, Ordering::Relaxed);
+        counters
+            .video_bytes
+            .fetch_add(out.annex_b.len() as u64, Ordering::Relaxed);
+        if out.is_keyframe {
+            counters.keyframes.fetch_add(1, Ordering::Relaxed);
+        }
+        trace!(bytes = out.annex_b.len(), key = out.is_keyframe, "encoded");
+        self.net.send(NetCommand::Video(EncodedMedia {
+            data: Bytes::from(out.annex_b),
+            duration: Duration::from_secs_f32(1.0 / self.config.video_fps.max(1.0)),
+            captured_at: cutout.captured_at,
+        }))?;
+        Ok(true)
+    }
+
+    fn send_probe(&self, cutout: &Cutout) {
+        let Some(probe) = ProbeMask::sample(&cutout.mask, cutout.width, cutout.height, PROBE_STEP)
+        else {
+            return;
+        };
+        let message = PeerToPeer::MaskProbe {
+            captured_unix_us: unix_micros(cutout.captured_at),
+            width: probe.width,
+            height: probe.height,
+            step: PROBE_STEP,
+            bits: probe.to_hex(),
+        };
+        if let Err(e) = self.net.send(NetCommand::World { to: None, message }) {
+            debug!(error = %e, "mask probe not sent");
+        }
+    }
+}
+
+struct AudioLoop {
+    net: Arc<NetHandle>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    muted: Arc<AtomicBool>,
+    tone_hz: f32,
+    bitrate: u32,
+}
+
+impl AudioLoop {
+    fn run(self) {
+        let _span = info_span!("audio-tx").entered();
+        let mut encoder = match OpusEncoder::new(1, self.bitrate) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "no opus encoder: sending no audio");
+                return;
+            }
+        };
+        let mut source = SineSource::new(self.tone_hz, 0.3);
+        let mut next = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            next += AUDIO_FRAME;
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            } else if now - next > Duration::from_millis(200) {
+                // Far behind (the machine stalled): resume from now, no burst.
+                next = now;
+            }
+            let pcm = source.next_chunk(FRAME_SAMPLES);
+            if self.muted.load(Ordering::Relaxed) {
+                continue;
+            }
+            match encoder.encode_f32(&pcm) {
+                Ok(packet) => {
+                    self.shared
+                        .sent
+                        .audio_packets
+                        .fetch_add(1, Ordering::Relaxed);
+                    let media = EncodedMedia {
+                        data: Bytes::from(packet),
+                        duration: AUDIO_FRAME,
+                        captured_at: Instant::now(),
+                    };
+                    if let Err(e) = self.net.send(NetCommand::Audio(media)) {
+                        debug!(error = %e, "audio not sent");
+                    }
+                }
+                Err(e) => warn!(error = %e, "opus encode failed"),
+            }
+        }
+    }
+}
+
+struct ReceiveLoop {
+    media: Receiver<NetEvent>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ReceiveLoop {
+    fn run(self) {
+        let _span = info_span!("media-rx").entered();
+        let mut opus: HashMap<PeerId, OpusDecoder> = HashMap::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let event = match self.media.recv_timeout(POLL) {
+                Ok(e) => e,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            match event {
+                NetEvent::Video(unit) => self.video(unit),
+                NetEvent::Audio(packet) => self.audio(packet, &mut opus),
+                _ => {}
+            }
+        }
+    }
+
+    fn video(&self, unit: ReceivedMedia) {
+        let peer = unit.from;
+        let latency = unit.network_latency();
+        self.shared.with_peer(peer, |s| {
+            s.touch(unit.received_at);
+            s.video_units += 1;
+            s.video_bytes += unit.data.len() as u64;
+            if let Some(l) = latency {
+                PeerStats::push_latency(&mut s.network_ms, l.as_secs_f32() * 1000.0);
+            }
+        });
+        let queue = self
+            .shared
+            .decoders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&peer)
+            .cloned();
+        if let Some((tx, rx)) = queue
+            && push_drop_oldest(&tx, &rx, unit)
+        {
+            debug!(peer = %peer.0, "decoder behind: dropped a unit");
+            self.shared.want_keyframe(peer);
+        }
+    }
+
+    fn audio(&self, packet: ReceivedMedia, opus: &mut HashMap<PeerId, OpusDecoder>) {
+        let peer = packet.from;
+        let decoder = match opus.entry(peer) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => match OpusDecoder::new(1) {
+                Ok(d) => v.insert(d),
+                Err(e) => {
+                    warn!(error = %e, "no opus decoder");
+                    return;
+                }
+            },
+        };
+        let pcm = match decoder.decode_f32(&packet.data) {
+            Ok(pcm) => pcm,
+            Err(e) => {
+                debug!(peer = %peer.0, error = %e, "opus packet rejected");
+                return;
+            }
+        };
+        self.shared.with_peer(peer, |s| {
+            s.touch(packet.received_at);
+            s.audio_bytes += packet.data.len() as u64;
+            s.audio_ms += pcm.len() as f64 * 1000.0 / f64::from(crate::media::audio::SAMPLE_RATE);
+            s.tone.push(&pcm);
+        });
+    }
+}
+
+struct DecodeLoop {
+    peer: PeerId,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    units: Receiver<ReceivedMedia>,
+    cutouts: (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>),
+}
+
+impl DecodeLoop {
+    fn run(self) {
+        let _span = info_span!("decode", peer = %self.peer.0).entered();
+        let mut decoder = match H264Decoder::new() {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "no h264 decoder: this peer's video stays blank");
+                return;
+            }
+        };
+        let mut seq = 0u64;
+        while !self.stop.load(Ordering::Relaxed) {
+            let unit = match self.units.recv_timeout(POLL) {
+                Ok(u) => u,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            match self.decode(&mut decoder, &unit, seq) {
+                Ok(Some(cutout)) => {
+                    seq += 1;
+                    push_drop_oldest(&self.cutouts.0, &self.cutouts.1, Arc::new(cutout));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    debug!(error = %e, "undecodable unit; asking for a keyframe");
+                    self.shared.with_peer(self.peer, |s| s.decode_errors += 1);
+                    self.shared.want_keyframe(self.peer);
+                }
+            }
+        }
+        debug!("decode thread stopped");
+    }
+
+    fn decode(
+        &self,
+        decoder: &mut H264Decoder,
+        unit: &ReceivedMedia,
+        seq: u64,
+    ) -> Result<Option<Cutout>, NetError> {
+        let Some(frame) = decoder.decode(&unit.data)? else {
+            return Ok(None);
+        };
+        let unpacked = unpack_i420(&frame, ColorMatrix::Bt601)?;
+        let mask = unpacked.alpha();
+        let captured_at = unit
+            .captured_unix_us
+            .map_or(unit.received_at, instant_of_unix_us);
+        if let Some(t) = unit.captured_unix_us
+            && let Some(probe) =
+                ProbeMask::sample(&mask, unpacked.width, unpacked.height, PROBE_STEP)
+        {
+            self.shared
+                .with_peer(self.peer, |s| s.probes.add_decoded(t, probe));
+        }
+        self.shared.with_peer(self.peer, |s| s.video_frames += 1);
+        Ok(Some(Cutout {
+            seq,
+            captured_at,
+            width: unpacked.width,
+            height: unpacked.height,
+            rgba: unpacked.rgba,
+            mask,
+        }))
+    }
+}

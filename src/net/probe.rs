@@ -1,0 +1,200 @@
+//! Mask probes: measuring how faithfully a cutout's alpha survives the network.
+//!
+//! The sender samples the mask it is about to encode on a coarse grid (every
+//! [`PROBE_STEP`] pixels, 1 bit per sample) and sends it as a
+//! [`PeerToPeer::MaskProbe`](super::protocol::PeerToPeer::MaskProbe) with the frame's
+//! capture time. The receiver samples each *decoded* mask the same way and keys it by
+//! the capture time carried in the video (SEI). [`ProbeMatcher`] pairs the two,
+//! whichever arrives first, and yields the intersection over union. Pure.
+
+use std::collections::VecDeque;
+
+/// Sampling step in mask pixels (640x480 → an 160x120 grid, 2.4 KB as bits).
+pub const PROBE_STEP: u32 = 4;
+/// Mask value at or above which a sample counts as person.
+pub const PROBE_THRESHOLD: u8 = 128;
+/// Two capture times closer than this (µs) name the same frame: the sender's own
+/// conversion and the transport's differ by clock-reading jitter only.
+pub const PROBE_MATCH_TOLERANCE_US: u64 = 3_000;
+/// Unmatched probes or decoded masks kept per peer (about 2 s of video).
+pub const PROBE_HISTORY: usize = 64;
+
+/// A coarse binary mask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeMask {
+    /// Grid width.
+    pub width: u32,
+    /// Grid height.
+    pub height: u32,
+    /// One bool per grid cell, row-major.
+    pub cells: Vec<bool>,
+}
+
+impl ProbeMask {
+    /// Samples `mask` (`width`x`height`, one byte per pixel) at the centre of every
+    /// `step`x`step` cell. `None` if the mask length does not match or `step` is 0.
+    pub fn sample(mask: &[u8], width: u32, height: u32, step: u32) -> Option<Self> {
+        if step == 0 || mask.len() != width as usize * height as usize {
+            return None;
+        }
+        let (gw, gh) = (width / step, height / step);
+        let mut cells = Vec::with_capacity(gw as usize * gh as usize);
+        for gy in 0..gh {
+            let y = (gy * step + step / 2).min(height.saturating_sub(1));
+            for gx in 0..gw {
+                let x = (gx * step + step / 2).min(width.saturating_sub(1));
+                cells.push(mask[(y * width + x) as usize] >= PROBE_THRESHOLD);
+            }
+        }
+        Some(Self {
+            width: gw,
+            height: gh,
+            cells,
+        })
+    }
+
+    /// The cells packed LSB first, as lowercase hex.
+    pub fn to_hex(&self) -> String {
+        let mut bytes = vec![0u8; self.cells.len().div_ceil(8)];
+        for (i, &on) in self.cells.iter().enumerate() {
+            if on {
+                bytes[i / 8] |= 1 << (i % 8);
+            }
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses what [`ProbeMask::to_hex`] wrote; `None` when malformed or too short.
+    pub fn from_hex(width: u32, height: u32, hex: &str) -> Option<Self> {
+        let n = width as usize * height as usize;
+        if n > 1 << 20 || hex.len() != n.div_ceil(8) * 2 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(hex.len() / 2);
+        for pair in hex.as_bytes().chunks_exact(2) {
+            let text = std::str::from_utf8(pair).ok()?;
+            bytes.push(u8::from_str_radix(text, 16).ok()?);
+        }
+        let cells = (0..n).map(|i| bytes[i / 8] & (1 << (i % 8)) != 0).collect();
+        Some(Self {
+            width,
+            height,
+            cells,
+        })
+    }
+
+    /// Intersection over union with `other` (1.0 when both are empty); `None` when the
+    /// grids differ in size.
+    pub fn iou(&self, other: &ProbeMask) -> Option<f64> {
+        if (self.width, self.height) != (other.width, other.height) {
+            return None;
+        }
+        let (mut inter, mut union) = (0u64, 0u64);
+        for (&a, &b) in self.cells.iter().zip(&other.cells) {
+            inter += u64::from(a && b);
+            union += u64::from(a || b);
+        }
+        Some(if union == 0 {
+            1.0
+        } else {
+            inter as f64 / union as f64
+        })
+    }
+}
+
+/// Pairs the sender's probes with the receiver's decoded masks by capture time.
+#[derive(Debug, Default, Clone)]
+pub struct ProbeMatcher {
+    sent: VecDeque<(u64, ProbeMask)>,
+    decoded: VecDeque<(u64, ProbeMask)>,
+    /// IoU of every matched pair, in the order matched.
+    pub ious: Vec<f64>,
+}
+
+impl ProbeMatcher {
+    /// A probe from the sender arrived.
+    pub fn add_sent(&mut self, captured_unix_us: u64, mask: ProbeMask) {
+        if let Some(i) = find(&self.decoded, captured_unix_us) {
+            if let Some((_, decoded)) = self.decoded.remove(i) {
+                self.push_iou(&mask, &decoded);
+            }
+            return;
+        }
+        push_bounded(&mut self.sent, (captured_unix_us, mask));
+    }
+
+    /// A frame was decoded here.
+    pub fn add_decoded(&mut self, captured_unix_us: u64, mask: ProbeMask) {
+        if let Some(i) = find(&self.sent, captured_unix_us) {
+            if let Some((_, sent)) = self.sent.remove(i) {
+                self.push_iou(&sent, &mask);
+            }
+            return;
+        }
+        push_bounded(&mut self.decoded, (captured_unix_us, mask));
+    }
+
+    fn push_iou(&mut self, a: &ProbeMask, b: &ProbeMask) {
+        if let Some(iou) = a.iou(b) {
+            self.ious.push(iou);
+        }
+    }
+}
+
+fn find(queue: &VecDeque<(u64, ProbeMask)>, t: u64) -> Option<usize> {
+    queue
+        .iter()
+        .position(|(u, _)| u.abs_diff(t) <= PROBE_MATCH_TOLERANCE_US)
+}
+
+fn push_bounded(queue: &mut VecDeque<(u64, ProbeMask)>, item: (u64, ProbeMask)) {
+    if queue.len() >= PROBE_HISTORY {
+        queue.pop_front();
+    }
+    queue.push_back(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disc(width: u32, height: u32, cx: f32) -> Vec<u8> {
+        let mut mask = vec![0u8; (width * height) as usize];
+        for y in 0..height {
+            for x in 0..width {
+                let d = ((x as f32 - cx).powi(2) + (y as f32 - height as f32 / 2.0).powi(2)).sqrt();
+                if d < height as f32 / 3.0 {
+                    mask[(y * width + x) as usize] = 255;
+                }
+            }
+        }
+        mask
+    }
+
+    #[test]
+    fn probes_round_trip_through_hex() {
+        let probe = ProbeMask::sample(&disc(64, 48, 30.0), 64, 48, 4).expect("sizes match");
+        assert_eq!((probe.width, probe.height), (16, 12));
+        let back = ProbeMask::from_hex(16, 12, &probe.to_hex()).expect("parses");
+        assert_eq!(back, probe);
+        assert_eq!(ProbeMask::from_hex(16, 12, "zz"), None);
+    }
+
+    #[test]
+    fn matcher_pairs_frames_by_capture_time_in_either_order() {
+        let a = ProbeMask::sample(&disc(64, 48, 30.0), 64, 48, 4).expect("sizes match");
+        let b = ProbeMask::sample(&disc(64, 48, 34.0), 64, 48, 4).expect("sizes match");
+        let mut m = ProbeMatcher::default();
+        m.add_sent(1_000_000, a.clone());
+        m.add_decoded(2_000_000, a.clone());
+        m.add_decoded(1_000_800, a.clone());
+        m.add_sent(2_000_500, b.clone());
+        assert_eq!(m.ious.len(), 2);
+        assert!((m.ious[0] - 1.0).abs() < 1e-9);
+        assert!(
+            m.ious[1] < 1.0 && m.ious[1] > 0.5,
+            "shifted disc: {}",
+            m.ious[1]
+        );
+    }
+}

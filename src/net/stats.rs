@@ -1,0 +1,345 @@
+//! What a peer measures about each other peer: frames, audio, the sender's tone,
+//! latency percentiles, bit rate, alpha fidelity; and the report lines built from it.
+//! Pure (callers pass times in), apart from [`process_cpu_seconds`].
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::probe::ProbeMatcher;
+use crate::media::audio::{SAMPLE_RATE, tone_amplitude};
+
+/// Tone frequencies a synthetic voice may use (Hz): far apart, so a Goertzel filter
+/// on one hardly sees another, and above Opus' low-pass-free band edge issues.
+pub const TONE_CANDIDATES: [f32; 12] = [
+    400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0, 1100.0, 1200.0, 1300.0, 1400.0, 1500.0,
+];
+/// Samples per tone decision (250 ms at 48 kHz).
+pub const TONE_WINDOW: usize = SAMPLE_RATE as usize / 4;
+/// A window's strongest candidate counts only above this amplitude (of 1.0).
+pub const TONE_MIN_AMPLITUDE: f32 = 0.05;
+
+/// The tone a peer named `name` sends (FNV-1a of the name picks a candidate).
+pub fn tone_for_name(name: &str) -> f32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    TONE_CANDIDATES[(hash % TONE_CANDIDATES.len() as u32) as usize]
+}
+
+/// Finds the dominant candidate tone of a stream, window by window.
+#[derive(Debug, Clone, Default)]
+pub struct ToneDetector {
+    buffer: Vec<f32>,
+    votes: [u32; TONE_CANDIDATES.len()],
+    windows: u32,
+}
+
+impl ToneDetector {
+    /// Adds decoded mono samples at 48 kHz.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.buffer.extend_from_slice(samples);
+        while self.buffer.len() >= TONE_WINDOW {
+            let window: Vec<f32> = self.buffer.drain(..TONE_WINDOW).collect();
+            self.windows += 1;
+            let best = TONE_CANDIDATES
+                .iter()
+                .enumerate()
+                .map(|(i, &f)| (i, tone_amplitude(&window, SAMPLE_RATE, f)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((i, amp)) = best
+                && amp >= TONE_MIN_AMPLITUDE
+            {
+                self.votes[i] += 1;
+            }
+        }
+    }
+
+    /// The candidate that won most windows, if any window had a clear tone.
+    pub fn dominant(&self) -> Option<f32> {
+        let (i, &votes) = self.votes.iter().enumerate().max_by_key(|(_, v)| **v)?;
+        (votes > 0).then_some(TONE_CANDIDATES[i])
+    }
+
+    /// Share of analysed windows won by `frequency` (0 when none analysed).
+    pub fn share_of(&self, frequency: f32) -> f32 {
+        let Some(i) = TONE_CANDIDATES.iter().position(|&f| f == frequency) else {
+            return 0.0;
+        };
+        if self.windows == 0 {
+            0.0
+        } else {
+            self.votes[i] as f32 / self.windows as f32
+        }
+    }
+}
+
+/// The `q`-quantile (0–1) of `samples` by nearest rank; `None` when empty.
+pub fn percentile(samples: &[f32], q: f32) -> Option<f32> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f32).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Latency samples kept per peer (a 20 s run at 30 fps needs 600).
+pub const LATENCY_HISTORY: usize = 8192;
+
+/// Everything measured about one remote peer.
+#[derive(Debug, Clone)]
+pub struct PeerStats {
+    /// Its display name.
+    pub name: String,
+    /// Whether it has left.
+    pub left: bool,
+    /// When the app learnt of it (`PeerJoined`).
+    pub joined_at: Option<Instant>,
+    /// When it left.
+    pub left_at: Option<Instant>,
+    /// Video access units received.
+    pub video_units: u64,
+    /// Pictures decoded.
+    pub video_frames: u64,
+    /// Pictures shown (uploaded to its texture).
+    pub frames_shown: u64,
+    /// Access units the decoder rejected.
+    pub decode_errors: u64,
+    /// Video payload bytes received.
+    pub video_bytes: u64,
+    /// Audio payload bytes received.
+    pub audio_bytes: u64,
+    /// First and last media arrival.
+    pub first_media: Option<Instant>,
+    /// Last media arrival.
+    pub last_media: Option<Instant>,
+    /// Milliseconds of audio decoded.
+    pub audio_ms: f64,
+    /// The sender's dominant tone.
+    pub tone: ToneDetector,
+    /// Newest data-channel round-trip time.
+    pub rtt_ms: Option<f32>,
+    /// Capture (at the sender) → shown here, ms.
+    pub glass_to_glass_ms: Vec<f32>,
+    /// Capture (at the sender) → access unit received here, ms.
+    pub network_ms: Vec<f32>,
+    /// Sent vs decoded masks.
+    pub probes: ProbeMatcher,
+}
+
+impl PeerStats {
+    /// Nothing measured yet about `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            left: false,
+            joined_at: None,
+            left_at: None,
+            video_units: 0,
+            video_frames: 0,
+            frames_shown: 0,
+            decode_errors: 0,
+            video_bytes: 0,
+            audio_bytes: 0,
+            first_media: None,
+            last_media: None,
+            audio_ms: 0.0,
+            tone: ToneDetector::default(),
+            rtt_ms: None,
+            glass_to_glass_ms: Vec::new(),
+            network_ms: Vec::new(),
+            probes: ProbeMatcher::default(),
+        }
+    }
+
+    /// Media arrived at `now`.
+    pub fn touch(&mut self, now: Instant) {
+        self.first_media.get_or_insert(now);
+        self.last_media = Some(now);
+    }
+
+    /// Records a latency sample, bounded.
+    pub fn push_latency(samples: &mut Vec<f32>, ms: f32) {
+        if samples.len() < LATENCY_HISTORY {
+            samples.push(ms);
+        }
+    }
+
+    /// The report line for this peer, as of `now`.
+    pub fn report(&self, id: u64, now: Instant) -> PeerReport {
+        let seconds = match (self.first_media, self.last_media) {
+            (Some(a), Some(b)) => (b - a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let kbit = |bytes: u64| {
+            if seconds > 0.5 {
+                bytes as f64 * 8.0 / 1000.0 / seconds
+            } else {
+                0.0
+            }
+        };
+        let expected = tone_for_name(&self.name);
+        let ious = &self.probes.ious;
+        PeerReport {
+            id,
+            name: self.name.clone(),
+            left: self.left,
+            present_s: self
+                .joined_at
+                .map(|j| (self.left_at.unwrap_or(now) - j).as_secs_f32()),
+            video_frames: self.video_frames,
+            video_units: self.video_units,
+            frames_shown: self.frames_shown,
+            decode_errors: self.decode_errors,
+            audio_ms: self.audio_ms.round(),
+            tone_hz_expected: expected,
+            tone_hz_detected: self.tone.dominant(),
+            tone_detected: self.tone.dominant() == Some(expected),
+            tone_share: self.tone.share_of(expected),
+            rtt_ms: self.rtt_ms,
+            glass_to_glass_ms: percentile(&self.glass_to_glass_ms, 0.5),
+            glass_to_glass_p95_ms: percentile(&self.glass_to_glass_ms, 0.95),
+            network_p50_ms: percentile(&self.network_ms, 0.5),
+            kbit_s: kbit(self.video_bytes + self.audio_bytes),
+            video_kbit_s: kbit(self.video_bytes),
+            alpha_iou: (!ious.is_empty()).then(|| ious.iter().sum::<f64>() / ious.len() as f64),
+            alpha_iou_min: ious.iter().copied().reduce(f64::min),
+            alpha_probes_matched: ious.len(),
+        }
+    }
+}
+
+/// One remote peer in the demo report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerReport {
+    /// Its id in the room.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// Whether it left before the end.
+    pub left: bool,
+    /// Seconds from its arrival to its departure (or to the end of the run).
+    pub present_s: Option<f32>,
+    /// Pictures decoded from it.
+    pub video_frames: u64,
+    /// Access units received from it.
+    pub video_units: u64,
+    /// Pictures shown.
+    pub frames_shown: u64,
+    /// Units the decoder rejected.
+    pub decode_errors: u64,
+    /// Audio decoded from it, ms.
+    pub audio_ms: f64,
+    /// The tone its name implies.
+    pub tone_hz_expected: f32,
+    /// The tone found in its audio.
+    pub tone_hz_detected: Option<f32>,
+    /// Whether the two agree.
+    pub tone_detected: bool,
+    /// Share of 250 ms windows in which the expected tone dominated.
+    pub tone_share: f32,
+    /// Data-channel round trip, ms.
+    pub rtt_ms: Option<f32>,
+    /// Capture → shown, median ms.
+    pub glass_to_glass_ms: Option<f32>,
+    /// Capture → shown, 95th percentile ms.
+    pub glass_to_glass_p95_ms: Option<f32>,
+    /// Capture → received, median ms.
+    pub network_p50_ms: Option<f32>,
+    /// Received media bit rate, kbit/s.
+    pub kbit_s: f64,
+    /// Received video bit rate, kbit/s.
+    pub video_kbit_s: f64,
+    /// Mean alpha IoU of decoded vs sent masks.
+    pub alpha_iou: Option<f64>,
+    /// Worst alpha IoU.
+    pub alpha_iou_min: Option<f64>,
+    /// Probe pairs compared.
+    pub alpha_probes_matched: usize,
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat`
+/// (clock ticks at the Linux default of 100 Hz). `None` off Linux.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds (user + system) per thread name of this process, from
+/// `/proc/self/task/*/stat` (names are cut to 15 bytes by the kernel; threads of one
+/// name are summed; threads that already ended are missing). Empty off Linux.
+pub fn thread_cpu_seconds() -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            *out.entry(name).or_insert(0.0) += (u + s) / 100.0;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::{AudioSource, SineSource};
+
+    #[test]
+    fn the_test_peers_get_distinct_tones() {
+        let tones: Vec<f32> = ["P0", "P1", "P2"]
+            .iter()
+            .map(|n| tone_for_name(n))
+            .collect();
+        assert_ne!(tones[0], tones[1]);
+        assert_ne!(tones[1], tones[2]);
+        assert_ne!(tones[0], tones[2]);
+    }
+
+    #[test]
+    fn detector_finds_the_tone_that_was_sent() {
+        let mut d = ToneDetector::default();
+        let mut src = SineSource::new(700.0, 0.3);
+        d.push(&src.next_chunk(SAMPLE_RATE as usize));
+        assert_eq!(d.dominant(), Some(700.0));
+        assert!((d.share_of(700.0) - 1.0).abs() < 1e-6);
+        let mut silent = ToneDetector::default();
+        silent.push(&vec![0.0; SAMPLE_RATE as usize]);
+        assert_eq!(silent.dominant(), None);
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let s: Vec<f32> = (1..=100).map(|v| v as f32).collect();
+        assert_eq!(percentile(&s, 0.5), Some(50.0));
+        assert_eq!(percentile(&s, 0.95), Some(95.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let cpu = process_cpu_seconds().expect("linux /proc");
+        assert!(cpu >= 0.0);
+        assert!(!thread_cpu_seconds().is_empty(), "at least this thread");
+    }
+}
