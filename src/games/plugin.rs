@@ -340,13 +340,14 @@ fn autoplay(
 fn beep(inbox: &mut crate::record::plugin::AudioInbox, frequency: f32, seconds: f32) {
     let rate = crate::record::plugin::MIX_RATE as f32;
     let n = (seconds * rate) as usize;
-    for i in 0..n {
-        let t = i as f32 / rate;
-        let envelope = (1.0 - t / seconds).max(0.0);
-        inbox
-            .samples
-            .push_back(0.25 * envelope * (std::f32::consts::TAU * frequency * t).sin());
-    }
+    inbox.push(
+        "game",
+        (0..n).map(|i| {
+            let t = i as f32 / rate;
+            let envelope = (1.0 - t / seconds).max(0.0);
+            0.25 * envelope * (std::f32::consts::TAU * frequency * t).sin()
+        }),
+    );
 }
 
 fn step_game(
@@ -374,7 +375,7 @@ fn step_game(
                     _ => None,
                 };
                 if let (Some(f), Some(inbox)) = (tone, audio.as_deref_mut()) {
-                    if inbox.samples.len() < crate::record::plugin::MIX_RATE as usize {
+                    if inbox.queued("game") < crate::record::plugin::MIX_RATE as usize / 2 {
                         beep(inbox, f, 0.12);
                     }
                 }

@@ -124,7 +124,14 @@ pub struct Shared {
     keyframe_wanted: Mutex<HashSet<PeerId>>,
     /// Sending-side counters.
     pub sent: SendCounters,
+    /// Decoded remote voices waiting for the room mix (recording), oldest first;
+    /// at most [`REMOTE_AUDIO_CAPACITY`] packets, the oldest dropped beyond.
+    remote_audio: Mutex<std::collections::VecDeque<(PeerId, Vec<f32>)>>,
 }
+
+/// Decoded 20 ms packets kept for the room mix (2 s for three peers); beyond it
+/// the oldest is dropped (the app is not draining: no recording).
+pub const REMOTE_AUDIO_CAPACITY: usize = 300;
 
 impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
@@ -137,6 +144,15 @@ impl Shared {
         f(stats
             .entry(peer)
             .or_insert_with(|| PeerStats::new(format!("peer {}", peer.0))));
+    }
+
+    /// Takes the decoded remote audio received since the last call.
+    pub fn take_remote_audio(&self) -> Vec<(PeerId, Vec<f32>)> {
+        self.remote_audio
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
     }
 
     fn want_keyframe(&self, peer: PeerId) {
@@ -635,6 +651,15 @@ impl ReceiveLoop {
             s.audio_ms += pcm.len() as f64 * 1000.0 / f64::from(crate::media::audio::SAMPLE_RATE);
             s.tone.push(&pcm);
         });
+        let mut queue = self
+            .shared
+            .remote_audio
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= REMOTE_AUDIO_CAPACITY {
+            queue.pop_front();
+        }
+        queue.push_back((peer, pcm));
     }
 }
 

@@ -111,6 +111,7 @@ impl Plugin for NetPlugin {
                 .in_set(AppSystems::Simulate),
         )
         .add_systems(Update, record_shown_cutouts.in_set(AppSystems::Sync))
+        .add_systems(Update, mix_remote_audio.in_set(AppSystems::Ingest))
         .add_systems(
             Update,
             (send_placement, send_game_state).in_set(AppSystems::Egress),
@@ -436,5 +437,17 @@ pub fn send_game_state(
             }
         }
         Err(e) => warn!(error = %e, "game snapshot not serializable"),
+    }
+}
+
+/// Hands decoded remote voices to the room mix (heard in recordings).
+pub fn mix_remote_audio(
+    link: Res<NetLink>,
+    inbox: Option<ResMut<crate::record::plugin::AudioInbox>>,
+) {
+    let packets = link.bridge.shared().take_remote_audio();
+    let Some(mut inbox) = inbox else { return };
+    for (peer, pcm) in packets {
+        inbox.push(&format!("peer-{}", peer.0), pcm);
     }
 }

@@ -68,11 +68,30 @@ impl Recording {
 }
 
 /// Extra mono audio at [`MIX_RATE`] other capabilities add to the room mix
-/// (remote participants' voices, game sounds), consumed by the recorder.
+/// (remote participants' voices, game sounds), consumed by the recorder. Each
+/// source has its own queue, so sources are mixed, not played one after another.
 #[derive(Resource, Default, Debug)]
 pub struct AudioInbox {
-    /// Samples in [-1, 1], oldest first.
-    pub samples: VecDeque<f32>,
+    /// Samples in [-1, 1] per source, oldest first.
+    pub sources: std::collections::BTreeMap<String, VecDeque<f32>>,
+}
+
+impl AudioInbox {
+    /// Most samples a source may queue (1 s); older ones are dropped.
+    pub const MAX_QUEUED: usize = MIX_RATE as usize;
+
+    /// Appends samples of one source.
+    pub fn push(&mut self, source: &str, samples: impl IntoIterator<Item = f32>) {
+        let q = self.sources.entry(source.to_string()).or_default();
+        q.extend(samples);
+        let excess = q.len().saturating_sub(Self::MAX_QUEUED);
+        q.drain(..excess);
+    }
+
+    /// Samples queued by one source.
+    pub fn queued(&self, source: &str) -> usize {
+        self.sources.get(source).map_or(0, VecDeque::len)
+    }
 }
 
 /// The voices of local participants (synthetic speech for demo participants).
@@ -267,7 +286,7 @@ fn mix_audio(
         }
     }
     let Some(handle) = &rec.handle else {
-        inbox.samples.clear();
+        inbox.sources.clear();
         return;
     };
     let due = (handle.origin().elapsed().as_secs_f64() * MIX_RATE as f64) as u64;
@@ -281,10 +300,9 @@ fn mix_audio(
             *m += v;
         }
     }
-    for m in mix.iter_mut() {
-        match inbox.samples.pop_front() {
-            Some(s) => *m += s,
-            None => break,
+    for queue in inbox.sources.values_mut() {
+        for (m, s) in mix.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
+            *m += s;
         }
     }
     let pts = Duration::from_secs_f64(rec.samples_pushed as f64 / MIX_RATE as f64);
