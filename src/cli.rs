@@ -143,6 +143,20 @@ pub struct DemoArgs {
     /// Video frame rate sent to the room (the local demo participant moves at it).
     #[arg(long, default_value_t = 15.0)]
     pub video_fps: f32,
+    /// Local address(es) for ICE candidates (e.g. `10.0.0.5:0`); default: every
+    /// interface plus loopback, or loopback only for a server on this machine.
+    #[arg(long)]
+    pub ice_bind: Vec<String>,
+    /// Video jitter buffer in ms, which lets retransmissions (NACK) repair lost
+    /// packets; default 0 on one machine, 120 across a network.
+    #[arg(long)]
+    pub jitter_ms: Option<u64>,
+    /// Hold outgoing media back this many ms (a slow link where the kernel has no netem).
+    #[arg(long, default_value_t = 0)]
+    pub sim_delay_ms: u64,
+    /// Drop this fraction of outgoing media packets (a lossy link without netem).
+    #[arg(long, default_value_t = 0.0)]
+    pub sim_loss: f64,
     /// Switch to the next theme every this many seconds (a tour of the worlds).
     #[arg(long)]
     pub theme_cycle: Option<f32>,

@@ -257,9 +257,18 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
         .split([':', '/'])
         .next()
         .unwrap_or_default();
-    if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+    let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    if local {
         net = net.loopback_only();
     }
+    // Across a network, hold video briefly so NACK retransmissions can fill gaps.
+    net.jitter_depth =
+        std::time::Duration::from_millis(args.jitter_ms.unwrap_or(if local { 0 } else { 120 }));
+    if !args.ice_bind.is_empty() {
+        net.udp_addrs = args.ice_bind.clone();
+    }
+    net.simulated_delay = std::time::Duration::from_millis(args.sim_delay_ms);
+    net.simulated_loss = args.sim_loss.clamp(0.0, 1.0);
     let mut config = BridgeConfig::new(net);
     config.muted = args.mute;
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod games_demo;
 mod net_demo;
+mod net_netns;
 mod peer_mesh;
 mod process_mesh;
 mod record;
