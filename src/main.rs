@@ -278,8 +278,7 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
 
 fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
     let headless = args.headless || !has_display();
-    let mut segment = segment_config(&args.segment, true);
-    segment.threads = args.segment.threads;
+    let segment = segment_config(&args.segment, true);
     let name = args
         .name
         .clone()

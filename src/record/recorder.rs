@@ -731,38 +731,10 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{self, Write};
+    use std::io;
     use std::sync::Mutex;
 
-    /// A sink that accepts `limit` bytes, then fails like a full disk.
-    struct FullAfter {
-        data: Arc<Mutex<Vec<u8>>>,
-        limit: usize,
-    }
-
-    impl Write for FullAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
-            let room = self.limit.saturating_sub(data.len());
-            if room == 0 {
-                return Err(io::Error::from(io::ErrorKind::StorageFull));
-            }
-            let n = room.min(buf.len());
-            data.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl RecordSink for FullAfter {
-        fn truncate(&mut self, len: u64) -> io::Result<()> {
-            let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
-            data.truncate(len as usize);
-            Ok(())
-        }
-    }
+    use crate::record::sink::FullAfter;
 
     fn small_config() -> RecorderConfig {
         RecorderConfig {

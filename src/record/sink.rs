@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex};
 
 /// A byte destination for a recording. Besides appending, a sink may support
 /// patching header fields in place and cutting a half-written fragment off after
@@ -58,6 +59,40 @@ impl RecordSink for io::Cursor<Vec<u8>> {
         let len_usize = usize::try_from(len).map_err(io::Error::other)?;
         self.get_mut().truncate(len_usize);
         self.set_position(len);
+        Ok(())
+    }
+}
+
+/// A sink that takes `limit` bytes into shared memory and then fails like a full
+/// disk (`StorageFull`), for tests of the write-failure path.
+pub struct FullAfter {
+    /// What was written so far.
+    pub data: Arc<Mutex<Vec<u8>>>,
+    /// Bytes accepted before every write fails.
+    pub limit: usize,
+}
+
+impl Write for FullAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
+        let room = self.limit.saturating_sub(data.len());
+        if room == 0 {
+            return Err(io::Error::from(io::ErrorKind::StorageFull));
+        }
+        let n = room.min(buf.len());
+        data.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RecordSink for FullAfter {
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
+        data.truncate(len as usize);
         Ok(())
     }
 }

@@ -103,3 +103,10 @@ impl Drop for TestServer {
         self.task.abort();
     }
 }
+
+/// A JSON file (a `--report`), parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}

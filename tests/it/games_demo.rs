@@ -1,7 +1,7 @@
 //! Every game, played by the demo participants through the real pipeline
 //! (synthetic camera → segmentation → silhouettes → physics), headless.
 
-use crate::common::{samespace, temp_dir, text};
+use crate::common::{read_json, samespace, temp_dir, text};
 
 #[test]
 fn games_command_lists_the_five_games_names_first() {
@@ -51,8 +51,7 @@ fn every_game_is_played_with_body_contacts_and_events() {
             snapshot.to_str().expect("utf8"),
         ]);
         assert!(run.status.success(), "{game}: {}", text(&run));
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+        let json: serde_json::Value = read_json(&report);
         let g = &json["game"];
         assert_eq!(g["name"], game);
         assert!(g["body_contacts"].as_u64().unwrap_or(0) > 0, "{game}: {g}");

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{temp_dir, text};
+use crate::common::{read_json, temp_dir, text};
 
 fn run(args: &[&str]) -> bool {
     Command::new(args[0])
@@ -190,8 +190,7 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     assert!(oa.status.success(), "{}", text(&oa));
     assert!(ob.status.success(), "{}", text(&ob));
     for (report, other) in [(&ra, "Bruno"), (&rb, "Alba")] {
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(report).expect("report")).expect("json");
+        let json: serde_json::Value = read_json(report);
         let peers = json["peers"].as_array().expect("peers");
         let p = peers
             .iter()

@@ -2,26 +2,19 @@
 //! (Debian `ffmpeg` package): streams and duration, error-free decoding, A/V sync
 //! of a flash and a beep, crash safety under SIGKILL, and write failures.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{read_json, temp_dir};
 use samespace::media::audio::{SAMPLE_RATE, find_tone_onset, i16_to_f32};
+use samespace::record::sink::FullAfter;
 use samespace::record::synthetic::SyntheticScene;
 use samespace::record::{
-    AudioChunk, AudioSettings, RecordError, RecordSink, Recorder, RecorderConfig, SyntheticOptions,
-    VideoFrame, record_synthetic,
+    AudioChunk, AudioSettings, RecordError, Recorder, RecorderConfig, SyntheticOptions, VideoFrame,
+    record_synthetic,
 };
-
-/// A fresh folder for one test's files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("samespace-record-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
 
 fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     Command::new(program)
@@ -175,7 +168,7 @@ fn audio_samples(path: &Path) -> (f64, Vec<f32>) {
 
 #[test]
 fn a_synthetic_recording_has_h264_video_and_an_audio_stream_of_the_expected_duration() {
-    let dir = temp_dir("probe");
+    let dir = temp_dir("record-probe");
     let path = dir.join("out.mp4");
     let options = SyntheticOptions {
         seconds: 3.0,
@@ -203,7 +196,7 @@ fn a_synthetic_recording_has_h264_video_and_an_audio_stream_of_the_expected_dura
 
 #[test]
 fn ffmpeg_decodes_a_recording_without_printing_any_error() {
-    let dir = temp_dir("clean");
+    let dir = temp_dir("record-clean");
     let path = dir.join("out.mp4");
     let options = SyntheticOptions {
         seconds: 2.0,
@@ -220,7 +213,7 @@ fn ffmpeg_decodes_a_recording_without_printing_any_error() {
 
 #[test]
 fn a_flash_and_a_beep_issued_together_land_within_40_ms_of_each_other() {
-    let dir = temp_dir("sync");
+    let dir = temp_dir("record-sync");
     let path = dir.join("out.mp4");
     let flash_at = Duration::from_millis(1500);
     let options = SyntheticOptions {
@@ -251,7 +244,7 @@ fn a_flash_and_a_beep_issued_together_land_within_40_ms_of_each_other() {
 
 #[test]
 fn a_recording_killed_with_sigkill_after_3_s_still_decodes_at_least_2_s() {
-    let dir = temp_dir("kill");
+    let dir = temp_dir("record-kill");
     let path = dir.join("killed.mp4");
     let mut child = Command::new(env!("CARGO_BIN_EXE_samespace"))
         .args([
@@ -322,40 +315,9 @@ fn recording_to_a_full_device_reports_a_write_error_without_panicking() {
     }
 }
 
-/// A sink that takes `limit` bytes and then fails like a full disk.
-struct FullAfter {
-    data: Arc<Mutex<Vec<u8>>>,
-    limit: usize,
-}
-
-impl Write for FullAfter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
-        let room = self.limit.saturating_sub(data.len());
-        if room == 0 {
-            return Err(io::Error::from(io::ErrorKind::StorageFull));
-        }
-        let n = room.min(buf.len());
-        data.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl RecordSink for FullAfter {
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
-        let mut data = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
-        data.truncate(len as usize);
-        Ok(())
-    }
-}
-
 #[test]
 fn a_write_failure_mid_recording_stops_cleanly_and_keeps_a_decodable_file() {
-    let dir = temp_dir("fail");
+    let dir = temp_dir("record-fail");
     let data = Arc::new(Mutex::new(Vec::new()));
     let sink = FullAfter {
         data: Arc::clone(&data),
@@ -419,7 +381,7 @@ fn a_write_failure_mid_recording_stops_cleanly_and_keeps_a_decodable_file() {
 /// The acceptance run: the demo room recorded for 8 s.
 #[test]
 fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
-    let dir = crate::common::temp_dir("demo-record");
+    let dir = temp_dir("demo-record");
     let out = dir.join("r.mp4");
     let run = crate::common::samespace(&[
         "demo",
@@ -475,7 +437,7 @@ fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
 /// A full disk while recording: the recording stops with an error, the room runs on.
 #[test]
 fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running() {
-    let dir = crate::common::temp_dir("demo-full");
+    let dir = temp_dir("demo-full");
     let report = dir.join("r.json");
     let run = crate::common::samespace(&[
         "demo",
@@ -490,8 +452,7 @@ fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running(
         report.to_str().expect("utf8"),
     ]);
     assert!(run.status.success(), "{}", crate::common::text(&run));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let json = read_json(&report);
     let error = json["recording"]["error"]
         .as_str()
         .unwrap_or_default()

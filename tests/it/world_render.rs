@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{samespace, temp_dir, text};
+use crate::common::{read_json, samespace, temp_dir, text};
 
 struct Snapshot {
     width: u32,
@@ -29,26 +29,40 @@ impl Snapshot {
 }
 
 fn demo(dir: &Path, tag: &str, theme: &str, participants: &str) -> (Snapshot, serde_json::Value) {
+    demo_with(dir, tag, theme, participants, &[])
+}
+
+/// A 3 s headless demo with extra arguments; its snapshot and report.
+fn demo_with(
+    dir: &Path,
+    tag: &str,
+    theme: &str,
+    participants: &str,
+    extra: &[&str],
+) -> (Snapshot, serde_json::Value) {
     let snap = dir.join(format!("{tag}.png"));
     let report = dir.join(format!("{tag}.json"));
-    let run = samespace(&[
-        "demo",
-        "--headless",
-        "--seconds",
-        "3",
-        "--participants",
-        participants,
-        "--theme",
-        theme,
-        "--snapshot",
-        snap.to_str().expect("utf8"),
-        "--report",
-        report.to_str().expect("utf8"),
-    ]);
+    let run = samespace(
+        &[
+            "demo",
+            "--headless",
+            "--seconds",
+            "3",
+            "--participants",
+            participants,
+            "--theme",
+            theme,
+            "--snapshot",
+            snap.to_str().expect("utf8"),
+            "--report",
+            report.to_str().expect("utf8"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
+    );
     assert!(run.status.success(), "{}", text(&run));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
-    (Snapshot::load(&snap), json)
+    (Snapshot::load(&snap), read_json(&report))
 }
 
 /// Pixels whose colour differs by more than a little between two pictures.
@@ -209,29 +223,8 @@ fn every_theme_renders_headless() {
 fn switching_the_theme_at_run_time_changes_the_frame() {
     let dir = temp_dir("render-switch");
     let (fixed, _) = demo(&dir, "fixed", "beach", "1");
-    let snap = dir.join("switched.png");
-    let report = dir.join("switched.json");
-    let run = samespace(&[
-        "demo",
-        "--headless",
-        "--seconds",
-        "3",
-        "--participants",
-        "1",
-        "--theme",
-        "beach",
-        "--theme-cycle",
-        "1",
-        "--snapshot",
-        snap.to_str().expect("utf8"),
-        "--report",
-        report.to_str().expect("utf8"),
-    ]);
-    assert!(run.status.success(), "{}", text(&run));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let (switched, json) = demo_with(&dir, "switched", "beach", "1", &["--theme-cycle", "1"]);
     assert_ne!(json["theme"], "beach", "the theme never changed");
-    let switched = Snapshot::load(&snap);
     let n = (fixed.width * fixed.height) as usize;
     let differ = differing_pixels(&fixed, &switched);
     assert!(
