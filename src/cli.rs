@@ -147,10 +147,11 @@ pub struct DemoArgs {
     /// interface plus loopback, or loopback only for a server on this machine.
     #[arg(long)]
     pub ice_bind: Vec<String>,
-    /// Video jitter buffer in ms, which lets retransmissions (NACK) repair lost
-    /// packets; default 0 on one machine, 120 across a network.
+    /// How long received video with a missing packet waits for its retransmission
+    /// (NACK) before asking for a keyframe, ms; default: three measured round trips
+    /// plus 60 ms (100–1000). Video that arrives whole is never held.
     #[arg(long)]
-    pub jitter_ms: Option<u64>,
+    pub recovery_ms: Option<u64>,
     /// Hold outgoing media back this many ms (a slow link where the kernel has no netem).
     #[arg(long, default_value_t = 0)]
     pub sim_delay_ms: u64,

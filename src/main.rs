@@ -261,9 +261,7 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
     if local {
         net = net.loopback_only();
     }
-    // Across a network, hold video briefly so NACK retransmissions can fill gaps.
-    net.jitter_depth =
-        std::time::Duration::from_millis(args.jitter_ms.unwrap_or(if local { 0 } else { 120 }));
+    net.recovery_window = args.recovery_ms.map(std::time::Duration::from_millis);
     if !args.ice_bind.is_empty() {
         net.udp_addrs = args.ice_bind.clone();
     }

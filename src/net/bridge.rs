@@ -11,8 +11,10 @@
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here and measured (ms, tone).
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
-//!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → that peer's
-//!   `CutoutInbox`. Owned by the peer's entity; dropping it joins the thread.
+//!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
+//!   [`Playout`] (pictures released together after a loss repair are spread back to
+//!   their capture rhythm) → that peer's `CutoutInbox`. Owned by the peer's entity;
+//!   dropping it joins the thread.
 //!
 //! | channel | producer → consumer | capacity | full-policy |
 //! | --- | --- | --- | --- |
@@ -35,6 +37,7 @@ use tracing::{debug, info, info_span, trace, warn};
 use super::error::{NetError, NetResult};
 use super::peer::capture_time::unix_micros;
 use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, ReceivedMedia};
+use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{PeerStats, tone_for_name};
@@ -58,6 +61,8 @@ pub const DECODED_CUTOUT_CAPACITY: usize = 2;
 pub const PROBE_EVERY_FRAMES: u64 = 10;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
+/// The most [`Playout`] delays a remote picture to keep the stream smooth.
+pub const MAX_PLAYOUT_DELAY: Duration = Duration::from_millis(500);
 /// Opus frame length.
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
 
@@ -607,6 +612,9 @@ impl ReceiveLoop {
             s.touch(unit.received_at);
             s.video_units += 1;
             s.video_bytes += unit.data.len() as u64;
+            if let Some(n) = unit.frame_number {
+                s.frame_span.see(n);
+            }
             if let Some(l) = latency {
                 PeerStats::push_latency(&mut s.network_ms, l.as_secs_f32() * 1000.0);
             }
@@ -682,8 +690,16 @@ impl DecodeLoop {
             }
         };
         let mut seq = 0u64;
+        let mut playout = Playout::new(MAX_PLAYOUT_DELAY);
         while !self.stop.load(Ordering::Relaxed) {
-            let unit = match self.units.recv_timeout(POLL) {
+            let now = Instant::now();
+            while let Some(cutout) = playout.pop_due(now) {
+                push_drop_oldest(&self.cutouts.0, &self.cutouts.1, cutout);
+            }
+            let wait = playout
+                .next_due()
+                .map_or(POLL, |due| due.saturating_duration_since(now).min(POLL));
+            let unit = match self.units.recv_timeout(wait) {
                 Ok(u) => u,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -691,7 +707,15 @@ impl DecodeLoop {
             match self.decode(&mut decoder, &unit, seq) {
                 Ok(Some(cutout)) => {
                     seq += 1;
-                    push_drop_oldest(&self.cutouts.0, &self.cutouts.1, Arc::new(cutout));
+                    playout.push(
+                        Arc::new(cutout),
+                        unit.received_at,
+                        unit.received_unix_us,
+                        unit.captured_unix_us,
+                    );
+                    self.shared.with_peer(self.peer, |s| {
+                        s.playout_delay_ms = playout.target().as_secs_f32() * 1000.0;
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => {

@@ -10,6 +10,7 @@
 //!   per-peer decode threads ([`bridge::NetBridge`]).
 //! - [`plugin`]: `NetPlugin`, the Bevy glue (remote participants, world messages,
 //!   game snapshots from the host, report figures).
+//! - [`playout`]: sans-IO pacing of decoded pictures behind an adaptive delay.
 //! - [`probe`], [`stats`]: pure measurement helpers (alpha IoU probes, tone
 //!   detection, latency percentiles).
 //!
@@ -20,6 +21,7 @@
 pub mod bridge;
 pub mod error;
 pub mod peer;
+pub mod playout;
 pub mod plugin;
 pub mod probe;
 pub mod protocol;

@@ -208,12 +208,18 @@ pub fn drain_net_events(
                 debug!(peer = by.0, "keyframe requested");
                 link.bridge.request_keyframe();
             }
-            NetEvent::Stats { peer, rtt, .. } => {
-                if let Some(rtt) = rtt {
-                    let mut stats = link.bridge.shared().stats();
-                    if let Some(s) = stats.get_mut(&peer) {
+            NetEvent::Stats {
+                peer,
+                rtt,
+                video_repair,
+                ..
+            } => {
+                let mut stats = link.bridge.shared().stats();
+                if let Some(s) = stats.get_mut(&peer) {
+                    if let Some(rtt) = rtt {
                         s.rtt_ms = Some(rtt.as_secs_f32() * 1000.0);
                     }
+                    s.video_repair = video_repair;
                 }
             }
             NetEvent::SignalingClosed { reason } => {
@@ -242,6 +248,9 @@ fn apply_world_message(
     remote_game: &mut RemoteGame,
     commands: &mut Commands,
 ) {
+    if let Some(s) = link.bridge.shared().stats().get_mut(&from) {
+        s.world_messages += 1;
+    }
     match message {
         PeerToPeer::Hello { name } => {
             for (_, p, mut participant, _) in peers.iter_mut() {
@@ -256,6 +265,11 @@ fn apply_world_message(
                 .name = name;
         }
         PeerToPeer::Placement { placement, .. } => {
+            if sane(&placement)
+                && let Some(s) = link.bridge.shared().stats().get_mut(&from)
+            {
+                s.placement = Some(placement);
+            }
             for (entity, p, _, mut current) in peers.iter_mut() {
                 if p.0 == from && sane(&placement) {
                     current.0 = placement;
@@ -337,7 +351,7 @@ pub fn record_shown_cutouts(
         let ms = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
         let mut stats = link.bridge.shared().stats();
         if let Some(s) = stats.get_mut(&peer.0) {
-            s.frames_shown += 1;
+            s.shown(Instant::now());
             PeerStats::push_latency(&mut s.glass_to_glass_ms, ms);
         }
     }

@@ -109,11 +109,14 @@ pub struct ProbeMatcher {
     decoded: VecDeque<(u64, ProbeMask)>,
     /// IoU of every matched pair, in the order matched.
     pub ious: Vec<f64>,
+    /// Probes received from the sender.
+    pub received: u64,
 }
 
 impl ProbeMatcher {
     /// A probe from the sender arrived.
     pub fn add_sent(&mut self, captured_unix_us: u64, mask: ProbeMask) {
+        self.received += 1;
         if let Some(i) = find(&self.decoded, captured_unix_us) {
             if let Some((_, decoded)) = self.decoded.remove(i) {
                 self.push_iou(&mask, &decoded);

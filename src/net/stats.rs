@@ -2,12 +2,14 @@
 //! latency percentiles, bit rate, alpha fidelity; and the report lines built from it.
 //! Pure (callers pass times in), apart from [`process_cpu_seconds`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::peer::reorder::ReorderStats;
 use super::probe::ProbeMatcher;
 use crate::media::audio::{SAMPLE_RATE, tone_amplitude};
+use crate::world::placement::Placement;
 
 /// Tone frequencies a synthetic voice may use (Hz): far apart, so a Goertzel filter
 /// on one hardly sees another, and above Opus' low-pass-free band edge issues.
@@ -129,6 +131,47 @@ pub struct PeerStats {
     pub network_ms: Vec<f32>,
     /// Sent vs decoded masks.
     pub probes: ProbeMatcher,
+    /// Messages received on its `world` data channel.
+    pub world_messages: u64,
+    /// The sender's picture numbers seen (how many pictures it sent us).
+    pub frame_span: FrameSpan,
+    /// When a picture of it was last shown.
+    pub last_shown: Option<Instant>,
+    /// Longest time between two shown pictures.
+    pub longest_freeze: Duration,
+    /// Loss repair on its video (from the transport).
+    pub video_repair: ReorderStats,
+    /// Delay its pictures currently get to keep their rhythm, ms.
+    pub playout_delay_ms: f32,
+    /// Where it last placed itself (from its `world` messages).
+    pub placement: Option<Placement>,
+}
+
+/// The range of a sender's picture numbers seen so far: pictures it sent between
+/// the first and the newest that reached us.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FrameSpan {
+    first: Option<u32>,
+    newest: Option<u32>,
+}
+
+impl FrameSpan {
+    /// A picture numbered `n` arrived (numbers wrap; an older one changes nothing).
+    pub fn see(&mut self, n: u32) {
+        self.first.get_or_insert(n);
+        match self.newest {
+            Some(newest) if n.wrapping_sub(newest) > u32::MAX / 2 => {}
+            _ => self.newest = Some(n),
+        }
+    }
+
+    /// Pictures sent from the first seen to the newest seen, both included.
+    pub fn count(&self) -> u64 {
+        match (self.first, self.newest) {
+            (Some(a), Some(b)) => u64::from(b.wrapping_sub(a)) + 1,
+            _ => 0,
+        }
+    }
 }
 
 impl PeerStats {
@@ -153,7 +196,23 @@ impl PeerStats {
             glass_to_glass_ms: Vec::new(),
             network_ms: Vec::new(),
             probes: ProbeMatcher::default(),
+            world_messages: 0,
+            frame_span: FrameSpan::default(),
+            last_shown: None,
+            longest_freeze: Duration::ZERO,
+            video_repair: ReorderStats::default(),
+            playout_delay_ms: 0.0,
+            placement: None,
         }
+    }
+
+    /// One of its pictures was shown at `now`.
+    pub fn shown(&mut self, now: Instant) {
+        self.frames_shown += 1;
+        if let Some(last) = self.last_shown {
+            self.longest_freeze = self.longest_freeze.max(now.saturating_duration_since(last));
+        }
+        self.last_shown = Some(now);
     }
 
     /// Media arrived at `now`.
@@ -209,6 +268,16 @@ impl PeerStats {
             alpha_iou: (!ious.is_empty()).then(|| ious.iter().sum::<f64>() / ious.len() as f64),
             alpha_iou_min: ious.iter().copied().reduce(f64::min),
             alpha_probes_matched: ious.len(),
+            alpha_probes_received: self.probes.received,
+            world_messages: self.world_messages,
+            frames_sent_to_us: self.frame_span.count(),
+            longest_freeze_ms: self.longest_freeze.as_secs_f32() * 1000.0,
+            packets_received: self.video_repair.received,
+            packets_recovered: self.video_repair.recovered,
+            packets_lost: self.video_repair.lost,
+            packets_nacked: self.video_repair.nacked,
+            playout_delay_ms: self.playout_delay_ms,
+            placement: self.placement,
         }
     }
 }
@@ -260,6 +329,26 @@ pub struct PeerReport {
     pub alpha_iou_min: Option<f64>,
     /// Probe pairs compared.
     pub alpha_probes_matched: usize,
+    /// The sender's probes that arrived.
+    pub alpha_probes_received: u64,
+    /// Messages received on its `world` data channel.
+    pub world_messages: u64,
+    /// Pictures it sent between the first and the newest that reached us.
+    pub frames_sent_to_us: u64,
+    /// Longest time between two of its shown pictures, ms.
+    pub longest_freeze_ms: f32,
+    /// Its video RTP packets received.
+    pub packets_received: u64,
+    /// Missing video packets that a retransmission (or late arrival) filled.
+    pub packets_recovered: u64,
+    /// Video packets given up.
+    pub packets_lost: u64,
+    /// Sequence numbers asked for in NACKs.
+    pub packets_nacked: u64,
+    /// Playout delay added to its pictures at the end, ms.
+    pub playout_delay_ms: f32,
+    /// Where it last placed itself, as received.
+    pub placement: Option<Placement>,
 }
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`
@@ -326,6 +415,27 @@ mod tests {
         let mut silent = ToneDetector::default();
         silent.push(&vec![0.0; SAMPLE_RATE as usize]);
         assert_eq!(silent.dominant(), None);
+    }
+
+    #[test]
+    fn the_frame_span_counts_what_was_sent_and_survives_wrapping() {
+        let mut span = FrameSpan::default();
+        assert_eq!(span.count(), 0);
+        for n in [u32::MAX - 2, u32::MAX, u32::MAX - 1, 3] {
+            span.see(n);
+        }
+        assert_eq!(span.count(), 7, "MAX-2 ..= 3 across the wrap");
+    }
+
+    #[test]
+    fn the_longest_freeze_is_the_widest_gap_between_shown_pictures() {
+        let mut s = PeerStats::new("p");
+        let t = Instant::now();
+        for ms in [0u64, 66, 133, 600, 666] {
+            s.shown(t + Duration::from_millis(ms));
+        }
+        assert_eq!(s.frames_shown, 5);
+        assert_eq!(s.longest_freeze, Duration::from_millis(467));
     }
 
     #[test]

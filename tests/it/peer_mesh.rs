@@ -423,8 +423,8 @@ struct LinkReport {
 }
 
 /// Sends 90 frames at 30 fps from a sender whose RTP is impaired (`loss`, `delay`) to
-/// a receiver with the given jitter-buffer depth.
-fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> LinkReport {
+/// a receiver with the given recovery window (`None`: adaptive; zero: no NACK).
+fn run_impaired_link(loss: f64, delay: Duration, recovery: Option<Duration>) -> LinkReport {
     let server = server();
     let room = RoomCode::random();
     let mut lossy = NetConfig::new(server.url(), room, "lossy").loopback_only();
@@ -436,7 +436,7 @@ fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> Link
         media: Vec::new(),
     };
     let mut receiver = NetConfig::new(server.url(), room, "b").loopback_only();
-    receiver.jitter_depth = jitter_depth;
+    receiver.recovery_window = recovery;
     let mut b = Probe {
         net: NetHandle::connect(receiver).expect("join"),
         events: Vec::new(),
@@ -459,7 +459,7 @@ fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> Link
         a.pump();
         b.pump();
     }
-    b.wait(Duration::from_millis(500) + delay + jitter_depth, |_| false);
+    b.wait(Duration::from_millis(1500) + delay, |_| false);
     a.pump();
     let received = b.video_from(ida);
     let keyframe_requests = a
@@ -501,7 +501,7 @@ fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> Link
         longest_gap,
     };
     eprintln!(
-        "{:.0}% RTP loss, {delay:?} delay, jitter buffer {jitter_depth:?}: {} of {FRAMES} \
+        "{:.0}% RTP loss, {delay:?} delay, recovery window {recovery:?}: {} of {FRAMES} \
          frames whole, {} keyframe requests, latency p50 {:?}, longest gap {:?}",
         loss * 100.0,
         report.whole_frames,
@@ -513,8 +513,8 @@ fn run_impaired_link(loss: f64, delay: Duration, jitter_depth: Duration) -> Link
 }
 
 #[test]
-fn video_keeps_flowing_through_packet_loss_with_keyframe_requests() {
-    let report = run_impaired_link(0.05, Duration::ZERO, Duration::ZERO);
+fn without_retransmission_keyframe_requests_keep_video_flowing_through_loss() {
+    let report = run_impaired_link(0.05, Duration::ZERO, Some(Duration::ZERO));
     assert!(
         report.whole_frames >= 45,
         "most frames still arrive ({} of 90)",
@@ -527,10 +527,10 @@ fn video_keeps_flowing_through_packet_loss_with_keyframe_requests() {
 }
 
 #[test]
-fn a_jitter_buffer_lets_retransmissions_repair_packet_loss() {
-    let report = run_impaired_link(0.05, Duration::ZERO, Duration::from_millis(80));
+fn nack_retransmissions_repair_packet_loss() {
+    let report = run_impaired_link(0.05, Duration::ZERO, None);
     assert!(
-        report.whole_frames >= 80,
+        report.whole_frames >= 85,
         "NACK recovers nearly every frame ({} of 90)",
         report.whole_frames
     );
@@ -539,10 +539,10 @@ fn a_jitter_buffer_lets_retransmissions_repair_packet_loss() {
 #[test]
 fn video_keeps_flowing_with_loss_and_delay() {
     let delay = Duration::from_millis(100);
-    let report = run_impaired_link(0.05, delay, Duration::ZERO);
+    let report = run_impaired_link(0.05, delay, None);
     assert!(report.latency_p50 >= delay, "the delay is applied");
     assert!(
-        report.whole_frames >= 45,
+        report.whole_frames >= 81,
         "most frames still arrive ({} of 90)",
         report.whole_frames
     );

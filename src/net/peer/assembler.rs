@@ -3,7 +3,9 @@
 //! Unlike a jitter-buffering sample builder, [`AccessUnitAssembler`] emits a frame as
 //! soon as the packet with the marker bit arrives, so it adds no frame of latency.
 //! A sequence gap inside a frame drops that frame and asks for a keyframe: decoding
-//! on from a damaged reference would only smear errors until the next IDR.
+//! on from a damaged reference would only smear errors until the next IDR. Until
+//! that keyframe arrives (and at the start of a stream) frames without an IDR slice
+//! are held back too, so the decoder never sees a picture whose reference is gone.
 
 use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::h264::H264Packet;
@@ -30,19 +32,46 @@ pub enum Assembled {
 }
 
 /// Reassembles Annex-B access units from in-order RTP packets of one stream.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AccessUnitAssembler {
     depacketizer: H264Packet,
     buffer: BytesMut,
     timestamp: Option<u32>,
     next_sequence: Option<u16>,
     damaged: bool,
+    /// Frames are dropped until one with an IDR slice.
+    awaiting_keyframe: bool,
+}
+
+impl Default for AccessUnitAssembler {
+    fn default() -> Self {
+        Self {
+            depacketizer: H264Packet::default(),
+            buffer: BytesMut::new(),
+            timestamp: None,
+            next_sequence: None,
+            damaged: false,
+            awaiting_keyframe: true,
+        }
+    }
+}
+
+/// Whether an Annex-B access unit holds an IDR slice (NAL type 5).
+pub fn has_idr_slice(annex_b: &[u8]) -> bool {
+    annex_b
+        .windows(4)
+        .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1F == 5)
 }
 
 impl AccessUnitAssembler {
-    /// A fresh assembler.
+    /// A fresh assembler (waiting for the stream's first keyframe).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether frames are being held back until a keyframe.
+    pub fn awaiting_keyframe(&self) -> bool {
+        self.awaiting_keyframe
     }
 
     /// Feeds one RTP packet's sequence number, timestamp, marker bit and payload.
@@ -101,14 +130,24 @@ impl AccessUnitAssembler {
             self.timestamp = None;
             self.depacketizer = H264Packet::default();
             if damaged {
+                self.awaiting_keyframe = true;
                 return Assembled::NeedKeyframe;
             }
             if !data.is_empty() {
+                if self.awaiting_keyframe {
+                    if !has_idr_slice(&data) {
+                        return Assembled::NeedKeyframe;
+                    }
+                    self.awaiting_keyframe = false;
+                }
                 return Assembled::Frame {
                     data,
                     rtp_timestamp,
                 };
             }
+        }
+        if result == Assembled::NeedKeyframe {
+            self.awaiting_keyframe = true;
         }
         result
     }
@@ -180,30 +219,69 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_packet_drops_the_frame_and_asks_for_a_keyframe() {
+    fn a_lost_packet_drops_the_frame_and_frames_wait_for_the_next_keyframe() {
         let mut asm = AccessUnitAssembler::new();
         let idr: Vec<u8> = std::iter::once(0x65).chain(0..90).collect();
-        let fragments = fu_a(&idr, 30);
-        assert_eq!(asm.push(1, 0, false, &fragments[0]), Assembled::Pending);
-        // fragments[1] is lost.
-        assert_eq!(asm.push(3, 0, true, &fragments[2]), Assembled::NeedKeyframe);
-        // The next frame is whole again.
-        let p = [0x41, 9, 9];
         assert!(matches!(
-            asm.push(4, 3000, true, &single_nal(&p)),
+            asm.push(0, 0, true, &single_nal(&idr)),
+            Assembled::Frame { .. }
+        ));
+        let fragments = fu_a(&idr, 30);
+        assert_eq!(asm.push(1, 3000, false, &fragments[0]), Assembled::Pending);
+        // fragments[1] is lost.
+        assert_eq!(
+            asm.push(3, 3000, true, &fragments[2]),
+            Assembled::NeedKeyframe
+        );
+        assert!(asm.awaiting_keyframe());
+        // A whole P frame still cannot be decoded: held back.
+        let p = [0x41, 9, 9];
+        assert_eq!(
+            asm.push(4, 6000, true, &single_nal(&p)),
+            Assembled::NeedKeyframe
+        );
+        // The next keyframe resumes the stream, and P frames follow it.
+        assert!(matches!(
+            asm.push(5, 9000, true, &single_nal(&idr)),
             Assembled::Frame {
-                rtp_timestamp: 3000,
+                rtp_timestamp: 9000,
                 ..
             }
         ));
+        assert!(matches!(
+            asm.push(6, 12000, true, &single_nal(&p)),
+            Assembled::Frame { .. }
+        ));
+    }
+
+    #[test]
+    fn a_stream_starts_at_its_first_keyframe() {
+        let mut asm = AccessUnitAssembler::new();
+        let p = [0x41, 1, 2];
+        assert_eq!(
+            asm.push(7, 0, true, &single_nal(&p)),
+            Assembled::NeedKeyframe
+        );
+        let idr = [0x65, 1, 2];
+        assert!(matches!(
+            asm.push(8, 3000, true, &single_nal(&idr)),
+            Assembled::Frame { .. }
+        ));
+        assert!(has_idr_slice(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x65, 2]));
+        assert!(!has_idr_slice(&[0, 0, 0, 1, 0x41, 0x65]));
     }
 
     #[test]
     fn sequence_numbers_wrap_around() {
         let mut asm = AccessUnitAssembler::new();
+        let idr = [0x65, 1, 2];
+        assert!(matches!(
+            asm.push(u16::MAX - 1, 0, true, &single_nal(&idr)),
+            Assembled::Frame { .. }
+        ));
         let p = [0x41, 1, 2];
         assert!(matches!(
-            asm.push(u16::MAX, 0, true, &single_nal(&p)),
+            asm.push(u16::MAX, 1500, true, &single_nal(&p)),
             Assembled::Frame { .. }
         ));
         assert!(matches!(

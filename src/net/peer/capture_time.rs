@@ -1,10 +1,12 @@
-//! Capture timestamps carried inside the H.264 stream, for glass-to-glass latency.
+//! Capture timestamps and frame numbers carried inside the H.264 stream, for
+//! glass-to-glass latency and counting lost pictures.
 //!
 //! RTP timestamps only count media time from a random start, so a receiver cannot
 //! tell when a frame was captured. The sender therefore prefixes each access unit
 //! with an SEI NAL unit (`user_data_unregistered`, payload type 5) holding
-//! [`CAPTURE_TIME_UUID`] and the capture time as microseconds since the Unix epoch
-//! (big endian). Decoders ignore it; the receiver strips it before handing the unit
+//! [`CAPTURE_TIME_UUID`], the capture time as microseconds since the Unix epoch and
+//! the sender's picture number (both big endian). Decoders ignore it; a gap in the
+//! picture numbers tells the receiver how many pictures never reached it; the receiver strips it before handing the unit
 //! on, so the app gets exactly the bytes the encoder produced. Comparing with the
 //! receiver's own wall clock gives end-to-end latency between processes on one
 //! machine (or across machines with synchronised clocks).
@@ -19,7 +21,16 @@ pub const CAPTURE_TIME_UUID: [u8; 16] = *b"samespace-cptime";
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 const SEI_NAL_HEADER: u8 = 0x06;
 const USER_DATA_UNREGISTERED: u8 = 5;
-const PAYLOAD_LEN: u8 = 16 + 8;
+const PAYLOAD_LEN: u8 = 16 + 8 + 4;
+
+/// What the SEI carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStamp {
+    /// Capture time, µs since the Unix epoch.
+    pub captured_unix_us: u64,
+    /// The sender's picture counter (wraps).
+    pub frame_number: u32,
+}
 
 /// Inserts emulation-prevention bytes (`00 00 0x` → `00 00 03 0x` for x ≤ 3).
 fn escape(raw: &[u8], out: &mut Vec<u8>) {
@@ -50,12 +61,13 @@ fn unescape(escaped: &[u8]) -> Vec<u8> {
 }
 
 /// Returns `access_unit` with a capture-time SEI NAL in front.
-pub fn prepend_capture_time(access_unit: &[u8], captured_unix_us: u64) -> Bytes {
+pub fn prepend_capture_time(access_unit: &[u8], stamp: FrameStamp) -> Bytes {
     let mut rbsp = Vec::with_capacity(2 + PAYLOAD_LEN as usize + 1);
     rbsp.push(USER_DATA_UNREGISTERED);
     rbsp.push(PAYLOAD_LEN);
     rbsp.extend_from_slice(&CAPTURE_TIME_UUID);
-    rbsp.extend_from_slice(&captured_unix_us.to_be_bytes());
+    rbsp.extend_from_slice(&stamp.captured_unix_us.to_be_bytes());
+    rbsp.extend_from_slice(&stamp.frame_number.to_be_bytes());
     rbsp.push(0x80); // rbsp_trailing_bits
     let mut out = Vec::with_capacity(access_unit.len() + 40);
     out.extend_from_slice(&START_CODE);
@@ -65,9 +77,9 @@ pub fn prepend_capture_time(access_unit: &[u8], captured_unix_us: u64) -> Bytes 
     Bytes::from(out)
 }
 
-/// If `access_unit` starts with our capture-time SEI, returns the time and the rest
+/// If `access_unit` starts with our capture-time SEI, returns the stamp and the rest
 /// of the unit (from its next start code); otherwise `None`.
-pub fn strip_capture_time(access_unit: &Bytes) -> Option<(u64, Bytes)> {
+pub fn strip_capture_time(access_unit: &Bytes) -> Option<(FrameStamp, Bytes)> {
     let body = access_unit.strip_prefix(&START_CODE[..])?;
     if body.first() != Some(&SEI_NAL_HEADER) {
         return None;
@@ -86,6 +98,8 @@ pub fn strip_capture_time(access_unit: &Bytes) -> Option<(u64, Bytes)> {
     }
     let mut time = [0u8; 8];
     time.copy_from_slice(&rbsp[18..26]);
+    let mut number = [0u8; 4];
+    number.copy_from_slice(&rbsp[26..30]);
     // Keep the 4-byte start code of the next NAL: back up over a leading zero.
     let mut rest_start = 4 + sei_end;
     if rest_start > 4 && access_unit.get(rest_start - 1) == Some(&0) {
@@ -96,7 +110,11 @@ pub fn strip_capture_time(access_unit: &Bytes) -> Option<(u64, Bytes)> {
     } else {
         access_unit.slice(rest_start..)
     };
-    Some((u64::from_be_bytes(time), rest))
+    let stamp = FrameStamp {
+        captured_unix_us: u64::from_be_bytes(time),
+        frame_number: u32::from_be_bytes(number),
+    };
+    Some((stamp, rest))
 }
 
 /// Microseconds since the Unix epoch of `instant`, using the current offset between
@@ -127,10 +145,18 @@ mod tests {
     fn a_capture_time_survives_the_round_trip_and_the_unit_is_unchanged() {
         let au = annex_b(&[&[0x67, 1, 2], &[0x65, 0, 0, 0, 9]]);
         // A time whose bytes need emulation prevention (00 00 01 inside).
-        for time in [0x0000_0001_0000_0102u64, 1_764_000_000_123_456, 0] {
-            let tagged = prepend_capture_time(&au, time);
+        for (time, frame_number) in [
+            (0x0000_0001_0000_0102u64, 0x0000_0100),
+            (1_764_000_000_123_456, u32::MAX),
+            (0, 0),
+        ] {
+            let stamp = FrameStamp {
+                captured_unix_us: time,
+                frame_number,
+            };
+            let tagged = prepend_capture_time(&au, stamp);
             let (got, rest) = strip_capture_time(&tagged).expect("our SEI");
-            assert_eq!(got, time);
+            assert_eq!(got, stamp);
             assert_eq!(rest, au);
             // No start code is emulated inside the SEI.
             let sei = &tagged[4..tagged.len() - au.len()];

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use rtc::interceptor::{JitterBufferBuilder, NackGeneratorBuilder, NackResponderBuilder, Slot};
+use rtc::interceptor::{NackResponderBuilder, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -45,6 +45,9 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 };
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    TransportLayerNack, nack_pairs_from_sequence_numbers,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -65,8 +68,11 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::net::error::{NetError, NetResult};
 use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
-use crate::net::peer::capture_time::{prepend_capture_time, strip_capture_time, unix_micros};
+use crate::net::peer::capture_time::{
+    FrameStamp, prepend_capture_time, strip_capture_time, unix_micros,
+};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
+use crate::net::peer::reorder::{Released, ReorderBuffer, ReorderStats};
 use crate::net::peer::rtcp::{
     KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
 };
@@ -99,8 +105,6 @@ pub const MEDIA_OUT_CAPACITY: usize = 64;
 pub const PEER_MEDIA_CAPACITY: usize = 8;
 /// Largest `world` message, in bytes of JSON (what webrtc-rs delivers in one piece).
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
-/// How often the receiver reports missing packets (NACK) for retransmission.
-pub const NACK_INTERVAL: Duration = Duration::from_millis(20);
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between two keyframe requests to one sender.
@@ -150,12 +154,11 @@ pub struct NetConfig {
     /// One-way delay added to every outgoing RTP/RTCP packet, to test on a perfect
     /// network (zero = off, the default); see [`super::impair`].
     pub simulated_delay: Duration,
-    /// Receive jitter buffer depth: every incoming RTP packet is held this long, so
-    /// reordered packets and NACK retransmissions (NACKs go out every
-    /// [`NACK_INTERVAL`]) are put back in place before frames are assembled. Zero (the
-    /// default) keeps latency minimal and recovers from loss with keyframes only; on a
-    /// lossy network set it above `NACK_INTERVAL` + round trip (e.g. 60 ms on a LAN).
-    pub jitter_depth: Duration,
+    /// How long received video with a missing packet waits for its retransmission
+    /// (NACK) before the frame is given up and a keyframe requested; see
+    /// [`super::reorder`]. `None` (the default): three measured media round trips
+    /// plus 60 ms, 100 ms–1 s. Packets that arrive in order are never held.
+    pub recovery_window: Option<Duration>,
 }
 
 impl NetConfig {
@@ -171,7 +174,7 @@ impl NetConfig {
             timeouts: SessionTimeouts::default(),
             simulated_loss: 0.0,
             simulated_delay: Duration::ZERO,
-            jitter_depth: Duration::ZERO,
+            recovery_window: None,
         }
     }
 
@@ -208,6 +211,8 @@ pub struct ReceivedMedia {
     /// Sender's capture time, µs since the Unix epoch (video only; see
     /// [`super::capture_time`]).
     pub captured_unix_us: Option<u64>,
+    /// The sender's picture number (video only), to count pictures that never came.
+    pub frame_number: Option<u32>,
     /// Our wall clock at `received_at`, µs since the Unix epoch.
     pub received_unix_us: u64,
 }
@@ -293,6 +298,8 @@ pub enum NetEvent {
         rtt: Option<Duration>,
         /// Media received from it over the last interval, kbit/s.
         kbit_s: f64,
+        /// Loss repair on its video so far.
+        video_repair: ReorderStats,
     },
     /// The signaling connection ended; no new peers can join us.
     SignalingClosed {
@@ -420,6 +427,7 @@ impl NetHandle {
             internal_tx,
             sink,
             started: Instant::now(),
+            video_frame_number: 0,
             control: control_rx,
             video: video.1.clone(),
             audio: audio.1.clone(),
@@ -579,6 +587,8 @@ struct Peer {
     remote_video: Option<Arc<dyn TrackRemote>>,
     bytes_in: Arc<AtomicU64>,
     last_bytes_in: u64,
+    /// Loss repair counters of its video (written by the track reader).
+    video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     rtt: Option<Duration>,
     last_keyframe_request: Option<Instant>,
 }
@@ -593,6 +603,8 @@ struct Room {
     internal_tx: mpsc::Sender<Internal>,
     sink: EventSink,
     started: Instant,
+    /// Number of the next video picture sent (carried in its capture-time SEI).
+    video_frame_number: u32,
     control: Receiver<NetCommand>,
     video: Receiver<EncodedMedia>,
     audio: Receiver<EncodedMedia>,
@@ -683,8 +695,13 @@ impl Room {
         false
     }
 
-    fn fan_out_video(&self, mut unit: EncodedMedia) {
-        unit.data = prepend_capture_time(&unit.data, unix_micros(unit.captured_at));
+    fn fan_out_video(&mut self, mut unit: EncodedMedia) {
+        let stamp = FrameStamp {
+            captured_unix_us: unix_micros(unit.captured_at),
+            frame_number: self.video_frame_number,
+        };
+        self.video_frame_number = self.video_frame_number.wrapping_add(1);
+        unit.data = prepend_capture_time(&unit.data, stamp);
         for peer in self.peers.values().filter(|p| p.session.is_connected()) {
             if peer.video_out.try_send(unit.clone()).is_err() {
                 self.sink
@@ -763,8 +780,9 @@ impl Room {
                 sender_ssrc: 0,
                 media_ssrc,
             };
-            if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
-                debug!(%err, "pli not sent");
+            match track.write_rtcp(vec![Box::new(pli)]).await {
+                Err(err) => debug!(%err, "pli not sent"),
+                Ok(()) => debug!(peer = %from, media_ssrc, "pli sent"),
             }
         }
     }
@@ -780,10 +798,12 @@ impl Room {
             let total = peer.bytes_in.load(Ordering::Relaxed);
             let kbit_s = (total - peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
             peer.last_bytes_in = total;
+            let video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
             self.sink.event(NetEvent::Stats {
                 peer: *id,
                 rtt: peer.rtt,
                 kbit_s,
+                video_repair,
             });
         }
     }
@@ -879,6 +899,7 @@ impl Room {
             return;
         }
         let bytes_in = Arc::new(AtomicU64::new(0));
+        let video_repair = Arc::new(std::sync::Mutex::new(ReorderStats::default()));
         self.sink
             .counters
             .live_peer_connections
@@ -888,6 +909,8 @@ impl Room {
             internal: self.internal_tx.clone(),
             sink: self.sink.clone(),
             bytes_in: bytes_in.clone(),
+            video_repair: video_repair.clone(),
+            recovery_window: self.config.recovery_window,
         });
         let built = build_peer_connection(&self.config, handler).await;
         let (pc, video_track, video_sender, audio_track, audio_sender) = match built {
@@ -934,9 +957,14 @@ impl Room {
                 .instrument(span.clone()),
         );
         let (video_out, video_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
-        tokio::spawn(write_media(video_track, video_sender, video_rx).instrument(span.clone()));
+        tokio::spawn(
+            write_media(video_track, video_sender, video_rx, MediaClock::Capture)
+                .instrument(span.clone()),
+        );
         let (audio_out, audio_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
-        tokio::spawn(write_media(audio_track, audio_sender, audio_rx).instrument(span));
+        tokio::spawn(
+            write_media(audio_track, audio_sender, audio_rx, MediaClock::Nominal).instrument(span),
+        );
         self.peers.insert(
             id,
             Peer {
@@ -952,6 +980,7 @@ impl Room {
                 remote_video: None,
                 bytes_in,
                 last_bytes_in: 0,
+                video_repair,
                 rtt: None,
                 last_keyframe_request: None,
             },
@@ -1133,9 +1162,16 @@ fn opus_codec() -> RTCRtpCodec {
     }
 }
 
+/// A local track with a random SSRC, in the media stream `stream_id`.
+///
+/// Track ids must differ from the remote side's: webrtc-rs 0.21 routes inbound RTCP
+/// (PLI, FIR, reports) by track id and tries received tracks first, so a local
+/// "video" track facing a remote "video" track never sees its keyframe requests.
+/// Each id therefore carries the SSRC.
 fn local_track(
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
+    stream_id: &str,
 ) -> webrtc::error::Result<Arc<TrackLocalStaticSample>> {
     let ssrc = random_u32();
     let label = match kind {
@@ -1143,8 +1179,8 @@ fn local_track(
         _ => "audio",
     };
     let track = MediaStreamTrack::new(
-        "samespace".to_owned(),
-        format!("samespace-{label}"),
+        stream_id.to_owned(),
+        format!("samespace-{label}-{ssrc:08x}"),
         format!("samespace-{label}"),
         kind,
         vec![RTCRtpEncodingParameters {
@@ -1197,28 +1233,15 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    // The default chain (NACK, TWCC receiver, RTCP reports), but NACKs every
-    // NACK_INTERVAL instead of 100 ms so a retransmission fits a short jitter buffer.
+    // The default chain's NACK responder (retransmits what the remote asks for),
+    // TWCC receiver and RTCP reports. NACKs are generated by the video reader's
+    // [`ReorderBuffer`], which knows when a frame still waits for a packet; the
+    // chain's generator would re-ask for every gap every interval, forever.
     configure_simulcast_extension_headers(&mut media_engine)?;
-    let registry = Registry::new()
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_interval(NACK_INTERVAL)
-                .build(),
-        );
+    let registry = Registry::new().with(Slot::NackResponder, NackResponderBuilder::new().build());
     let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
     let mut registry = configure_rtcp_reports(registry)
         .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
-    if !config.jitter_depth.is_zero() {
-        registry = registry.with(
-            Slot::JitterBuffer,
-            JitterBufferBuilder::new()
-                .with_depth(config.jitter_depth)
-                .build(),
-        );
-    }
     if config.simulated_loss > 0.0 || !config.simulated_delay.is_zero() {
         registry = registry.with(
             LOSSY_LINK_SLOT,
@@ -1258,11 +1281,13 @@ async fn build_peer_connection(
         .build()
         .await?;
     let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-    let video_track = local_track(RtpCodecKind::Video, h264_codec())?;
+    // One stream per connection: the receiver groups its audio and video.
+    let stream_id = format!("samespace-{:08x}", random_u32());
+    let video_track = local_track(RtpCodecKind::Video, h264_codec(), &stream_id)?;
     let video_sender = pc
         .add_track(video_track.clone() as Arc<dyn TrackLocal>)
         .await?;
-    let audio_track = local_track(RtpCodecKind::Audio, opus_codec())?;
+    let audio_track = local_track(RtpCodecKind::Audio, opus_codec(), &stream_id)?;
     let audio_sender = pc
         .add_track(audio_track.clone() as Arc<dyn TrackLocal>)
         .await?;
@@ -1275,6 +1300,8 @@ struct PcHandler {
     internal: mpsc::Sender<Internal>,
     sink: EventSink,
     bytes_in: Arc<AtomicU64>,
+    video_repair: Arc<std::sync::Mutex<ReorderStats>>,
+    recovery_window: Option<Duration>,
 }
 
 impl Drop for PcHandler {
@@ -1341,6 +1368,14 @@ impl PeerConnectionEventHandler for PcHandler {
         let sink = self.sink.clone();
         let internal = self.internal.clone();
         let bytes_in = self.bytes_in.clone();
+        let video = VideoReader {
+            peer,
+            sink: sink.clone(),
+            internal: internal.clone(),
+            bytes_in: bytes_in.clone(),
+            repair: self.video_repair.clone(),
+            recovery_window: self.recovery_window,
+        };
         let span = info_span!("track", peer = %peer, ?kind);
         tokio::spawn(
             async move {
@@ -1349,7 +1384,7 @@ impl PeerConnectionEventHandler for PcHandler {
                         let _ = internal
                             .send(Internal::RemoteVideo(peer, track.clone()))
                             .await;
-                        read_video(peer, track, sink, internal, bytes_in).await;
+                        video.run(track).await;
                     }
                     RtpCodecKind::Audio => read_audio(peer, track, sink, bytes_in).await,
                     _ => {}
@@ -1360,53 +1395,107 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 }
 
-async fn read_video(
+/// Reads one remote video track: reorders and repairs ([`ReorderBuffer`], NACKs
+/// sent from here), assembles access units, asks for keyframes, and hands frames on.
+struct VideoReader {
     peer: PeerId,
-    track: Arc<dyn TrackRemote>,
     sink: EventSink,
     internal: mpsc::Sender<Internal>,
     bytes_in: Arc<AtomicU64>,
-) {
-    let mut assembler = AccessUnitAssembler::new();
-    while let Some(event) = track.poll().await {
-        match event {
-            TrackRemoteEvent::OnRtpPacket(packet) => {
-                bytes_in.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
-                let header = &packet.header;
-                match assembler.push(
-                    header.sequence_number,
-                    header.timestamp,
-                    header.marker,
-                    &packet.payload,
-                ) {
-                    Assembled::Pending => {}
-                    Assembled::Frame {
-                        data,
-                        rtp_timestamp,
-                    } => {
-                        trace!(bytes = data.len(), "video access unit");
-                        let received_at = Instant::now();
-                        let (captured_unix_us, data) = match strip_capture_time(&data) {
-                            Some((captured, rest)) => (Some(captured), rest),
-                            None => (None, data),
-                        };
-                        sink.media(NetEvent::Video(ReceivedMedia {
-                            from: peer,
-                            data,
-                            rtp_timestamp,
-                            received_at,
-                            captured_unix_us,
-                            received_unix_us: unix_micros(received_at),
-                        }));
-                    }
-                    Assembled::NeedKeyframe => {
-                        let _ = internal.try_send(Internal::NeedKeyframe(peer));
+    repair: Arc<std::sync::Mutex<ReorderStats>>,
+    recovery_window: Option<Duration>,
+}
+
+impl VideoReader {
+    async fn run(self, track: Arc<dyn TrackRemote>) {
+        let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new(self.recovery_window);
+        let mut assembler = AccessUnitAssembler::new();
+        let mut media_ssrc: Option<u32> = None;
+        loop {
+            let timer = reorder.poll_timeout();
+            let event = tokio::select! {
+                event = track.poll() => match event {
+                    Some(event) => Some(event),
+                    None => break,
+                },
+                () = sleep_until_or_forever(timer) => None,
+            };
+            match event {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    self.bytes_in
+                        .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+                    media_ssrc = Some(packet.header.ssrc);
+                    let sequence = packet.header.sequence_number;
+                    reorder.push(Instant::now(), sequence, packet);
+                }
+                Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
+                _ => {}
+            }
+            let now = Instant::now();
+            let nacks = reorder.nacks(now);
+            if let (false, Some(media_ssrc)) = (nacks.is_empty(), media_ssrc) {
+                let nack = TransportLayerNack {
+                    sender_ssrc: 0,
+                    media_ssrc,
+                    nacks: nack_pairs_from_sequence_numbers(&nacks),
+                };
+                if let Err(err) = track.write_rtcp(vec![Box::new(nack)]).await {
+                    debug!(%err, "nack not sent");
+                }
+            }
+            while let Some(released) = reorder.pop(now) {
+                match released {
+                    Released::Packet(packet) => self.assemble(&mut assembler, &packet),
+                    Released::Lost(count) => {
+                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost")
                     }
                 }
             }
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => {}
+            *self.repair.lock().unwrap_or_else(|e| e.into_inner()) = reorder.stats();
         }
+    }
+
+    fn assemble(&self, assembler: &mut AccessUnitAssembler, packet: &rtc::rtp::Packet) {
+        let header = &packet.header;
+        match assembler.push(
+            header.sequence_number,
+            header.timestamp,
+            header.marker,
+            &packet.payload,
+        ) {
+            Assembled::Pending => {}
+            Assembled::Frame {
+                data,
+                rtp_timestamp,
+            } => {
+                trace!(bytes = data.len(), "video access unit");
+                let received_at = Instant::now();
+                let (stamp, data) = match strip_capture_time(&data) {
+                    Some((stamp, rest)) => (Some(stamp), rest),
+                    None => (None, data),
+                };
+                self.sink.media(NetEvent::Video(ReceivedMedia {
+                    from: self.peer,
+                    data,
+                    rtp_timestamp,
+                    received_at,
+                    captured_unix_us: stamp.map(|s| s.captured_unix_us),
+                    frame_number: stamp.map(|s| s.frame_number),
+                    received_unix_us: unix_micros(received_at),
+                }));
+            }
+            Assembled::NeedKeyframe => {
+                let _ = self.internal.try_send(Internal::NeedKeyframe(self.peer));
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until_or_forever(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -1430,6 +1519,7 @@ async fn read_audio(
                     rtp_timestamp: packet.header.timestamp,
                     received_at,
                     captured_unix_us: None,
+                    frame_number: None,
                     received_unix_us: unix_micros(received_at),
                 }));
             }
@@ -1504,13 +1594,40 @@ async fn watch_keyframe_requests(
     }
 }
 
+/// How a track's RTP timestamps advance from one unit to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaClock {
+    /// By each unit's nominal duration (audio: contiguous 20 ms packets).
+    Nominal,
+    /// By the capture clock (video: the rate control skips pictures and the
+    /// capture rate varies, and the receiver's jitter buffer plays packets out by
+    /// RTP time, so timestamps that drift from real time erode its depth).
+    Capture,
+}
+
+/// The RTP advance after `unit`, given the previous unit's capture instant. The
+/// packetizer adds a unit's duration *after* sending it, so under
+/// [`MediaClock::Capture`] each unit carries the interval that led up to it: every
+/// timestamp is then the capture time one interval late, which never drifts.
+fn rtp_advance(clock: MediaClock, unit: &EncodedMedia, previous: Option<Instant>) -> Duration {
+    match (clock, previous) {
+        (MediaClock::Capture, Some(previous)) => unit
+            .captured_at
+            .saturating_duration_since(previous)
+            .clamp(Duration::from_millis(1), Duration::from_secs(5)),
+        _ => unit.duration,
+    }
+}
+
 /// Writes queued units to one peer's track once the codec is negotiated.
 async fn write_media(
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
     mut queue: mpsc::Receiver<EncodedMedia>,
+    clock: MediaClock,
 ) {
     let mut target: Option<(u32, u8)> = None;
+    let mut previous_capture: Option<Instant> = None;
     while let Some(unit) = queue.recv().await {
         if target.is_none() {
             let ssrc = track.ssrcs().await.first().copied();
@@ -1524,9 +1641,11 @@ async fn write_media(
             trace!("codec not negotiated yet; unit dropped");
             continue;
         };
+        let duration = rtp_advance(clock, &unit, previous_capture);
+        previous_capture = Some(unit.captured_at);
         let sample = Sample {
             data: unit.data,
-            duration: unit.duration,
+            duration,
             ..Sample::new(unit.captured_at)
         };
         if let Err(err) = track
@@ -1552,6 +1671,30 @@ mod tests {
         }
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(dropped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn video_timestamps_follow_the_capture_clock_and_audio_its_nominal_length() {
+        let start = Instant::now();
+        let unit = |ms: u64| EncodedMedia {
+            data: Bytes::new(),
+            duration: Duration::from_millis(66),
+            captured_at: start + Duration::from_millis(ms),
+        };
+        // Capture at 0, 66, 200 (a skipped picture), 266: the sum of advances
+        // tracks the capture clock instead of counting 66 ms per picture.
+        let mut previous = None;
+        let mut total = Duration::ZERO;
+        for ms in [0, 66, 200, 266] {
+            let u = unit(ms);
+            total += rtp_advance(MediaClock::Capture, &u, previous);
+            previous = Some(u.captured_at);
+        }
+        assert_eq!(total, Duration::from_millis(66 + 266));
+        assert_eq!(
+            rtp_advance(MediaClock::Nominal, &unit(200), Some(start)),
+            Duration::from_millis(66)
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - [`session`]: the sans-IO negotiation core (perfect negotiation, candidate
 //!   buffering, liveness deadlines). Pure, unit-tested.
 //! - [`capture_time`]: capture timestamps in an SEI NAL, for glass-to-glass latency.
+//! - [`reorder`]: sans-IO reordering and NACK-driven loss repair of RTP packets.
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - [`impair`]: simulated RTP loss for recovery tests.
@@ -17,6 +18,7 @@ pub mod assembler;
 pub mod capture_time;
 pub mod driver;
 pub mod impair;
+pub mod reorder;
 pub mod rtcp;
 pub mod session;
 

@@ -47,6 +47,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
                 .filter(|packet| is_keyframe_request(packet.as_ref()))
                 .cloned()
                 .collect();
+            tracing::debug!(n = packets.len(), keyframe = requests.len(), "rtcp in");
             if requests.is_empty() {
                 return Ok(());
             }

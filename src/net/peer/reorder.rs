@@ -1,0 +1,487 @@
+//! Sans-IO receive-side reordering and loss repair for one video stream.
+//!
+//! [`ReorderBuffer`] sits between the network and the
+//! [`super::assembler::AccessUnitAssembler`]. Packets that arrive in order pass
+//! straight through, so a clean network adds no latency. When a sequence number is
+//! missing, the packets behind it are held (head-of-line) while the buffer asks for
+//! the missing one (RTCP NACK, RFC 4585) and waits for its retransmission:
+//!
+//! - the first NACK goes out at once, a second [`SECOND_NACK_AFTER`] later (either
+//!   the request or the retransmission may itself be lost), then one every
+//!   1.25 round trips while time remains;
+//! - the round trip is measured from the NACKs this buffer sent to the
+//!   retransmissions that answered them (the media path's own round trip, which a
+//!   data-channel ping does not see);
+//! - after the recovery window (fixed, or three round trips plus 60 ms) the missing
+//!   packets are given up: the buffer releases [`Released::Lost`] and moves on,
+//!   and the assembler then drops the damaged frame and asks for a keyframe.
+//!
+//! Compared with a fixed-depth jitter buffer (every packet held for the same
+//! time), latency is added only while a frame actually waits for a repair.
+//! Everything is bounded: [`MAX_HELD_PACKETS`] held, gaps over [`MAX_GAP`] restart
+//! the stream instead of being waited out.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Round-trip estimate before the first retransmission has been timed.
+pub const INITIAL_RTT: Duration = Duration::from_millis(100);
+/// The second NACK for a packet follows the first after this long.
+pub const SECOND_NACK_AFTER: Duration = Duration::from_millis(30);
+/// Re-NACKs are never closer together than this.
+pub const MIN_RENACK_INTERVAL: Duration = Duration::from_millis(20);
+/// At most this many NACKs per missing packet.
+pub const MAX_NACKS_PER_PACKET: u32 = 8;
+/// Adaptive recovery window bounds.
+pub const MIN_RECOVERY_WINDOW: Duration = Duration::from_millis(100);
+/// Upper bound of the adaptive recovery window.
+pub const MAX_RECOVERY_WINDOW: Duration = Duration::from_millis(1000);
+/// Packets held at most; beyond it the oldest gap is given up at once.
+pub const MAX_HELD_PACKETS: usize = 2048;
+/// A forward jump in sequence numbers larger than this restarts the stream.
+pub const MAX_GAP: u64 = 1024;
+
+/// What the buffer hands on, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released<P> {
+    /// The next packet.
+    Packet(P),
+    /// This many packets were given up (the next packet is not contiguous).
+    Lost(u64),
+}
+
+/// Counters for reports and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReorderStats {
+    /// Packets received (duplicates excluded).
+    pub received: u64,
+    /// Missing packets that arrived later (retransmitted or reordered).
+    pub recovered: u64,
+    /// Packets given up.
+    pub lost: u64,
+    /// Sequence numbers put into NACKs (a packet may be asked for more than once).
+    pub nacked: u64,
+    /// Duplicates and packets that came after they were given up.
+    pub discarded: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    detected: Instant,
+    first_nack: Option<Instant>,
+    last_nack: Option<Instant>,
+    nacks: u32,
+    /// Given up before its time (too much held behind it).
+    abandoned: bool,
+}
+
+/// Reorders one stream's packets by sequence number and schedules NACKs for the
+/// missing ones. `P` is the packet (the driver's RTP packet, plain values in tests).
+#[derive(Debug)]
+pub struct ReorderBuffer<P> {
+    window: Option<Duration>,
+    held: BTreeMap<u64, P>,
+    missing: BTreeMap<u64, Missing>,
+    /// The extended sequence number released next.
+    next: Option<u64>,
+    /// The highest extended sequence number seen.
+    highest: Option<u64>,
+    /// Packets given up by a restart, reported before anything else.
+    pending_loss: u64,
+    rtt: Duration,
+    stats: ReorderStats,
+}
+
+impl<P> ReorderBuffer<P> {
+    /// A buffer whose recovery window is `window`, or adaptive when `None`.
+    pub fn new(window: Option<Duration>) -> Self {
+        Self {
+            window,
+            held: BTreeMap::new(),
+            missing: BTreeMap::new(),
+            next: None,
+            highest: None,
+            pending_loss: 0,
+            rtt: INITIAL_RTT,
+            stats: ReorderStats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ReorderStats {
+        self.stats
+    }
+
+    /// The measured media round trip (NACK → retransmission).
+    pub fn rtt(&self) -> Duration {
+        self.rtt
+    }
+
+    /// How long a missing packet is waited for.
+    pub fn recovery_window(&self) -> Duration {
+        self.window.unwrap_or_else(|| {
+            (self.rtt * 3 + Duration::from_millis(60))
+                .clamp(MIN_RECOVERY_WINDOW, MAX_RECOVERY_WINDOW)
+        })
+    }
+
+    /// The extended form of `sequence`, nearest to the highest seen.
+    fn extend(&self, sequence: u16) -> Option<u64> {
+        let Some(highest) = self.highest else {
+            // Room below the first packet, so reordered early packets stay positive.
+            return Some(u64::from(sequence) + (1 << 16));
+        };
+        let delta = i64::from(sequence.wrapping_sub(highest as u16) as i16);
+        u64::try_from(highest as i64 + delta).ok()
+    }
+
+    /// A packet with RTP sequence number `sequence` arrived at `now`.
+    pub fn push(&mut self, now: Instant, sequence: u16, packet: P) {
+        let Some(ext) = self.extend(sequence) else {
+            self.stats.discarded += 1;
+            return;
+        };
+        let (Some(next), Some(highest)) = (self.next, self.highest) else {
+            self.next = Some(ext);
+            self.highest = Some(ext);
+            self.held.insert(ext, packet);
+            self.stats.received += 1;
+            return;
+        };
+        if ext < next || self.held.contains_key(&ext) {
+            self.stats.discarded += 1;
+            return;
+        }
+        if ext > highest {
+            let gap = ext - highest - 1;
+            if gap > MAX_GAP {
+                // The sender restarted or a long outage: start over at this packet.
+                // Everything not yet released (held or missing) and the gap itself.
+                self.pending_loss += highest + 1 - next + gap;
+                self.held.clear();
+                self.missing.clear();
+                self.next = Some(ext);
+            } else {
+                for s in highest + 1..ext {
+                    self.missing.insert(
+                        s,
+                        Missing {
+                            detected: now,
+                            first_nack: None,
+                            last_nack: None,
+                            nacks: 0,
+                            abandoned: false,
+                        },
+                    );
+                }
+            }
+            self.highest = Some(ext);
+        } else if let Some(m) = self.missing.remove(&ext) {
+            self.stats.recovered += 1;
+            if let Some(asked) = m.first_nack {
+                self.observe_rtt(now.saturating_duration_since(asked));
+            }
+        }
+        self.stats.received += 1;
+        self.held.insert(ext, packet);
+        if self.held.len() > MAX_HELD_PACKETS {
+            self.give_up_head();
+        }
+    }
+
+    /// Folds a NACK → retransmission time into the estimate (a lower sample wins
+    /// at once: a retransmission answering a later NACK makes samples long).
+    fn observe_rtt(&mut self, sample: Duration) {
+        self.rtt = if sample < self.rtt {
+            sample
+        } else {
+            (self.rtt * 7 + sample) / 8
+        };
+    }
+
+    /// Abandons the oldest run of missing packets: [`Self::pop`] gives it up as
+    /// soon as it reaches it.
+    fn give_up_head(&mut self) {
+        let Some(&first) = self.missing.keys().next() else {
+            return;
+        };
+        let mut at = first;
+        while let Some(m) = self.missing.get_mut(&at) {
+            m.abandoned = true;
+            at += 1;
+        }
+    }
+
+    /// Whether a missing packet is past hope at `now`.
+    fn expired(&self, m: &Missing, now: Instant) -> bool {
+        m.abandoned || now >= m.detected + self.recovery_window()
+    }
+
+    /// The next packet in order, or a loss report, once it may go; `None` while
+    /// waiting (or empty).
+    pub fn pop(&mut self, now: Instant) -> Option<Released<P>> {
+        if self.pending_loss > 0 {
+            let lost = std::mem::take(&mut self.pending_loss);
+            self.stats.lost += lost;
+            return Some(Released::Lost(lost));
+        }
+        let next = self.next?;
+        if let Some(packet) = self.held.remove(&next) {
+            self.next = Some(next + 1);
+            return Some(Released::Packet(packet));
+        }
+        let missing = self.missing.get(&next)?;
+        if !self.expired(missing, now) {
+            return None;
+        }
+        // Give up every missing packet whose time is up, from the head on.
+        let mut lost = 0;
+        let mut at = next;
+        while let Some(m) = self.missing.get(&at) {
+            if !self.expired(m, now) {
+                break;
+            }
+            self.missing.remove(&at);
+            lost += 1;
+            at += 1;
+        }
+        self.next = Some(at);
+        self.stats.lost += lost;
+        Some(Released::Lost(lost))
+    }
+
+    /// Sequence numbers to NACK now (each missing packet at its schedule).
+    pub fn nacks(&mut self, now: Instant) -> Vec<u16> {
+        let window = self.recovery_window();
+        let renack = (self.rtt + self.rtt / 4).max(MIN_RENACK_INTERVAL);
+        let mut out = Vec::new();
+        for (&seq, m) in &mut self.missing {
+            if m.abandoned || now >= m.detected + window || m.nacks >= MAX_NACKS_PER_PACKET {
+                continue;
+            }
+            let due = match (m.nacks, m.last_nack) {
+                (0, _) | (_, None) => true,
+                (1, Some(last)) => now >= last + SECOND_NACK_AFTER,
+                (_, Some(last)) => now >= last + renack,
+            };
+            if due {
+                m.first_nack.get_or_insert(now);
+                m.last_nack = Some(now);
+                m.nacks += 1;
+                out.push(seq as u16);
+            }
+        }
+        self.stats.nacked += out.len() as u64;
+        out
+    }
+
+    /// When [`Self::pop`] or [`Self::nacks`] next has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let window = self.recovery_window();
+        let renack = (self.rtt + self.rtt / 4).max(MIN_RENACK_INTERVAL);
+        let give_up = self.next.and_then(|n| self.missing.get(&n)).map(|m| {
+            if m.abandoned {
+                m.detected
+            } else {
+                m.detected + window
+            }
+        });
+        let nack = self
+            .missing
+            .values()
+            .filter(|m| m.nacks < MAX_NACKS_PER_PACKET && !m.abandoned)
+            .map(|m| match (m.nacks, m.last_nack) {
+                (0, _) | (_, None) => m.detected,
+                (1, Some(last)) => last + SECOND_NACK_AFTER,
+                (_, Some(last)) => last + renack,
+            })
+            .filter(|&due| due < give_up.unwrap_or(due + window))
+            .min();
+        match (give_up, nack) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain<P>(buf: &mut ReorderBuffer<P>, now: Instant) -> Vec<Released<P>> {
+        std::iter::from_fn(|| buf.pop(now)).collect()
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn packets_in_order_pass_straight_through() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        for s in 100..105u16 {
+            buf.push(t, s, s);
+            assert_eq!(drain(&mut buf, t), vec![Released::Packet(s)]);
+        }
+        assert!(buf.nacks(t).is_empty());
+        assert_eq!(buf.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_gap_is_nacked_and_held_until_the_retransmission_fills_it() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        buf.push(t, 1, 1);
+        buf.push(t, 3, 3);
+        buf.push(t, 4, 4);
+        assert_eq!(
+            drain(&mut buf, t),
+            vec![Released::Packet(1)],
+            "3 and 4 wait for 2"
+        );
+        assert_eq!(buf.nacks(t), vec![2], "asked for at once");
+        assert!(buf.nacks(t + ms(10)).is_empty());
+        assert_eq!(
+            buf.nacks(t + SECOND_NACK_AFTER),
+            vec![2],
+            "and once more soon after"
+        );
+        assert!(
+            buf.nacks(t + ms(60)).is_empty(),
+            "then only after a round trip"
+        );
+        // The retransmission arrives 80 ms after the first NACK.
+        buf.push(t + ms(80), 2, 2);
+        assert_eq!(
+            drain(&mut buf, t + ms(80)),
+            vec![
+                Released::Packet(2),
+                Released::Packet(3),
+                Released::Packet(4)
+            ]
+        );
+        assert_eq!(buf.rtt(), ms(80), "the repair timed the round trip");
+        let stats = buf.stats();
+        assert_eq!((stats.recovered, stats.lost, stats.nacked), (1, 0, 2));
+    }
+
+    #[test]
+    fn an_unrepaired_gap_is_given_up_after_the_window() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(Some(ms(200)));
+        buf.push(t, 10, 10);
+        buf.push(t, 13, 13);
+        assert_eq!(drain(&mut buf, t), vec![Released::Packet(10)]);
+        assert_eq!(buf.nacks(t), vec![11, 12]);
+        assert_eq!(buf.poll_timeout(), Some(t + SECOND_NACK_AFTER));
+        buf.nacks(t + SECOND_NACK_AFTER);
+        assert!(drain(&mut buf, t + ms(199)).is_empty());
+        assert_eq!(
+            drain(&mut buf, t + ms(200)),
+            vec![Released::Lost(2), Released::Packet(13)]
+        );
+        assert_eq!(buf.stats().lost, 2);
+        // A retransmission that comes too late is discarded.
+        buf.push(t + ms(300), 11, 11);
+        assert!(drain(&mut buf, t + ms(300)).is_empty());
+        assert_eq!(buf.stats().discarded, 1);
+    }
+
+    #[test]
+    fn reordered_packets_are_put_back_in_order() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        for s in [5u16, 7, 6, 9, 8] {
+            buf.push(t, s, s);
+        }
+        assert_eq!(
+            drain(&mut buf, t),
+            (5..10).map(Released::Packet).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_and_duplicates_are_dropped() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        for s in [65534u16, 65535, 1, 0, 1, 65535] {
+            buf.push(t, s, s);
+        }
+        assert_eq!(
+            drain(&mut buf, t),
+            [65534u16, 65535, 0, 1].map(Released::Packet).to_vec()
+        );
+        assert_eq!(buf.stats().discarded, 2);
+    }
+
+    #[test]
+    fn a_huge_jump_restarts_instead_of_waiting() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        buf.push(t, 0, 0);
+        assert_eq!(drain(&mut buf, t), vec![Released::Packet(0)]);
+        buf.push(t, 2, 2);
+        buf.push(t, 5000, 5000);
+        assert_eq!(
+            drain(&mut buf, t),
+            vec![Released::Lost(5000 - 1), Released::Packet(5000)]
+        );
+        assert!(
+            buf.nacks(t).is_empty(),
+            "nothing from before the jump is asked for"
+        );
+    }
+
+    #[test]
+    fn the_adaptive_window_follows_the_measured_round_trip() {
+        let t = Instant::now();
+        let mut buf: ReorderBuffer<u16> = ReorderBuffer::new(None);
+        assert_eq!(buf.recovery_window(), INITIAL_RTT * 3 + ms(60));
+        buf.push(t, 1, 1);
+        buf.push(t, 3, 3);
+        buf.nacks(t);
+        buf.push(t + ms(10), 2, 2);
+        assert_eq!(buf.recovery_window(), MIN_RECOVERY_WINDOW, "fast link");
+        let mut slow: ReorderBuffer<u16> = ReorderBuffer::new(None);
+        slow.push(t, 1, 1);
+        for k in 0..40u16 {
+            let at = t + ms(u64::from(k) * 1000);
+            slow.push(at, 3 + 2 * k, 0);
+            slow.nacks(at);
+            slow.push(at + ms(400), 2 + 2 * k, 0);
+        }
+        assert!(slow.rtt() >= ms(390), "{:?}", slow.rtt());
+        assert_eq!(slow.recovery_window(), MAX_RECOVERY_WINDOW);
+    }
+
+    #[test]
+    fn nacks_stop_after_the_cap() {
+        let t = Instant::now();
+        let mut buf: ReorderBuffer<u16> = ReorderBuffer::new(Some(ms(60_000)));
+        buf.push(t, 1, 1);
+        buf.push(t, 3, 3);
+        let mut sent = 0;
+        let mut now = t;
+        for _ in 0..200 {
+            sent += buf.nacks(now).len();
+            now += ms(50);
+        }
+        assert_eq!(sent as u32, MAX_NACKS_PER_PACKET);
+    }
+
+    #[test]
+    fn holding_is_bounded() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(Some(ms(60_000)));
+        buf.push(t, 0, 0u32);
+        // Packet 1 never comes; everything behind it is held until the cap.
+        for s in 2..(MAX_HELD_PACKETS as u32 + 10) {
+            buf.push(t, s as u16, s);
+        }
+        let out = drain(&mut buf, t);
+        assert_eq!(out[0], Released::Packet(0));
+        assert_eq!(out[1], Released::Lost(1));
+        assert_eq!(out[2], Released::Packet(2));
+    }
+}

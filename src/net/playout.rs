@@ -1,0 +1,224 @@
+//! Sans-IO playout pacing of one remote peer's decoded pictures.
+//!
+//! Loss repair ([`super::peer::reorder`]) holds a stream while a packet is
+//! retransmitted, then releases the waiting pictures together. Shown as they come,
+//! such a burst collapses into one visible picture (the app shows the newest per
+//! rendered frame) followed by a jump. [`Playout`] spreads pictures back out to
+//! their capture rhythm behind an adaptive delay:
+//!
+//! - each picture's *transit* is its arrival wall time minus its capture wall time
+//!   (the sender's clock: any constant offset between machines cancels out below);
+//! - the *extra* delay of a picture is its transit minus the smallest transit of
+//!   the last [`WINDOW`] pictures;
+//! - the target delay is the [`QUANTILE`] of the recent extras, at most `max_delay`;
+//! - a picture is released when it has been late by the target: at
+//!   `arrival - extra + target`. On a clean link the extras, and so the added
+//!   delay, are a few milliseconds; under loss the target grows to cover the
+//!   repairs and the pictures keep their rhythm.
+//!
+//! Release order is arrival order (decode order); the queue is bounded by
+//! [`MAX_QUEUED`], beyond which the oldest picture is released at once.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Pictures whose transit informs the target (10 s at 15 fps).
+pub const WINDOW: usize = 150;
+/// Share of recent pictures that should arrive before their playout time.
+pub const QUANTILE: f64 = 0.9;
+/// Pictures held at most.
+pub const MAX_QUEUED: usize = 16;
+
+/// Paces pictures (`T`) to their capture rhythm behind an adaptive delay.
+#[derive(Debug)]
+pub struct Playout<T> {
+    max_delay: Duration,
+    queue: VecDeque<(Instant, T)>,
+    transits_us: VecDeque<i64>,
+    target: Duration,
+}
+
+impl<T> Playout<T> {
+    /// Adds at most `max_delay` to any picture.
+    pub fn new(max_delay: Duration) -> Self {
+        Self {
+            max_delay,
+            queue: VecDeque::new(),
+            transits_us: VecDeque::new(),
+            target: Duration::ZERO,
+        }
+    }
+
+    /// The delay currently added to an on-time picture.
+    pub fn target(&self) -> Duration {
+        self.target
+    }
+
+    /// A picture arrived at `arrived` (our wall clock `arrived_unix_us`), captured at
+    /// the sender's `captured_unix_us` (unknown: shown at once).
+    pub fn push(
+        &mut self,
+        item: T,
+        arrived: Instant,
+        arrived_unix_us: u64,
+        captured_unix_us: Option<u64>,
+    ) {
+        let due = match captured_unix_us {
+            Some(captured) => {
+                let transit = arrived_unix_us as i64 - captured as i64;
+                if self.transits_us.len() >= WINDOW {
+                    self.transits_us.pop_front();
+                }
+                self.transits_us.push_back(transit);
+                let base = self.transits_us.iter().copied().min().unwrap_or(transit);
+                let mut extras: Vec<i64> = self.transits_us.iter().map(|t| t - base).collect();
+                extras.sort_unstable();
+                let rank = ((extras.len() - 1) as f64 * QUANTILE).round() as usize;
+                let quantile = extras.get(rank).copied().unwrap_or(0).max(0) as u64;
+                self.target = Duration::from_micros(quantile).min(self.max_delay);
+                let extra = Duration::from_micros((transit - base).max(0) as u64);
+                arrived + self.target.saturating_sub(extra)
+            }
+            None => arrived,
+        };
+        // Never before a picture that came earlier.
+        let due = self.queue.back().map_or(due, |(last, _)| due.max(*last));
+        self.queue.push_back((due, item));
+    }
+
+    /// The next picture whose time has come at `now` (or the oldest, while more
+    /// than [`MAX_QUEUED`] wait).
+    pub fn pop_due(&mut self, now: Instant) -> Option<T> {
+        let over = self.queue.len() > MAX_QUEUED;
+        match self.queue.front() {
+            Some((due, _)) if over || *due <= now => self.queue.pop_front().map(|(_, item)| item),
+            _ => None,
+        }
+    }
+
+    /// When the next picture is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.queue.front().map(|(due, _)| *due)
+    }
+
+    /// Pictures waiting.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME_US: u64 = 66_667;
+
+    /// Feeds pictures captured every 66.7 ms whose network delay is `delay_ms(i)`,
+    /// and returns the release instants, in µs after the first capture.
+    fn run(frames: u64, delay_ms: impl Fn(u64) -> u64) -> (Vec<u64>, Duration) {
+        let t0 = Instant::now();
+        let unix0 = 1_800_000_000_000_000u64;
+        let mut playout = Playout::new(Duration::from_millis(500));
+        let mut arrivals: Vec<(u64, u64)> = (0..frames)
+            .map(|i| (i * FRAME_US + delay_ms(i) * 1000, i))
+            .collect();
+        // A repaired picture releases the ones queued behind it: arrival order is
+        // decode order, so nothing arrives before its predecessor.
+        for k in 1..arrivals.len() {
+            arrivals[k].0 = arrivals[k].0.max(arrivals[k - 1].0);
+        }
+        let mut released = vec![0u64; frames as usize];
+        let mut now_us = 0u64;
+        let mut next = 0;
+        while now_us < frames * FRAME_US + 3_000_000 {
+            while next < arrivals.len() && arrivals[next].0 <= now_us {
+                let (at, i) = arrivals[next];
+                playout.push(
+                    i,
+                    t0 + Duration::from_micros(at),
+                    unix0 + at,
+                    Some(unix0 + i * FRAME_US),
+                );
+                next += 1;
+            }
+            while let Some(i) = playout.pop_due(t0 + Duration::from_micros(now_us)) {
+                released[i as usize] = now_us;
+            }
+            now_us += 1000;
+        }
+        (released, playout.target())
+    }
+
+    fn max_gap_ms(released: &[u64]) -> u64 {
+        released.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0) / 1000
+    }
+
+    #[test]
+    fn a_clean_stream_is_not_delayed() {
+        let (released, target) = run(100, |_| 20);
+        assert_eq!(target, Duration::ZERO);
+        assert!(
+            released[50] - (50 * FRAME_US + 20_000) < 1000,
+            "shown on arrival"
+        );
+        assert!(max_gap_ms(&released) <= 68);
+    }
+
+    #[test]
+    fn repair_bursts_are_spread_back_to_the_capture_rhythm() {
+        // One picture in five waits 220 ms for a retransmission.
+        let delay = |i: u64| if i % 5 == 2 { 320 } else { 100 };
+        let (released, target) = run(150, delay);
+        assert!(
+            (Duration::from_millis(200)..=Duration::from_millis(240)).contains(&target),
+            "{target:?}"
+        );
+        // Once the target has settled, every picture keeps its slot.
+        let settled = &released[40..];
+        assert!(max_gap_ms(settled) <= 70, "gap {} ms", max_gap_ms(settled));
+        // Without pacing, the release would come in bursts: 4 pictures at once.
+        let raw_gap = 220 + 66;
+        assert!(max_gap_ms(settled) < raw_gap / 2);
+    }
+
+    #[test]
+    fn the_delay_is_capped_and_the_queue_bounded() {
+        // Clean at first, then a 1.5 s stall every 10 pictures.
+        let (released, target) = run(60, |i| if i >= 20 && i % 10 == 0 { 1_500 } else { 0 });
+        assert_eq!(target, Duration::from_millis(500));
+        assert!(
+            released[1..].iter().all(|&r| r > 0),
+            "everything is released"
+        );
+        // A long hold: beyond MAX_QUEUED the oldest go at once, in order.
+        let mut playout = Playout::new(Duration::from_secs(1));
+        let t = Instant::now();
+        let unix = 1_800_000_000_000_000u64;
+        // Late pictures raise the target to 900 ms (and go at once themselves) ...
+        for i in 0..20u64 {
+            let transit = if i < 10 { 0 } else { 900_000 };
+            playout.push(i, t, unix + transit, Some(unix));
+        }
+        while playout.pop_due(t).is_some() {}
+        assert_eq!(playout.target(), Duration::from_millis(900));
+        // ... so on-time ones are held for it, and only the overflow leaves early.
+        for i in 0..(MAX_QUEUED as u64 + 5) {
+            playout.push(i, t, unix, Some(unix));
+        }
+        let mut out = Vec::new();
+        while let Some(i) = playout.pop_due(t) {
+            out.push(i);
+        }
+        assert_eq!(
+            out,
+            (0..5).collect::<Vec<_>>(),
+            "only the overflow, oldest first"
+        );
+        assert_eq!(playout.len(), MAX_QUEUED);
+    }
+}
