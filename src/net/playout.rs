@@ -16,8 +16,11 @@
 //!   delay, are a few milliseconds; under loss the target grows to cover the
 //!   repairs and the pictures keep their rhythm.
 //!
-//! Release order is arrival order (decode order); the queue is bounded by
-//! [`MAX_QUEUED`], beyond which the oldest picture is released at once.
+//! Release order is arrival order (decode order), and two pictures are released at
+//! least half their capture interval apart (a late picture released at once must
+//! not land in the same rendered frame as the next one, which would hide one of
+//! them). The queue is bounded by [`MAX_QUEUED`], beyond which the oldest picture
+//! is released at once.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 /// Pictures whose transit informs the target (10 s at 15 fps).
 pub const WINDOW: usize = 150;
 /// Share of recent pictures that should arrive before their playout time.
-pub const QUANTILE: f64 = 0.9;
+pub const QUANTILE: f64 = 0.95;
 /// Pictures held at most.
 pub const MAX_QUEUED: usize = 16;
 
@@ -36,6 +39,8 @@ pub struct Playout<T> {
     queue: VecDeque<(Instant, T)>,
     transits_us: VecDeque<i64>,
     target: Duration,
+    /// Release time and capture time of the newest picture queued.
+    last: Option<(Instant, u64)>,
 }
 
 impl<T> Playout<T> {
@@ -46,6 +51,7 @@ impl<T> Playout<T> {
             queue: VecDeque::new(),
             transits_us: VecDeque::new(),
             target: Duration::ZERO,
+            last: None,
         }
     }
 
@@ -81,8 +87,20 @@ impl<T> Playout<T> {
             }
             None => arrived,
         };
-        // Never before a picture that came earlier.
-        let due = self.queue.back().map_or(due, |(last, _)| due.max(*last));
+        // Never before a picture that came earlier, and half a capture interval
+        // after it.
+        let due = match (self.last, captured_unix_us) {
+            (Some((last_due, last_captured)), Some(captured)) => {
+                let half = Duration::from_micros(captured.saturating_sub(last_captured) / 2)
+                    .min(Duration::from_millis(100));
+                due.max(last_due + half)
+            }
+            (Some((last_due, _)), None) => due.max(last_due),
+            (None, _) => due,
+        };
+        if let Some(captured) = captured_unix_us {
+            self.last = Some((due, captured));
+        }
         self.queue.push_back((due, item));
     }
 
@@ -184,6 +202,14 @@ mod tests {
         // Without pacing, the release would come in bursts: 4 pictures at once.
         let raw_gap = 220 + 66;
         assert!(max_gap_ms(settled) < raw_gap / 2);
+    }
+
+    #[test]
+    fn a_late_picture_does_not_crowd_the_next_one() {
+        // Picture 10 is 150 ms late, later than the (zero) target: it goes at once,
+        // and picture 11 still follows it by half a capture interval.
+        let (released, _) = run(30, |i| if i == 10 { 150 } else { 0 });
+        assert!(released[11] - released[10] >= FRAME_US / 2, "{released:?}");
     }
 
     #[test]

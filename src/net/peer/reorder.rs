@@ -11,7 +11,9 @@
 //!   1.25 round trips while time remains;
 //! - the round trip is measured from the NACKs this buffer sent to the
 //!   retransmissions that answered them (the media path's own round trip, which a
-//!   data-channel ping does not see);
+//!   data-channel ping does not see): the median of the last [`RTT_SAMPLES`], so a
+//!   packet that was merely reordered (back 1 ms after its NACK) cannot shrink the
+//!   window below a real retransmission's time;
 //! - after the recovery window (fixed, or three round trips plus 60 ms) the missing
 //!   packets are given up: the buffer releases [`Released::Lost`] and moves on,
 //!   and the assembler then drops the damaged frame and asks for a keyframe.
@@ -26,6 +28,8 @@ use std::time::{Duration, Instant};
 
 /// Round-trip estimate before the first retransmission has been timed.
 pub const INITIAL_RTT: Duration = Duration::from_millis(100);
+/// NACK → repair times kept for the round-trip median.
+pub const RTT_SAMPLES: usize = 9;
 /// The second NACK for a packet follows the first after this long.
 pub const SECOND_NACK_AFTER: Duration = Duration::from_millis(30);
 /// Re-NACKs are never closer together than this.
@@ -89,6 +93,7 @@ pub struct ReorderBuffer<P> {
     /// Packets given up by a restart, reported before anything else.
     pending_loss: u64,
     rtt: Duration,
+    rtt_samples: std::collections::VecDeque<Duration>,
     stats: ReorderStats,
 }
 
@@ -103,6 +108,7 @@ impl<P> ReorderBuffer<P> {
             highest: None,
             pending_loss: 0,
             rtt: INITIAL_RTT,
+            rtt_samples: std::collections::VecDeque::with_capacity(RTT_SAMPLES),
             stats: ReorderStats::default(),
         }
     }
@@ -189,14 +195,15 @@ impl<P> ReorderBuffer<P> {
         }
     }
 
-    /// Folds a NACK → retransmission time into the estimate (a lower sample wins
-    /// at once: a retransmission answering a later NACK makes samples long).
+    /// Folds a NACK → repair time into the estimate: the median of recent ones.
     fn observe_rtt(&mut self, sample: Duration) {
-        self.rtt = if sample < self.rtt {
-            sample
-        } else {
-            (self.rtt * 7 + sample) / 8
-        };
+        if self.rtt_samples.len() == RTT_SAMPLES {
+            self.rtt_samples.pop_front();
+        }
+        self.rtt_samples.push_back(sample);
+        let mut sorted: Vec<Duration> = self.rtt_samples.iter().copied().collect();
+        sorted.sort_unstable();
+        self.rtt = sorted[sorted.len() / 2];
     }
 
     /// Abandons the oldest run of missing packets: [`Self::pop`] gives it up as
@@ -445,14 +452,33 @@ mod tests {
         assert_eq!(buf.recovery_window(), MIN_RECOVERY_WINDOW, "fast link");
         let mut slow: ReorderBuffer<u16> = ReorderBuffer::new(None);
         slow.push(t, 1, 1);
-        for k in 0..40u16 {
+        for k in 0..20u16 {
             let at = t + ms(u64::from(k) * 1000);
             slow.push(at, 3 + 2 * k, 0);
             slow.nacks(at);
             slow.push(at + ms(400), 2 + 2 * k, 0);
         }
-        assert!(slow.rtt() >= ms(390), "{:?}", slow.rtt());
+        assert_eq!(slow.rtt(), ms(400));
         assert_eq!(slow.recovery_window(), MAX_RECOVERY_WINDOW);
+    }
+
+    #[test]
+    fn a_merely_reordered_packet_does_not_shrink_the_window() {
+        let t = Instant::now();
+        let mut buf: ReorderBuffer<u16> = ReorderBuffer::new(None);
+        buf.push(t, 0, 0);
+        let mut seq = 1u16;
+        // Five real repairs of 200 ms, then one packet that was only reordered.
+        for k in 0..6u64 {
+            let at = t + ms(k * 1000);
+            buf.push(at, seq + 1, 0);
+            buf.nacks(at);
+            let back = if k < 5 { ms(200) } else { ms(1) };
+            buf.push(at + back, seq, 0);
+            seq += 2;
+        }
+        assert_eq!(buf.rtt(), ms(200));
+        assert_eq!(buf.recovery_window(), ms(660));
     }
 
     #[test]
