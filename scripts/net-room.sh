@@ -17,7 +17,7 @@ sleep 0.5
 PIDS=()
 for i in 0 1 2; do
   "$BIN" demo --headless --server ws://127.0.0.1:$PORT --room NET-RUM --name "P$i" \
-    --participants 1 --seconds "$SECONDS_RUN" --report "$OUT/r$i.json" \
+    --participants 1 --audio synthetic --seconds "$SECONDS_RUN" --report "$OUT/r$i.json" \
     --snapshot "$OUT/s$i.png" "$@" >"$OUT/p$i.log" 2>&1 &
   PIDS+=($!)
 done

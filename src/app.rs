@@ -175,6 +175,8 @@ pub struct NetReport {
     pub game_objects: Option<usize>,
     /// Units the mesh dropped (video out, audio out, events in, world messages).
     pub dropped: [u64; 4],
+    /// Microphone and speaker in use (`null`: synthetic).
+    pub audio: crate::net::bridge::AudioInUse,
 }
 
 /// The `recording` section of the report.
@@ -638,6 +640,7 @@ fn net_report(
             counters.dropped_in.load(Ordering::Relaxed),
             counters.world_dropped.load(Ordering::Relaxed),
         ],
+        audio: link.bridge.shared().audio_in_use(),
     };
     (peers, report)
 }

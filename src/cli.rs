@@ -137,6 +137,16 @@ pub struct DemoArgs {
     /// Send no audio.
     #[arg(long)]
     pub mute: bool,
+    /// Voice in a networked room: `device` (the microphone and speaker; a side with
+    /// no device falls back to a synthetic tone / measuring only) or `synthetic`.
+    #[arg(long, value_enum, default_value_t = AudioMode::Device)]
+    pub audio: AudioMode,
+    /// Microphone to use by name (default: the system's default input).
+    #[arg(long)]
+    pub audio_in: Option<String>,
+    /// Speaker to use by name (default: the system's default output).
+    #[arg(long)]
+    pub audio_out: Option<String>,
     /// Video bit rate target for the network stream, kbit/s.
     #[arg(long, default_value_t = 600)]
     pub video_kbit: u32,
@@ -327,4 +337,13 @@ mod tests {
             .is_err()
         );
     }
+}
+
+/// Where a networked room's voices come from and go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AudioMode {
+    /// Microphone and speaker when present.
+    Device,
+    /// A synthetic tone out; received voices measured only.
+    Synthetic,
 }

@@ -269,6 +269,13 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
     net.simulated_loss = args.sim_loss.clamp(0.0, 1.0);
     let mut config = BridgeConfig::new(net);
     config.muted = args.mute;
+    config.audio = match args.audio {
+        samespace::cli::AudioMode::Device => samespace::net::bridge::AudioDevices::Devices {
+            input: args.audio_in.clone(),
+            output: args.audio_out.clone(),
+        },
+        samespace::cli::AudioMode::Synthetic => samespace::net::bridge::AudioDevices::Synthetic,
+    };
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
     config.video_fps = args.video_fps.clamp(1.0, 60.0);
     Ok(Some(config))

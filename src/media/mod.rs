@@ -9,6 +9,8 @@
 //!   alpha as limited-range luma below). Used by the network video track.
 //! - [`opus`]: 48 kHz Opus in 20 ms frames, and a framer for arbitrary chunks.
 //! - [`audio`]: tone / speech-like / beep sources, [`Mixer`], Goertzel detector.
+//! - [`audio_device`]: microphone and speaker through cpal, converted to and from
+//!   mono 48 kHz (each stream on its own thread; the one exception to the rule below).
 //!
 //! Threads: none. Every type here is driven synchronously by its owner (an encode,
 //! decode or recorder thread); encoders and decoders are `Send` so they can live on
@@ -17,6 +19,7 @@
 
 pub mod alpha_pack;
 pub mod audio;
+pub mod audio_device;
 pub mod error;
 pub mod h264;
 pub mod opus;

@@ -5,11 +5,13 @@
 //!   (colour over alpha, [`pack_cutout_into`]) → H.264 (OpenH264, frame skipping on,
 //!   IDR on request) → [`NetCommand::Video`] with the capture time; every
 //!   [`PROBE_EVERY_FRAMES`] sent pictures also a [`PeerToPeer::MaskProbe`].
-//! - `samespace-audio-tx`: a synthetic voice (a sine at this peer's
-//!   [`tone_for_name`]) → Opus 20 ms packets → [`NetCommand::Audio`], paced by the
-//!   clock; nothing is sent while muted.
+//! - `samespace-audio-tx`: the microphone ([`Microphone`], when
+//!   [`AudioDevices::Devices`] and one opens) or a synthetic voice (a sine at this
+//!   peer's [`tone_for_name`]) → Opus 20 ms packets → [`NetCommand::Audio`], paced
+//!   by the clock; nothing is sent while muted.
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
-//!   peer's decoder thread, audio is Opus-decoded here and measured (ms, tone).
+//!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
+//!   played on the [`Speaker`] when one is open.
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -43,6 +45,7 @@ use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, SineSource};
+use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::segment::Cutout;
@@ -66,6 +69,22 @@ pub const MAX_PLAYOUT_DELAY: Duration = Duration::from_millis(500);
 /// Opus frame length.
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
 
+/// Where voices come from and go to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AudioDevices {
+    /// A synthetic tone out; received voices are measured, not played.
+    #[default]
+    Synthetic,
+    /// The microphone and speaker (the default ones, or those named); a side whose
+    /// device cannot be opened falls back to the synthetic behaviour, logged.
+    Devices {
+        /// Input device name (`None`: the default).
+        input: Option<String>,
+        /// Output device name (`None`: the default).
+        output: Option<String>,
+    },
+}
+
 /// How the bridge encodes.
 #[derive(Clone, Debug)]
 pub struct BridgeConfig {
@@ -81,6 +100,8 @@ pub struct BridgeConfig {
     pub audio_bitrate_bps: u32,
     /// Start muted.
     pub muted: bool,
+    /// Microphone and speaker, or synthetic audio.
+    pub audio: AudioDevices,
 }
 
 impl BridgeConfig {
@@ -94,6 +115,7 @@ impl BridgeConfig {
             keyframe_interval: 60,
             audio_bitrate_bps: 32_000,
             muted: false,
+            audio: AudioDevices::Synthetic,
         }
     }
 }
@@ -115,6 +137,17 @@ pub struct SendCounters {
     pub encode_us: AtomicU64,
 }
 
+/// Which audio devices are in use (for the report and the stats overlay).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct AudioInUse {
+    /// The microphone's name, or `None` for the synthetic tone.
+    pub input: Option<String>,
+    /// The speaker's name, or `None` when received voices are not played.
+    pub output: Option<String>,
+    /// Voice samples (48 kHz) handed to the speaker.
+    pub played_samples: u64,
+}
+
 /// Both ends of one peer's decoder input (the sender side drops the oldest when full).
 type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
 
@@ -132,6 +165,8 @@ pub struct Shared {
     /// Decoded remote voices waiting for the room mix (recording), oldest first;
     /// at most [`REMOTE_AUDIO_CAPACITY`] packets, the oldest dropped beyond.
     remote_audio: Mutex<std::collections::VecDeque<(PeerId, Vec<f32>)>>,
+    /// The audio devices in use.
+    audio: Mutex<AudioInUse>,
 }
 
 /// Decoded 20 ms packets kept for the room mix (2 s for three peers); beyond it
@@ -158,6 +193,15 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
             .collect()
+    }
+
+    /// The audio devices in use.
+    pub fn audio_in_use(&self) -> AudioInUse {
+        self.audio.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_audio(&self, f: impl FnOnce(&mut AudioInUse)) {
+        f(&mut self.audio.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     fn want_keyframe(&self, peer: PeerId) {
@@ -216,12 +260,20 @@ impl NetBridge {
             muted: bridge.muted.clone(),
             tone_hz,
             bitrate: config.audio_bitrate_bps,
+            device: match &config.audio {
+                AudioDevices::Devices { input, .. } => Some(input.clone()),
+                AudioDevices::Synthetic => None,
+            },
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
         let receive = ReceiveLoop {
             media: bridge.net.media().clone(),
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
+            device: match &config.audio {
+                AudioDevices::Devices { output, .. } => Some(output.clone()),
+                AudioDevices::Synthetic => None,
+            },
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
         info!(tone_hz, "net bridge started");
@@ -533,9 +585,26 @@ struct AudioLoop {
     muted: Arc<AtomicBool>,
     tone_hz: f32,
     bitrate: u32,
+    /// `Some(name)`: try the microphone (`None` name: the default one).
+    device: Option<Option<String>>,
 }
 
 impl AudioLoop {
+    /// The microphone when asked for and available, else the synthetic tone.
+    fn source(&self) -> Box<dyn AudioSource + Send> {
+        if let Some(name) = &self.device {
+            match Microphone::open(name.as_deref()) {
+                Ok(mic) => {
+                    let device = mic.name().to_string();
+                    self.shared.set_audio(|a| a.input = Some(device));
+                    return Box::new(mic);
+                }
+                Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
+            }
+        }
+        Box::new(SineSource::new(self.tone_hz, 0.3))
+    }
+
     fn run(self) {
         let _span = info_span!("audio-tx").entered();
         let mut encoder = match OpusEncoder::new(1, self.bitrate) {
@@ -545,7 +614,7 @@ impl AudioLoop {
                 return;
             }
         };
-        let mut source = SineSource::new(self.tone_hz, 0.3);
+        let mut source = self.source();
         let mut next = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             next += AUDIO_FRAME;
@@ -585,12 +654,28 @@ struct ReceiveLoop {
     media: Receiver<NetEvent>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
+    /// `Some(name)`: play received voices on the speaker (`None` name: the default).
+    device: Option<Option<String>>,
 }
 
 impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut opus: HashMap<PeerId, OpusDecoder> = HashMap::new();
+        let speaker = self
+            .device
+            .as_ref()
+            .and_then(|name| match Speaker::open(name.as_deref()) {
+                Ok(speaker) => {
+                    let device = speaker.name().to_string();
+                    self.shared.set_audio(|a| a.output = Some(device));
+                    Some(speaker)
+                }
+                Err(e) => {
+                    info!(error = %e, "no speaker: received voices are measured only");
+                    None
+                }
+            });
         while !self.stop.load(Ordering::Relaxed) {
             let event = match self.media.recv_timeout(POLL) {
                 Ok(e) => e,
@@ -599,8 +684,12 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut opus),
+                NetEvent::Audio(packet) => self.audio(packet, &mut opus, speaker.as_ref()),
                 _ => {}
+            }
+            if let Some(speaker) = &speaker {
+                let played = speaker.played_samples();
+                self.shared.set_audio(|a| a.played_samples = played);
             }
         }
     }
@@ -634,7 +723,12 @@ impl ReceiveLoop {
         }
     }
 
-    fn audio(&self, packet: ReceivedMedia, opus: &mut HashMap<PeerId, OpusDecoder>) {
+    fn audio(
+        &self,
+        packet: ReceivedMedia,
+        opus: &mut HashMap<PeerId, OpusDecoder>,
+        speaker: Option<&Speaker>,
+    ) {
         let peer = packet.from;
         let decoder = match opus.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -659,6 +753,9 @@ impl ReceiveLoop {
             s.audio_ms += pcm.len() as f64 * 1000.0 / f64::from(crate::media::audio::SAMPLE_RATE);
             s.tone.push(&pcm);
         });
+        if let Some(speaker) = speaker {
+            speaker.play(peer.0, &pcm);
+        }
         let mut queue = self
             .shared
             .remote_audio

@@ -52,13 +52,22 @@ fn serve(dir: &Path) -> (Proc, String) {
     (proc, format!("ws://{addr}"))
 }
 
-/// One headless peer; its report goes to `dir/<name>.json`.
+/// One headless peer with the synthetic voice (its tone identifies it); its report
+/// goes to `dir/<name>.json`.
 fn peer(dir: &Path, url: &str, room: &str, name: &str, seconds: u32, extra: &[&str]) -> Proc {
+    let mut command = peer_command(dir, url, room, name, seconds);
+    command.args(["--audio", "synthetic"]).args(extra);
+    Proc(command.spawn().expect("start samespace demo"))
+}
+
+/// The command line of one headless peer, without its audio choice.
+fn peer_command(dir: &Path, url: &str, room: &str, name: &str, seconds: u32) -> Command {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
     let report = dir.join(format!("{name}.json"));
     let snapshot = dir.join(format!("{name}.png"));
     let seconds = seconds.to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_samespace"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_samespace"));
+    command
         .args([
             "demo",
             "--headless",
@@ -75,14 +84,11 @@ fn peer(dir: &Path, url: &str, room: &str, name: &str, seconds: u32, extra: &[&s
         .arg(&report)
         .arg("--snapshot")
         .arg(&snapshot)
-        .args(extra)
         .current_dir(crate::common::root())
         .env("RUST_LOG", "samespace=info")
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start samespace demo");
-    Proc(child)
+        .stderr(log);
+    command
 }
 
 /// Waits for a peer to exit by itself, killing it after `limit`.
@@ -252,4 +258,160 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
             "P2 <- {other}: {rejoined}"
         );
     }
+}
+
+/// A PulseAudio server of its own (a sine "microphone" and a null "speaker"),
+/// stopped when dropped.
+struct SoundServer {
+    _daemon: Proc,
+    socket: PathBuf,
+}
+
+/// The microphone's tone: none of the peers' synthetic tones below.
+const MIC_HZ: f32 = 900.0;
+
+impl SoundServer {
+    /// `None` (with a message) where PulseAudio or its ALSA plugin is missing.
+    fn start(dir: &Path) -> Option<Self> {
+        let plugin = [
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib",
+        ]
+        .iter()
+        .any(|d| {
+            Path::new(d)
+                .join("alsa-lib/libasound_module_pcm_pulse.so")
+                .exists()
+        });
+        let daemon = Command::new("pulseaudio").arg("--version").output();
+        if !plugin || !daemon.is_ok_and(|o| o.status.success()) {
+            eprintln!(
+                "skipping the sound-device test: needs pulseaudio and libasound2-plugins (scripts/setup.sh installs them)"
+            );
+            return None;
+        }
+        let socket = dir.join("pulse.sock");
+        let config = dir.join("pulse.pa");
+        std::fs::write(
+            &config,
+            format!(
+                "load-module module-native-protocol-unix socket={} auth-anonymous=1\n\
+                 load-module module-null-sink sink_name=speaker rate=48000\n\
+                 load-module module-sine-source source_name=mic frequency={MIC_HZ} rate=48000\n\
+                 set-default-sink speaker\n\
+                 set-default-source mic\n",
+                socket.display()
+            ),
+        )
+        .expect("write the pulseaudio script");
+        let log = std::fs::File::create(dir.join("pulse.log")).expect("log file");
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit",
+            ])
+            .args(["--use-pid-file=no", "--disable-shm=yes", "-F"])
+            .arg(&config)
+            .env("HOME", dir)
+            .env("XDG_RUNTIME_DIR", dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start pulseaudio");
+        let server = Self {
+            _daemon: Proc(child),
+            socket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "pulseaudio did not start: {}",
+                std::fs::read_to_string(dir.join("pulse.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(server)
+    }
+
+    /// The `PULSE_SERVER` value for clients.
+    fn address(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+}
+
+#[test]
+fn a_peer_talks_through_its_microphone_and_hears_the_others_on_its_speaker() {
+    let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = crate::common::temp_dir("net-sound");
+    let Some(sound) = SoundServer::start(&dir) else {
+        return;
+    };
+    // Whatever reaches the speaker, recorded from the null sink's monitor.
+    let heard = dir.join("speaker.f32");
+    let recorder = Proc(
+        Command::new("parec")
+            .args(["-d", "speaker.monitor", "--raw", "--format=float32le"])
+            .args(["--rate=48000", "--channels=1"])
+            .env("PULSE_SERVER", sound.address())
+            .stdout(std::fs::File::create(&heard).expect("recording file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start parec"),
+    );
+    let (_server, url) = serve(&dir);
+    let room = "SND-234";
+    // Mika uses the sound devices (ALSA's default goes to this PulseAudio server);
+    // Noor has none and sends her synthetic tone.
+    let mut mika = peer_command(&dir, &url, room, "Mika", 10);
+    mika.args(["--audio", "device"])
+        .env("PULSE_SERVER", sound.address());
+    let mika = Proc(mika.spawn().expect("start samespace demo"));
+    let noor = peer(&dir, &url, room, "Noor", 10, &[]);
+    let limit = Duration::from_secs(40);
+    finish(mika, limit, &dir, "Mika");
+    finish(noor, limit, &dir, "Noor");
+    drop(recorder);
+
+    let (mika_report, noor_report) = (report(&dir, "Mika"), report(&dir, "Noor"));
+    let audio = &mika_report["net"]["audio"];
+    assert!(
+        audio["input"].is_string() && audio["output"].is_string(),
+        "Mika opened both devices: {audio}\n{}",
+        log_tail(&dir, "Mika")
+    );
+    assert!(num(audio, "played_samples") > 48_000.0 * 3.0, "{audio}");
+    // Noor heard Mika's microphone, not Mika's synthetic tone.
+    let from_mika = peers_named(&noor_report, "Mika");
+    assert_eq!(from_mika.len(), 1, "{noor_report}");
+    assert!(num(from_mika[0], "audio_ms") > 3000.0, "{}", from_mika[0]);
+    assert_eq!(
+        from_mika[0]["tone_hz_detected"].as_f64(),
+        Some(f64::from(MIC_HZ)),
+        "Noor hears the microphone's tone: {}",
+        from_mika[0]
+    );
+    let synthetic = samespace::net::stats::tone_for_name("Mika");
+    assert_ne!(synthetic, MIC_HZ);
+    // Mika's speaker played Noor's voice.
+    let bytes = std::fs::read(&heard).expect("the recording");
+    let samples: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let noor_hz = samespace::net::stats::tone_for_name("Noor");
+    let loud = samples
+        .chunks(12_000)
+        .filter(|w| {
+            w.len() == 12_000 && samespace::media::audio::tone_amplitude(w, 48_000, noor_hz) > 0.1
+        })
+        .count();
+    assert!(
+        loud >= 8,
+        "Noor's {noor_hz} Hz tone is on Mika's speaker in {loud} quarter seconds of {}",
+        samples.len() / 12_000
+    );
 }

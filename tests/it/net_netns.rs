@@ -135,6 +135,8 @@ fn peer(ns: &str, server: &str, name: &str, seconds: &str, report: &Path, extra:
             "1",
             "--seconds",
             seconds,
+            "--audio",
+            "synthetic",
             "--sim-delay-ms",
             "100",
             "--width",
@@ -205,10 +207,7 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
         .iter()
         .map(|(name, out)| {
             let all = text(out);
-            let lines: Vec<&str> = all
-                .lines()
-                .filter(|l| !l.contains("duplicated"))
-                .collect();
+            let lines: Vec<&str> = all.lines().filter(|l| !l.contains("duplicated")).collect();
             let from = lines.len().saturating_sub(40);
             format!("--- {name} ---\n{}", lines[from..].join("\n"))
         })

@@ -1,0 +1,585 @@
+//! Microphone and speaker through cpal (ALSA on Linux, and through it PulseAudio
+//! or PipeWire where they run).
+//!
+//! Our side is always mono f32 at [`SAMPLE_RATE`]; the device's own rate and
+//! channel count are converted here ([`Resampler`], down/up-mix). Each cpal stream
+//! lives on its own thread (`samespace-mic`, `samespace-speaker`), because a cpal
+//! `Stream` is not `Send`; dropping the handle stops the stream and joins it.
+//!
+//! | queue | producer → consumer | bound | full-policy |
+//! | --- | --- | --- | --- |
+//! | mic chunks | device callback → [`Microphone::fill`] | [`MIC_CHUNKS`] | newest dropped, counted |
+//! | mic backlog | inside [`Microphone`] | [`MAX_BACKLOG_SAMPLES`] | oldest dropped (latency stays low) |
+//! | speaker voices | [`Speaker::play`] → device callback | [`MAX_BACKLOG_SAMPLES`] per voice | oldest dropped |
+//!
+//! With no device (this build machine has none), [`Microphone::open`] and
+//! [`Speaker::open`] return [`AudioDeviceError::NoDevice`] and callers fall back to
+//! synthetic audio.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tracing::{debug, info, warn};
+
+use super::audio::{AudioSource, SAMPLE_RATE};
+
+/// Captured chunks waiting for the reader.
+pub const MIC_CHUNKS: usize = 64;
+/// At most this much audio (200 ms) waits in a backlog; older samples are dropped.
+pub const MAX_BACKLOG_SAMPLES: usize = SAMPLE_RATE as usize / 5;
+/// How long opening a device may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an audio device could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioDeviceError {
+    /// No such device (none at all, or none of that name).
+    #[error("no {kind} audio device{}", .name.as_ref().map(|n| format!(" named {n:?}")).unwrap_or_default())]
+    NoDevice {
+        /// "input" or "output".
+        kind: &'static str,
+        /// The name asked for, if any.
+        name: Option<String>,
+    },
+    /// The device exists but refused a stream.
+    #[error("audio device {name:?}: {message}")]
+    Device {
+        /// The device.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The device thread could not start or did not answer.
+    #[error("audio device thread: {0}")]
+    Thread(String),
+}
+
+/// Linear-interpolation resampler for one mono stream, continuous across chunks.
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    step: f64,
+    position: f64,
+    previous: f32,
+}
+
+impl Resampler {
+    /// Converts from `from` Hz to `to` Hz.
+    pub fn new(from: u32, to: u32) -> Self {
+        Self {
+            step: f64::from(from.max(1)) / f64::from(to.max(1)),
+            position: 0.0,
+            previous: 0.0,
+        }
+    }
+
+    /// Whether the rates are equal (then [`Self::process`] copies).
+    pub fn is_identity(&self) -> bool {
+        (self.step - 1.0).abs() < f64::EPSILON
+    }
+
+    /// Appends `input` converted to the output rate onto `out`.
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        if self.is_identity() {
+            out.extend_from_slice(input);
+            return;
+        }
+        let Some(&newest) = input.last() else {
+            return;
+        };
+        // `position` indexes this chunk; -1 is the previous chunk's last sample.
+        let last = (input.len() - 1) as f64;
+        while self.position <= last {
+            let i = self.position.floor();
+            let frac = (self.position - i) as f32;
+            let a = if i < 0.0 {
+                self.previous
+            } else {
+                input[i as usize]
+            };
+            let b = input[(i + 1.0).min(last) as usize];
+            out.push(a + (b - a) * frac);
+            self.position += self.step;
+        }
+        self.position -= input.len() as f64;
+        self.previous = newest;
+    }
+}
+
+/// Averages interleaved frames of `channels` into mono.
+pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
+    let channels = channels.max(1);
+    interleaved
+        .chunks(channels)
+        .map(|frame| frame.iter().sum::<f32>() / frame.len() as f32)
+        .collect()
+}
+
+/// Sends the ALSA library's messages from this thread to the log (debug) instead
+/// of stderr: probing for a device on a machine without one makes it print a dozen
+/// lines per attempt.
+#[cfg(target_os = "linux")]
+fn quiet_sound_library() {
+    use std::ffi::CStr;
+    use std::os::raw::{c_char, c_int};
+
+    unsafe extern "C" fn to_log(
+        _file: *const c_char,
+        _line: c_int,
+        function: *const c_char,
+        err: c_int,
+        fmt: *const c_char,
+        _args: *mut alsa_sys::__va_list_tag,
+    ) {
+        let text = |p: *const c_char| {
+            if p.is_null() {
+                String::new()
+            } else {
+                // SAFETY: alsa-lib passes NUL-terminated strings (or null, handled).
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            }
+        };
+        debug!(function = %text(function), err, message = %text(fmt), "alsa");
+    }
+    // SAFETY: sets a thread-local function pointer in alsa-lib; `to_log` matches
+    // `snd_local_error_handler_t` and only reads the strings it is given.
+    unsafe {
+        alsa_sys::snd_lib_error_set_local(Some(to_log));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quiet_sound_library() {}
+
+/// Picks a device by name, or the host's default when `name` is `None`.
+fn find_device(input: bool, name: Option<&str>) -> Result<cpal::Device, AudioDeviceError> {
+    quiet_sound_library();
+    let kind = if input { "input" } else { "output" };
+    let none = || AudioDeviceError::NoDevice {
+        kind,
+        name: name.map(str::to_string),
+    };
+    let host = cpal::default_host();
+    match name {
+        None if input => host.default_input_device().ok_or_else(none),
+        None => host.default_output_device().ok_or_else(none),
+        Some(wanted) => {
+            let devices = if input {
+                host.input_devices()
+            } else {
+                host.output_devices()
+            };
+            devices
+                .map_err(|_| none())?
+                .find(|d| d.name().is_ok_and(|n| n == wanted))
+                .ok_or_else(none)
+        }
+    }
+}
+
+/// A stream configuration at 48 kHz when the device offers it (f32 or i16),
+/// otherwise the device's default.
+fn pick_config(
+    device: &cpal::Device,
+    input: bool,
+) -> Result<cpal::SupportedStreamConfig, AudioDeviceError> {
+    let name = device.name().unwrap_or_default();
+    let err = |message: String| AudioDeviceError::Device {
+        name: name.clone(),
+        message,
+    };
+    let rate = cpal::SampleRate(SAMPLE_RATE);
+    let ranges: Vec<cpal::SupportedStreamConfigRange> = if input {
+        device
+            .supported_input_configs()
+            .map(|c| c.collect())
+            .unwrap_or_default()
+    } else {
+        device
+            .supported_output_configs()
+            .map(|c| c.collect())
+            .unwrap_or_default()
+    };
+    let usable =
+        |f: cpal::SampleFormat| matches!(f, cpal::SampleFormat::F32 | cpal::SampleFormat::I16);
+    if let Some(range) = ranges.iter().find(|r| {
+        usable(r.sample_format()) && r.min_sample_rate() <= rate && rate <= r.max_sample_rate()
+    }) {
+        return Ok(range.with_sample_rate(rate));
+    }
+    let default = if input {
+        device.default_input_config()
+    } else {
+        device.default_output_config()
+    }
+    .map_err(|e| err(e.to_string()))?;
+    if usable(default.sample_format()) {
+        Ok(default)
+    } else {
+        Err(err(format!(
+            "unsupported sample format {:?}",
+            default.sample_format()
+        )))
+    }
+}
+
+/// The thread that owns a playing cpal stream; dropping it stops and joins it.
+struct StreamThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for StreamThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs `build` for `device` on a new thread that keeps the resulting stream
+/// playing until the returned handle is dropped; returns once the stream plays (or
+/// failed to), with the device's name.
+fn spawn_stream(
+    thread_name: &str,
+    device: cpal::Device,
+    config: cpal::SupportedStreamConfig,
+    build: impl FnOnce(&cpal::Device, &cpal::SupportedStreamConfig) -> Result<cpal::Stream, String>
+    + Send
+    + 'static,
+) -> Result<(StreamThread, String), AudioDeviceError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+    let thread = std::thread::Builder::new()
+        .name(thread_name.into())
+        .spawn(move || {
+            quiet_sound_library();
+            let name = device.name().unwrap_or_default();
+            let built = build(&device, &config).map_err(|message| AudioDeviceError::Device {
+                name: name.clone(),
+                message,
+            });
+            let stream = match built {
+                Ok(stream) => match stream.play() {
+                    Ok(()) => {
+                        let _ = ready_tx.send(Ok(name));
+                        stream
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(AudioDeviceError::Device {
+                            name,
+                            message: e.to_string(),
+                        }));
+                        return;
+                    }
+                },
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            drop(stream);
+        })
+        .map_err(|e| AudioDeviceError::Thread(e.to_string()))?;
+    match ready_rx.recv_timeout(OPEN_TIMEOUT) {
+        Ok(Ok(name)) => Ok((
+            StreamThread {
+                stop,
+                thread: Some(thread),
+            },
+            name,
+        )),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(AudioDeviceError::Thread(
+            "the device did not open in time".into(),
+        )),
+    }
+}
+
+/// The microphone: an [`AudioSource`] of what the input device captures.
+pub struct Microphone {
+    chunks: Receiver<Vec<f32>>,
+    backlog: VecDeque<f32>,
+    _stream: StreamThread,
+    name: String,
+    dropped: Arc<AtomicU64>,
+    /// Samples filled with silence because the device had not delivered them yet.
+    pub underrun_samples: u64,
+}
+
+impl Microphone {
+    /// Opens the input device called `name`, or the default one.
+    pub fn open(name: Option<&str>) -> Result<Self, AudioDeviceError> {
+        let device = find_device(true, name)?;
+        let config = pick_config(&device, true)?;
+        let (tx, rx) = crossbeam_channel::bounded(MIC_CHUNKS);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = dropped.clone();
+        let (stream, name) = spawn_stream("samespace-mic", device, config, move |d, c| {
+            build_input(d, c, tx, counter)
+        })?;
+        info!(device = name, "microphone open");
+        Ok(Self {
+            chunks: rx,
+            backlog: VecDeque::new(),
+            _stream: stream,
+            name,
+            dropped,
+            underrun_samples: 0,
+        })
+    }
+
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Chunks the reader was too slow for.
+    pub fn dropped_chunks(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl AudioSource for Microphone {
+    fn fill(&mut self, out: &mut [f32]) {
+        while let Ok(chunk) = self.chunks.try_recv() {
+            self.backlog.extend(chunk);
+        }
+        let excess = self.backlog.len().saturating_sub(MAX_BACKLOG_SAMPLES);
+        self.backlog.drain(..excess);
+        for s in out.iter_mut() {
+            *s = match self.backlog.pop_front() {
+                Some(v) => v,
+                None => {
+                    self.underrun_samples += 1;
+                    0.0
+                }
+            };
+        }
+    }
+}
+
+/// Builds the cpal input stream: device frames → mono → 48 kHz → `tx`.
+fn build_input(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    tx: Sender<Vec<f32>>,
+    dropped: Arc<AtomicU64>,
+) -> Result<cpal::Stream, String> {
+    let channels = usize::from(config.channels());
+    let mut resampler = Resampler::new(config.sample_rate().0, SAMPLE_RATE);
+    let mut deliver = move |interleaved: &[f32]| {
+        let mono = downmix(interleaved, channels);
+        let mut out = Vec::with_capacity(mono.len() + 8);
+        resampler.process(&mono, &mut out);
+        if let Err(TrySendError::Full(_)) = tx.try_send(out) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let on_error = |e: cpal::StreamError| warn!(error = %e, "microphone stream error");
+    let stream_config = config.config();
+    match config.sample_format() {
+        cpal::SampleFormat::F32 => device.build_input_stream(
+            &stream_config,
+            move |data: &[f32], _: &_| deliver(data),
+            on_error,
+            None,
+        ),
+        _ => device.build_input_stream(
+            &stream_config,
+            move |data: &[i16], _: &_| {
+                let floats: Vec<f32> = data.iter().map(|&s| f32::from(s) / 32768.0).collect();
+                deliver(&floats)
+            },
+            on_error,
+            None,
+        ),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Voices waiting to be played, one queue per source, summed by the callback.
+#[derive(Default)]
+struct Voices {
+    queues: HashMap<u64, VecDeque<f32>>,
+}
+
+impl Voices {
+    /// The next `n` mixed samples (silence where a voice has nothing).
+    fn mix(&mut self, n: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; n];
+        for queue in self.queues.values_mut() {
+            for (o, s) in out.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
+                *o += s;
+            }
+        }
+        self.queues.retain(|_, q| !q.is_empty());
+        for o in &mut out {
+            *o = o.clamp(-1.0, 1.0);
+        }
+        out
+    }
+}
+
+/// The speaker: plays mono 48 kHz voices on the output device, mixed.
+pub struct Speaker {
+    voices: Arc<Mutex<Voices>>,
+    _stream: StreamThread,
+    name: String,
+    played: Arc<AtomicU64>,
+}
+
+impl Speaker {
+    /// Opens the output device called `name`, or the default one.
+    pub fn open(name: Option<&str>) -> Result<Self, AudioDeviceError> {
+        let device = find_device(false, name)?;
+        let config = pick_config(&device, false)?;
+        let voices = Arc::new(Mutex::new(Voices::default()));
+        let played = Arc::new(AtomicU64::new(0));
+        let (shared, counter) = (voices.clone(), played.clone());
+        let (stream, name) = spawn_stream("samespace-speaker", device, config, move |d, c| {
+            build_output(d, c, shared, counter)
+        })?;
+        info!(device = name, "speaker open");
+        Ok(Self {
+            voices,
+            _stream: stream,
+            name,
+            played,
+        })
+    }
+
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Samples of voice handed to the device so far (48 kHz mono).
+    pub fn played_samples(&self) -> u64 {
+        self.played.load(Ordering::Relaxed)
+    }
+
+    /// Queues `pcm` (mono, 48 kHz) of the voice `source` (e.g. a peer id).
+    pub fn play(&self, source: u64, pcm: &[f32]) {
+        let mut voices = self.voices.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = voices.queues.entry(source).or_default();
+        queue.extend(pcm.iter().copied());
+        let excess = queue.len().saturating_sub(MAX_BACKLOG_SAMPLES);
+        if excess > 0 {
+            debug!(source, excess, "speaker backlog trimmed");
+            queue.drain(..excess);
+        }
+    }
+}
+
+/// Builds the cpal output stream: mixed voices (48 kHz mono) → device rate →
+/// every channel.
+fn build_output(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    voices: Arc<Mutex<Voices>>,
+    played: Arc<AtomicU64>,
+) -> Result<cpal::Stream, String> {
+    let channels = usize::from(config.channels()).max(1);
+    let device_rate = config.sample_rate().0;
+    let mut resampler = Resampler::new(SAMPLE_RATE, device_rate);
+    let mut pending: VecDeque<f32> = VecDeque::new();
+    let mut next_frames = move |frames: usize| -> Vec<f32> {
+        while pending.len() < frames {
+            // Enough 48 kHz input for the frames still missing (+1 for interpolation).
+            let need =
+                (frames - pending.len()) * SAMPLE_RATE as usize / device_rate.max(1) as usize + 2;
+            let mixed = voices.lock().unwrap_or_else(|e| e.into_inner()).mix(need);
+            let mut converted = Vec::with_capacity(frames + 4);
+            resampler.process(&mixed, &mut converted);
+            pending.extend(converted);
+        }
+        pending.drain(..frames).collect()
+    };
+    let on_error = |e: cpal::StreamError| warn!(error = %e, "speaker stream error");
+    let stream_config = config.config();
+    match config.sample_format() {
+        cpal::SampleFormat::F32 => device.build_output_stream(
+            &stream_config,
+            move |data: &mut [f32], _: &_| {
+                let mono = next_frames(data.len() / channels);
+                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
+                for (frame, s) in data.chunks_mut(channels).zip(mono) {
+                    frame.fill(s);
+                }
+            },
+            on_error,
+            None,
+        ),
+        _ => device.build_output_stream(
+            &stream_config,
+            move |data: &mut [i16], _: &_| {
+                let mono = next_frames(data.len() / channels);
+                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
+                for (frame, s) in data.chunks_mut(channels).zip(mono) {
+                    frame.fill((s * 32767.0) as i16);
+                }
+            },
+            on_error,
+            None,
+        ),
+    }
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::{AudioSource, SineSource, tone_amplitude};
+
+    #[test]
+    fn resampling_keeps_the_tone_and_the_length() {
+        // One second of a 1 kHz tone sampled at 44.1 kHz.
+        let input: Vec<f32> = (0..44_100)
+            .map(|i| 0.5 * (std::f32::consts::TAU * 1000.0 * i as f32 / 44_100.0).sin())
+            .collect();
+        let mut r = Resampler::new(44_100, SAMPLE_RATE);
+        let mut out = Vec::new();
+        // In uneven chunks, as a device delivers them.
+        for chunk in input.chunks(441 * 3 + 7) {
+            r.process(chunk, &mut out);
+        }
+        assert!((out.len() as i64 - 48_000).abs() <= 2, "{}", out.len());
+        // Still a 1 kHz tone, now at 48 kHz.
+        let amp = tone_amplitude(&out[..47_000], SAMPLE_RATE, 1000.0);
+        assert!(amp > 0.45, "amplitude {amp}");
+        assert!(tone_amplitude(&out[..47_000], SAMPLE_RATE, 1100.0) < 0.05);
+        let plain = SineSource::new(700.0, 0.3).next_chunk(100);
+        let mut identity = Resampler::new(SAMPLE_RATE, SAMPLE_RATE);
+        let mut copy = Vec::new();
+        identity.process(&plain, &mut copy);
+        assert_eq!(copy, plain);
+    }
+
+    #[test]
+    fn downmix_averages_channels() {
+        assert_eq!(downmix(&[1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
+        assert_eq!(downmix(&[0.25, 0.75], 1), vec![0.25, 0.75]);
+    }
+
+    #[test]
+    fn voices_are_mixed_and_clamped_and_silence_fills_gaps() {
+        let mut v = Voices::default();
+        v.queues.insert(1, [0.5, 0.5, 0.5].into_iter().collect());
+        v.queues.insert(2, [0.75, -0.25].into_iter().collect());
+        assert_eq!(v.mix(4), vec![1.0, 0.25, 0.5, 0.0]);
+        assert!(v.queues.is_empty(), "drained voices are forgotten");
+    }
+}
