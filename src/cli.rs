@@ -158,8 +158,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub ice_bind: Vec<String>,
     /// How long received video with a missing packet waits for its retransmission
-    /// (NACK) before asking for a keyframe, ms; default: three measured round trips
-    /// plus 60 ms (100–1000). Video that arrives whole is never held.
+    /// (NACK) before asking for a keyframe, ms; default: four measured round trips
+    /// plus 100 ms (100–1000). Video that arrives whole is never held.
     #[arg(long)]
     pub recovery_ms: Option<u64>,
     /// Hold outgoing media back this many ms (a slow link where the kernel has no netem).

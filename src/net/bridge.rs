@@ -809,6 +809,7 @@ impl DecodeLoop {
                         unit.received_at,
                         unit.received_unix_us,
                         unit.captured_unix_us,
+                        unit.repair_wait,
                     );
                     self.shared.with_peer(self.peer, |s| {
                         s.playout_delay_ms = playout.target().as_secs_f32() * 1000.0;

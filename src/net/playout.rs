@@ -10,7 +10,9 @@
 //!   (the sender's clock: any constant offset between machines cancels out below);
 //! - the *extra* delay of a picture is its transit minus the smallest transit of
 //!   the last [`WINDOW`] pictures;
-//! - the target delay is the [`QUANTILE`] of the recent extras, at most `max_delay`;
+//! - the target delay is the [`QUANTILE`] of the recent extras of pictures that
+//!   waited for a repair (the others count as zero: smoothing the sender's own CPU
+//!   jitter would only add latency), at most `max_delay`;
 //! - a picture is released when it has been late by the target: at
 //!   `arrival - extra + target`. On a clean link the extras, and so the added
 //!   delay, are a few milliseconds; under loss the target grows to cover the
@@ -37,7 +39,8 @@ pub const MAX_QUEUED: usize = 16;
 pub struct Playout<T> {
     max_delay: Duration,
     queue: VecDeque<(Instant, T)>,
-    transits_us: VecDeque<i64>,
+    /// Recent transits, each with whether that picture waited for a repair.
+    transits_us: VecDeque<(i64, bool)>,
     target: Duration,
     /// Release time and capture time of the newest picture queued.
     last: Option<(Instant, u64)>,
@@ -61,13 +64,15 @@ impl<T> Playout<T> {
     }
 
     /// A picture arrived at `arrived` (our wall clock `arrived_unix_us`), captured at
-    /// the sender's `captured_unix_us` (unknown: shown at once).
+    /// the sender's `captured_unix_us` (unknown: shown at once), after waiting
+    /// `repair_wait` for a lost packet.
     pub fn push(
         &mut self,
         item: T,
         arrived: Instant,
         arrived_unix_us: u64,
         captured_unix_us: Option<u64>,
+        repair_wait: Duration,
     ) {
         let due = match captured_unix_us {
             Some(captured) => {
@@ -75,9 +80,19 @@ impl<T> Playout<T> {
                 if self.transits_us.len() >= WINDOW {
                     self.transits_us.pop_front();
                 }
-                self.transits_us.push_back(transit);
-                let base = self.transits_us.iter().copied().min().unwrap_or(transit);
-                let mut extras: Vec<i64> = self.transits_us.iter().map(|t| t - base).collect();
+                self.transits_us
+                    .push_back((transit, !repair_wait.is_zero()));
+                let base = self
+                    .transits_us
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .min()
+                    .unwrap_or(transit);
+                let mut extras: Vec<i64> = self
+                    .transits_us
+                    .iter()
+                    .map(|&(t, repaired)| if repaired { t - base } else { 0 })
+                    .collect();
                 extras.sort_unstable();
                 let rank = ((extras.len() - 1) as f64 * QUANTILE).round() as usize;
                 let quantile = extras.get(rank).copied().unwrap_or(0).max(0) as u64;
@@ -137,8 +152,10 @@ mod tests {
     const FRAME_US: u64 = 66_667;
 
     /// Feeds pictures captured every 66.7 ms whose network delay is `delay_ms(i)`,
-    /// and returns the release instants, in µs after the first capture.
-    fn run(frames: u64, delay_ms: impl Fn(u64) -> u64) -> (Vec<u64>, Duration) {
+    /// and returns the release instants, in µs after the first capture. Delay
+    /// beyond the smallest is a repair wait when `repairs`, sender jitter otherwise.
+    fn run(frames: u64, repairs: bool, delay_ms: impl Fn(u64) -> u64) -> (Vec<u64>, Duration) {
+        let fastest = (0..frames).map(&delay_ms).min().unwrap_or(0) * 1000;
         let t0 = Instant::now();
         let unix0 = 1_800_000_000_000_000u64;
         let mut playout = Playout::new(Duration::from_millis(500));
@@ -156,11 +173,13 @@ mod tests {
         while now_us < frames * FRAME_US + 3_000_000 {
             while next < arrivals.len() && arrivals[next].0 <= now_us {
                 let (at, i) = arrivals[next];
+                let wait = at - (i * FRAME_US + fastest);
                 playout.push(
                     i,
                     t0 + Duration::from_micros(at),
                     unix0 + at,
                     Some(unix0 + i * FRAME_US),
+                    Duration::from_micros(if repairs { wait } else { 0 }),
                 );
                 next += 1;
             }
@@ -178,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_clean_stream_is_not_delayed() {
-        let (released, target) = run(100, |_| 20);
+        let (released, target) = run(100, true, |_| 20);
         assert_eq!(target, Duration::ZERO);
         assert!(
             released[50] - (50 * FRAME_US + 20_000) < 1000,
@@ -191,7 +210,7 @@ mod tests {
     fn repair_bursts_are_spread_back_to_the_capture_rhythm() {
         // One picture in five waits 220 ms for a retransmission.
         let delay = |i: u64| if i % 5 == 2 { 320 } else { 100 };
-        let (released, target) = run(150, delay);
+        let (released, target) = run(150, true, delay);
         assert!(
             (Duration::from_millis(200)..=Duration::from_millis(240)).contains(&target),
             "{target:?}"
@@ -205,17 +224,29 @@ mod tests {
     }
 
     #[test]
+    fn sender_jitter_without_repairs_adds_no_delay() {
+        // Transit varies by up to 90 ms (a busy sender), but nothing was repaired.
+        let (released, target) = run(100, false, |i| (i * 37) % 90);
+        assert_eq!(target, Duration::ZERO);
+        let arrival = |i: u64| i * FRAME_US + ((i * 37) % 90) * 1000;
+        assert!(
+            released[60] - arrival(60) < FRAME_US,
+            "shown about when it came"
+        );
+    }
+
+    #[test]
     fn a_late_picture_does_not_crowd_the_next_one() {
         // Picture 10 is 150 ms late, later than the (zero) target: it goes at once,
         // and picture 11 still follows it by half a capture interval.
-        let (released, _) = run(30, |i| if i == 10 { 150 } else { 0 });
+        let (released, _) = run(30, true, |i| if i == 10 { 150 } else { 0 });
         assert!(released[11] - released[10] >= FRAME_US / 2, "{released:?}");
     }
 
     #[test]
     fn the_delay_is_capped_and_the_queue_bounded() {
         // Clean at first, then a 1.5 s stall every 10 pictures.
-        let (released, target) = run(60, |i| if i >= 20 && i % 10 == 0 { 1_500 } else { 0 });
+        let (released, target) = run(60, true, |i| if i >= 20 && i % 10 == 0 { 1_500 } else { 0 });
         assert_eq!(target, Duration::from_millis(500));
         assert!(
             released[1..].iter().all(|&r| r > 0),
@@ -228,13 +259,14 @@ mod tests {
         // Late pictures raise the target to 900 ms (and go at once themselves) ...
         for i in 0..20u64 {
             let transit = if i < 10 { 0 } else { 900_000 };
-            playout.push(i, t, unix + transit, Some(unix));
+            let wait = Duration::from_micros(transit as u64);
+            playout.push(i, t, unix + transit, Some(unix), wait);
         }
         while playout.pop_due(t).is_some() {}
         assert_eq!(playout.target(), Duration::from_millis(900));
         // ... so on-time ones are held for it, and only the overflow leaves early.
         for i in 0..(MAX_QUEUED as u64 + 5) {
-            playout.push(i, t, unix, Some(unix));
+            playout.push(i, t, unix, Some(unix), Duration::ZERO);
         }
         let mut out = Vec::new();
         while let Some(i) = playout.pop_due(t) {

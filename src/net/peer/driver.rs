@@ -156,8 +156,8 @@ pub struct NetConfig {
     pub simulated_delay: Duration,
     /// How long received video with a missing packet waits for its retransmission
     /// (NACK) before the frame is given up and a keyframe requested; see
-    /// [`super::reorder`]. `None` (the default): three measured media round trips
-    /// plus 60 ms, 100 ms–1 s. Packets that arrive in order are never held.
+    /// [`super::reorder`]. `None` (the default): four measured media round trips
+    /// plus 100 ms, 100 ms–1 s. Packets that arrive in order are never held.
     pub recovery_window: Option<Duration>,
 }
 
@@ -213,6 +213,9 @@ pub struct ReceivedMedia {
     pub captured_unix_us: Option<u64>,
     /// The sender's picture number (video only), to count pictures that never came.
     pub frame_number: Option<u32>,
+    /// How long the unit waited for a lost packet's repair before it was complete
+    /// (video; zero when it arrived whole and in order).
+    pub repair_wait: Duration,
     /// Our wall clock at `received_at`, µs since the Unix epoch.
     pub received_unix_us: u64,
 }
@@ -1411,6 +1414,8 @@ impl VideoReader {
         let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new(self.recovery_window);
         let mut assembler = AccessUnitAssembler::new();
         let mut media_ssrc: Option<u32> = None;
+        // The longest wait of any packet of the frame being assembled.
+        let mut frame_wait = Duration::ZERO;
         loop {
             let timer = reorder.poll_timeout();
             let event = tokio::select! {
@@ -1445,7 +1450,12 @@ impl VideoReader {
             }
             while let Some(released) = reorder.pop(now) {
                 match released {
-                    Released::Packet(packet) => self.assemble(&mut assembler, &packet),
+                    Released::Packet(packet) => {
+                        frame_wait = frame_wait.max(reorder.last_wait());
+                        if self.assemble(&mut assembler, &packet, frame_wait) {
+                            frame_wait = Duration::ZERO;
+                        }
+                    }
                     Released::Lost(count) => {
                         debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost")
                     }
@@ -1455,7 +1465,13 @@ impl VideoReader {
         }
     }
 
-    fn assemble(&self, assembler: &mut AccessUnitAssembler, packet: &rtc::rtp::Packet) {
+    /// Feeds one packet; `true` when a frame ended with it (emitted or dropped).
+    fn assemble(
+        &self,
+        assembler: &mut AccessUnitAssembler,
+        packet: &rtc::rtp::Packet,
+        repair_wait: Duration,
+    ) -> bool {
         let header = &packet.header;
         match assembler.push(
             header.sequence_number,
@@ -1463,7 +1479,7 @@ impl VideoReader {
             header.marker,
             &packet.payload,
         ) {
-            Assembled::Pending => {}
+            Assembled::Pending => header.marker,
             Assembled::Frame {
                 data,
                 rtp_timestamp,
@@ -1481,11 +1497,14 @@ impl VideoReader {
                     received_at,
                     captured_unix_us: stamp.map(|s| s.captured_unix_us),
                     frame_number: stamp.map(|s| s.frame_number),
+                    repair_wait,
                     received_unix_us: unix_micros(received_at),
                 }));
+                true
             }
             Assembled::NeedKeyframe => {
                 let _ = self.internal.try_send(Internal::NeedKeyframe(self.peer));
+                true
             }
         }
     }
@@ -1520,6 +1539,7 @@ async fn read_audio(
                     received_at,
                     captured_unix_us: None,
                     frame_number: None,
+                    repair_wait: Duration::ZERO,
                     received_unix_us: unix_micros(received_at),
                 }));
             }

@@ -14,7 +14,7 @@
 //!   data-channel ping does not see): the median of the last [`RTT_SAMPLES`], so a
 //!   packet that was merely reordered (back 1 ms after its NACK) cannot shrink the
 //!   window below a real retransmission's time;
-//! - after the recovery window (fixed, or three round trips plus 60 ms) the missing
+//! - after the recovery window (fixed, or four round trips plus 100 ms) the missing
 //!   packets are given up: the buffer releases [`Released::Lost`] and moves on,
 //!   and the assembler then drops the damaged frame and asks for a keyframe.
 //!
@@ -84,7 +84,11 @@ struct Missing {
 #[derive(Debug)]
 pub struct ReorderBuffer<P> {
     window: Option<Duration>,
-    held: BTreeMap<u64, P>,
+    /// Packets waiting, with their arrival time when a missing packet was ahead of
+    /// them (`None`: only waiting for the next `pop`).
+    held: BTreeMap<u64, (Option<Instant>, P)>,
+    /// How long the packet popped last had waited.
+    last_wait: Duration,
     missing: BTreeMap<u64, Missing>,
     /// The extended sequence number released next.
     next: Option<u64>,
@@ -103,6 +107,7 @@ impl<P> ReorderBuffer<P> {
         Self {
             window,
             held: BTreeMap::new(),
+            last_wait: Duration::ZERO,
             missing: BTreeMap::new(),
             next: None,
             highest: None,
@@ -118,6 +123,12 @@ impl<P> ReorderBuffer<P> {
         self.stats
     }
 
+    /// How long the packet [`Self::pop`] returned last waited here (zero unless it
+    /// was held behind a missing one).
+    pub fn last_wait(&self) -> Duration {
+        self.last_wait
+    }
+
     /// The measured media round trip (NACK → retransmission).
     pub fn rtt(&self) -> Duration {
         self.rtt
@@ -126,7 +137,7 @@ impl<P> ReorderBuffer<P> {
     /// How long a missing packet is waited for.
     pub fn recovery_window(&self) -> Duration {
         self.window.unwrap_or_else(|| {
-            (self.rtt * 3 + Duration::from_millis(60))
+            (self.rtt * 4 + Duration::from_millis(100))
                 .clamp(MIN_RECOVERY_WINDOW, MAX_RECOVERY_WINDOW)
         })
     }
@@ -150,7 +161,7 @@ impl<P> ReorderBuffer<P> {
         let (Some(next), Some(highest)) = (self.next, self.highest) else {
             self.next = Some(ext);
             self.highest = Some(ext);
-            self.held.insert(ext, packet);
+            self.held.insert(ext, (None, packet));
             self.stats.received += 1;
             return;
         };
@@ -189,7 +200,8 @@ impl<P> ReorderBuffer<P> {
             }
         }
         self.stats.received += 1;
-        self.held.insert(ext, packet);
+        let blocked = self.missing.keys().next().is_some_and(|&m| m < ext);
+        self.held.insert(ext, (blocked.then_some(now), packet));
         if self.held.len() > MAX_HELD_PACKETS {
             self.give_up_head();
         }
@@ -233,8 +245,9 @@ impl<P> ReorderBuffer<P> {
             return Some(Released::Lost(lost));
         }
         let next = self.next?;
-        if let Some(packet) = self.held.remove(&next) {
+        if let Some((arrived, packet)) = self.held.remove(&next) {
             self.next = Some(next + 1);
+            self.last_wait = arrived.map_or(Duration::ZERO, |a| now.saturating_duration_since(a));
             return Some(Released::Packet(packet));
         }
         let missing = self.missing.get(&next)?;
@@ -369,6 +382,10 @@ mod tests {
             ]
         );
         assert_eq!(buf.rtt(), ms(80), "the repair timed the round trip");
+        assert_eq!(buf.last_wait(), ms(80), "4 waited behind the gap");
+        buf.push(t + ms(90), 5, 5);
+        assert_eq!(drain(&mut buf, t + ms(95)), vec![Released::Packet(5)]);
+        assert_eq!(buf.last_wait(), Duration::ZERO, "5 came in order");
         let stats = buf.stats();
         assert_eq!((stats.recovered, stats.lost, stats.nacked), (1, 0, 2));
     }
@@ -444,12 +461,16 @@ mod tests {
     fn the_adaptive_window_follows_the_measured_round_trip() {
         let t = Instant::now();
         let mut buf: ReorderBuffer<u16> = ReorderBuffer::new(None);
-        assert_eq!(buf.recovery_window(), INITIAL_RTT * 3 + ms(60));
+        assert_eq!(buf.recovery_window(), INITIAL_RTT * 4 + ms(100));
         buf.push(t, 1, 1);
         buf.push(t, 3, 3);
         buf.nacks(t);
         buf.push(t + ms(10), 2, 2);
-        assert_eq!(buf.recovery_window(), MIN_RECOVERY_WINDOW, "fast link");
+        assert_eq!(
+            buf.recovery_window(),
+            ms(140),
+            "fast link: 4 x 10 ms + 100 ms"
+        );
         let mut slow: ReorderBuffer<u16> = ReorderBuffer::new(None);
         slow.push(t, 1, 1);
         for k in 0..20u16 {
@@ -478,7 +499,7 @@ mod tests {
             seq += 2;
         }
         assert_eq!(buf.rtt(), ms(200));
-        assert_eq!(buf.recovery_window(), ms(660));
+        assert_eq!(buf.recovery_window(), ms(900));
     }
 
     #[test]
