@@ -153,6 +153,16 @@ pub struct DemoArgs {
     /// Video frame rate sent to the room (the local demo participant moves at it).
     #[arg(long, default_value_t = 15.0)]
     pub video_fps: f32,
+    /// A STUN or TURN server (`stun:HOST:PORT`, `turn:HOST:PORT`); repeatable.
+    /// Default: none (LAN and loopback work without).
+    #[arg(long)]
+    pub ice_server: Vec<String>,
+    /// User name for the TURN servers.
+    #[arg(long, default_value = "")]
+    pub ice_username: String,
+    /// Credential for the TURN servers.
+    #[arg(long, default_value = "")]
+    pub ice_credential: String,
     /// Local address(es) for ICE candidates (e.g. `10.0.0.5:0`); default: every
     /// interface plus loopback, or loopback only for a server on this machine.
     #[arg(long)]

@@ -262,6 +262,14 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
         net = net.loopback_only();
     }
     net.recovery_window = args.recovery_ms.map(std::time::Duration::from_millis);
+    for url in &args.ice_server {
+        net.ice_servers
+            .push(samespace::net::peer::IceServer::from_url(
+                url,
+                &args.ice_username,
+                &args.ice_credential,
+            )?);
+    }
     if !args.ice_bind.is_empty() {
         net.udp_addrs = args.ice_bind.clone();
     }

@@ -47,6 +47,14 @@ pub enum NetError {
     /// The network thread or one of its channels is gone.
     #[error("network worker stopped")]
     WorkerStopped,
+    /// A STUN/TURN server given in the configuration is not usable.
+    #[error("ICE server {url:?}: {reason}")]
+    IceServer {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Encoding or decoding the media that goes over the network failed.
     #[error("network media codec failed")]
     Media(#[from] crate::media::MediaError),

@@ -156,7 +156,7 @@ fn peer(ns: &str, server: &str, name: &str, seconds: &str, report: &Path, extra:
 #[test]
 fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     let tag = std::process::id() % 10_000;
-    let Some((link, ip_a, _ip_b)) = make_link(tag) else {
+    let Some((link, ip_a, ip_b)) = make_link(tag) else {
         eprintln!(
             "skipping the network-namespace test: cannot create namespaces, veth or nftables rules here (needs root, iproute2 and nftables)"
         );
@@ -182,17 +182,19 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     let url = format!("ws://{server_addr}");
     let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
     // Alba creates the room and hosts a game; Bruno follows it over the lossy link
-    // and leaves first, so Alba's view of him is the last thing he did.
+    // and leaves first, so Alba's view of him is the last thing he did. ICE uses
+    // each namespace's one link (not also its loopback).
+    let (bind_a, bind_b) = (format!("{ip_a}:0"), format!("{ip_b}:0"));
     let pa = peer(
         &link.a,
         &url,
         "Alba",
         "17",
         &ra,
-        &["--game", "balloon-keepup"],
+        &["--game", "balloon-keepup", "--ice-bind", &bind_a],
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pb = peer(&link.b, &url, "Bruno", "15", &rb, &[]);
+    let pb = peer(&link.b, &url, "Bruno", "15", &rb, &["--ice-bind", &bind_b]);
     let (oa, ob) = (
         pa.wait_with_output().expect("peer a"),
         pb.wait_with_output().expect("peer b"),

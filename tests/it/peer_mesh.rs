@@ -561,3 +561,95 @@ async fn connecting_from_inside_a_tokio_runtime_is_refused_not_a_panic() {
         Err(samespace::net::error::NetError::InsideRuntime)
     ));
 }
+
+/// A minimal STUN server on loopback: answers every Binding request with the
+/// sender's address (XOR-MAPPED-ADDRESS) and counts the requests.
+struct StunServer {
+    port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StunServer {
+    fn start() -> Self {
+        use rtc::stun::fingerprint::FINGERPRINT;
+        use rtc::stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message, Setter};
+        use rtc::stun::xoraddr::XorMappedAddress;
+        use std::sync::atomic::Ordering;
+
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a stun port");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let port = socket.local_addr().expect("stun address").port();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, stopped) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let mut request = Message::new();
+                if request.unmarshal_binary(&buf[..n]).is_err() || request.typ != BINDING_REQUEST {
+                    continue;
+                }
+                count.fetch_add(1, Ordering::Relaxed);
+                let mapped = XorMappedAddress {
+                    ip: from.ip(),
+                    port: from.port(),
+                };
+                let setters: Vec<Box<dyn Setter>> = vec![
+                    Box::new(request.transaction_id),
+                    Box::new(BINDING_SUCCESS),
+                    Box::new(mapped),
+                    Box::new(FINGERPRINT),
+                ];
+                let mut response = Message::new();
+                if response.build(&setters).is_ok() {
+                    let _ = socket.send_to(&response.raw, from);
+                }
+            }
+        });
+        Self {
+            port,
+            requests,
+            stop,
+        }
+    }
+}
+
+impl Drop for StunServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_configured_stun_server_is_asked_and_peers_still_connect() {
+    let stun = StunServer::start();
+    let server = server();
+    let room = RoomCode::random();
+    let url = format!("stun:127.0.0.1:{}", stun.port);
+    let join = |name: &str| {
+        let mut config = NetConfig::new(server.url(), room, name).loopback_only();
+        config
+            .ice_servers
+            .push(samespace::net::peer::IceServer::from_url(&url, "", "").expect("stun url"));
+        Probe {
+            net: NetHandle::connect(config).expect("join the room"),
+            events: Vec::new(),
+            media: Vec::new(),
+        }
+    };
+    let (mut a, mut b) = (join("a"), join("b"));
+    let (ida, idb) = (a.me(), b.me());
+    assert!(a.wait(CONNECT, |p| p.connected_to(idb)));
+    assert!(b.wait(CONNECT, |p| p.connected_to(ida)));
+    let asked = stun.requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        asked >= 2,
+        "both peers gathered through the STUN server ({asked} requests)"
+    );
+}

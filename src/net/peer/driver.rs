@@ -130,6 +130,37 @@ pub struct IceServer {
     pub credential: String,
 }
 
+impl IceServer {
+    /// A server from its URL (`stun:`, `stuns:`, `turn:` or `turns:` and a host);
+    /// TURN needs `username` and `credential`, STUN takes none.
+    pub fn from_url(url: &str, username: &str, credential: &str) -> NetResult<Self> {
+        let bad = |reason| NetError::IceServer {
+            url: url.to_string(),
+            reason,
+        };
+        let (scheme, rest) = url
+            .split_once(':')
+            .ok_or_else(|| bad("expected stun:HOST[:PORT] or turn:HOST[:PORT]"))?;
+        let host = rest.split(['?', ':']).next().unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') {
+            return Err(bad("no host"));
+        }
+        let (username, credential) = match scheme {
+            "stun" | "stuns" => (String::new(), String::new()),
+            "turn" | "turns" if username.is_empty() || credential.is_empty() => {
+                return Err(bad("a TURN server needs a user name and a credential"));
+            }
+            "turn" | "turns" => (username.to_string(), credential.to_string()),
+            _ => return Err(bad("the scheme must be stun, stuns, turn or turns")),
+        };
+        Ok(Self {
+            urls: vec![url.to_string()],
+            username,
+            credential,
+        })
+    }
+}
+
 /// How to join a room.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -1715,6 +1746,32 @@ mod tests {
             rtp_advance(MediaClock::Nominal, &unit(200), Some(start)),
             Duration::from_millis(66)
         );
+    }
+
+    #[test]
+    fn ice_servers_are_checked_when_configured() {
+        let stun = IceServer::from_url("stun:stun.example.org:3478", "", "").expect("stun");
+        assert_eq!(stun.urls, vec!["stun:stun.example.org:3478".to_string()]);
+        assert!(stun.username.is_empty());
+        let turn = IceServer::from_url("turn:10.0.0.1:3478?transport=udp", "u", "p").expect("turn");
+        assert_eq!(
+            (turn.username.as_str(), turn.credential.as_str()),
+            ("u", "p")
+        );
+        for (url, user) in [
+            ("turn:10.0.0.1", ""),
+            ("http://x", ""),
+            ("stun:", ""),
+            ("stun.example.org", ""),
+        ] {
+            assert!(
+                matches!(
+                    IceServer::from_url(url, user, ""),
+                    Err(NetError::IceServer { .. })
+                ),
+                "{url}"
+            );
+        }
     }
 
     #[test]
