@@ -259,7 +259,7 @@ mod tests {
         // Late pictures raise the target to 900 ms (and go at once themselves) ...
         for i in 0..20u64 {
             let transit = if i < 10 { 0 } else { 900_000 };
-            let wait = Duration::from_micros(transit as u64);
+            let wait = Duration::from_micros(transit);
             playout.push(i, t, unix + transit, Some(unix), wait);
         }
         while playout.pop_due(t).is_some() {}

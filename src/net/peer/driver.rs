@@ -45,9 +45,6 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 };
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
-    TransportLayerNack, nack_pairs_from_sequence_numbers,
-};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -58,7 +55,7 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent,
@@ -67,12 +64,9 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::net::error::{NetError, NetResult};
-use crate::net::peer::assembler::{AccessUnitAssembler, Assembled};
-use crate::net::peer::capture_time::{
-    FrameStamp, prepend_capture_time, strip_capture_time, unix_micros,
-};
+use crate::net::peer::capture_time::{FrameStamp, prepend_capture_time, unix_micros};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
-use crate::net::peer::reorder::{Released, ReorderBuffer, ReorderStats};
+use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::rtcp::{
     KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder, is_keyframe_request,
 };
@@ -371,7 +365,7 @@ fn push_drop_oldest<T>(tx: &Sender<T>, rx: &Receiver<T>, item: T, dropped: &Atom
 
 /// Where the net tasks put events for the app.
 #[derive(Clone)]
-struct EventSink {
+pub(super) struct EventSink {
     events: (Sender<NetEvent>, Receiver<NetEvent>),
     media: (Sender<NetEvent>, Receiver<NetEvent>),
     counters: Arc<NetCounters>,
@@ -387,7 +381,7 @@ impl EventSink {
         );
     }
 
-    fn media(&self, event: NetEvent) {
+    pub(super) fn media(&self, event: NetEvent) {
         push_drop_oldest(
             &self.media.0,
             &self.media.1,
@@ -577,7 +571,7 @@ impl Drop for NetHandle {
 }
 
 /// Events from peer-connection callbacks and helper tasks to the room task.
-enum Internal {
+pub(super) enum Internal {
     Candidate(PeerId, IceCandidate),
     State(PeerId, Connectivity),
     Channel(PeerId, ChannelKind, Arc<dyn DataChannel>),
@@ -589,7 +583,7 @@ enum Internal {
 
 /// The two data channels to each peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ChannelKind {
+pub(super) enum ChannelKind {
     /// `world`: ordered and reliable (events, chat, names, RTT probes).
     Reliable,
     /// `world-fast`: unordered, no retransmissions (snapshots, placements: latest wins,
@@ -1402,7 +1396,7 @@ impl PeerConnectionEventHandler for PcHandler {
         let sink = self.sink.clone();
         let internal = self.internal.clone();
         let bytes_in = self.bytes_in.clone();
-        let video = VideoReader {
+        let video = super::track_rx::VideoReader {
             peer,
             sink: sink.clone(),
             internal: internal.clone(),
@@ -1420,163 +1414,14 @@ impl PeerConnectionEventHandler for PcHandler {
                             .await;
                         video.run(track).await;
                     }
-                    RtpCodecKind::Audio => read_audio(peer, track, sink, bytes_in).await,
+                    RtpCodecKind::Audio => {
+                        super::track_rx::read_audio(peer, track, sink, bytes_in).await
+                    }
                     _ => {}
                 }
             }
             .instrument(span),
         );
-    }
-}
-
-/// Reads one remote video track: reorders and repairs ([`ReorderBuffer`], NACKs
-/// sent from here), assembles access units, asks for keyframes, and hands frames on.
-struct VideoReader {
-    peer: PeerId,
-    sink: EventSink,
-    internal: mpsc::Sender<Internal>,
-    bytes_in: Arc<AtomicU64>,
-    repair: Arc<std::sync::Mutex<ReorderStats>>,
-    recovery_window: Option<Duration>,
-}
-
-impl VideoReader {
-    async fn run(self, track: Arc<dyn TrackRemote>) {
-        let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new(self.recovery_window);
-        let mut assembler = AccessUnitAssembler::new();
-        let mut media_ssrc: Option<u32> = None;
-        // The longest wait of any packet of the frame being assembled.
-        let mut frame_wait = Duration::ZERO;
-        loop {
-            let timer = reorder.poll_timeout();
-            let event = tokio::select! {
-                event = track.poll() => match event {
-                    Some(event) => Some(event),
-                    None => break,
-                },
-                () = sleep_until_or_forever(timer) => None,
-            };
-            match event {
-                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                    self.bytes_in
-                        .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
-                    media_ssrc = Some(packet.header.ssrc);
-                    let sequence = packet.header.sequence_number;
-                    reorder.push(Instant::now(), sequence, packet);
-                }
-                Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
-                _ => {}
-            }
-            let now = Instant::now();
-            let nacks = reorder.nacks(now);
-            if let (false, Some(media_ssrc)) = (nacks.is_empty(), media_ssrc) {
-                let nack = TransportLayerNack {
-                    sender_ssrc: 0,
-                    media_ssrc,
-                    nacks: nack_pairs_from_sequence_numbers(&nacks),
-                };
-                if let Err(err) = track.write_rtcp(vec![Box::new(nack)]).await {
-                    debug!(%err, "nack not sent");
-                }
-            }
-            while let Some(released) = reorder.pop(now) {
-                match released {
-                    Released::Packet(packet) => {
-                        frame_wait = frame_wait.max(reorder.last_wait());
-                        if self.assemble(&mut assembler, &packet, frame_wait) {
-                            frame_wait = Duration::ZERO;
-                        }
-                    }
-                    Released::Lost(count) => {
-                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost")
-                    }
-                }
-            }
-            *self.repair.lock().unwrap_or_else(|e| e.into_inner()) = reorder.stats();
-        }
-    }
-
-    /// Feeds one packet; `true` when a frame ended with it (emitted or dropped).
-    fn assemble(
-        &self,
-        assembler: &mut AccessUnitAssembler,
-        packet: &rtc::rtp::Packet,
-        repair_wait: Duration,
-    ) -> bool {
-        let header = &packet.header;
-        match assembler.push(
-            header.sequence_number,
-            header.timestamp,
-            header.marker,
-            &packet.payload,
-        ) {
-            Assembled::Pending => header.marker,
-            Assembled::Frame {
-                data,
-                rtp_timestamp,
-            } => {
-                trace!(bytes = data.len(), "video access unit");
-                let received_at = Instant::now();
-                let (stamp, data) = match strip_capture_time(&data) {
-                    Some((stamp, rest)) => (Some(stamp), rest),
-                    None => (None, data),
-                };
-                self.sink.media(NetEvent::Video(ReceivedMedia {
-                    from: self.peer,
-                    data,
-                    rtp_timestamp,
-                    received_at,
-                    captured_unix_us: stamp.map(|s| s.captured_unix_us),
-                    frame_number: stamp.map(|s| s.frame_number),
-                    repair_wait,
-                    received_unix_us: unix_micros(received_at),
-                }));
-                true
-            }
-            Assembled::NeedKeyframe => {
-                let _ = self.internal.try_send(Internal::NeedKeyframe(self.peer));
-                true
-            }
-        }
-    }
-}
-
-/// Sleeps until `deadline`, or forever when there is none.
-async fn sleep_until_or_forever(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn read_audio(
-    peer: PeerId,
-    track: Arc<dyn TrackRemote>,
-    sink: EventSink,
-    bytes_in: Arc<AtomicU64>,
-) {
-    while let Some(event) = track.poll().await {
-        match event {
-            TrackRemoteEvent::OnRtpPacket(packet) => {
-                bytes_in.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
-                if packet.payload.is_empty() {
-                    continue;
-                }
-                let received_at = Instant::now();
-                sink.media(NetEvent::Audio(ReceivedMedia {
-                    from: peer,
-                    data: packet.payload,
-                    rtp_timestamp: packet.header.timestamp,
-                    received_at,
-                    captured_unix_us: None,
-                    frame_number: None,
-                    repair_wait: Duration::ZERO,
-                    received_unix_us: unix_micros(received_at),
-                }));
-            }
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => {}
-        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`reorder`]: sans-IO reordering and NACK-driven loss repair of RTP packets.
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
+//! - `track_rx`: the tasks reading one peer's remote video and audio tracks.
 //! - [`impair`]: simulated RTP loss for recovery tests.
 //! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
 //!   thing the app touches (bounded crossbeam channels in and out, capacities and
@@ -21,6 +22,7 @@ pub mod impair;
 pub mod reorder;
 pub mod rtcp;
 pub mod session;
+mod track_rx;
 
 pub use driver::{
     EncodedMedia, IceServer, NetCommand, NetConfig, NetCounters, NetEvent, NetHandle, ReceivedMedia,
