@@ -351,6 +351,25 @@ pub struct PeerReport {
     pub placement: Option<Placement>,
 }
 
+impl PeerReport {
+    /// One line for the stats overlay: link quality as the user feels it.
+    pub fn overlay_line(&self) -> String {
+        let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
+        let missing = self.packets_recovered + self.packets_lost;
+        format!(
+            "{}: {} kbit/s  rtt {} ms  glass-to-glass {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
+            self.name,
+            self.kbit_s.round(),
+            ms(self.rtt_ms),
+            ms(self.glass_to_glass_ms),
+            self.packets_recovered,
+            missing,
+            self.playout_delay_ms,
+            self.longest_freeze_ms,
+        )
+    }
+}
+
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`
 /// (clock ticks at the Linux default of 100 Hz). `None` off Linux.
 pub fn process_cpu_seconds() -> Option<f64> {
@@ -436,6 +455,19 @@ mod tests {
         }
         assert_eq!(s.frames_shown, 5);
         assert_eq!(s.longest_freeze, Duration::from_millis(467));
+    }
+
+    #[test]
+    fn the_overlay_line_names_the_peer_and_its_link() {
+        let mut s = PeerStats::new("Ada");
+        s.rtt_ms = Some(12.4);
+        s.video_repair.recovered = 3;
+        s.video_repair.lost = 1;
+        let line = s.report(1, Instant::now()).overlay_line();
+        assert!(line.starts_with("Ada: "), "{line}");
+        assert!(line.contains("rtt 12 ms"), "{line}");
+        assert!(line.contains("repaired 3/4"), "{line}");
+        assert!(line.contains("glass-to-glass – ms"), "{line}");
     }
 
     #[test]

@@ -273,9 +273,27 @@ fn stats_ui(
     time: Res<Time>,
     feeds: Query<&LocalFeed>,
     uploads: Res<UploadStats>,
+    link: Option<Res<crate::net::plugin::NetLink>>,
+    mut peer_lines: Local<(Option<std::time::Instant>, Vec<String>)>,
 ) -> Result {
     if !ui.show_stats {
         return Ok(());
+    }
+    // The remote peers' lines, refreshed twice a second (percentiles sort samples).
+    let now = std::time::Instant::now();
+    if let Some(link) = &link
+        && peer_lines
+            .0
+            .is_none_or(|t| now.duration_since(t).as_secs_f32() > 0.5)
+    {
+        let stats = link.bridge.shared().stats();
+        let mut lines: Vec<(u64, String)> = stats
+            .iter()
+            .filter(|(_, s)| !s.left)
+            .map(|(id, s)| (id.0, s.report(id.0, now).overlay_line()))
+            .collect();
+        lines.sort();
+        *peer_lines = (Some(now), lines.into_iter().map(|(_, l)| l).collect());
     }
     let ctx = contexts.ctx_mut()?;
     let fps = 1.0 / time.delta_secs().max(1e-4);
@@ -300,6 +318,14 @@ fn stats_ui(
                 .color(egui::Color32::WHITE)
                 .background_color(egui::Color32::from_black_alpha(140)),
             );
+            for line in &peer_lines.1 {
+                w.label(
+                    egui::RichText::new(line)
+                        .monospace()
+                        .color(egui::Color32::WHITE)
+                        .background_color(egui::Color32::from_black_alpha(140)),
+                );
+            }
         });
     Ok(())
 }
