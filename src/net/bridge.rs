@@ -64,6 +64,38 @@ pub const DECODED_CUTOUT_CAPACITY: usize = 2;
 pub const PROBE_EVERY_FRAMES: u64 = 10;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
+/// Packet loss the voice's forward error correction is sized for.
+pub const EXPECTED_AUDIO_LOSS_PERCENT: u8 = 10;
+/// At most this many missing 20 ms voice frames are rebuilt; a longer gap (the
+/// sender muted, or an outage) is left silent.
+pub const MAX_REBUILT_AUDIO_FRAMES: usize = 5;
+
+/// Voice frames missing between two packets with RTP timestamps `last` and `now`
+/// (48 kHz, 20 ms frames): 0 for a packet in sequence, a duplicate or a late one,
+/// and for a gap longer than [`MAX_REBUILT_AUDIO_FRAMES`].
+pub fn voice_frames_missing(last: Option<u32>, now: u32) -> usize {
+    let Some(last) = last else {
+        return 0;
+    };
+    let step = FRAME_SAMPLES as u32;
+    let diff = now.wrapping_sub(last);
+    if diff == 0 || diff > u32::MAX / 2 || diff % step != 0 {
+        return 0;
+    }
+    let missing = (diff / step) as usize - 1;
+    if missing > MAX_REBUILT_AUDIO_FRAMES {
+        0
+    } else {
+        missing
+    }
+}
+
+/// One remote peer's voice decoder and where its stream stands.
+struct VoiceIn {
+    decoder: OpusDecoder,
+    last_rtp: Option<u32>,
+}
+
 /// The most [`Playout`] delays a remote picture to keep the stream smooth.
 pub const MAX_PLAYOUT_DELAY: Duration = Duration::from_millis(500);
 /// Opus frame length.
@@ -607,7 +639,8 @@ impl AudioLoop {
 
     fn run(self) {
         let _span = info_span!("audio-tx").entered();
-        let mut encoder = match OpusEncoder::new(1, self.bitrate) {
+        let mut encoder = match OpusEncoder::for_voice(1, self.bitrate, EXPECTED_AUDIO_LOSS_PERCENT)
+        {
             Ok(e) => e,
             Err(e) => {
                 warn!(error = %e, "no opus encoder: sending no audio");
@@ -661,7 +694,7 @@ struct ReceiveLoop {
 impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
-        let mut opus: HashMap<PeerId, OpusDecoder> = HashMap::new();
+        let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
         let speaker = self
             .device
             .as_ref()
@@ -684,7 +717,7 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut opus, speaker.as_ref()),
+                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker.as_ref()),
                 _ => {}
             }
             if let Some(speaker) = &speaker {
@@ -726,31 +759,46 @@ impl ReceiveLoop {
     fn audio(
         &self,
         packet: ReceivedMedia,
-        opus: &mut HashMap<PeerId, OpusDecoder>,
+        voices: &mut HashMap<PeerId, VoiceIn>,
         speaker: Option<&Speaker>,
     ) {
         let peer = packet.from;
-        let decoder = match opus.entry(peer) {
+        let voice = match voices.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => match OpusDecoder::new(1) {
-                Ok(d) => v.insert(d),
+                Ok(decoder) => v.insert(VoiceIn {
+                    decoder,
+                    last_rtp: None,
+                }),
                 Err(e) => {
                     warn!(error = %e, "no opus decoder");
                     return;
                 }
             },
         };
-        let pcm = match decoder.decode_f32(&packet.data) {
+        // Lost packets before this one are rebuilt (FEC for the last, concealment
+        // before it), so the voice keeps its timing and has no clicks.
+        let missing = voice_frames_missing(voice.last_rtp, packet.rtp_timestamp);
+        if voice
+            .last_rtp
+            .is_none_or(|last| packet.rtp_timestamp.wrapping_sub(last) < u32::MAX / 2)
+        {
+            voice.last_rtp = Some(packet.rtp_timestamp);
+        }
+        let pcm = match voice.decoder.decode_after_loss(&packet.data, missing) {
             Ok(pcm) => pcm,
             Err(e) => {
                 debug!(peer = %peer.0, error = %e, "opus packet rejected");
                 return;
             }
         };
+        let rate = f64::from(crate::media::audio::SAMPLE_RATE);
+        let rebuilt = (missing * FRAME_SAMPLES).min(pcm.len());
         self.shared.with_peer(peer, |s| {
             s.touch(packet.received_at);
             s.audio_bytes += packet.data.len() as u64;
-            s.audio_ms += pcm.len() as f64 * 1000.0 / f64::from(crate::media::audio::SAMPLE_RATE);
+            s.audio_ms += (pcm.len() - rebuilt) as f64 * 1000.0 / rate;
+            s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
         if let Some(speaker) = speaker {
@@ -856,5 +904,43 @@ impl DecodeLoop {
             rgba: unpacked.rgba,
             mask,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_voice_frames_are_counted_from_rtp_timestamps() {
+        let step = FRAME_SAMPLES as u32;
+        assert_eq!(voice_frames_missing(None, 5), 0, "the first packet");
+        assert_eq!(
+            voice_frames_missing(Some(1000), 1000 + step),
+            0,
+            "in sequence"
+        );
+        assert_eq!(voice_frames_missing(Some(1000), 1000 + 3 * step), 2);
+        assert_eq!(
+            voice_frames_missing(Some(u32::MAX - 10), (u32::MAX - 10).wrapping_add(2 * step)),
+            1,
+            "across the wrap"
+        );
+        assert_eq!(voice_frames_missing(Some(1000), 1000), 0, "a duplicate");
+        assert_eq!(
+            voice_frames_missing(Some(5000), 5000 - step),
+            0,
+            "a late one"
+        );
+        assert_eq!(
+            voice_frames_missing(Some(0), (MAX_REBUILT_AUDIO_FRAMES as u32 + 2) * step),
+            0,
+            "a long gap stays silent"
+        );
+        assert_eq!(
+            voice_frames_missing(Some(0), step + 7),
+            0,
+            "off the frame grid"
+        );
     }
 }

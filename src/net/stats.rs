@@ -121,6 +121,8 @@ pub struct PeerStats {
     pub last_media: Option<Instant>,
     /// Milliseconds of audio decoded.
     pub audio_ms: f64,
+    /// Milliseconds of lost audio rebuilt (forward error correction, concealment).
+    pub audio_rebuilt_ms: f64,
     /// The sender's dominant tone.
     pub tone: ToneDetector,
     /// Newest data-channel round-trip time.
@@ -191,6 +193,7 @@ impl PeerStats {
             first_media: None,
             last_media: None,
             audio_ms: 0.0,
+            audio_rebuilt_ms: 0.0,
             tone: ToneDetector::default(),
             rtt_ms: None,
             glass_to_glass_ms: Vec::new(),
@@ -255,6 +258,7 @@ impl PeerStats {
             frames_shown: self.frames_shown,
             decode_errors: self.decode_errors,
             audio_ms: self.audio_ms.round(),
+            audio_rebuilt_ms: self.audio_rebuilt_ms.round(),
             tone_hz_expected: expected,
             tone_hz_detected: self.tone.dominant(),
             tone_detected: self.tone.dominant() == Some(expected),
@@ -303,6 +307,8 @@ pub struct PeerReport {
     pub decode_errors: u64,
     /// Audio decoded from it, ms.
     pub audio_ms: f64,
+    /// Its lost audio that was rebuilt, ms.
+    pub audio_rebuilt_ms: f64,
     /// The tone its name implies.
     pub tone_hz_expected: f32,
     /// The tone found in its audio.
