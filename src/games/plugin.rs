@@ -374,10 +374,10 @@ fn step_game(
                     GameEvent::RoundStarted { .. } => Some(660.0),
                     _ => None,
                 };
-                if let (Some(f), Some(inbox)) = (tone, audio.as_deref_mut()) {
-                    if inbox.queued("game") < crate::record::plugin::MIX_RATE as usize / 2 {
-                        beep(inbox, f, 0.12);
-                    }
+                if let (Some(f), Some(inbox)) = (tone, audio.as_deref_mut())
+                    && inbox.queued("game") < crate::record::plugin::MIX_RATE as usize / 2
+                {
+                    beep(inbox, f, 0.12);
                 }
             }
         }

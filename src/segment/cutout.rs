@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn background_colour_is_zeroed() {
-        let rgb = vec![200u8; 2 * 1 * 3];
+        let rgb = vec![200u8; 2 * 3];
         let c = Cutout::from_rgb_and_mask(0, Instant::now(), 2, 1, &rgb, vec![0, 255]);
         assert_eq!(&c.rgba[..4], &[0, 0, 0, 0]);
         assert_eq!(&c.rgba[4..], &[200, 200, 200, 255]);

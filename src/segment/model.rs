@@ -312,14 +312,14 @@ fn load_tract(path: &Path, kind: ModelKind) -> Result<Arc<TypedRunnableModel>, S
         .ok()
         .flatten()
         .map(|s| s.to_vec());
-    if let Some(shape) = declared {
-        if shape.len() != 4 || shape[1] != h as usize || shape[2] != w as usize || shape[3] != 3 {
-            return Err(SegmentError::ModelShape {
-                path: path.to_path_buf(),
-                expected: format!("input float32 {}", kind.expected_input()),
-                found: format!("input of shape {shape:?}"),
-            });
-        }
+    if let Some(shape) = declared
+        && (shape.len() != 4 || shape[1] != h as usize || shape[2] != w as usize || shape[3] != 3)
+    {
+        return Err(SegmentError::ModelShape {
+            path: path.to_path_buf(),
+            expected: format!("input float32 {}", kind.expected_input()),
+            found: format!("input of shape {shape:?}"),
+        });
     }
     model
         .with_input_fact(0, f32::fact([1, h as usize, w as usize, 3]).into())

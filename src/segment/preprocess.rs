@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn resizing_keeps_a_flat_colour_and_pads_with_zero() {
-        let rgb = vec![255u8, 0, 51].repeat(480 * 960);
+        let rgb = [255u8, 0, 51].repeat(480 * 960);
         let lb = letterbox_for(480, 960, 256, 256);
         let mut out = Vec::new();
         rgb_to_model_input(&rgb, 480, 960, 256, 256, &lb, &mut out);

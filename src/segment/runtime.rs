@@ -68,10 +68,9 @@ pub fn find_onnxruntime() -> Option<PathBuf> {
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
+        && let Some(p) = library_in(&dir)
     {
-        if let Some(p) = library_in(&dir) {
-            return Some(p);
-        }
+        return Some(p);
     }
     if let Some(p) = library_in(&cache_dir().join("onnxruntime")) {
         return Some(p);

@@ -250,14 +250,14 @@ fn room_ui(
                 w.label(
                     egui::RichText::new(format!("recording: {e}")).color(egui::Color32::LIGHT_RED),
                 );
-            } else if let (Some(stats), Some(path)) = (&recording.last, &recording.path) {
-                if !recording.is_active() {
-                    w.label(format!(
-                        "saved {} ({:.0} s)",
-                        path.display(),
-                        stats.duration.as_secs_f32()
-                    ));
-                }
+            } else if let (Some(stats), Some(path)) = (&recording.last, &recording.path)
+                && !recording.is_active()
+            {
+                w.label(format!(
+                    "saved {} ({:.0} s)",
+                    path.display(),
+                    stats.duration.as_secs_f32()
+                ));
             }
             w.checkbox(&mut ui.show_stats, "Stats (F3)");
             if !ui.status.is_empty() {
@@ -455,20 +455,20 @@ fn drag_and_scale(
     if !buttons.pressed(MouseButton::Left) {
         ui.dragging = None;
     }
-    if let Some((e, offset)) = ui.dragging {
-        if let Ok((_, mut p, _, _)) = people.get_mut(e) {
-            p.x = world.x - offset.x;
-            p.y = (world.y - offset.y).min(SCENE_HEIGHT / 2.0);
-            commands.entity(e).insert(Pinned);
-        }
+    if let Some((e, offset)) = ui.dragging
+        && let Ok((_, mut p, _, _)) = people.get_mut(e)
+    {
+        p.x = world.x - offset.x;
+        p.y = (world.y - offset.y).min(SCENE_HEIGHT / 2.0);
+        commands.entity(e).insert(Pinned);
     }
     let scroll: f32 = wheel.read().map(|w| w.y).sum();
-    if scroll != 0.0 && !over_ui {
-        if let Some(sel) = ui.selected {
-            if let Ok((_, mut p, _, _)) = people.get_mut(sel) {
-                p.scale = (p.scale * (1.0 + 0.08 * scroll.signum())).clamp(0.15, 4.0);
-                commands.entity(sel).insert(Pinned);
-            }
-        }
+    if scroll != 0.0
+        && !over_ui
+        && let Some(sel) = ui.selected
+        && let Ok((_, mut p, _, _)) = people.get_mut(sel)
+    {
+        p.scale = (p.scale * (1.0 + 0.08 * scroll.signum())).clamp(0.15, 4.0);
+        commands.entity(sel).insert(Pinned);
     }
 }

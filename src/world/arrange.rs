@@ -161,7 +161,7 @@ mod tests {
         }
         let e = person_extent(&m, 100, 50).expect("person");
         assert_eq!((e.top, e.left, e.right), (10, 20, 59));
-        assert!(person_extent(&vec![0u8; 100], 10, 10).is_none());
+        assert!(person_extent(&[0u8; 100], 10, 10).is_none());
     }
 
     #[test]

@@ -208,10 +208,11 @@ fn spawn_effect(commands: &mut Commands, theme: &Theme) {
             EffectParticle {
                 velocity: vel,
                 spin: (rnd() - 0.5) * 6.0,
-                sway: rnd() * 6.28,
+                sway: rnd() * std::f32::consts::TAU,
             },
             Sprite::from_color(col, size),
-            Transform::from_xyz(x, y, z).with_rotation(Quat::from_rotation_z(rnd() * 6.28)),
+            Transform::from_xyz(x, y, z)
+                .with_rotation(Quat::from_rotation_z(rnd() * std::f32::consts::TAU)),
         ));
     }
 }

@@ -407,7 +407,11 @@ pub fn render_background(theme: &Theme, w: u32, h: u32) -> Result<Vec<u8>, Theme
                 seed,
             } => {
                 let mut rng = Mix(*seed);
-                let phases = [rng.next() * 6.28, rng.next() * 6.28, rng.next() * 6.28];
+                let phases = [
+                    rng.next() * std::f32::consts::TAU,
+                    rng.next() * std::f32::consts::TAU,
+                    rng.next() * std::f32::consts::TAU,
+                ];
                 for px in 0..w {
                     let x = px as f32 / s;
                     let t = x / wavelength * std::f32::consts::TAU;
@@ -436,7 +440,8 @@ pub fn render_background(theme: &Theme, w: u32, h: u32) -> Result<Vec<u8>, Theme
                     let (_, b) = to_px(0.0, bottom_y * s, w, h);
                     for py in (a.max(0.0) as u32)..(b.min(hf) as u32) {
                         // Light crest lines every few pixels.
-                        let crest = ((py as f32 - a) as u32 % (12.0 * s).max(2.0) as u32) == 0;
+                        let crest =
+                            ((py as f32 - a) as u32).is_multiple_of((12.0 * s).max(2.0) as u32);
                         blend(
                             &mut img[idx(px, py)..][..4],
                             *color,
@@ -500,11 +505,10 @@ pub fn render_background(theme: &Theme, w: u32, h: u32) -> Result<Vec<u8>, Theme
                             let (lx, ly) = (px as f32 - x, py as f32 - top);
                             let lit = (lx % (14.0 * s)) > 5.0 * s
                                 && (ly % (18.0 * s)) > 8.0 * s
-                                && ((lx / (14.0 * s)) as u32
+                                && !((lx / (14.0 * s)) as u32
                                     + (ly / (18.0 * s)) as u32 * 7
                                     + *seed as u32)
-                                    % 3
-                                    != 0;
+                                    .is_multiple_of(3);
                             blend(
                                 &mut img[idx(px, py)..][..4],
                                 if lit { *window } else { *color },
@@ -606,7 +610,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("samespace-theme-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("bad")).expect("mkdir");
         std::fs::write(dir.join("bad/theme.ron"), "(title: \"x\", gravity: oops)").expect("write");
-        let err = load_theme(&dir, "bad").err().expect("must fail");
+        let err = load_theme(&dir, "bad").expect_err("must fail");
         assert!(err.to_string().contains("malformed"), "{err}");
     }
 

@@ -88,7 +88,7 @@ fn an_image_sequence_plays_in_order_and_ends() {
     for (i, v) in [10u8, 20, 30].iter().enumerate() {
         image::save_buffer(
             dir.join(format!("f{i}.png")),
-            &vec![*v; 4 * 4 * 3],
+            &[*v; 4 * 4 * 3],
             4,
             4,
             image::ExtendedColorType::Rgb8,
