@@ -177,6 +177,8 @@ pub struct NetReport {
     pub dropped: [u64; 4],
     /// Microphone and speaker in use (`null`: synthetic).
     pub audio: crate::net::bridge::AudioInUse,
+    /// Connections started over because they never came up.
+    pub reconnects: u64,
 }
 
 /// The `recording` section of the report.
@@ -641,6 +643,7 @@ fn net_report(
             counters.world_dropped.load(Ordering::Relaxed),
         ],
         audio: link.bridge.shared().audio_in_use(),
+        reconnects: counters.reconnects.load(Ordering::Relaxed),
     };
     (peers, report)
 }

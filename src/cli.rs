@@ -163,6 +163,10 @@ pub struct DemoArgs {
     /// Credential for the TURN servers.
     #[arg(long, default_value = "")]
     pub ice_credential: String,
+    /// Seconds a connection to a peer may take to come up before it is started
+    /// over (up to 5 attempts).
+    #[arg(long, default_value_t = 20)]
+    pub connect_timeout_secs: u64,
     /// Local address(es) for ICE candidates (e.g. `10.0.0.5:0`); default: every
     /// interface plus loopback, or loopback only for a server on this machine.
     #[arg(long)]

@@ -262,6 +262,7 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
         net = net.loopback_only();
     }
     net.recovery_window = args.recovery_ms.map(std::time::Duration::from_millis);
+    net.timeouts.connect = std::time::Duration::from_secs(args.connect_timeout_secs.max(1));
     for url in &args.ice_server {
         net.ice_servers
             .push(samespace::net::peer::IceServer::from_url(

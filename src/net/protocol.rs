@@ -213,6 +213,11 @@ pub enum SignalPayload {
     Candidate(IceCandidate),
 }
 
+/// Serde helper: leave a zero attempt out of the JSON.
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
 /// Messages a client sends to the signaling server (JSON text frames, tagged by `type`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -231,6 +236,11 @@ pub enum ClientToServer {
     Signal {
         /// Recipient.
         to: PeerId,
+        /// Which connection attempt between the two peers this belongs to (0, the
+        /// default, is the first). A peer that receives a higher one replaces its
+        /// connection to the sender; lower ones are stale and ignored.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        attempt: u32,
         /// The description or candidate.
         #[serde(flatten)]
         payload: SignalPayload,
@@ -333,6 +343,9 @@ pub enum ServerToClient {
     Signal {
         /// Sender.
         from: PeerId,
+        /// The sender's connection attempt (see [`ClientToServer::Signal`]).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        attempt: u32,
         /// The description or candidate.
         #[serde(flatten)]
         payload: SignalPayload,
@@ -492,6 +505,7 @@ mod tests {
         );
         let signal = ServerToClient::Signal {
             from: PeerId(3),
+            attempt: 0,
             payload: SignalPayload::Candidate(IceCandidate {
                 candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
                 sdp_mid: Some("0".into()),
@@ -513,12 +527,21 @@ mod tests {
             sdp,
             ClientToServer::Signal {
                 to: PeerId(2),
+                attempt: 0,
                 payload: SignalPayload::Sdp(SessionDescription {
                     kind: SdpKind::Offer,
                     ..
                 })
             }
         ));
+        // A later connection attempt says so; the first leaves it out.
+        let retry: ClientToServer = serde_json::from_str(
+            r#"{"type":"signal","to":2,"attempt":3,"sdp":{"type":"offer","sdp":"v=0"}}"#,
+        )
+        .expect("a signal with an attempt parses");
+        assert!(matches!(retry, ClientToServer::Signal { attempt: 3, .. }));
+        let again = serde_json::to_value(&retry).expect("serializes");
+        assert_eq!(again["attempt"], 3);
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn offer(text: &str) -> SignalPayload {
 /// A relay in `room` works: `a` signals `b` and `b` receives it.
 async fn assert_relay_works(a: &mut SignalingClient, b: &mut SignalingClient, b_id: PeerId) {
     a.send(&ClientToServer::Signal {
+        attempt: 0,
         to: b_id,
         payload: offer("still-alive"),
     })
@@ -132,12 +133,15 @@ async fn signals_are_relayed_between_peers_of_one_room() {
         username_fragment: None,
     });
     b.send(&ClientToServer::Signal {
+        attempt: 0,
         to: wa.you,
         payload: offer("v=0"),
     })
     .await
     .expect("send offer");
+    // A later connection attempt's signal carries its number through the relay.
     b.send(&ClientToServer::Signal {
+        attempt: 2,
         to: wa.you,
         payload: candidate.clone(),
     })
@@ -147,6 +151,7 @@ async fn signals_are_relayed_between_peers_of_one_room() {
         next(&mut a).await,
         ServerToClient::Signal {
             from: wb.you,
+            attempt: 0,
             payload: offer("v=0")
         }
     );
@@ -154,6 +159,7 @@ async fn signals_are_relayed_between_peers_of_one_room() {
         next(&mut a).await,
         ServerToClient::Signal {
             from: wb.you,
+            attempt: 2,
             payload: candidate
         }
     );
@@ -174,6 +180,7 @@ async fn rooms_are_isolated_from_each_other() {
     // c sees d join; a sees nothing of room CCC-CCC.
     assert!(matches!(next(&mut c).await, ServerToClient::PeerJoined { id, .. } if id == wd.you));
     c.send(&ClientToServer::Signal {
+        attempt: 0,
         to: wa.you,
         payload: offer("cross-room"),
     })
@@ -498,6 +505,7 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
                     members[i]
                         .0
                         .send(&ClientToServer::Signal {
+                            attempt: 0,
                             to,
                             payload: offer(&format!("{round}")),
                         })

@@ -101,6 +101,9 @@ pub const PEER_MEDIA_CAPACITY: usize = 8;
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// Connection attempts to one peer (the first and the retries after a connection
+/// that never came up) before it is reported gone.
+pub const MAX_CONNECT_ATTEMPTS: u32 = 5;
 /// Minimum time between two keyframe requests to one sender.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// Data-channel send buffer per channel; a peer that falls this far behind loses
@@ -349,6 +352,8 @@ pub struct NetCounters {
     pub world_dropped: AtomicU64,
     /// Peer connections not yet freed (their handler is alive); see the module docs.
     pub live_peer_connections: AtomicI64,
+    /// Connections replaced by a new attempt because they never came up.
+    pub reconnects: AtomicU64,
 }
 
 /// Sends into a bounded crossbeam channel, dropping the oldest item when full.
@@ -579,6 +584,8 @@ pub(super) enum Internal {
     Pong(PeerId, u64),
     RemoteVideo(PeerId, Arc<dyn TrackRemote>),
     NeedKeyframe(PeerId),
+    /// Replace the connection to the peer with this attempt (the current one failed).
+    Retry(PeerId, u32),
 }
 
 /// The two data channels to each peer.
@@ -619,6 +626,14 @@ struct Peer {
     video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     rtt: Option<Duration>,
     last_keyframe_request: Option<Instant>,
+    /// Which connection attempt to this peer this is (carried in every signal).
+    attempt: u32,
+    /// Whether this attempt ever connected (a connection lost after that means the
+    /// peer went away; one that never came up is tried again).
+    ever_connected: bool,
+    /// Set when this connection is replaced or closed: its callbacks go quiet, so a
+    /// late state change cannot reach the next attempt's session.
+    retired: Arc<AtomicBool>,
 }
 
 /// The room task's state.
@@ -855,13 +870,23 @@ impl Room {
                     self.sink.event(NetEvent::HostChanged { host });
                 }
             }
-            ServerToClient::Signal { from, payload } => {
-                if self.peers.contains_key(&from) {
-                    self.input(from, SessionInput::Remote(payload)).await;
-                } else {
-                    debug!(peer = %from, "signal from an unknown peer ignored");
+            ServerToClient::Signal {
+                from,
+                attempt,
+                payload,
+            } => match self.peers.get(&from).map(|p| p.attempt) {
+                None => debug!(peer = %from, "signal from an unknown peer ignored"),
+                Some(current) if attempt < current => {
+                    debug!(peer = %from, attempt, current, "signal of an older attempt ignored");
                 }
-            }
+                Some(current) => {
+                    if attempt > current {
+                        // The other side started over: so do we, on the same attempt.
+                        self.reconnect(from, attempt).await;
+                    }
+                    self.input(from, SessionInput::Remote(payload)).await;
+                }
+            },
             ServerToClient::Error { code, message } => {
                 warn!(%code, message, "signaling error");
             }
@@ -919,6 +944,12 @@ impl Room {
                 self.request_keyframe(id).await;
             }
             Internal::NeedKeyframe(id) => self.request_keyframe(id).await,
+            Internal::Retry(id, attempt) => {
+                // Only if nothing newer happened meanwhile (the other side's retry).
+                if self.peers.get(&id).is_some_and(|p| p.attempt < attempt) {
+                    self.reconnect(id, attempt).await;
+                }
+            }
         }
     }
 
@@ -926,6 +957,45 @@ impl Room {
         if self.peers.contains_key(&id) || id == self.me {
             return;
         }
+        self.connect_peer(id, name, 0).await;
+    }
+
+    /// A connection to `id` failed before it came up. The peer is still in the room
+    /// (signaling says so), so a fresh connection is queued (through the room task's
+    /// queue: reconnecting from inside `drive` would recurse), until the attempts
+    /// run out.
+    async fn retry_or_remove(&mut self, id: PeerId, attempt: u32, reason: &str) {
+        if attempt + 1 < MAX_CONNECT_ATTEMPTS
+            && self
+                .internal_tx
+                .try_send(Internal::Retry(id, attempt + 1))
+                .is_ok()
+        {
+            warn!(peer = %id, reason, attempt, "peer connection failed; trying again");
+        } else {
+            warn!(peer = %id, reason, attempt, "peer connection failed; giving up");
+            self.remove_peer(id).await;
+        }
+    }
+
+    /// Replaces the connection to `id` with a fresh one for `attempt`.
+    async fn reconnect(&mut self, id: PeerId, attempt: u32) {
+        let Some(old) = self.peers.remove(&id) else {
+            return;
+        };
+        info!(peer = %id, attempt, "connecting again");
+        let name = old.name.clone();
+        close_peer(old).await;
+        self.sink
+            .counters
+            .reconnects
+            .fetch_add(1, Ordering::Relaxed);
+        self.connect_peer(id, name, attempt).await;
+    }
+
+    /// Builds the peer connection, session and tasks for `id`'s `attempt`.
+    async fn connect_peer(&mut self, id: PeerId, name: String, attempt: u32) {
+        let retired = Arc::new(AtomicBool::new(false));
         let bytes_in = Arc::new(AtomicU64::new(0));
         let video_repair = Arc::new(std::sync::Mutex::new(ReorderStats::default()));
         self.sink
@@ -939,6 +1009,7 @@ impl Room {
             bytes_in: bytes_in.clone(),
             video_repair: video_repair.clone(),
             recovery_window: self.config.recovery_window,
+            retired: retired.clone(),
         });
         let built = build_peer_connection(&self.config, handler).await;
         let (pc, video_track, video_sender, audio_track, audio_sender) = match built {
@@ -1011,6 +1082,9 @@ impl Room {
                 video_repair,
                 rtt: None,
                 last_keyframe_request: None,
+                attempt,
+                ever_connected: false,
+                retired,
             },
         );
         self.input(id, SessionInput::Start).await;
@@ -1051,9 +1125,15 @@ impl Room {
                 return;
             };
             let pc = peer.pc.clone();
+            let attempt = peer.attempt;
+            let ever_connected = peer.ever_connected;
             let result: Result<Option<SessionInput>, String> = match output {
                 SessionOutput::Send(payload) => {
-                    let msg = ClientToServer::Signal { to: id, payload };
+                    let msg = ClientToServer::Signal {
+                        to: id,
+                        attempt,
+                        payload,
+                    };
                     if self.signaling.outbox.send(msg).await.is_err() {
                         debug!("signaling gone; signal not sent");
                     }
@@ -1092,9 +1172,18 @@ impl Room {
                     Ok(None)
                 }
                 SessionOutput::Event(SessionEvent::Connected) => {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        peer.ever_connected = true;
+                    }
                     info!(peer = %id, "peer connected");
                     self.sink.event(NetEvent::PeerConnected { id });
                     Ok(None)
+                }
+                SessionOutput::Event(SessionEvent::Lost) if !ever_connected => {
+                    // ICE gave up before the connection ever came up: as for Failed.
+                    self.retry_or_remove(id, attempt, "no connection (ICE failed)")
+                        .await;
+                    return;
                 }
                 SessionOutput::Event(SessionEvent::Lost) => {
                     info!(peer = %id, "peer lost");
@@ -1102,8 +1191,7 @@ impl Room {
                     return;
                 }
                 SessionOutput::Event(SessionEvent::Failed(reason)) => {
-                    warn!(peer = %id, reason, "peer connection failed");
-                    self.remove_peer(id).await;
+                    self.retry_or_remove(id, attempt, &reason).await;
                     return;
                 }
             };
@@ -1121,6 +1209,7 @@ impl Room {
 }
 
 async fn close_peer(peer: Peer) {
+    peer.retired.store(true, Ordering::Relaxed);
     for channel in [&peer.world, &peer.fast].into_iter().flatten() {
         let _ = channel.close().await;
     }
@@ -1330,6 +1419,8 @@ struct PcHandler {
     bytes_in: Arc<AtomicU64>,
     video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     recovery_window: Option<Duration>,
+    /// The connection was replaced or closed: report nothing more.
+    retired: Arc<AtomicBool>,
 }
 
 impl Drop for PcHandler {
@@ -1344,6 +1435,9 @@ impl Drop for PcHandler {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for PcHandler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         match event.candidate.to_json() {
             Ok(init) => {
                 let candidate = IceCandidate {
@@ -1362,6 +1456,9 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         debug!(peer = %self.peer, %state, "connection state");
         let state = match state {
             RTCPeerConnectionState::Connected => Connectivity::Connected,
@@ -1374,6 +1471,9 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         let label = channel.label().await.unwrap_or_default();
         let Some(kind) = ChannelKind::from_label(&label) else {
             debug!(label, "ignoring an unknown data channel");
@@ -1391,6 +1491,9 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         let kind = track.kind().await;
         let peer = self.peer;
         let sink = self.sink.clone();

@@ -249,6 +249,7 @@ impl Hub {
         room: RoomCode,
         from: PeerId,
         to: PeerId,
+        attempt: u32,
         payload: SignalPayload,
     ) -> Option<ServerToClient> {
         let mut state = self.lock();
@@ -264,7 +265,11 @@ impl Hub {
         };
         if target
             .outbox
-            .try_send(ServerToClient::Signal { from, payload })
+            .try_send(ServerToClient::Signal {
+                from,
+                attempt,
+                payload,
+            })
             .is_err()
         {
             let mut pending = vec![to];
@@ -379,13 +384,17 @@ impl Connection {
             ClientToServer::Join { room, name, secret } => {
                 return self.handle_join(room, &name, secret.as_deref(), replies);
             }
-            ClientToServer::Signal { to, payload } => match self.joined {
+            ClientToServer::Signal {
+                to,
+                attempt,
+                payload,
+            } => match self.joined {
                 None => replies.push(ServerToClient::error(
                     ErrorCode::NotJoined,
                     "join a room before signaling",
                 )),
                 Some((room, me)) => {
-                    if let Some(err) = self.hub.relay(room, me, to, payload) {
+                    if let Some(err) = self.hub.relay(room, me, to, attempt, payload) {
                         replies.push(err);
                     }
                 }
