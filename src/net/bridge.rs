@@ -79,7 +79,7 @@ pub fn voice_frames_missing(last: Option<u32>, now: u32) -> usize {
     };
     let step = FRAME_SAMPLES as u32;
     let diff = now.wrapping_sub(last);
-    if diff == 0 || diff > u32::MAX / 2 || diff % step != 0 {
+    if diff == 0 || !rtp_not_older(last, now) || diff % step != 0 {
         return 0;
     }
     let missing = (diff / step) as usize - 1;
@@ -88,6 +88,11 @@ pub fn voice_frames_missing(last: Option<u32>, now: u32) -> usize {
     } else {
         missing
     }
+}
+
+/// Whether RTP timestamp `now` is not behind `last` (with wrap-around).
+fn rtp_not_older(last: u32, now: u32) -> bool {
+    now.wrapping_sub(last) < u32::MAX / 2
 }
 
 /// One remote peer's voice decoder and where its stream stands.
@@ -781,7 +786,7 @@ impl ReceiveLoop {
         let missing = voice_frames_missing(voice.last_rtp, packet.rtp_timestamp);
         if voice
             .last_rtp
-            .is_none_or(|last| packet.rtp_timestamp.wrapping_sub(last) < u32::MAX / 2)
+            .is_none_or(|last| rtp_not_older(last, packet.rtp_timestamp))
         {
             voice.last_rtp = Some(packet.rtp_timestamp);
         }

@@ -79,6 +79,31 @@ struct Missing {
     abandoned: bool,
 }
 
+impl Missing {
+    /// When it is given up: `window` after it went missing, or at once when
+    /// abandoned.
+    fn expires_at(&self, window: Duration) -> Instant {
+        if self.abandoned {
+            self.detected
+        } else {
+            self.detected + window
+        }
+    }
+
+    /// When it is next due to be asked for (`renack` after the second NACK), or
+    /// `None` once no more NACKs go out for it.
+    fn next_nack(&self, renack: Duration) -> Option<Instant> {
+        if self.abandoned || self.nacks >= MAX_NACKS_PER_PACKET {
+            return None;
+        }
+        Some(match (self.nacks, self.last_nack) {
+            (0, _) | (_, None) => self.detected,
+            (1, Some(last)) => last + SECOND_NACK_AFTER,
+            (_, Some(last)) => last + renack,
+        })
+    }
+}
+
 /// Reorders one stream's packets by sequence number and schedules NACKs for the
 /// missing ones. `P` is the packet (the driver's RTP packet, plain values in tests).
 #[derive(Debug)]
@@ -233,7 +258,12 @@ impl<P> ReorderBuffer<P> {
 
     /// Whether a missing packet is past hope at `now`.
     fn expired(&self, m: &Missing, now: Instant) -> bool {
-        m.abandoned || now >= m.detected + self.recovery_window()
+        now >= m.expires_at(self.recovery_window())
+    }
+
+    /// Time between later NACKs for one packet: 1.25 round trips.
+    fn renack_interval(&self) -> Duration {
+        (self.rtt + self.rtt / 4).max(MIN_RENACK_INTERVAL)
     }
 
     /// The next packet in order, or a loss report, once it may go; `None` while
@@ -272,19 +302,13 @@ impl<P> ReorderBuffer<P> {
 
     /// Sequence numbers to NACK now (each missing packet at its schedule).
     pub fn nacks(&mut self, now: Instant) -> Vec<u16> {
-        let window = self.recovery_window();
-        let renack = (self.rtt + self.rtt / 4).max(MIN_RENACK_INTERVAL);
+        let (window, renack) = (self.recovery_window(), self.renack_interval());
         let mut out = Vec::new();
         for (&seq, m) in &mut self.missing {
-            if m.abandoned || now >= m.detected + window || m.nacks >= MAX_NACKS_PER_PACKET {
+            if now >= m.expires_at(window) {
                 continue;
             }
-            let due = match (m.nacks, m.last_nack) {
-                (0, _) | (_, None) => true,
-                (1, Some(last)) => now >= last + SECOND_NACK_AFTER,
-                (_, Some(last)) => now >= last + renack,
-            };
-            if due {
+            if m.next_nack(renack).is_some_and(|due| now >= due) {
                 m.first_nack.get_or_insert(now);
                 m.last_nack = Some(now);
                 m.nacks += 1;
@@ -297,24 +321,15 @@ impl<P> ReorderBuffer<P> {
 
     /// When [`Self::pop`] or [`Self::nacks`] next has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let window = self.recovery_window();
-        let renack = (self.rtt + self.rtt / 4).max(MIN_RENACK_INTERVAL);
-        let give_up = self.next.and_then(|n| self.missing.get(&n)).map(|m| {
-            if m.abandoned {
-                m.detected
-            } else {
-                m.detected + window
-            }
-        });
+        let (window, renack) = (self.recovery_window(), self.renack_interval());
+        let give_up = self
+            .next
+            .and_then(|n| self.missing.get(&n))
+            .map(|m| m.expires_at(window));
         let nack = self
             .missing
             .values()
-            .filter(|m| m.nacks < MAX_NACKS_PER_PACKET && !m.abandoned)
-            .map(|m| match (m.nacks, m.last_nack) {
-                (0, _) | (_, None) => m.detected,
-                (1, Some(last)) => last + SECOND_NACK_AFTER,
-                (_, Some(last)) => last + renack,
-            })
+            .filter_map(|m| m.next_nack(renack))
             .filter(|&due| due < give_up.unwrap_or(due + window))
             .min();
         match (give_up, nack) {
