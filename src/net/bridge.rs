@@ -22,7 +22,7 @@
 //! | --- | --- | --- | --- |
 //! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
-//! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | drop oldest |
+//! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
 //!
 //! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
 
@@ -64,6 +64,9 @@ pub const DECODED_CUTOUT_CAPACITY: usize = 2;
 pub const PROBE_EVERY_FRAMES: u64 = 10;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
+/// How often a decode thread looks whether the display took its last picture while
+/// the next one is due.
+const DISPLAY_POLL: Duration = Duration::from_millis(4);
 /// Packet loss the voice's forward error correction is sized for.
 pub const EXPECTED_AUDIO_LOSS_PERCENT: u8 = 10;
 /// At most this many missing 20 ms voice frames are rebuilt; a longer gap (the
@@ -843,12 +846,18 @@ impl DecodeLoop {
         let mut playout = Playout::new(MAX_PLAYOUT_DELAY);
         while !self.stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            while let Some(cutout) = playout.pop_due(now) {
+            // The display takes the newest picture per rendered frame: hand it the
+            // next one once it took the last (or that one waited too long).
+            while let Some(cutout) = playout.pop_for_display(now, self.cutouts.0.is_empty()) {
                 push_drop_oldest(&self.cutouts.0, &self.cutouts.1, cutout);
             }
-            let wait = playout
-                .next_due()
-                .map_or(POLL, |due| due.saturating_duration_since(now).min(POLL));
+            let wait = playout.next_due().map_or(POLL, |due| {
+                if due <= now {
+                    DISPLAY_POLL
+                } else {
+                    due.saturating_duration_since(now).min(POLL)
+                }
+            });
             let unit = match self.units.recv_timeout(wait) {
                 Ok(u) => u,
                 Err(RecvTimeoutError::Timeout) => continue,

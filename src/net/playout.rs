@@ -23,6 +23,13 @@
 //! not land in the same rendered frame as the next one, which would hide one of
 //! them). The queue is bounded by [`MAX_QUEUED`], beyond which the oldest picture
 //! is released at once.
+//!
+//! The display shows the newest picture it finds at each rendered frame, so a
+//! picture released before the display took the previous one would hide that one.
+//! [`Playout::pop_for_display`] therefore holds a due picture until the display is
+//! ready for it, for at most [`DISPLAY_SLACK`]: a render loop that hiccups (a busy
+//! machine, a slow software renderer) delays pictures a little instead of dropping
+//! them, and one that is persistently slower than the stream still gets the newest.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -33,6 +40,8 @@ pub const WINDOW: usize = 150;
 pub const QUANTILE: f64 = 0.95;
 /// Pictures held at most.
 pub const MAX_QUEUED: usize = 16;
+/// How long past its time a picture waits for the display to take the previous one.
+pub const DISPLAY_SLACK: Duration = Duration::from_millis(150);
 
 /// Paces pictures (`T`) to their capture rhythm behind an adaptive delay.
 #[derive(Debug)]
@@ -125,6 +134,22 @@ impl<T> Playout<T> {
         let over = self.queue.len() > MAX_QUEUED;
         match self.queue.front() {
             Some((due, _)) if over || *due <= now => self.queue.pop_front().map(|(_, item)| item),
+            _ => None,
+        }
+    }
+
+    /// The next picture to hand to a display that shows the newest picture it
+    /// finds per rendered frame: as [`Self::pop_due`], but a due picture waits
+    /// while the display has not taken the previous one (`display_ready` false),
+    /// for at most [`DISPLAY_SLACK`] past its time.
+    pub fn pop_for_display(&mut self, now: Instant, display_ready: bool) -> Option<T> {
+        let over = self.queue.len() > MAX_QUEUED;
+        match self.queue.front() {
+            Some((due, _))
+                if over || (*due <= now && (display_ready || *due + DISPLAY_SLACK <= now)) =>
+            {
+                self.queue.pop_front().map(|(_, item)| item)
+            }
             _ => None,
         }
     }
@@ -241,6 +266,74 @@ mod tests {
         // and picture 11 still follows it by half a capture interval.
         let (released, _) = run(30, true, |i| if i == 10 { 150 } else { 0 });
         assert!(released[11] - released[10] >= FRAME_US / 2, "{released:?}");
+    }
+
+    /// Pictures captured every 66.7 ms arrive on time; a display renders a frame
+    /// after each of `frame_ms` in turn and shows the newest picture it finds.
+    /// Returns how many pictures were shown, and the longest a shown picture
+    /// waited past its arrival, in ms.
+    fn display(pictures: u64, frame_ms: &[u64], gate: bool) -> (u64, u64) {
+        let t0 = Instant::now();
+        let unix0 = 1_800_000_000_000_000u64;
+        let at = |us: u64| t0 + Duration::from_micros(us);
+        let mut playout = Playout::new(Duration::from_millis(500));
+        let mut handed: Option<(u64, u64)> = None; // (picture, released at)
+        let (mut shown, mut worst) = (0, 0);
+        let mut next_arrival = 0u64;
+        let mut next_frame = frame_ms[0] * 1000;
+        let mut k = 0;
+        for now_us in (0..pictures * FRAME_US + 1_000_000).step_by(1000) {
+            while next_arrival < pictures && next_arrival * FRAME_US <= now_us {
+                let t = next_arrival * FRAME_US;
+                playout.push(
+                    next_arrival,
+                    at(t),
+                    unix0 + t,
+                    Some(unix0 + t),
+                    Duration::ZERO,
+                );
+                next_arrival += 1;
+            }
+            loop {
+                let ready = handed.is_none();
+                let next = if gate {
+                    playout.pop_for_display(at(now_us), ready)
+                } else {
+                    playout.pop_due(at(now_us))
+                };
+                let Some(i) = next else { break };
+                handed = Some((i, now_us));
+            }
+            if now_us >= next_frame {
+                if let Some((i, _)) = handed.take() {
+                    shown += 1;
+                    worst = worst.max((now_us - i * FRAME_US) / 1000);
+                }
+                k += 1;
+                next_frame += frame_ms[k % frame_ms.len()] * 1000;
+            }
+        }
+        (shown, worst)
+    }
+
+    #[test]
+    fn a_display_that_hiccups_still_shows_every_picture() {
+        // 18 rendered frames a second on average, but unevenly: 30 to 90 ms apart.
+        let frames = [30, 90, 40, 80, 35, 55, 60, 45];
+        let (ungated, _) = display(150, &frames, false);
+        let (gated, worst) = display(150, &frames, true);
+        assert!(ungated < 145, "without waiting for the display: {ungated}");
+        assert_eq!(gated, 150, "every picture shown");
+        assert!(worst <= 150 + 90, "held at most the slack: {worst} ms");
+    }
+
+    #[test]
+    fn a_display_slower_than_the_stream_gets_the_newest_pictures() {
+        // 10 rendered frames a second for a 15 fps stream: a third cannot be shown,
+        // and those shown are not held back ever longer.
+        let (shown, worst) = display(150, &[100], true);
+        assert!((95..=105).contains(&shown), "{shown}");
+        assert!(worst <= 150 + 100, "{worst} ms");
     }
 
     #[test]

@@ -109,6 +109,20 @@ fn finish(mut proc: Proc, limit: Duration, dir: &Path, name: &str) {
     }
 }
 
+/// Waits until peer `name` has logged that it is in the room.
+fn wait_in_room(dir: &Path, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let path = dir.join(format!("{name}.log"));
+    while !std::fs::read_to_string(&path).is_ok_and(|log| log.contains("in the room")) {
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not join: {}",
+            log_tail(dir, name)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn log_tail(dir: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
     let start = text.len().saturating_sub(3000);
@@ -142,7 +156,9 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
     let room = "NET-333";
     // P0 joins first and hosts the game; the others learn it from its snapshots.
     let p0 = peer(&dir, &url, room, "P0", 12, &["--game", "balloon-keepup"]);
-    std::thread::sleep(Duration::from_millis(1500));
+    // The others join only once P0 is in: the server makes the first member host,
+    // whatever the start-up time of each process on a busy machine.
+    wait_in_room(&dir, "P0");
     let p1 = peer(&dir, &url, room, "P1", 12, &[]);
     let p2 = peer(&dir, &url, room, "P2", 12, &[]);
     let limit = Duration::from_secs(45);
@@ -197,7 +213,8 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
     std::thread::sleep(Duration::from_millis(1000));
     let p1 = peer(&dir, &url, room, "P1", 17, &[]);
     let doomed = peer(&dir, &url, room, "P2", 60, &[]);
-    std::thread::sleep(Duration::from_secs(6));
+    wait_in_room(&dir, "P2");
+    std::thread::sleep(Duration::from_secs(5));
     drop(doomed); // SIGKILL: no goodbye.
     std::thread::sleep(Duration::from_millis(500));
     // The rejoin is muted: the others must then hear nothing from it.
@@ -212,8 +229,7 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
         let p2 = peers_named(&r, "P2");
         assert_eq!(p2.len(), 2, "{me} saw P2 twice (killed, rejoined): {r}");
         assert_eq!(p2[0]["left"], true, "{me}: the killed P2 left: {r}");
-        // Killed 6 s after it was started (and it needs a moment to join): gone for
-        // the others within a few seconds. Detection by ICE timeouts alone (2 s
+        // Killed 5 s after it joined: gone for the others within a few seconds. Detection by ICE timeouts alone (2 s
         // disconnected + 4 s grace) would keep it present for more than 9 s.
         let present = num(p2[0], "present_s");
         assert!(

@@ -6,9 +6,10 @@
 //! (not root, no `ip`/`nft`).
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::common::{read_json, temp_dir, text};
+use crate::common::{read_json, temp_dir};
 
 fn run(args: &[&str]) -> bool {
     Command::new(args[0])
@@ -142,22 +143,43 @@ fn namespaces(n: u32, rules: impl FnOnce(&Link) -> bool) -> Option<(Link, String
     made
 }
 
+/// The log of the peer whose report goes to `report`.
+fn log_path(report: &Path) -> std::path::PathBuf {
+    report.with_extension("log")
+}
+
+/// Waits until the peer reporting to `report` has logged that it is in the room,
+/// so that a peer started after it cannot take the room (and the host's role) first
+/// on a busy machine.
+fn wait_in_room(report: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(log_path(report)).is_ok_and(|l| l.contains("in the room")) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never joined",
+            report.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits for both peers (each must succeed), stops the server, and returns each
-/// peer's output and report.
+/// peer's log and report.
 fn finish(
     peers: [(Child, &Path); 2],
     mut server: Child,
-) -> ((Output, serde_json::Value), (Output, serde_json::Value)) {
-    let [a, b] = peers.map(|(child, report)| {
-        let out = child.wait_with_output().expect("a peer");
-        (out, report)
+) -> ((String, serde_json::Value), (String, serde_json::Value)) {
+    let [a, b] = peers.map(|(mut child, report)| {
+        let status = child.wait().expect("a peer");
+        (status, report)
     });
     let _ = server.kill();
     let _ = server.wait();
-    let done = |(out, report): (Output, &Path)| {
-        assert!(out.status.success(), "{}", text(&out));
+    let done = |(status, report): (std::process::ExitStatus, &Path)| {
+        let log = std::fs::read_to_string(log_path(report)).unwrap_or_default();
+        assert!(status.success(), "{log}");
         let json = read_json(report);
-        (out, json)
+        (log, json)
     };
     (done(a), done(b))
 }
@@ -214,8 +236,8 @@ fn peer(ns: &str, server: &str, name: &str, seconds: &str, report: &Path, extra:
         ])
         .arg(report)
         .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log_path(report)).expect("log file"))
         .spawn()
         .expect("start a peer")
 }
@@ -251,7 +273,7 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
             "8",
         ],
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_in_room(&ra);
     let pb = peer(
         &link.b,
         &url,
@@ -264,8 +286,7 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     // The peers' own logs (connection states), for a failure message.
     let logs = [("Alba", &oa), ("Bruno", &ob)]
         .iter()
-        .map(|(name, out)| {
-            let all = text(out);
+        .map(|(name, all)| {
             let lines: Vec<&str> = all.lines().filter(|l| !l.contains("duplicated")).collect();
             let from = lines.len().saturating_sub(40);
             format!("--- {name} ---\n{}", lines[from..].join("\n"))
@@ -377,7 +398,7 @@ fn a_connection_that_cannot_come_up_is_started_over_until_it_does() {
         &[&["--ice-bind", bind_b.as_str()][..], &retry].concat(),
     );
     // The first attempt times out after 3 s; the link opens at 5 s.
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(5));
     assert!(lift(&link.b, "block"), "lift the block");
     let ((oa, ja), (ob, jb)) = finish([(pa, &ra), (pb, &rb)], server);
     let reconnects = |j: &serde_json::Value| j["net"]["reconnects"].as_u64().unwrap_or(0);
@@ -395,7 +416,41 @@ fn a_connection_that_cannot_come_up_is_started_over_until_it_does() {
         assert!(
             p["video_frames"].as_u64().unwrap_or(0) > 30,
             "video from {other} once connected: {p}\n{}",
-            text(if other == "Bruno" { &oa } else { &ob })
+            if other == "Bruno" { &oa } else { &ob }
+        );
+        assert!(p["audio_ms"].as_f64().unwrap_or(0.0) > 2000.0, "{p}");
+    }
+}
+
+#[test]
+fn peers_connect_in_a_namespace_with_only_loopback_and_no_multicast_route() {
+    // One namespace, `lo` up and nothing else: no default route, so no multicast
+    // route for the mDNS group. Signaling and both peers run inside it.
+    let ns = format!("ss-lo-{}", std::process::id() % 10_000);
+    if !(run(&["ip", "netns", "add", &ns]) && run(&["ip", "-n", &ns, "link", "set", "lo", "up"])) {
+        run(&["ip", "netns", "del", &ns]);
+        eprintln!("skipping a network-namespace test: cannot create namespaces here");
+        return;
+    }
+    let _ns = Link {
+        a: ns.clone(),
+        b: String::new(),
+    };
+    let dir = temp_dir("netns-lo");
+    let (server, url) = serve(&ns, "127.0.0.1:9483");
+    let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
+    let pa = peer(&ns, &url, "Alba", "9", &ra, &[]);
+    wait_in_room(&ra);
+    let pb = peer(&ns, &url, "Bruno", "8", &rb, &[]);
+    let ((la, ja), (lb, jb)) = finish([(pa, &ra), (pb, &rb)], server);
+    for (json, other, log) in [(&ja, "Bruno", &la), (&jb, "Alba", &lb)] {
+        let p = json["peers"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == other))
+            .unwrap_or_else(|| panic!("{other} missing: {json}"));
+        assert!(
+            p["video_frames"].as_u64().unwrap_or(0) > 30,
+            "video from {other} without a multicast route: {p}\n{log}"
         );
         assert!(p["audio_ms"].as_f64().unwrap_or(0.0) > 2000.0, "{p}");
     }

@@ -985,7 +985,7 @@ impl Room {
         };
         info!(peer = %id, attempt, "connecting again");
         let name = old.name.clone();
-        close_peer(old).await;
+        close_in_background(id, old);
         self.sink
             .counters
             .reconnects
@@ -1090,11 +1090,15 @@ impl Room {
         self.input(id, SessionInput::Start).await;
     }
 
+    /// Forgets `id`: the departure is announced at once, and the connection is
+    /// closed in the background. Closing waits on the stack (DTLS close alert, SCTP
+    /// shutdown, ICE agent) and on a busy machine takes seconds; neither the
+    /// departure nor the rest of the room may wait for it.
     async fn remove_peer(&mut self, id: PeerId) {
         if let Some(peer) = self.peers.remove(&id) {
-            debug!(peer = %id, name = peer.name, "closing peer connection");
-            close_peer(peer).await;
             self.sink.event(NetEvent::PeerLeft { id });
+            debug!(peer = %id, name = peer.name, "closing peer connection");
+            close_in_background(id, peer);
         }
     }
 
@@ -1206,6 +1210,29 @@ impl Room {
             }
         }
     }
+}
+
+/// How ICE treats mDNS (`.local`) candidates: resolved where this host can join the
+/// mDNS multicast group (browsers hide their host addresses behind such names), and
+/// ignored where it cannot: a host with no multicast route (a namespace with only
+/// `lo`, a locked-down container) still connects over IP candidates, instead of
+/// failing every connection with the group join's `ENODEV`. Probed once per process.
+fn multicast_dns_mode() -> rtc::ice::mdns::MulticastDnsMode {
+    use rtc::ice::mdns::MulticastDnsMode;
+    static MODE: std::sync::OnceLock<MulticastDnsMode> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| match rtc::mdns::MulticastSocket::new().into_std() {
+        Ok(_) => MulticastDnsMode::QueryOnly,
+        Err(err) => {
+            warn!(%err, "no mDNS here: .local candidates are ignored, IP candidates still connect");
+            MulticastDnsMode::Disabled
+        }
+    })
+}
+
+/// Retires `peer` now (its callbacks go quiet) and closes it on its own task.
+fn close_in_background(id: PeerId, peer: Peer) {
+    peer.retired.store(true, Ordering::Relaxed);
+    tokio::spawn(close_peer(peer).instrument(info_span!("close", peer = %id)));
 }
 
 async fn close_peer(peer: Peer) {
@@ -1376,6 +1403,7 @@ async fn build_peer_connection(
         })
         .collect();
     let setting_engine = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(multicast_dns_mode())
         .with_include_loopback_candidate(true)
         .with_ice_timeouts(
             Some(Duration::from_secs(2)),
