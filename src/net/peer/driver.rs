@@ -922,7 +922,11 @@ impl Room {
                 }
             }
             Internal::ChannelOpen(id, ChannelKind::Reliable) => {
-                if let Some(peer) = self.peers.get_mut(&id) {
+                // Reported twice where the other side created the channel (when it
+                // is announced and when it opens): one `hello` per connection.
+                if let Some(peer) = self.peers.get_mut(&id)
+                    && !peer.world_open
+                {
                     peer.world_open = true;
                     debug!(peer = %id, "world channel open");
                     let hello = PeerToPeer::Hello {
