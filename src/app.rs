@@ -248,8 +248,15 @@ impl Plugin for AppPlugin {
                 ..default()
             });
         if c.headless {
+            // Headless runs exist to write snapshots and recordings: every frame is
+            // drawn whole, never with pipelines still compiling in the background
+            // (seconds on a software renderer, when only the sky would show).
             app.add_plugins(
                 defaults
+                    .set(bevy::render::RenderPlugin {
+                        synchronous_pipeline_compilation: true,
+                        ..default()
+                    })
                     .set(WindowPlugin {
                         primary_window: None,
                         exit_condition: ExitCondition::DontExit,
@@ -507,7 +514,7 @@ fn finish_demo(
     }
     let first = *run.started.get_or_insert(now);
     // A recorded demo lasts `seconds` of recording, whatever start-up took.
-    let started = match (&run.config.record, recording.started) {
+    let started = match (&run.config.record, recording.first_frame_at()) {
         (Some(_), Some(rec)) => rec,
         (Some(_), None) if elapsed_since(first, now) < 30.0 => return,
         _ => first,

@@ -17,11 +17,22 @@ use super::{
 use crate::AppSystems;
 use crate::media::PixelFormat;
 use crate::media::audio::{AudioSource, SpeechLikeSource};
-use crate::world::participant::{LocalFeed, Participant};
+use crate::world::participant::{LatestCutout, LocalFeed, Participant};
 use crate::world::scene::SceneTarget;
 
 /// Frame rate of recordings.
 pub const RECORD_FPS: f64 = 30.0;
+
+/// How long a recording waits for every participant's first cutout before its
+/// first frame: the file starts with the scene, never with an empty or black one.
+pub const SCENE_READY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a recording waits for the scene's first drawn (not blank) frame.
+pub const FIRST_DRAW_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Rendered frames skipped once the scene is ready, so that the first frame read
+/// back was drawn with every cutout uploaded.
+const SETTLE_FRAMES: u32 = 2;
 
 /// Audio sample rate of the room mix.
 pub const MIX_RATE: u32 = 48_000;
@@ -42,6 +53,10 @@ pub struct Recording {
     pub path: Option<PathBuf>,
     /// Wall-clock start.
     pub started: Option<Instant>,
+    /// When the file's first frame was rendered: time zero of its video and audio.
+    origin: Option<Instant>,
+    /// Rendered frames since the scene became ready.
+    settled: u32,
     readback: Option<Entity>,
     last_pts: Option<Duration>,
     samples_pushed: u64,
@@ -57,6 +72,11 @@ impl Recording {
     /// Whether a recording is running.
     pub fn is_active(&self) -> bool {
         self.handle.is_some()
+    }
+
+    /// When the file's first frame was rendered (its time zero), once it was.
+    pub fn first_frame_at(&self) -> Option<Instant> {
+        self.origin
     }
 
     /// Seconds recorded so far.
@@ -113,7 +133,7 @@ impl Plugin for RecordPlugin {
             .add_message::<StopRecording>()
             .add_systems(
                 Update,
-                (control_recording, watch_recorder, mix_audio)
+                (control_recording, watch_scene, watch_recorder, mix_audio)
                     .chain()
                     .in_set(AppSystems::Egress),
             );
@@ -223,24 +243,55 @@ pub fn finish_recording(commands: &mut Commands, rec: &mut Recording) {
     }
 }
 
+/// Counts rendered frames once every participant has a cutout on screen (or the
+/// wait for them ran out), so that the file's first frame shows the scene.
+fn watch_scene(mut rec: ResMut<Recording>, people: Query<&LatestCutout, With<Participant>>) {
+    if !rec.is_active() || rec.origin.is_some() {
+        return;
+    }
+    let waited = rec
+        .started
+        .is_some_and(|s| s.elapsed() >= SCENE_READY_TIMEOUT);
+    if waited || people.iter().all(|p| p.cutout.is_some()) {
+        rec.settled += 1;
+    }
+}
+
 fn push_readback(
     readback: On<ReadbackComplete>,
     mut rec: ResMut<Recording>,
     target: Option<Res<SceneTarget>>,
 ) {
     let Some(target) = target else { return };
+    if rec.handle.is_none() || rec.settled <= SETTLE_FRAMES {
+        return;
+    }
+    let rows = target.height.max(1) as usize;
+    let stride = readback.data.len() / rows;
+    // Until its render pipelines are compiled (seconds on a software renderer),
+    // the scene is drawn as the bare clear colour: the file starts after that.
+    let compiling = rec
+        .started
+        .is_some_and(|s| s.elapsed() < FIRST_DRAW_TIMEOUT);
+    if rec.origin.is_none()
+        && compiling
+        && is_blank(&readback.data, stride, target.width, target.height)
+    {
+        return;
+    }
+    // The first frame read back once the scene is ready is time zero of the file,
+    // for its audio as well: both start together.
+    let origin = *rec.origin.get_or_insert_with(Instant::now);
     let Some(handle) = &rec.handle else { return };
     // Frames sit on the recording's 30 fps grid (players and muxers expect a
-    // regular time base); a second frame in the same slot is skipped, a slow
-    // render leaves gaps.
-    let slot = (handle.origin().elapsed().as_secs_f64() * RECORD_FPS).round();
+    // regular time base); a second frame in the same slot is skipped, and slots a
+    // slow render missed are filled by the recorder with the frame before them.
+    let slot = (origin.elapsed().as_secs_f64() * RECORD_FPS).round();
     let pts = Duration::from_secs_f64(slot / RECORD_FPS);
     if rec.last_pts.is_some_and(|last| pts <= last) {
         return;
     }
     let (w, h) = (target.width & !1, target.height & !1);
-    let rows = target.height.max(1) as usize;
-    let stride = readback.data.len() / rows;
     if stride < w as usize * 4 {
         return;
     }
@@ -256,6 +307,21 @@ fn push_readback(
         rec.frames_pushed += 1;
     }
     rec.last_pts = Some(pts);
+}
+
+/// Whether an RGBA8 picture (`stride` bytes a row) is black everywhere on a
+/// 16x9 grid of samples: nothing but the clear colour drawn yet. Every theme's
+/// background has some colour, the darkest included.
+fn is_blank(rgba: &[u8], stride: usize, width: u32, height: u32) -> bool {
+    let (cols, rows) = (16u32, 9u32);
+    (0..rows).all(|gy| {
+        let y = (gy * height / rows + height / rows / 2) as usize;
+        (0..cols).all(|gx| {
+            let x = (gx * width / cols + width / cols / 2) as usize;
+            let at = y * stride + x * 4;
+            rgba.get(at..at + 3).is_none_or(|px| px == [0, 0, 0])
+        })
+    })
 }
 
 fn watch_recorder(mut commands: Commands, mut rec: ResMut<Recording>) {
@@ -285,11 +351,11 @@ fn mix_audio(
             voices.0.push((p.id, SpeechLikeSource::new(0.18, 1 + p.id)));
         }
     }
-    let Some(handle) = &rec.handle else {
+    let (Some(handle), Some(origin)) = (&rec.handle, rec.origin) else {
         inbox.sources.clear();
         return;
     };
-    let due = (handle.origin().elapsed().as_secs_f64() * MIX_RATE as f64) as u64;
+    let due = (origin.elapsed().as_secs_f64() * MIX_RATE as f64) as u64;
     let n = due.saturating_sub(rec.samples_pushed) as usize;
     if n == 0 {
         return;
@@ -309,4 +375,27 @@ fn mix_audio(
     let samples = crate::media::audio::f32_to_i16(&mix);
     handle.push_audio(samples, pts);
     rec.samples_pushed += n as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picture_is_blank_only_when_nothing_but_black_was_drawn() {
+        let (w, h) = (64u32, 36u32);
+        let stride = w as usize * 4 + 32; // padded rows, as GPU readbacks have
+        let mut rgba = vec![0u8; stride * h as usize];
+        for px in rgba.chunks_exact_mut(4) {
+            px[3] = 255;
+        }
+        assert!(is_blank(&rgba, stride, w, h));
+        // The darkest theme's sky (#02030F) is not blank.
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                rgba[y * stride + x * 4..y * stride + x * 4 + 3].copy_from_slice(&[2, 3, 15]);
+            }
+        }
+        assert!(!is_blank(&rgba, stride, w, h));
+    }
 }

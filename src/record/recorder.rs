@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 use super::error::RecordError;
 use super::mp4::{AUDIO_TIMESCALE, AudioTrack, Mp4Writer, Tracks, VideoTrack, annex_b_to_avcc};
 use super::sink::RecordSink;
-use super::timeline::{AudioAligner, Interleaver, to_ticks};
+use super::timeline::{AudioAligner, Interleaver, missed_slots, to_ticks};
 use crate::media::h264::{ColorMatrix, H264Config, H264Encoder, PixelFormat, check_size};
 use crate::media::opus::{FRAME_SAMPLES, OpusEncoder, PcmFramer};
 
@@ -208,6 +208,9 @@ pub struct RecordStats {
     pub frames_dropped: u64,
     /// Frames refused: wrong size, or a time not after the previous frame's.
     pub frames_rejected: u64,
+    /// Frame slots that rendering missed, filled with the frame before them (so
+    /// the file plays at its frame rate, never faster).
+    pub frames_repeated: u64,
     /// Audio chunks dropped because the queue was full.
     pub audio_chunks_dropped: u64,
     /// Opus packets in the file.
@@ -485,6 +488,9 @@ struct Core {
     sink: Option<Box<dyn RecordSink>>,
     writer: Option<Mp4Writer>,
     last_pts: Option<Duration>,
+    /// The last frame encoded, repeated into the frame slots after it that no
+    /// frame arrived for.
+    last_frame: Option<VideoFrame>,
     /// Added to every video time: the Opus pre-skip. Players drop the first
     /// `pre_skip` decoded samples and present the rest from the first packet's
     /// time *plus* the pre-skip, so video moves by the same amount to stay in sync.
@@ -551,6 +557,7 @@ impl Core {
             sink: Some(sink),
             writer: None,
             last_pts: None,
+            last_frame: None,
             video_offset,
             stats: RecordStats::default(),
             encode_time: Duration::ZERO,
@@ -574,6 +581,23 @@ impl Core {
             );
             return Ok(());
         }
+        // Slots the render loop missed show the frame before them.
+        if let Some(last) = self.last_frame.take() {
+            let fill = missed_slots(last.pts, frame.pts, self.config.fps);
+            let mut repeat = last;
+            for pts in fill {
+                repeat.pts = pts;
+                self.encode(&repeat)?;
+                self.stats.frames_repeated += 1;
+            }
+        }
+        self.encode(&frame)?;
+        self.last_frame = Some(frame);
+        Ok(())
+    }
+
+    /// Encodes one frame at its time and hands it to the interleaver.
+    fn encode(&mut self, frame: &VideoFrame) -> Result<(), RecordError> {
         let started = Instant::now();
         let pts_ms = u64::try_from(frame.pts.as_millis()).unwrap_or(u64::MAX);
         let encoded =
@@ -675,8 +699,23 @@ impl Core {
         Ok(())
     }
 
-    /// Writes the rest and finalises the header.
+    /// Writes the rest and finalises the header. Video that stopped before the
+    /// audio (the render loop stalled at the end) is held on its last frame until
+    /// the audio ends.
     fn finish(mut self) -> RecordStats {
+        let audio_end = self.audio.as_ref().map(|a| {
+            crate::record::timeline::from_ticks(a.aligner.next_position(), AUDIO_TIMESCALE)
+        });
+        if let (Some(end), Some(mut last)) = (audio_end, self.last_frame.take()) {
+            for pts in missed_slots(last.pts, end, self.config.fps) {
+                last.pts = pts;
+                if let Err(err) = self.encode(&last) {
+                    tracing::warn!(%err, "the last frame could not be held to the end");
+                    break;
+                }
+                self.stats.frames_repeated += 1;
+            }
+        }
         if let Some(audio) = self.audio.as_mut()
             && let Some(tail) = audio.framer.flush()
             && let Err(err) = Self::encode_audio_frame(audio, &mut self.interleaver, &tail)

@@ -32,6 +32,22 @@ pub fn from_ticks(ticks: u64, timescale: u32) -> Duration {
     Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
 }
 
+/// Most frame slots filled in one gap (2 s at 30 fps): a longer stall is shown
+/// as a held frame by the sample's duration instead of as many repeats.
+pub const MAX_FILLED_SLOTS: u64 = 60;
+
+/// The frame slots of a `fps` grid strictly between a frame at `last` and the
+/// next one at `next` (both on the grid, give or take rounding), at most
+/// [`MAX_FILLED_SLOTS`]: where a recording repeats the last frame so that it
+/// plays at its frame rate.
+pub fn missed_slots(last: Duration, next: Duration, fps: f32) -> impl Iterator<Item = Duration> {
+    let fps = f64::from(fps.max(1.0));
+    let slot = |t: Duration| (t.as_secs_f64() * fps).round() as u64;
+    let (first, end) = (slot(last) + 1, slot(next));
+    let end = end.min(first + MAX_FILLED_SLOTS);
+    (first..end).map(move |k| Duration::from_secs_f64(k as f64 / fps))
+}
+
 /// Makes one continuous interleaved PCM stream out of timestamped chunks.
 #[derive(Clone, Debug)]
 pub struct AudioAligner {
@@ -219,6 +235,22 @@ mod tests {
     use super::*;
 
     const FRAME: Duration = Duration::from_nanos(33_333_333);
+
+    #[test]
+    fn missed_slots_lie_strictly_between_two_frames() {
+        let ms = |v: u64| Duration::from_millis(v);
+        let fill: Vec<Duration> = missed_slots(ms(100), ms(200), 30.0).collect();
+        // 100 ms is slot 3, 200 ms slot 6: slots 4 and 5 were missed.
+        assert_eq!(fill.len(), 2);
+        assert!((fill[0].as_secs_f64() - 4.0 / 30.0).abs() < 1e-9);
+        assert!((fill[1].as_secs_f64() - 5.0 / 30.0).abs() < 1e-9);
+        assert_eq!(missed_slots(ms(100), ms(133), 30.0).count(), 0, "next slot");
+        assert_eq!(missed_slots(ms(500), ms(100), 30.0).count(), 0, "backwards");
+        assert_eq!(
+            missed_slots(ms(0), ms(60_000), 30.0).count() as u64,
+            MAX_FILLED_SLOTS
+        );
+    }
 
     #[test]
     fn ticks_round_trip_through_durations() {

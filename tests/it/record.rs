@@ -420,6 +420,26 @@ fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
         .and_then(|d| d.parse().ok())
         .expect("duration");
     assert!((7.0..=9.0).contains(&duration), "duration {duration}");
+    // It plays at real speed at 30 fps: slots the software renderer missed hold
+    // the frame before them, so the frame count follows the duration.
+    let counted = ffprobe_json(&out);
+    let video = stream(&counted, "video");
+    let frames = number(&video["nb_read_frames"]);
+    let video_seconds = number(&video["duration"]);
+    assert!(
+        (frames - 30.0 * video_seconds).abs() <= 0.05 * 30.0 * video_seconds,
+        "{frames} frames in {video_seconds} s: {counted}"
+    );
+    // Audio and video start together, and the first frame is the scene.
+    let audio = stream(&counted, "audio");
+    let offset = number(&audio["start_time"]) - number(&video["start_time"]);
+    assert!(offset.abs() <= 0.040, "audio starts {offset} s after video");
+    let luma = video_frames(&out);
+    assert!(
+        luma.first().is_some_and(|&(_, y)| y > 30.0),
+        "first frame not the scene: {:?}",
+        &luma[..luma.len().min(3)]
+    );
     let decode = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(&out)
