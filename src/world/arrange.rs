@@ -1,5 +1,7 @@
 //! Automatic placement (pure): people stand on the floor line, spread across the
-//! scene without overlapping, scaled so their heads come out at similar heights.
+//! scene without overlapping, scaled so that their heads come out the same size
+//! (the head's width is read from the mask's head-and-shoulders profile), whether
+//! the camera framed them close up or from afar.
 
 use super::placement::{Placement, SCENE_WIDTH};
 
@@ -16,6 +18,79 @@ pub struct Extent {
     pub left: u32,
     /// Rightmost person column (inclusive).
     pub right: u32,
+    /// Width of the head in pixels, where the mask shows one above shoulders
+    /// ([`head_width`]).
+    pub head: Option<f32>,
+}
+
+/// The width in pixels of the head in a person mask (alpha ≥ 128, `width` pixels
+/// a row), read from the head-and-shoulders profile: going down from the top of
+/// the head, the run of person pixels under the head's centre widens to the
+/// head's width, narrows at the neck, and widens again at the shoulders. The
+/// head's width is the widest run before the neck. `None` when the mask shows no
+/// such profile (nobody, or a head cut off before its widest point).
+pub fn head_width(mask: &[u8], width: u32, height: u32) -> Option<f32> {
+    let (w, h) = (width as usize, height as usize);
+    if w == 0 || mask.len() != w * h {
+        return None;
+    }
+    let min_run = (w / 100).max(2);
+    // The run of person pixels through column `x` in row `y`.
+    let run = |y: usize, x: usize| -> Option<(usize, usize)> {
+        let row = &mask[y * w..(y + 1) * w];
+        if row.get(x).is_none_or(|&a| a < 128) {
+            return None;
+        }
+        let left = row[..x].iter().rposition(|&a| a < 128).map_or(0, |i| i + 1);
+        let right = row[x..].iter().position(|&a| a < 128).map_or(w, |i| x + i);
+        Some((left, right))
+    };
+    let top = (0..h).find(|&y| {
+        mask[y * w..(y + 1) * w]
+            .iter()
+            .filter(|&&a| a >= 128)
+            .count()
+            >= min_run
+    })?;
+    // The head's centre: the middle of the longest run of person pixels in the top
+    // row (a raised hand beside the head is a run of its own).
+    let mut centre = 0;
+    let mut longest = 0;
+    let mut x = 0;
+    while x < w {
+        match run(top, x) {
+            Some((left, right)) => {
+                if right - left > longest {
+                    (longest, centre) = (right - left, (left + right) / 2);
+                }
+                x = right + 1;
+            }
+            None => x += 1,
+        }
+    }
+    let mut widest = 0usize;
+    // Whether the rows down to `y` cover a whole head of the widest width so far.
+    let whole_head = |y: usize, widest: usize| widest > 0 && (y - top) * 10 > widest * 9;
+    for y in top..h {
+        let Some((left, right)) = run(y, centre) else {
+            // A hole under the head's centre (a dark collar the model left out).
+            return whole_head(y, widest).then_some(widest as f32);
+        };
+        let span = right - left;
+        // The top of the head widens fast; a head is about 1.3 widths tall, so a
+        // jump this far down is the shoulders: the head ended above.
+        if span > widest * 3 / 2 && whole_head(y, widest) {
+            return Some(widest as f32);
+        }
+        if widest > 0 && span * 10 < widest * 8 {
+            // Narrower than the head by a fifth: the neck.
+            return Some(widest as f32);
+        }
+        widest = widest.max(span);
+        centre = (left + right) / 2;
+    }
+    // The frame ends under the chin.
+    whole_head(h, widest).then_some(widest as f32)
 }
 
 /// The person's bounding box in a mask (alpha ≥ 128, rows with at least a few
@@ -44,6 +119,7 @@ pub fn person_extent(mask: &[u8], width: u32, height: u32) -> Option<Extent> {
         top: t as u32,
         left: left as u32,
         right: right as u32,
+        head: head_width(mask, width, height),
     })
 }
 
@@ -52,8 +128,12 @@ pub fn person_extent(mask: &[u8], width: u32, height: u32) -> Option<Extent> {
 pub struct ArrangeParams {
     /// Height of the floor line (world units).
     pub floor_y: f32,
-    /// How tall a person (bottom of frame to top of head) should appear.
+    /// How tall a person (bottom of frame to top of head) should appear when the
+    /// mask shows no head to measure.
     pub person_height: f32,
+    /// The tallest a person may appear (bottom of frame to top of head), so that
+    /// someone filmed from head to toe still fits the scene.
+    pub max_height: f32,
     /// Free space kept at each side of the scene.
     pub margin: f32,
     /// Minimum gap between two people.
@@ -65,16 +145,51 @@ impl Default for ArrangeParams {
         Self {
             floor_y: -300.0,
             person_height: 380.0,
+            max_height: 620.0,
             margin: 40.0,
             gap: 16.0,
         }
     }
 }
 
-/// Scale that makes a person `params.person_height` tall.
-pub fn head_scale(e: &Extent, person_height: f32) -> f32 {
+/// The measured head width of `e`, if it is large enough to trust.
+fn measured_head(e: &Extent) -> Option<f32> {
+    e.head.filter(|&w| w >= 4.0)
+}
+
+/// The head width (world units) everyone is given: the room's typical head when
+/// each person is shown `params.person_height` tall (the lower median), made smaller
+/// where that would make someone filmed from further away (more of their body in
+/// the frame) taller than `params.max_height`. `None` when no head was measured.
+pub fn head_target(extents: &[Extent], params: &ArrangeParams) -> Option<f32> {
+    let visible = |e: &Extent| (e.frame_h - e.top).max(1) as f32;
+    let mut natural: Vec<f32> = extents
+        .iter()
+        .filter_map(|e| measured_head(e).map(|h| h * params.person_height / visible(e)))
+        .collect();
+    if natural.is_empty() {
+        return None;
+    }
+    natural.sort_by(f32::total_cmp);
+    // The lower median: in a room of two, nobody is blown up.
+    let typical = natural[(natural.len() - 1) / 2];
+    let fits = extents
+        .iter()
+        .filter_map(|e| measured_head(e).map(|h| h * params.max_height / visible(e)))
+        .fold(f32::MAX, f32::min);
+    Some(typical.min(fits))
+}
+
+/// Scale that gives a person's head the width `target` (see [`head_target`]),
+/// or makes them `params.person_height` tall where their mask shows no head to
+/// measure.
+pub fn head_scale(e: &Extent, params: &ArrangeParams, target: Option<f32>) -> f32 {
     let visible = (e.frame_h - e.top).max(1) as f32;
-    (person_height / visible).clamp(0.15, 4.0)
+    let scale = match (measured_head(e), target) {
+        (Some(head), Some(target)) => target / head,
+        _ => params.person_height / visible,
+    };
+    scale.clamp(0.05, 4.0)
 }
 
 /// Places everyone, left to right in the given order: on the floor, evenly spread,
@@ -85,9 +200,10 @@ pub fn arrange(extents: &[Extent], params: &ArrangeParams, mirrored: &[bool]) ->
         return Vec::new();
     }
     let usable = SCENE_WIDTH - 2.0 * params.margin;
+    let target = head_target(extents, params);
     let mut scales: Vec<f32> = extents
         .iter()
-        .map(|e| head_scale(e, params.person_height))
+        .map(|e| head_scale(e, params, target))
         .collect();
     let widths = |scales: &[f32]| -> f32 {
         extents
@@ -148,6 +264,81 @@ mod tests {
             top,
             left,
             right,
+            head: None,
+        }
+    }
+
+    /// A person's mask in a `w`x`h` frame: a head `head` pixels wide (an ellipse
+    /// 1.3 times as tall) whose top is at `top`, a neck, then shoulders three heads
+    /// wide and a body down to the frame's bottom edge (or cut off by it).
+    fn person(w: usize, h: usize, cx: usize, top: usize, head: usize) -> Vec<u8> {
+        let mut m = vec![0u8; w * h];
+        let (a, b) = (head as f32 / 2.0, head as f32 * 0.65);
+        let cy = top as f32 + b;
+        let neck_top = top + (2.0 * b) as usize - head / 10;
+        let shoulders = neck_top + head * 3 / 10;
+        for y in top..h {
+            let half = if (y as f32) < cy + b {
+                let dy = (y as f32 + 0.5 - cy) / b;
+                if y >= neck_top {
+                    (head as f32 * 0.22).max(a * (1.0 - dy * dy).max(0.0).sqrt())
+                } else {
+                    a * (1.0 - dy * dy).max(0.0).sqrt()
+                }
+            } else if y < shoulders {
+                head as f32 * 0.22
+            } else {
+                let k = ((y - shoulders) as f32 / (head as f32 * 0.5)).min(1.0);
+                head as f32 * (0.22 + k * 1.28)
+            };
+            let (l, r) = (
+                (cx as f32 - half).max(0.0),
+                (cx as f32 + half).min(w as f32),
+            );
+            for x in l as usize..r as usize {
+                m[y * w + x] = 255;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn the_head_is_measured_above_the_shoulders_at_any_framing() {
+        // A close-up (head 230 px, cut at the chest), a half body and a far, full
+        // body (head 46 px), off centre.
+        for (cx, top, head) in [(320, 30, 230), (300, 60, 120), (400, 40, 46)] {
+            let m = person(640, 480, cx, top, head);
+            let measured = head_width(&m, 640, 480).expect("a head");
+            assert!(
+                (measured - head as f32).abs() <= head as f32 * 0.06,
+                "head {head}: measured {measured}"
+            );
+        }
+        assert_eq!(head_width(&[0u8; 64 * 48], 64, 48), None, "nobody");
+    }
+
+    #[test]
+    fn heads_come_out_the_same_size_however_the_camera_framed_people() {
+        let params = ArrangeParams::default();
+        let framed = [(320, 30, 230), (300, 60, 120), (400, 40, 46)];
+        let extents: Vec<Extent> = framed
+            .iter()
+            .map(|&(cx, top, head)| person_extent(&person(640, 480, cx, top, head), 640, 480))
+            .collect::<Option<_>>()
+            .expect("people");
+        let placed = arrange(&extents, &params, &[]);
+        let heads: Vec<f32> = placed
+            .iter()
+            .zip(&framed)
+            .map(|(p, &(_, _, head))| p.scale * head as f32)
+            .collect();
+        let (lo, hi) = heads
+            .iter()
+            .fold((f32::MAX, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
+        assert!(hi <= lo * 1.2, "head widths {heads:?}");
+        for (p, e) in placed.iter().zip(&extents) {
+            let tall = (e.frame_h - e.top) as f32 * p.scale;
+            assert!(tall <= params.max_height + 1e-3, "{tall}");
         }
     }
 
@@ -211,6 +402,6 @@ mod tests {
         let ps = arrange(&es, &ArrangeParams::default(), &[]);
         let boxes: Vec<_> = ps.iter().zip(&es).map(|(p, e)| person_box(p, e)).collect();
         assert!(boxes.iter().all(|b| b.1 - b.0 < SCENE_WIDTH / 8.0));
-        assert!(ps[0].scale < head_scale(&es[0], 380.0));
+        assert!(ps[0].scale < head_scale(&es[0], &ArrangeParams::default(), None));
     }
 }

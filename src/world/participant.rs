@@ -203,6 +203,11 @@ pub fn drain_cutouts(
 
 fn union(a: Extent, b: Extent) -> Extent {
     Extent {
+        // The head's size moves slowly: leaning in must not pump the scale.
+        head: match (a.head, b.head) {
+            (Some(old), Some(new)) => Some(old * 0.8 + new * 0.2),
+            (old, new) => old.or(new),
+        },
         top: a.top.min(b.top),
         left: a.left.min(b.left),
         right: a.right.max(b.right),
