@@ -52,17 +52,47 @@ pub struct ServeArgs {
     /// Seconds of silence after which a connection is closed.
     #[arg(long, default_value_t = 60)]
     pub idle_timeout_s: u64,
+    /// Joins allowed from one address (IPv6: one /64), as JOINS/SECONDS, e.g.
+    /// `20/10s`; `off` for no limit. Refused joins get `too-many-joins`.
+    #[arg(long, default_value = "20/10s", value_parser = parse_join_rate)]
+    pub join_rate: JoinRateArg,
+    /// Most simultaneous connections; more are refused with HTTP 503.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Serve wss:// with this certificate chain (PEM, server certificate first).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// A parsed `--join-rate` (`None`: no limit).
+pub type JoinRateArg = Option<crate::net::signaling::server::JoinRate>;
+
+fn parse_join_rate(s: &str) -> Result<JoinRateArg, String> {
+    crate::net::signaling::limit::parse_join_rate(s).map_err(|e| e.to_string())
 }
 
 impl ServeArgs {
-    /// The server configuration these arguments describe.
-    pub fn server_config(&self) -> crate::net::signaling::server::ServerConfig {
-        crate::net::signaling::server::ServerConfig {
+    /// The server configuration these arguments describe (the TLS files are read
+    /// here, so a bad one is an error before the server starts).
+    pub fn server_config(
+        &self,
+    ) -> Result<crate::net::signaling::server::ServerConfig, crate::net::error::NetError> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::net::signaling::tls::server_tls(cert, key)?),
+            _ => None,
+        };
+        Ok(crate::net::signaling::server::ServerConfig {
             room_capacity: self.room_capacity,
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_s),
             secret: self.secret.clone(),
+            join_rate: self.join_rate,
+            max_connections: self.max_connections,
+            tls,
             ..crate::net::signaling::server::ServerConfig::default()
-        }
+        })
     }
 }
 
@@ -128,9 +158,17 @@ pub struct DemoArgs {
     /// Seed of the game's random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Join a room on this signaling server (`ws://host:port`).
+    /// Join a room on this signaling server (`ws://host:port`, or `wss://host:port`
+    /// for TLS).
     #[arg(long)]
     pub server: Option<String>,
+    /// The signaling server's shared secret (`serve --secret`).
+    #[arg(long, requires = "server")]
+    pub secret: Option<String>,
+    /// Also trust the certificates in this PEM file for `wss://` (a private CA or
+    /// a self-signed server); the system's roots are always trusted.
+    #[arg(long, requires = "server")]
+    pub ca: Option<PathBuf>,
     /// Room code to join or create (with `--server`; default: a fresh code, printed).
     #[arg(long, requires = "server")]
     pub room: Option<String>,
@@ -331,9 +369,64 @@ mod tests {
             panic!("expected serve");
         };
         assert_eq!(args.bind.port(), 1234);
-        let config = args.server_config();
+        let config = args.server_config().expect("no TLS files to read");
         assert_eq!(config.secret.as_deref(), Some("s"));
         assert_eq!(config.room_capacity, 8);
+        assert_eq!(
+            config.join_rate,
+            Some(crate::net::signaling::server::JoinRate::default())
+        );
+        assert!(config.tls.is_none());
+    }
+
+    #[test]
+    fn serve_takes_a_join_rate_and_tls_files_in_pairs() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["samespace", "serve"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        let Ok(Cli {
+            command: Some(Command::Serve(args)),
+        }) = parse(&["--join-rate", "off"])
+        else {
+            panic!("--join-rate off parses");
+        };
+        assert_eq!(args.join_rate, None);
+        assert!(parse(&["--join-rate", "fast"]).is_err());
+        assert!(
+            parse(&["--tls-cert", "c.pem"]).is_err(),
+            "a cert needs its key"
+        );
+        let Ok(Cli {
+            command: Some(Command::Serve(args)),
+        }) = parse(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"])
+        else {
+            panic!("cert and key parse");
+        };
+        let err = args.server_config().expect_err("the files are missing");
+        assert!(err.to_string().contains("/nonexistent/c.pem"), "{err}");
+    }
+
+    #[test]
+    fn demo_takes_a_secret_and_a_ca_with_a_server() {
+        let cli = Cli::try_parse_from([
+            "samespace",
+            "demo",
+            "--server",
+            "wss://localhost:9470",
+            "--secret",
+            "s",
+            "--ca",
+            "ca.pem",
+        ])
+        .expect("parses");
+        let Some(Command::Demo(d)) = cli.command else {
+            panic!("expected demo");
+        };
+        assert_eq!(d.secret.as_deref(), Some("s"));
+        assert_eq!(d.ca, Some(PathBuf::from("ca.pem")));
+        assert!(Cli::try_parse_from(["samespace", "demo", "--secret", "s"]).is_err());
     }
 
     #[test]

@@ -250,6 +250,8 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
         }
     };
     let mut net = NetConfig::new(server.clone(), room, name.to_string());
+    net.secret = args.secret.clone();
+    net.ca_file = args.ca.clone();
     // A server on this machine means the peers are here too: loopback candidates only.
     let host = server
         .trim_start_matches("ws://")
@@ -397,14 +399,18 @@ fn run_record_synthetic(args: samespace::cli::RecordSyntheticArgs) -> anyhow::Re
 
 fn serve(args: &samespace::cli::ServeArgs) -> anyhow::Result<()> {
     init_logging();
+    // Relaying JSON needs little CPU; a few workers keep the memory (stacks, malloc
+    // arenas) small on machines with many cores.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .thread_name("samespace-net")
         .build()
         .context("starting the tokio runtime")?;
+    let config = args.server_config().context("the server's settings")?;
     runtime.block_on(async {
-        let server =
-            samespace::net::signaling::server::bind_and_serve(args.bind, args.server_config());
+        let server = samespace::net::signaling::server::bind_and_serve(args.bind, config);
         tokio::select! {
             result = server => result.with_context(|| format!("serving on {}", args.bind)),
             _ = tokio::signal::ctrl_c() => Ok(()),

@@ -9,13 +9,55 @@ pub enum NetError {
     #[error("invalid room code")]
     RoomCode(#[from] RoomCodeError),
     /// A socket operation failed (bind, accept, connect).
-    #[error("network i/o failed")]
+    #[error("network i/o failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The signaling server could not be reached (refused, unreachable, unknown host).
+    #[error("cannot reach the signaling server {url}: {source}")]
+    Connect {
+        /// The server's URL.
+        url: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The URL is not a `ws://` or `wss://` URL with a host.
+    #[error("signaling server URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS handshake with the signaling server failed (untrusted certificate,
+    /// wrong name, a server without TLS, ...).
+    #[error("TLS with the signaling server {url} failed: {reason}")]
+    Tls {
+        /// The server's URL.
+        url: String,
+        /// The cause, with a hint where one helps.
+        reason: String,
+    },
+    /// A certificate, key or CA file could not be used.
+    #[error("TLS setup: {context}: {reason}")]
+    TlsSetup {
+        /// Which file or setting.
+        context: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The server answered the WebSocket upgrade with an HTTP error (503 when it is
+    /// full, 400 for a plain `ws://` client at a TLS port).
+    #[error("the signaling server refused the connection: HTTP {status}{detail}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// `: ` and the response body, if it had one.
+        detail: String,
+    },
     /// The WebSocket layer failed (handshake, framing, closed stream).
-    #[error("websocket failed")]
+    #[error("websocket failed: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
     /// A message could not be encoded or decoded as JSON.
-    #[error("malformed json message")]
+    #[error("malformed json message: {0}")]
     Json(#[from] serde_json::Error),
     /// The signaling server answered with an `error` message.
     #[error("signaling server refused: {code}: {message}")]
@@ -31,11 +73,14 @@ pub enum NetError {
     /// The signaling connection closed.
     #[error("signaling connection closed")]
     Closed,
+    /// The signaling server closed the connection and said why.
+    #[error("the signaling server closed the connection: {0}")]
+    ClosedWith(String),
     /// An operation did not finish in time.
     #[error("timed out while {0}")]
     Timeout(&'static str),
     /// WebRTC (peer connection, data channel, track) failed.
-    #[error("webrtc failed")]
+    #[error("webrtc failed: {0}")]
     WebRtc(#[from] webrtc::error::Error),
     /// A bounded queue to the network thread is full; the command was not queued.
     #[error("network command queue is full")]
@@ -56,7 +101,7 @@ pub enum NetError {
         reason: &'static str,
     },
     /// Encoding or decoding the media that goes over the network failed.
-    #[error("network media codec failed")]
+    #[error("network media codec failed: {0}")]
     Media(#[from] crate::media::MediaError),
 }
 

@@ -203,14 +203,53 @@ pub struct IceCandidate {
     pub username_fragment: Option<String>,
 }
 
-/// What a `signal` message carries: exactly one of `sdp` or `candidate`.
+/// What a `signal` message carries: exactly one of `sdp` or `candidate`. A message
+/// with both, or neither, does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "SignalFields", into = "SignalFields")]
 pub enum SignalPayload {
     /// A session description (offer or answer).
     Sdp(SessionDescription),
     /// A trickled ICE candidate.
     Candidate(IceCandidate),
+}
+
+/// The payload fields of a `signal` as they are on the wire; [`SignalPayload`] is
+/// read through it so that a message naming both fields is refused, not guessed at.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SignalFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sdp: Option<SessionDescription>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    candidate: Option<IceCandidate>,
+}
+
+impl TryFrom<SignalFields> for SignalPayload {
+    type Error = &'static str;
+
+    fn try_from(fields: SignalFields) -> Result<Self, Self::Error> {
+        match (fields.sdp, fields.candidate) {
+            (Some(sdp), None) => Ok(Self::Sdp(sdp)),
+            (None, Some(candidate)) => Ok(Self::Candidate(candidate)),
+            (Some(_), Some(_)) => Err("a signal carries sdp or candidate, not both"),
+            (None, None) => Err("a signal carries sdp or candidate"),
+        }
+    }
+}
+
+impl From<SignalPayload> for SignalFields {
+    fn from(payload: SignalPayload) -> Self {
+        match payload {
+            SignalPayload::Sdp(sdp) => Self {
+                sdp: Some(sdp),
+                candidate: None,
+            },
+            SignalPayload::Candidate(candidate) => Self {
+                sdp: None,
+                candidate: Some(candidate),
+            },
+        }
+    }
 }
 
 /// Serde helper: leave a zero attempt out of the JSON.
@@ -279,8 +318,12 @@ pub enum ErrorCode {
     UnknownPeer,
     /// The connection could not keep up with its incoming messages (connection closes).
     SlowConsumer,
-    /// The server has too many connections (connection closes).
+    /// The server has too many connections (connection closes). Servers of this
+    /// version refuse such connections with HTTP 503 before the WebSocket upgrade.
     ServerFull,
+    /// Too many `join`s from the client's address in a short time (stays open; the
+    /// message says when to retry).
+    TooManyJoins,
 }
 
 impl ErrorCode {
@@ -545,6 +588,18 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_with_both_or_neither_payload_is_refused() {
+        let both = r#"{"type":"signal","to":2,"sdp":{"type":"offer","sdp":"v=0"},
+            "candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host"}}"#;
+        let err = serde_json::from_str::<ClientToServer>(both).expect_err("both refused");
+        assert!(err.to_string().contains("not both"), "{err}");
+        let neither = r#"{"type":"signal","to":2}"#;
+        assert!(serde_json::from_str::<ClientToServer>(neither).is_err());
+        let relayed_both = both.replace(r#""to":2"#, r#""from":2"#);
+        assert!(serde_json::from_str::<ServerToClient>(&relayed_both).is_err());
+    }
+
+    #[test]
     fn error_codes_print_as_kebab_case() {
         assert_eq!(ErrorCode::RoomFull.to_string(), "room-full");
         let json = serde_json::to_string(&ServerToClient::error(ErrorCode::TooLarge, "x"))
@@ -567,5 +622,220 @@ mod tests {
         assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
         let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, msg);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Any JSON value, a few levels deep.
+        fn json_value() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::Bool),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+                ".{0,12}".prop_map(serde_json::Value::String),
+                prop_oneof![
+                    Just("join"),
+                    Just("signal"),
+                    Just("ping"),
+                    Just("leave"),
+                    Just("offer"),
+                    Just("K7Q-4MZ"),
+                ]
+                .prop_map(|s| serde_json::Value::String(s.to_owned())),
+            ];
+            leaf.prop_recursive(3, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+                    prop::collection::vec((field_name(), inner), 0..6)
+                        .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Field names of the protocol, and others.
+        fn field_name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop_oneof![
+                    Just("type"),
+                    Just("room"),
+                    Just("name"),
+                    Just("secret"),
+                    Just("to"),
+                    Just("from"),
+                    Just("attempt"),
+                    Just("sdp"),
+                    Just("candidate"),
+                    Just("sdpMid"),
+                    Just("sdpMLineIndex"),
+                    Just("code"),
+                    Just("peers"),
+                ]
+                .prop_map(str::to_owned),
+                "[a-zA-Z]{0,8}",
+            ]
+        }
+
+        fn room_code() -> impl Strategy<Value = RoomCode> {
+            any::<u64>().prop_map(RoomCode::from_random)
+        }
+
+        fn payload() -> impl Strategy<Value = SignalPayload> {
+            let kind = prop_oneof![
+                Just(SdpKind::Offer),
+                Just(SdpKind::Answer),
+                Just(SdpKind::Pranswer),
+                Just(SdpKind::Rollback),
+            ];
+            prop_oneof![
+                (kind, any::<String>())
+                    .prop_map(|(kind, sdp)| SignalPayload::Sdp(SessionDescription { kind, sdp })),
+                (
+                    any::<String>(),
+                    proptest::option::of(any::<String>()),
+                    proptest::option::of(any::<u16>()),
+                    proptest::option::of(any::<String>()),
+                )
+                    .prop_map(
+                        |(candidate, sdp_mid, sdp_mline_index, username_fragment)| {
+                            SignalPayload::Candidate(IceCandidate {
+                                candidate,
+                                sdp_mid,
+                                sdp_mline_index,
+                                username_fragment,
+                            })
+                        }
+                    ),
+            ]
+        }
+
+        fn client_message() -> impl Strategy<Value = ClientToServer> {
+            prop_oneof![
+                (
+                    room_code(),
+                    any::<String>(),
+                    proptest::option::of(any::<String>())
+                )
+                    .prop_map(|(room, name, secret)| ClientToServer::Join {
+                        room,
+                        name,
+                        secret
+                    }),
+                (any::<u64>(), any::<u32>(), payload()).prop_map(|(to, attempt, payload)| {
+                    ClientToServer::Signal {
+                        to: PeerId(to),
+                        attempt,
+                        payload,
+                    }
+                }),
+                Just(ClientToServer::Ping),
+                Just(ClientToServer::Leave),
+            ]
+        }
+
+        fn server_message() -> impl Strategy<Value = ServerToClient> {
+            let peer = (any::<u64>(), any::<String>()).prop_map(|(id, name)| PeerInfo {
+                id: PeerId(id),
+                name,
+            });
+            let code = prop_oneof![
+                Just(ErrorCode::BadMessage),
+                Just(ErrorCode::SlowConsumer),
+                Just(ErrorCode::TooManyJoins),
+                Just(ErrorCode::Unauthorized),
+            ];
+            prop_oneof![
+                (
+                    any::<u32>(),
+                    room_code(),
+                    any::<u64>(),
+                    prop::collection::vec(peer, 0..8),
+                    any::<u64>()
+                )
+                    .prop_map(|(version, room, you, peers, host)| {
+                        ServerToClient::Welcome {
+                            version,
+                            room,
+                            you: PeerId(you),
+                            peers,
+                            host: PeerId(host),
+                        }
+                    }),
+                (any::<u64>(), any::<String>()).prop_map(|(id, name)| {
+                    ServerToClient::PeerJoined {
+                        id: PeerId(id),
+                        name,
+                    }
+                }),
+                (any::<u64>(), any::<u64>()).prop_map(|(id, host)| ServerToClient::PeerLeft {
+                    id: PeerId(id),
+                    host: PeerId(host),
+                }),
+                (any::<u64>(), any::<u32>(), payload()).prop_map(|(from, attempt, payload)| {
+                    ServerToClient::Signal {
+                        from: PeerId(from),
+                        attempt,
+                        payload,
+                    }
+                }),
+                Just(ServerToClient::Pong),
+                (code, any::<String>())
+                    .prop_map(|(code, message)| ServerToClient::Error { code, message }),
+            ]
+        }
+
+        /// Runs every parser of the protocol over `text`; none may panic.
+        fn parse_all(bytes: &[u8]) {
+            let _ = serde_json::from_slice::<ClientToServer>(bytes);
+            let _ = serde_json::from_slice::<ServerToClient>(bytes);
+            let _ = serde_json::from_slice::<PeerToPeer>(bytes);
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_parsers(
+                bytes in prop::collection::vec(any::<u8>(), 0..256)
+            ) {
+                parse_all(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics_the_parsers(value in json_value()) {
+                parse_all(value.to_string().as_bytes());
+            }
+
+            #[test]
+            fn valid_messages_with_one_field_replaced_never_panic(
+                msg in client_message(),
+                field in field_name(),
+                value in json_value(),
+            ) {
+                let mut json = serde_json::to_value(&msg).expect("serializes");
+                if let Some(object) = json.as_object_mut() {
+                    object.insert(field, value);
+                }
+                parse_all(json.to_string().as_bytes());
+            }
+
+            #[test]
+            fn client_messages_round_trip(msg in client_message()) {
+                let text = serde_json::to_string(&msg).expect("serializes");
+                let back: ClientToServer = serde_json::from_str(&text).expect("parses");
+                prop_assert_eq!(back, msg);
+            }
+
+            #[test]
+            fn server_messages_round_trip(msg in server_message()) {
+                let text = serde_json::to_string(&msg).expect("serializes");
+                let back: ServerToClient = serde_json::from_str(&text).expect("parses");
+                prop_assert_eq!(back, msg);
+            }
+        }
     }
 }

@@ -96,6 +96,59 @@ impl TestServer {
     pub fn url(&self) -> String {
         format!("ws://{}", self.addr)
     }
+
+    /// The server's `wss://` URL by name (`localhost`, as the test certificate says).
+    pub fn wss_url(&self) -> String {
+        format!("wss://localhost:{}", self.addr.port())
+    }
+}
+
+/// A certificate authority made for one test, and a server certificate it signed for
+/// `localhost` and `127.0.0.1`, as PEM files in a folder.
+pub struct TestCa {
+    /// The CA's certificate (what `--ca` takes).
+    pub ca: PathBuf,
+    /// The server's certificate chain (server certificate, then the CA).
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    /// Makes the CA and the server certificate under `dir`.
+    pub fn create(dir: &Path) -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "samespace test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = KeyPair::generate().expect("CA key");
+        let issuer = CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA certificate");
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params");
+        let server_key = KeyPair::generate().expect("server key");
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
+        let ca = dir.join("ca.pem");
+        let cert = dir.join("server.pem");
+        let key = dir.join("server-key.pem");
+        std::fs::write(&ca, issuer.pem()).expect("write CA");
+        std::fs::write(&cert, format!("{}{}", server_cert.pem(), issuer.pem()))
+            .expect("write certificate");
+        std::fs::write(&key, server_key.serialize_pem()).expect("write key");
+        Self { ca, cert, key }
+    }
 }
 
 impl Drop for TestServer {

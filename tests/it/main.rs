@@ -10,6 +10,7 @@ mod peer_mesh;
 mod process_mesh;
 mod record;
 mod segment_model;
+mod serve_process;
 mod signaling;
 mod world_memory;
 mod world_render;

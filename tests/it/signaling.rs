@@ -9,10 +9,11 @@ use samespace::net::protocol::{
     SessionDescription, SignalPayload,
 };
 use samespace::net::signaling::client::{SignalingClient, Welcome};
-use samespace::net::signaling::server::{RateLimit, ServerConfig};
+use samespace::net::signaling::server::{JoinRate, RateLimit, ServerConfig};
+use samespace::net::signaling::tls::server_tls;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::TestServer;
+use crate::common::{TestCa, TestServer, temp_dir};
 
 const STEP: Duration = Duration::from_secs(5);
 
@@ -75,6 +76,14 @@ async fn raw(server: &TestServer) -> RawWs {
     ws
 }
 
+/// A raw connection that has sent `join` to `room` (and read nothing).
+async fn raw_joined(server: &TestServer, room: &str, name: &str) -> RawWs {
+    let mut ws = raw(server).await;
+    let join = format!(r#"{{"type":"join","room":"{room}","name":"{name}"}}"#);
+    ws.send(Message::text(join)).await.expect("join");
+    ws
+}
+
 /// Reads raw frames until an `error` arrives; returns its code.
 async fn raw_error(ws: &mut RawWs) -> ErrorCode {
     let deadline = tokio::time::Instant::now() + STEP;
@@ -88,6 +97,18 @@ async fn raw_error(ws: &mut RawWs) -> ErrorCode {
             && let Ok(ServerToClient::Error { code, .. }) = serde_json::from_str(text.as_str())
         {
             return code;
+        }
+    }
+}
+
+/// The reason in the server's close frame, reading up to it.
+async fn raw_close_reason(ws: &mut RawWs) -> String {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame.reason.to_string(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame with a reason, got {other:?}"),
         }
     }
 }
@@ -200,6 +221,8 @@ async fn rooms_are_isolated_from_each_other() {
 async fn a_full_room_refuses_the_next_peer_until_someone_leaves() {
     let server = TestServer::start(ServerConfig {
         room_capacity: 2,
+        // The retries below are joins too.
+        join_rate: None,
         ..ServerConfig::default()
     })
     .await;
@@ -315,13 +338,7 @@ async fn a_flood_is_rate_limited_without_disturbing_other_rooms() {
     let _ = next(&mut a).await;
     let (mut neighbour, _) = joined(&server, "FXD-DDD", "n").await;
 
-    let mut flood = raw(&server).await;
-    flood
-        .send(Message::text(
-            r#"{"type":"join","room":"FXD-DDD","name":"f"}"#,
-        ))
-        .await
-        .expect("join");
+    let mut flood = raw_joined(&server, "FXD-DDD", "f").await;
     for _ in 0..200 {
         if flood
             .feed(Message::text(r#"{"type":"ping"}"#))
@@ -333,7 +350,12 @@ async fn a_flood_is_rate_limited_without_disturbing_other_rooms() {
     }
     let _ = flood.flush().await;
     assert_eq!(raw_error(&mut flood).await, ErrorCode::RateLimited);
-    assert!(raw_closes(&mut flood).await);
+    // The close frame says why, too.
+    assert!(
+        raw_close_reason(&mut flood)
+            .await
+            .starts_with("rate-limited: ")
+    );
 
     // Its room-mate sees it come and go; the other room carries on.
     assert!(matches!(
@@ -355,13 +377,7 @@ async fn idle_connections_time_out_and_their_room_is_told() {
     })
     .await;
     let (mut a, _) = joined(&server, "DZZ-EEE", "a").await;
-    let mut sleeper = raw(&server).await;
-    sleeper
-        .send(Message::text(
-            r#"{"type":"join","room":"DZZ-EEE","name":"z"}"#,
-        ))
-        .await
-        .expect("join");
+    let mut sleeper = raw_joined(&server, "DZZ-EEE", "z").await;
     assert!(matches!(
         next(&mut a).await,
         ServerToClient::PeerJoined { .. }
@@ -452,7 +468,12 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
     let rooms_count = env_count("SAMESPACE_LOAD_ROOMS", 50);
     let per_room = env_count("SAMESPACE_LOAD_PER_ROOM", 8).min(8);
     const ROUNDS: usize = 5;
-    let server = TestServer::start(ServerConfig::default()).await;
+    // Every client comes from 127.0.0.1: no per-address join limit here.
+    let server = TestServer::start(ServerConfig {
+        join_rate: None,
+        ..ServerConfig::default()
+    })
+    .await;
     let rooms: Vec<RoomCode> = (0..rooms_count)
         .map(|i| RoomCode::from_random(i as u64 * 7919 + 1))
         .collect();
@@ -543,4 +564,328 @@ async fn hundreds_of_clients_in_tens_of_rooms_join_and_relay() {
         p(1.0)
     );
     assert_eq!(latencies.len(), clients * ROUNDS);
+}
+
+#[tokio::test]
+async fn a_signal_with_both_sdp_and_candidate_is_refused_not_relayed() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (mut b, wb) = joined(&server, "AMB-GGG", "b").await;
+    let mut sender = raw_joined(&server, "AMB-GGG", "s").await;
+    assert!(matches!(
+        next(&mut b).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+    let both = format!(
+        r#"{{"type":"signal","to":{},"sdp":{{"type":"offer","sdp":"v=0"}},
+            "candidate":{{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host"}}}}"#,
+        wb.you.0
+    );
+    sender.send(Message::text(both)).await.expect("send");
+    assert_eq!(raw_error(&mut sender).await, ErrorCode::BadMessage);
+    silent(&mut b, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_http_503_before_the_upgrade() {
+    let server = TestServer::start(ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (first, _) = joined(&server, "CAP-PPP", "first").await;
+    match SignalingClient::connect(&server.url()).await {
+        Err(NetError::Http {
+            status: 503,
+            detail,
+        }) => {
+            assert!(detail.contains("full"), "{detail}");
+        }
+        Err(other) => panic!("expected HTTP 503, got {other}"),
+        Ok(_) => panic!("a connection over the cap was upgraded"),
+    }
+    // Once the first leaves, there is room again.
+    first.close().await;
+    let mut admitted = None;
+    for _ in 0..50 {
+        match SignalingClient::connect(&server.url()).await {
+            Ok(client) => {
+                admitted = Some(client);
+                break;
+            }
+            Err(NetError::Http { status: 503, .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    let mut client = admitted.expect("admitted once the first left");
+    client
+        .join(code("CAP-PPP"), "second", None)
+        .await
+        .expect("join");
+}
+
+#[tokio::test]
+async fn joins_from_one_address_are_rate_limited_with_a_clear_code() {
+    let server = TestServer::start(ServerConfig {
+        join_rate: Some(JoinRate {
+            joins: 5,
+            window: Duration::from_secs(10),
+        }),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut members = Vec::new();
+    for i in 0..5 {
+        // Guessing: a different room code each time.
+        let room = RoomCode::from_random(1000 + i);
+        let mut client = SignalingClient::connect(&server.url())
+            .await
+            .expect("connect");
+        client.join(room, "guesser", None).await.expect("joined");
+        members.push(client);
+    }
+    let mut sixth = SignalingClient::connect(&server.url())
+        .await
+        .expect("connect");
+    match sixth
+        .join(RoomCode::from_random(2000), "guesser", None)
+        .await
+    {
+        Err(NetError::Server {
+            code: ErrorCode::TooManyJoins,
+            message,
+        }) => assert!(message.contains("try again in"), "{message}"),
+        other => panic!("expected too-many-joins, got {other:?}"),
+    }
+    // The connection stays open and usable.
+    sixth.send(&ClientToServer::Ping).await.expect("ping");
+    assert_eq!(next(&mut sixth).await, ServerToClient::Pong);
+}
+
+#[tokio::test]
+async fn a_client_flooding_signals_is_closed_and_its_room_mate_is_not_flooded() {
+    let limit = RateLimit {
+        burst: 30,
+        per_second: 10.0,
+    };
+    let server = TestServer::start(ServerConfig {
+        rate_limit: limit,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut victim, wv) = joined(&server, "FWD-DDD", "victim").await;
+    let (mut a, _) = joined(&server, "QQQ-ETT", "a").await;
+    let (mut b, wb) = joined(&server, "QQQ-ETT", "b").await;
+    let _ = next(&mut a).await; // peer-joined
+    let mut flood = raw_joined(&server, "FWD-DDD", "flood").await;
+    let signal = format!(
+        r#"{{"type":"signal","to":{},"sdp":{{"type":"offer","sdp":"v=0"}}}}"#,
+        wv.you.0
+    );
+    // As fast as it can, until the server stops it.
+    let mut sent = 0;
+    while sent < 500 && flood.send(Message::text(signal.clone())).await.is_ok() {
+        sent += 1;
+    }
+    assert_eq!(raw_error(&mut flood).await, ErrorCode::RateLimited);
+    // The victim got at most the burst, then saw the flooder leave, and is still served.
+    let mut relayed = 0;
+    loop {
+        match next(&mut victim).await {
+            ServerToClient::Signal { .. } => relayed += 1,
+            ServerToClient::PeerJoined { .. } => {}
+            ServerToClient::PeerLeft { .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        relayed <= limit.burst as usize,
+        "{relayed} signals passed a burst of {}",
+        limit.burst
+    );
+    victim.send(&ClientToServer::Ping).await.expect("ping");
+    assert_eq!(next(&mut victim).await, ServerToClient::Pong);
+    assert_relay_works(&mut a, &mut b, wb.you).await;
+}
+
+#[tokio::test]
+async fn a_stalled_reader_is_dropped_within_the_write_timeout_and_its_room_goes_on() {
+    let server = TestServer::start(ServerConfig {
+        write_timeout: Duration::from_millis(1500),
+        outbox_bytes: 128 * 1024,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut a, wa) = joined(&server, "STK-KKK", "a").await;
+    let (mut b, wb) = joined(&server, "STK-KKK", "b").await;
+    let _ = next(&mut a).await;
+    // Joins and never reads again.
+    let mut stalled = raw_joined(&server, "STK-KKK", "stalled").await;
+    let stalled_id = match next(&mut a).await {
+        ServerToClient::PeerJoined { id, .. } => id,
+        other => panic!("expected peer-joined, got {other:?}"),
+    };
+    let _ = next(&mut b).await;
+    let big = offer(&"x".repeat(60_000));
+    let started = Instant::now();
+    let mut left = false;
+    // 25 signals a second, within the rate limit; the room reports the stalled peer gone.
+    while !left && started.elapsed() < Duration::from_secs(30) {
+        a.send(&ClientToServer::Signal {
+            attempt: 0,
+            to: stalled_id,
+            payload: big.clone(),
+        })
+        .await
+        .expect("send");
+        let until = tokio::time::Instant::now() + Duration::from_millis(40);
+        while let Ok(msg) = tokio::time::timeout_at(until, a.recv()).await {
+            match msg.expect("a stays connected") {
+                ServerToClient::PeerLeft { id, .. } => left |= id == stalled_id,
+                ServerToClient::Error {
+                    code: ErrorCode::UnknownPeer,
+                    ..
+                } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(left, "the stalled reader was never dropped");
+    eprintln!(
+        "stalled reader dropped after {:.1?} of 60 KB signals at 25/s",
+        started.elapsed()
+    );
+    assert_eq!(
+        next(&mut b).await,
+        ServerToClient::PeerLeft {
+            id: stalled_id,
+            host: wa.you
+        }
+    );
+    assert_relay_works(&mut a, &mut b, wb.you).await;
+    // Reading now, it finds the reason after what the kernel had buffered (or a reset).
+    let mut reason = None;
+    while let Ok(Some(frame)) = tokio::time::timeout(STEP, stalled.next()).await {
+        match frame {
+            Ok(Message::Text(text)) => {
+                if let Ok(ServerToClient::Error { code, .. }) = serde_json::from_str(text.as_str())
+                {
+                    reason = Some(code);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        matches!(reason, None | Some(ErrorCode::SlowConsumer)),
+        "{reason:?}"
+    );
+}
+
+#[tokio::test]
+async fn client_errors_name_their_cause() {
+    // Nothing listens on this port.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let url = format!("ws://127.0.0.1:{port}");
+    let err = SignalingClient::connect(&url)
+        .await
+        .err()
+        .expect("nothing listens");
+    let text = err.to_string();
+    assert!(
+        text.contains(&url) && text.to_lowercase().contains("refused"),
+        "{text}"
+    );
+    let err = SignalingClient::connect("http://127.0.0.1:1")
+        .await
+        .err()
+        .expect("not a ws URL");
+    assert!(err.to_string().contains("ws:// or wss://"), "{err}");
+}
+
+#[tokio::test]
+async fn wss_works_with_a_test_ca_and_plain_ws_gets_a_clear_error() {
+    let dir = temp_dir("wss-ca");
+    let ca = TestCa::create(&dir);
+    let server = TestServer::start(ServerConfig {
+        tls: Some(server_tls(&ca.cert, &ca.key).expect("server TLS")),
+        secret: Some("sesame".into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    // With the test CA trusted, wss:// joins (by name and by address).
+    let mut a = SignalingClient::connect_with_ca(&server.wss_url(), Some(ca.ca.as_path()))
+        .await
+        .expect("wss connect");
+    let wa = a
+        .join(code("TSS-SSS"), "a", Some("sesame"))
+        .await
+        .expect("join over TLS");
+    let by_ip = format!("wss://127.0.0.1:{}", server.addr.port());
+    let mut b = SignalingClient::connect_with_ca(&by_ip, Some(ca.ca.as_path()))
+        .await
+        .expect("wss connect by address");
+    let wb = b
+        .join(code("TSS-SSS"), "b", Some("sesame"))
+        .await
+        .expect("join");
+    assert!(matches!(
+        next(&mut a).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+    assert_relay_works(&mut b, &mut a, wa.you).await;
+    assert_ne!(wa.you, wb.you);
+
+    // Without the CA the certificate is not trusted, and the error says what to do.
+    let err = SignalingClient::connect(&server.wss_url())
+        .await
+        .err()
+        .expect("untrusted");
+    assert!(matches!(err, NetError::Tls { .. }), "{err}");
+    assert!(err.to_string().contains("--ca"), "{err}");
+
+    // Plain ws:// at the TLS port: HTTP 400 that says to use wss://.
+    let err = SignalingClient::connect(&server.url())
+        .await
+        .err()
+        .expect("plain ws refused");
+    match &err {
+        NetError::Http {
+            status: 400,
+            detail,
+        } => assert!(detail.contains("wss://"), "{err}"),
+        other => panic!("expected HTTP 400, got {other}"),
+    }
+
+    // A wrong secret over TLS is refused with the reason.
+    let mut wrong = SignalingClient::connect_with_ca(&server.wss_url(), Some(ca.ca.as_path()))
+        .await
+        .expect("connect");
+    match wrong.join(code("TSS-SSS"), "w", Some("open")).await {
+        Err(NetError::Server {
+            code: ErrorCode::Unauthorized,
+            message,
+        }) => assert!(message.contains("wrong secret"), "{message}"),
+        other => panic!("expected unauthorized, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn wss_to_a_plain_server_fails_with_a_hint() {
+    let dir = temp_dir("wss-plain");
+    let ca = TestCa::create(&dir);
+    let server = TestServer::start(ServerConfig::default()).await;
+    let err = SignalingClient::connect_with_ca(&server.wss_url(), Some(ca.ca.as_path()))
+        .await
+        .err()
+        .expect("no TLS there");
+    assert!(matches!(err, NetError::Tls { .. }), "{err}");
+    assert!(err.to_string().contains("--tls-cert"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

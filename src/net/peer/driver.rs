@@ -161,8 +161,11 @@ impl IceServer {
 /// How to join a room.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
-    /// Signaling server, `ws://host:port`.
+    /// Signaling server, `ws://host:port` or `wss://host:port`.
     pub server_url: String,
+    /// A PEM file of certificates to trust for `wss://` besides the system's roots
+    /// (a private CA or a self-signed server).
+    pub ca_file: Option<std::path::PathBuf>,
     /// Room to join (created if empty).
     pub room: RoomCode,
     /// Display name.
@@ -194,6 +197,7 @@ impl NetConfig {
     pub fn new(server_url: impl Into<String>, room: RoomCode, name: impl Into<String>) -> Self {
         Self {
             server_url: server_url.into(),
+            ca_file: None,
             room,
             name: name.into(),
             secret: None,
@@ -429,7 +433,9 @@ impl NetHandle {
             .enable_all()
             .build()?;
         let (signaling, welcome) = runtime.block_on(async {
-            let mut client = SignalingClient::connect(&config.server_url).await?;
+            let mut client =
+                SignalingClient::connect_with_ca(&config.server_url, config.ca_file.as_deref())
+                    .await?;
             let welcome = client
                 .join(config.room, &config.name, config.secret.as_deref())
                 .await?;

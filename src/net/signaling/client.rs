@@ -4,20 +4,29 @@
 //! [`SignalingClient::spawn`] then moves it into a tokio task that keeps the connection
 //! alive (a `ping` every [`KEEPALIVE_INTERVAL`]) and talks to the rest of the program
 //! through two bounded tokio channels.
+//!
+//! `ws://` runs over plain TCP, `wss://` over TLS ([`super::tls::client_tls`]: the
+//! system's roots plus an optional CA file). Failures say their cause: connection
+//! refused, the TLS error, the HTTP status of a refused upgrade, or the reason in the
+//! server's close frame.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, warn};
 
 use crate::net::error::{NetError, NetResult};
 use crate::net::protocol::{ClientToServer, PeerId, PeerInfo, RoomCode, ServerToClient};
+use crate::net::signaling::tls::{BoxedIo, client_tls};
 
 /// Interval of the keep-alive `ping`, well below the server's default idle timeout.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
@@ -54,16 +63,146 @@ pub struct Welcome {
 
 /// A WebSocket connection to a signaling server.
 pub struct SignalingClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<BoxedIo>,
+}
+
+/// Where to connect, read from a `ws://` or `wss://` URL.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+fn parse_target(url: &str) -> NetResult<Target> {
+    let bad = |reason: &str| NetError::Url {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: tungstenite::http::Uri = url
+        .parse()
+        .map_err(|e: tungstenite::http::uri::InvalidUri| bad(&e.to_string()))?;
+    let tls = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => return Err(bad("the scheme must be ws:// or wss://")),
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    // An IPv6 literal comes bracketed.
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok(Target { host, port, tls })
+}
+
+/// Words for a failed TLS handshake, with a hint where the cause is likely elsewhere.
+fn tls_failure(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let hint = match err.kind() {
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+            " (the server closed the connection during the TLS handshake: does it \
+             serve wss://, i.e. was it started with --tls-cert?)"
+        }
+        _ if text.contains("UnknownIssuer") => {
+            " (the server's certificate is not signed by a trusted authority: pass the \
+             CA's certificate with --ca FILE)"
+        }
+        _ if text.contains("NotValidForName") => {
+            " (the certificate does not name this host: connect with the name it was \
+             issued for)"
+        }
+        _ => "",
+    };
+    format!("{text}{hint}")
+}
+
+/// The error for a failed WebSocket upgrade: the HTTP status and body when the server
+/// answered with one, and a hint for a TLS server reached with `ws://`.
+fn upgrade_failure(err: tungstenite::Error, url: &str, tls: bool) -> NetError {
+    match err {
+        tungstenite::Error::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .map(|b| b.trim().to_owned())
+                .unwrap_or_default();
+            NetError::Http {
+                status: response.status().as_u16(),
+                detail: if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                },
+            }
+        }
+        tungstenite::Error::HttpFormat(_) | tungstenite::Error::Protocol(_) if !tls => {
+            NetError::Url {
+                url: url.to_owned(),
+                reason: format!(
+                    "the server's answer is not HTTP ({err}); if it serves TLS, use wss://"
+                ),
+            }
+        }
+        other => NetError::WebSocket(other),
+    }
 }
 
 impl SignalingClient {
-    /// Opens a WebSocket to `url` (`ws://host:port`).
+    /// Opens a WebSocket to `url` (`ws://host:port` or `wss://host:port`), trusting
+    /// the system's root certificates for `wss://`.
     pub async fn connect(url: &str) -> NetResult<Self> {
+        Self::connect_with_ca(url, None).await
+    }
+
+    /// Like [`SignalingClient::connect`], also trusting the certificates in the PEM
+    /// file `ca` (a private CA, or a self-signed server certificate).
+    pub async fn connect_with_ca(url: &str, ca: Option<&Path>) -> NetResult<Self> {
+        let target = parse_target(url)?;
+        let request = url.into_client_request()?;
+        let tls = if target.tls {
+            Some(client_tls(ca)?)
+        } else {
+            None
+        };
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
             .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES));
-        let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let connecting = async {
+            let tcp = TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| NetError::Connect {
+                    url: url.to_owned(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            let stream: BoxedIo = match tls {
+                None => Box::new(tcp),
+                Some(tls) => {
+                    let name =
+                        ServerName::try_from(target.host.clone()).map_err(|e| NetError::Url {
+                            url: url.to_owned(),
+                            reason: e.to_string(),
+                        })?;
+                    let stream = tokio_rustls::TlsConnector::from(tls)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| NetError::Tls {
+                            url: url.to_owned(),
+                            reason: tls_failure(&e),
+                        })?;
+                    Box::new(stream)
+                }
+            };
+            tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+                .await
+                .map_err(|e| upgrade_failure(e, url, target.tls))
+        };
         let (ws, _response) = tokio::time::timeout(JOIN_TIMEOUT, connecting)
             .await
             .map_err(|_| NetError::Timeout("connecting to the signaling server"))??;
@@ -111,13 +250,21 @@ impl SignalingClient {
         Ok(())
     }
 
-    /// Receives the next server message; [`NetError::Closed`] when the server closed.
+    /// Receives the next server message; [`NetError::ClosedWith`] (the server's
+    /// reason) or [`NetError::Closed`] when the server closed.
     pub async fn recv(&mut self) -> NetResult<ServerToClient> {
         loop {
             match self.ws.next().await {
                 None => return Err(NetError::Closed),
                 Some(Err(err)) => return Err(err.into()),
                 Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(text.as_str())?),
+                Some(Ok(Message::Close(Some(frame)))) if !frame.reason.is_empty() => {
+                    return Err(NetError::ClosedWith(format!(
+                        "{} ({})",
+                        frame.reason,
+                        u16::from(frame.code)
+                    )));
+                }
                 Some(Ok(Message::Close(_))) => return Err(NetError::Closed),
                 Some(Ok(_)) => continue,
             }
@@ -184,8 +331,12 @@ async fn run(
                     }
                 }
                 Err(NetError::Json(err)) => warn!(%err, "ignoring a malformed server message"),
+                Err(NetError::Closed) => {
+                    debug!("signaling connection closed");
+                    break;
+                }
                 Err(err) => {
-                    debug!(%err, "signaling connection ended");
+                    warn!(%err, "signaling connection ended");
                     break;
                 }
             },
@@ -195,5 +346,52 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_host_port_and_scheme() {
+        assert_eq!(
+            parse_target("ws://127.0.0.1:9470").expect("valid"),
+            Target {
+                host: "127.0.0.1".into(),
+                port: 9470,
+                tls: false
+            }
+        );
+        assert_eq!(
+            parse_target("wss://example.org/room").expect("valid"),
+            Target {
+                host: "example.org".into(),
+                port: 443,
+                tls: true
+            }
+        );
+        assert_eq!(parse_target("wss://[::1]:8443").expect("valid").host, "::1");
+        for bad in ["http://x:1", "127.0.0.1:9470", "ws://", "not a url"] {
+            let err = parse_target(bad).expect_err("refused");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_refused_upgrade_reports_status_and_body() {
+        let response = tungstenite::http::Response::builder()
+            .status(503)
+            .body(Some(b"the signaling server is full".to_vec()))
+            .expect("response");
+        let err = upgrade_failure(
+            tungstenite::Error::Http(Box::new(response)),
+            "ws://x:1",
+            false,
+        );
+        assert_eq!(
+            err.to_string(),
+            "the signaling server refused the connection: HTTP 503: the signaling server is full"
+        );
     }
 }

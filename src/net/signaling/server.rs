@@ -2,32 +2,52 @@
 //!
 //! [`serve`] accepts connections on a bound [`TcpListener`] until the future is
 //! dropped. Each connection is one tokio task that owns its socket; rooms live in one
-//! shared [`Hub`] behind a `std` mutex that is never held across an `.await`.
+//! shared [`Hub`] behind a `std` mutex that is never held across an `.await`. With
+//! [`ServerConfig::tls`] the server speaks `wss://` itself (rustls); a plain-HTTP
+//! client at such a port is answered `400` in clear text, saying to use `wss://`.
 //!
 //! Limits (see [`ServerConfig`]): room capacity, WebSocket message and frame size,
-//! a per-connection token-bucket rate limit, an idle timeout, a connection cap and an
-//! optional shared secret. A misbehaving connection only ever receives an `error`
-//! and, for fatal codes, is closed; other connections and rooms are unaffected.
+//! a per-connection token-bucket rate limit, a per-address join rate
+//! ([`JoinRate`]), an idle timeout, a write timeout, a byte-bounded outbox per
+//! connection, a connection cap (connections over it get HTTP 503 before the
+//! WebSocket upgrade) and an optional shared secret, compared in constant time (its
+//! SHA-256 digest; neither its content nor its length shows in the timing). A
+//! misbehaving connection only ever receives an `error` and, for fatal codes, is
+//! closed with that code and message as the close frame's reason; other
+//! connections and rooms are unaffected.
 //!
-//! Each joined connection has an outbox ([`PEER_OUTBOX_CAPACITY`]) that the room
-//! writes into. The room holds the only sender of that outbox, so removing a member
-//! from its room closes the connection's task. Host = oldest member; when the host
-//! leaves, the next oldest becomes host, announced in `peer-left`.
+//! Each joined connection has an [`Outbox`] that the room writes into. The room
+//! holds the only sender of that outbox, so removing a member from its room closes
+//! the connection's task. Host = oldest member; when the host leaves, the next
+//! oldest becomes host, announced in `peer-left`.
+//!
+//! # Memory per connection
+//! Bounded, whatever a client does: the outbox holds at most
+//! [`ServerConfig::outbox_bytes`] (256 KiB by default; each message counts its JSON
+//! length plus [`MESSAGE_OVERHEAD_BYTES`](crate::net::signaling::outbox::MESSAGE_OVERHEAD_BYTES));
+//! the WebSocket keeps one incoming message of at most
+//! [`ServerConfig::max_message_bytes`] (64 KiB) plus a 16 KiB read buffer, and a
+//! write buffer of at most 16 KiB plus two messages. That is about 0.5 MiB per
+//! connection at the defaults (TLS adds rustls's buffers, about 35 KiB), plus the
+//! kernel's socket buffers. A client that stops reading is
+//! dropped as soon as its outbox overflows, and in any case when one write to it has
+//! been blocked for [`ServerConfig::write_timeout`] (5 s by default).
 //!
 //! No Bevy here: this file can move to its own crate unchanged.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -35,36 +55,31 @@ use crate::net::protocol::{
     ClientToServer, ErrorCode, PROTOCOL_VERSION, PeerId, PeerInfo, RoomCode, ServerToClient,
     SignalPayload, validate_name,
 };
+use crate::net::signaling::limit::{JoinLimiter, TokenBucket};
+pub use crate::net::signaling::limit::{JoinRate, RateLimit};
+use crate::net::signaling::outbox::{Outbox, OutboxEnd, OutboxReceiver, encode, outbox};
+use crate::net::signaling::tls::{BoxedIo, TLS_HANDSHAKE_BYTE};
 
-/// Outbox of one joined connection. Producer: the room (relayed signals,
-/// `peer-joined`/`peer-left`) from any connection task; consumer: that connection's
-/// task, which writes to its socket. Full-policy: the recipient is a slow consumer and
-/// is dropped from its room (it gets `error slow-consumer` and is closed), so one stuck
-/// client never stalls a room.
-pub const PEER_OUTBOX_CAPACITY: usize = 256;
+/// Default of [`ServerConfig::outbox_bytes`]: room for a few of the largest
+/// messages, or a full 8-peer negotiation many times over.
+pub const DEFAULT_OUTBOX_BYTES: usize = 256 * 1024;
+
+/// Default of [`ServerConfig::write_timeout`].
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WebSocket's read buffer and its write buffer threshold, per connection.
+const SOCKET_BUFFER_BYTES: usize = 16 * 1024;
 
 /// How long a fatally-failed connection is drained before the socket closes, so the
 /// final `error` reaches the client instead of being lost to a TCP reset.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// Token-bucket rate limit for the messages of one connection.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimit {
-    /// Messages allowed in a burst.
-    pub burst: u32,
-    /// Sustained messages per second.
-    pub per_second: f64,
-}
+/// Most connections being refused (HTTP 503) at once; beyond that an over-cap
+/// connection is closed without an answer.
+const MAX_REFUSALS: usize = 256;
 
-impl Default for RateLimit {
-    /// 100 messages at once (a full 8-peer mesh negotiation), 50 per second sustained.
-    fn default() -> Self {
-        Self {
-            burst: 100,
-            per_second: 50.0,
-        }
-    }
-}
+/// Longest a refused connection may take over its TLS handshake.
+const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the signaling server.
 #[derive(Clone, Debug)]
@@ -76,12 +91,24 @@ pub struct ServerConfig {
     /// Per-connection message rate limit.
     pub rate_limit: RateLimit,
     /// A connection that sends nothing (no message, no ping) for this long is closed
-    /// (default 60 s). Also bounds the WebSocket handshake.
+    /// (default 60 s). Also bounds the TLS and WebSocket handshakes.
     pub idle_timeout: Duration,
     /// Shared secret every `join` must carry, if set.
     pub secret: Option<String>,
-    /// Most simultaneous connections (default 4096).
+    /// Most simultaneous connections (default 4096); more get HTTP 503.
     pub max_connections: usize,
+    /// Most bytes queued for one connection (default [`DEFAULT_OUTBOX_BYTES`]); a
+    /// connection whose queue would grow past it is dropped as `slow-consumer`.
+    pub outbox_bytes: usize,
+    /// Longest one write to a client may block (default [`DEFAULT_WRITE_TIMEOUT`]);
+    /// then the client is taken to have stopped reading and is disconnected.
+    pub write_timeout: Duration,
+    /// `join`s allowed per client address (IPv6: per /64); `None`: no limit.
+    /// Default: 20 per 10 s.
+    pub join_rate: Option<JoinRate>,
+    /// Serve `wss://` with this TLS configuration (see
+    /// [`server_tls`](crate::net::signaling::tls::server_tls)); `None`: plain `ws://`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +120,10 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             secret: None,
             max_connections: 4096,
+            outbox_bytes: DEFAULT_OUTBOX_BYTES,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            join_rate: Some(JoinRate::default()),
+            tls: None,
         }
     }
 }
@@ -102,17 +133,74 @@ impl ServerConfig {
         WebSocketConfig::default()
             .max_message_size(Some(self.max_message_bytes))
             .max_frame_size(Some(self.max_message_bytes))
+            .read_buffer_size(SOCKET_BUFFER_BYTES)
+            .write_buffer_size(SOCKET_BUFFER_BYTES)
+            // One message being written and the next one fit; more is a stuck client.
+            .max_write_buffer_size(SOCKET_BUFFER_BYTES + 2 * self.max_message_bytes + 1024)
     }
+}
+
+/// The server's shared secret, kept only as its SHA-256 digest. A candidate is
+/// hashed and the two digests compared without an early exit, so the time taken
+/// depends on neither the secret's content nor its length (only on the length of
+/// the candidate, which its sender knows anyway).
+struct SecretCheck {
+    digest: [u8; 32],
+}
+
+impl SecretCheck {
+    fn new(secret: &str) -> Self {
+        Self {
+            digest: sha256(secret.as_bytes()),
+        }
+    }
+
+    fn matches(&self, candidate: &str) -> bool {
+        let other = sha256(candidate.as_bytes());
+        let diff = self
+            .digest
+            .iter()
+            .zip(&other)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        std::hint::black_box(diff) == 0
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// What every connection task shares.
+struct Shared {
+    config: ServerConfig,
+    hub: Hub,
+    secret: Option<SecretCheck>,
+    joins: Option<Mutex<JoinLimiter>>,
 }
 
 /// Accepts WebSocket clients on `listener` and serves rooms until the returned
 /// future is dropped (or accepting fails persistently).
 pub async fn serve(listener: TcpListener, config: ServerConfig) -> std::io::Result<()> {
-    let config = Arc::new(config);
-    let hub = Arc::new(Hub::default());
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    let shared = Arc::new(Shared {
+        secret: config.secret.as_deref().map(SecretCheck::new),
+        joins: config
+            .join_rate
+            .map(|rate| Mutex::new(JoinLimiter::new(rate))),
+        hub: Hub::default(),
+        config,
+    });
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "signaling server listening");
+        let scheme = if shared.config.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        info!(%addr, scheme, "signaling server listening");
     }
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -128,17 +216,28 @@ pub async fn serve(listener: TcpListener, config: ServerConfig) -> std::io::Resu
         // Reap finished connection tasks so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
         let _ = tcp.set_nodelay(true);
-        let permit = permits.clone().try_acquire_owned().ok();
-        let hub = hub.clone();
-        let config = config.clone();
-        tasks.spawn(
-            async move {
-                let admitted = permit.is_some();
-                let _permit = permit;
-                run_connection(tcp, hub, config, admitted).await;
-            }
-            .instrument(info_span!("conn", %addr)),
-        );
+        let shared = shared.clone();
+        let span = info_span!("conn", %addr);
+        if let Ok(permit) = permits.clone().try_acquire_owned() {
+            tasks.spawn(
+                async move {
+                    let _permit = permit;
+                    run_connection(tcp, addr, shared).await;
+                }
+                .instrument(span),
+            );
+        } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
+            warn!(%addr, "connection refused: server full");
+            tasks.spawn(
+                async move {
+                    let _permit = permit;
+                    refuse_full(tcp, &shared).await;
+                }
+                .instrument(span),
+            );
+        } else {
+            debug!(%addr, "connection dropped: server full");
+        }
     }
 }
 
@@ -152,7 +251,7 @@ pub async fn bind_and_serve(addr: SocketAddr, config: ServerConfig) -> std::io::
 struct Member {
     id: PeerId,
     name: String,
-    outbox: mpsc::Sender<ServerToClient>,
+    outbox: Outbox,
 }
 
 /// A room: members in join order, so `members[0]` is the host.
@@ -186,9 +285,7 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, HubState> {
         // A panic while holding the lock cannot leave rooms half-updated in a way that
         // matters more than losing the server, so recover the data.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn join(
@@ -196,7 +293,7 @@ impl Hub {
         room: RoomCode,
         name: String,
         capacity: usize,
-        outbox: mpsc::Sender<ServerToClient>,
+        outbox: Outbox,
     ) -> Result<(PeerId, Vec<PeerInfo>, PeerId), Refusal> {
         let mut state = self.lock();
         let occupancy = state.rooms.get(&room).map_or(0, |r| r.members.len());
@@ -217,30 +314,22 @@ impl Hub {
             })
             .collect();
         let host = members.first().map_or(id, |m| m.id);
-        let mut slow = Vec::new();
-        for member in members.iter() {
-            let msg = ServerToClient::PeerJoined {
-                id,
-                name: name.clone(),
-            };
-            if member.outbox.try_send(msg).is_err() {
-                slow.push(member.id);
-            }
-        }
+        let announcement = encode(&ServerToClient::PeerJoined {
+            id,
+            name: name.clone(),
+        });
+        let slow: Vec<PeerId> = members
+            .iter()
+            .filter(|member| !member.outbox.push_text(announcement.clone()))
+            .map(|member| member.id)
+            .collect();
         members.push(Member { id, name, outbox });
-        let mut pending = slow;
-        while let Some(victim) = pending.pop() {
-            pending.extend(remove_member(&mut state, room, victim));
-        }
+        remove_all(&mut state, room, slow);
         Ok((id, peers, host))
     }
 
     fn leave(&self, room: RoomCode, id: PeerId) {
-        let mut state = self.lock();
-        let mut pending = vec![id];
-        while let Some(victim) = pending.pop() {
-            pending.extend(remove_member(&mut state, room, victim));
-        }
+        remove_all(&mut self.lock(), room, vec![id]);
     }
 
     /// Relays a signal; returns the error to send back to the sender, if any.
@@ -263,21 +352,23 @@ impl Hub {
                 format!("no peer {} in room {room}", to.0),
             ));
         };
-        if target
-            .outbox
-            .try_send(ServerToClient::Signal {
-                from,
-                attempt,
-                payload,
-            })
-            .is_err()
-        {
-            let mut pending = vec![to];
-            while let Some(victim) = pending.pop() {
-                pending.extend(remove_member(&mut state, room, victim));
-            }
+        let delivered = target.outbox.push(&ServerToClient::Signal {
+            from,
+            attempt,
+            payload,
+        });
+        if !delivered {
+            remove_all(&mut state, room, vec![to]);
         }
         None
+    }
+}
+
+/// Removes `victims` from `room`, and with them anyone who turns out to be a slow
+/// consumer while their departure is announced.
+fn remove_all(state: &mut HubState, room: RoomCode, mut victims: Vec<PeerId>) {
+    while let Some(victim) = victims.pop() {
+        victims.extend(remove_member(state, room, victim));
     }
 }
 
@@ -291,63 +382,22 @@ fn remove_member(state: &mut HubState, room_code: RoomCode, id: PeerId) -> Vec<P
         return Vec::new();
     };
     let removed = room.members.remove(index);
-    if removed.outbox.capacity() == 0 {
-        // Its outbox is full: tell it why it is being dropped if there is any room.
-        let _ = removed.outbox.try_send(ServerToClient::error(
-            ErrorCode::SlowConsumer,
-            "too many messages queued for this connection",
-        ));
+    if removed.outbox.overflowed() {
+        warn!(room = %room_code, peer = %id, "slow consumer dropped from its room");
     }
+    // Dropping its outbox ends its connection task.
     drop(removed);
-    let mut slow = Vec::new();
-    match room.host() {
-        None => {
-            state.rooms.remove(&room_code);
-            debug!(room = %room_code, "room closed");
-        }
-        Some(host) => {
-            for member in &room.members {
-                if member
-                    .outbox
-                    .try_send(ServerToClient::PeerLeft { id, host })
-                    .is_err()
-                {
-                    slow.push(member.id);
-                }
-            }
-        }
-    }
-    slow
-}
-
-/// Token bucket for one connection.
-struct TokenBucket {
-    tokens: f64,
-    limit: RateLimit,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(limit: RateLimit, now: Instant) -> Self {
-        Self {
-            tokens: f64::from(limit.burst),
-            limit,
-            last: now,
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens =
-            (self.tokens + elapsed * self.limit.per_second).min(f64::from(self.limit.burst));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+    let Some(host) = room.host() else {
+        state.rooms.remove(&room_code);
+        debug!(room = %room_code, "room closed");
+        return Vec::new();
+    };
+    let announcement = encode(&ServerToClient::PeerLeft { id, host });
+    room.members
+        .iter()
+        .filter(|member| !member.outbox.push_text(announcement.clone()))
+        .map(|member| member.id)
+        .collect()
 }
 
 /// What the read loop decided after one incoming frame.
@@ -357,12 +407,26 @@ enum Step {
     Close(Option<ServerToClient>),
 }
 
+/// How a connection ends.
+enum End {
+    /// The client closed, or asked to leave: answer with a close frame.
+    Quiet,
+    /// A fatal error: send it, then a close frame giving it as the reason.
+    Error(ServerToClient),
+    /// The socket failed: nothing more can be written.
+    Gone,
+    /// A write was blocked for the write timeout: the client stopped reading.
+    Stalled,
+}
+
 /// Per-connection state.
 struct Connection {
-    hub: Arc<Hub>,
-    config: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    ip: IpAddr,
     joined: Option<(RoomCode, PeerId)>,
-    outbox: Option<mpsc::Sender<ServerToClient>>,
+    /// The receiving end of the outbox a successful join just gave the room, for the
+    /// connection loop to take.
+    joined_outbox: Option<OutboxReceiver>,
 }
 
 impl Connection {
@@ -394,7 +458,7 @@ impl Connection {
                     "join a room before signaling",
                 )),
                 Some((room, me)) => {
-                    if let Some(err) = self.hub.relay(room, me, to, attempt, payload) {
+                    if let Some(err) = self.shared.hub.relay(room, me, to, attempt, payload) {
                         replies.push(err);
                     }
                 }
@@ -410,12 +474,37 @@ impl Connection {
         secret: Option<&str>,
         replies: &mut Vec<ServerToClient>,
     ) -> Step {
-        if let Some(expected) = &self.config.secret
-            && !constant_time_eq(expected.as_bytes(), secret.unwrap_or("").as_bytes())
+        // Counted first, so neither room codes nor the secret can be tried quickly.
+        if let Some(joins) = &self.shared.joins {
+            let verdict = joins
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .check(self.ip, Instant::now());
+            if let Err(wait) = verdict {
+                warn!(ip = %self.ip, "join rate exceeded");
+                let rate = self.shared.config.join_rate.unwrap_or_default();
+                replies.push(ServerToClient::error(
+                    ErrorCode::TooManyJoins,
+                    format!(
+                        "more than {} joins in {} s from your address; try again in {:.1} s",
+                        rate.joins,
+                        rate.window.as_secs_f64(),
+                        wait.as_secs_f64()
+                    ),
+                ));
+                return Step::Continue;
+            }
+        }
+        if let Some(expected) = &self.shared.secret
+            && !expected.matches(secret.unwrap_or(""))
         {
             return Step::Close(Some(ServerToClient::error(
                 ErrorCode::Unauthorized,
-                "missing or wrong secret",
+                if secret.is_none() {
+                    "this server needs a secret (--secret)"
+                } else {
+                    "wrong secret"
+                },
             )));
         }
         if self.joined.is_some() {
@@ -432,19 +521,18 @@ impl Connection {
             ));
             return Step::Continue;
         };
-        let Some(outbox) = self.outbox.clone() else {
-            return Step::Close(None);
-        };
+        let (outbox, receiver) = outbox(self.shared.config.outbox_bytes);
+        let capacity = self.shared.config.room_capacity;
         match self
+            .shared
             .hub
-            .join(room, name.to_owned(), self.config.room_capacity, outbox)
+            .join(room, name.to_owned(), capacity, outbox)
         {
             Err(Refusal(code, message)) => replies.push(ServerToClient::error(code, message)),
             Ok((you, peers, host)) => {
                 info!(room = %room, peer = %you, name, "peer joined");
                 self.joined = Some((room, you));
-                // The room now owns the only sender: dropping it from the room ends us.
-                self.outbox = None;
+                self.joined_outbox = Some(receiver);
                 replies.push(ServerToClient::Welcome {
                     version: PROTOCOL_VERSION,
                     room,
@@ -462,83 +550,200 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if let Some((room, id)) = self.joined.take() {
             info!(room = %room, peer = %id, "peer left");
-            self.hub.leave(room, id);
+            self.shared.hub.leave(room, id);
         }
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// The next message queued for a joined connection; never ready before the join.
+async fn next_queued(
+    receiver: &mut Option<OutboxReceiver>,
+) -> Result<tungstenite::Utf8Bytes, OutboxEnd> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn encode(msg: &ServerToClient) -> Message {
-    // Serializing our own enum cannot fail: it has only string keys and plain data.
-    Message::text(serde_json::to_string(msg).unwrap_or_default())
+/// Why a write did not happen.
+enum WriteFailure {
+    /// The socket failed.
+    Broken,
+    /// It did not finish within the write timeout.
+    Stalled,
 }
 
-async fn run_connection(tcp: TcpStream, hub: Arc<Hub>, config: Arc<ServerConfig>, admitted: bool) {
-    let handshake =
-        tokio_tungstenite::accept_async_with_config(tcp, Some(config.websocket_config()));
-    let ws = match tokio::time::timeout(config.idle_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
+/// Writes `messages` and flushes, giving up after `limit`.
+async fn write_all<S>(
+    ws: &mut WebSocketStream<S>,
+    messages: Vec<Message>,
+    limit: Duration,
+) -> Result<(), WriteFailure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let writing = async {
+        for message in messages {
+            ws.feed(message).await?;
+        }
+        ws.flush().await
+    };
+    match tokio::time::timeout(limit, writing).await {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => {
-            debug!(%err, "websocket handshake failed");
-            return;
+            debug!(%err, "websocket write failed");
+            Err(WriteFailure::Broken)
         }
-        Err(_) => {
-            debug!("websocket handshake timed out");
-            return;
-        }
-    };
-    if !admitted {
-        warn!("connection refused: server full");
-        let final_error = ServerToClient::error(ErrorCode::ServerFull, "too many connections");
-        close_with(ws, Some(final_error)).await;
-        return;
+        Err(_) => Err(WriteFailure::Stalled),
     }
-    let (outbox_tx, mut outbox_rx) = mpsc::channel(PEER_OUTBOX_CAPACITY);
-    let mut conn = Connection {
-        hub,
-        config: config.clone(),
-        joined: None,
-        outbox: Some(outbox_tx),
+}
+
+/// TLS under the connection when the server has it. A client that does not start
+/// with a TLS handshake (plain `ws://`) gets a clear-text HTTP 400 saying so.
+async fn open_stream(tcp: TcpStream, shared: &Shared) -> Option<BoxedIo> {
+    let mut first = [0u8; 1];
+    let Some(tls) = &shared.config.tls else {
+        // A TLS client at a plain port: nothing to say that it could read; closing at
+        // once lets it report the failed handshake instead of waiting.
+        if matches!(tcp.peek(&mut first).await, Ok(1)) && first[0] == TLS_HANDSHAKE_BYTE {
+            debug!("a TLS client at a plain ws:// server");
+            return None;
+        }
+        return Some(Box::new(tcp));
     };
-    let mut ws = ws;
+    match tcp.peek(&mut first).await {
+        Ok(1) if first[0] == TLS_HANDSHAKE_BYTE => {}
+        Ok(1) => {
+            debug!("a plain-text client at the TLS port");
+            respond(
+                Box::new(tcp),
+                "400 Bad Request",
+                "this signaling server speaks TLS only: connect with wss://",
+                shared.config.write_timeout,
+            )
+            .await;
+            return None;
+        }
+        _ => return None,
+    }
+    match tokio_rustls::TlsAcceptor::from(tls.clone())
+        .accept(tcp)
+        .await
+    {
+        Ok(stream) => Some(Box::new(stream)),
+        Err(err) => {
+            debug!(%err, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+/// Answers a connection over the cap with HTTP 503 instead of upgrading it.
+async fn refuse_full(tcp: TcpStream, shared: &Shared) {
+    let limit = shared.config.idle_timeout.min(REFUSAL_HANDSHAKE_TIMEOUT);
+    if let Ok(Some(stream)) = tokio::time::timeout(limit, open_stream(tcp, shared)).await {
+        respond(
+            stream,
+            "503 Service Unavailable",
+            "the signaling server is full (too many connections); try again later",
+            shared.config.write_timeout,
+        )
+        .await;
+    }
+}
+
+/// Sends a small HTTP response without reading the request, then lingers so that
+/// the client reads it before the connection goes.
+async fn respond(mut stream: BoxedIo, status: &str, body: &str, write_timeout: Duration) {
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let writing = async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    if matches!(
+        tokio::time::timeout(write_timeout, writing).await,
+        Ok(Ok(()))
+    ) {
+        linger(&mut stream).await;
+    }
+}
+
+/// Reads and discards what the client still sends, for at most [`LINGER`], so the
+/// kernel does not reset the connection (which would discard our last words before
+/// the client reads them).
+async fn linger(stream: &mut BoxedIo) {
+    let mut scratch = [0u8; 4096];
+    let deadline = Instant::now() + LINGER;
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(&mut scratch)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+async fn run_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let config = &shared.config;
+    let handshake = async {
+        let stream = open_stream(tcp, &shared).await?;
+        tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket_config()))
+            .await
+            .map_err(|err| debug!(%err, "websocket handshake failed"))
+            .ok()
+    };
+    let mut ws = match tokio::time::timeout(config.idle_timeout, handshake).await {
+        Ok(Some(ws)) => ws,
+        Ok(None) => return,
+        Err(_) => {
+            debug!("handshake timed out");
+            return;
+        }
+    };
+    let mut conn = Connection {
+        shared: shared.clone(),
+        ip: addr.ip(),
+        joined: None,
+        joined_outbox: None,
+    };
+    let mut outbox_rx: Option<OutboxReceiver> = None;
     let mut bucket = TokenBucket::new(config.rate_limit, Instant::now());
     let mut last_activity = Instant::now();
     let mut replies = Vec::new();
-    let final_error: Option<ServerToClient> = loop {
+    let end = loop {
         let idle_deadline = last_activity + config.idle_timeout;
         tokio::select! {
             incoming = ws.next() => {
                 let now = Instant::now();
                 let frame = match incoming {
-                    None => break None,
+                    None => break End::Gone,
                     Some(Ok(frame)) => frame,
                     Some(Err(tungstenite::Error::Capacity(err))) => {
                         warn!(%err, "oversized message");
-                        break Some(ServerToClient::error(
+                        break End::Error(ServerToClient::error(
                             ErrorCode::TooLarge,
                             format!("message exceeds {} bytes", config.max_message_bytes),
                         ));
                     }
                     Some(Err(err)) => {
                         debug!(%err, "websocket read failed");
-                        break None;
+                        break End::Gone;
                     }
                 };
                 last_activity = now;
                 if matches!(frame, Message::Close(_)) {
-                    break None;
+                    break End::Quiet;
                 }
                 if !bucket.take(now) {
                     warn!("rate limit exceeded");
-                    break Some(ServerToClient::error(
+                    break End::Error(ServerToClient::error(
                         ErrorCode::RateLimited,
-                        format!("more than {} messages per second", config.rate_limit.per_second),
+                        format!(
+                            "more than {} messages at once or {} per second",
+                            config.rate_limit.burst, config.rate_limit.per_second
+                        ),
                     ));
                 }
                 let step = match frame {
@@ -553,67 +758,110 @@ async fn run_connection(tcp: TcpStream, hub: Arc<Hub>, config: Arc<ServerConfig>
                     // Pings are answered by tungstenite itself; pongs only count as activity.
                     _ => Step::Continue,
                 };
-                let mut failed = false;
-                for reply in replies.drain(..) {
-                    if ws.feed(encode(&reply)).await.is_err() {
-                        failed = true;
-                        break;
-                    }
+                if let Some(receiver) = conn.joined_outbox.take() {
+                    outbox_rx = Some(receiver);
                 }
-                if failed || ws.flush().await.is_err() {
-                    break None;
+                if !replies.is_empty() {
+                    let messages = replies.drain(..).map(|r| Message::Text(encode(&r))).collect();
+                    match write_all(&mut ws, messages, config.write_timeout).await {
+                        Ok(()) => {}
+                        Err(WriteFailure::Broken) => break End::Gone,
+                        Err(WriteFailure::Stalled) => break End::Stalled,
+                    }
                 }
                 if let Step::Close(err) = step {
-                    break err;
+                    break err.map_or(End::Quiet, End::Error);
                 }
             }
-            outgoing = outbox_rx.recv(), if conn.joined.is_some() => {
-                match outgoing {
-                    Some(msg) => {
-                        let fatal = matches!(&msg, ServerToClient::Error { code, .. } if code.is_fatal());
-                        if ws.send(encode(&msg)).await.is_err() {
-                            break None;
-                        }
-                        if fatal {
-                            break None;
-                        }
+            queued = next_queued(&mut outbox_rx) => {
+                let text = match queued {
+                    Ok(text) => text,
+                    // Dropped from the room as a slow consumer.
+                    Err(OutboxEnd::Overflowed | OutboxEnd::Closed) => {
+                        break End::Error(ServerToClient::error(
+                            ErrorCode::SlowConsumer,
+                            format!(
+                                "dropped from the room: more than {} bytes queued for you",
+                                config.outbox_bytes
+                            ),
+                        ));
                     }
-                    // Dropped from the room (slow consumer): the room released our outbox.
-                    None => break Some(ServerToClient::error(
-                        ErrorCode::SlowConsumer,
-                        "dropped from the room: too many messages queued",
-                    )),
+                };
+                match write_all(&mut ws, vec![Message::Text(text)], config.write_timeout).await {
+                    Ok(()) => {}
+                    Err(WriteFailure::Broken) => break End::Gone,
+                    Err(WriteFailure::Stalled) => break End::Stalled,
                 }
             }
             () = tokio::time::sleep_until(idle_deadline) => {
                 debug!("idle timeout");
-                break Some(ServerToClient::error(
+                break End::Error(ServerToClient::error(
                     ErrorCode::IdleTimeout,
                     format!("nothing received for {} ms", config.idle_timeout.as_millis()),
                 ));
             }
         }
     };
-    // Leave the room before lingering, so the others learn of it at once.
+    // Leave the room (and free the outbox) before lingering, so the others learn of
+    // it at once.
     drop(conn);
-    close_with(ws, final_error).await;
+    drop(outbox_rx);
+    match end {
+        End::Quiet => close_with(ws, None, config.write_timeout).await,
+        End::Error(err) => close_with(ws, Some(err), config.write_timeout).await,
+        End::Gone => {}
+        End::Stalled => info!(
+            "disconnected: the client stopped reading (a write was blocked for {} ms)",
+            config.write_timeout.as_millis()
+        ),
+    }
 }
 
-/// Sends an optional final error and a close frame, then drains what the client
-/// still sends for [`LINGER`] so the kernel does not reset the connection (which would
-/// discard the error before the client reads it).
-async fn close_with(mut ws: WebSocketStream<TcpStream>, final_error: Option<ServerToClient>) {
-    if let Some(err) = &final_error {
-        let _ = ws.feed(encode(err)).await;
-    }
-    let _ = ws.close(None).await;
-    let mut tcp = ws.into_inner();
-    let mut scratch = [0u8; 4096];
-    let deadline = Instant::now() + LINGER;
-    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tcp.read(&mut scratch)).await {
-        if n == 0 {
-            break;
+/// The close frame's reason for an error: its code and message, cut to the 123
+/// bytes a close frame can carry.
+fn close_reason(code: ErrorCode, message: &str) -> String {
+    let mut reason = format!("{code}: {message}");
+    if reason.len() > 123 {
+        let mut cut = 123;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
         }
+        reason.truncate(cut);
+    }
+    reason
+}
+
+/// Sends an optional final error and a close frame (whose reason repeats the error),
+/// then lingers; gives up at once if the client does not take them within
+/// `write_timeout`.
+async fn close_with(
+    mut ws: WebSocketStream<BoxedIo>,
+    final_error: Option<ServerToClient>,
+    write_timeout: Duration,
+) {
+    let frame = match &final_error {
+        Some(ServerToClient::Error { code, message }) => CloseFrame {
+            code: if *code == ErrorCode::TooLarge {
+                CloseCode::Size
+            } else {
+                CloseCode::Policy
+            },
+            reason: close_reason(*code, message).into(),
+        },
+        _ => CloseFrame {
+            code: CloseCode::Normal,
+            reason: "goodbye".into(),
+        },
+    };
+    let closing = async {
+        if let Some(err) = &final_error {
+            ws.feed(Message::Text(encode(err))).await?;
+        }
+        ws.close(Some(frame)).await
+    };
+    match tokio::time::timeout(write_timeout, closing).await {
+        Ok(_) => linger(ws.get_mut()).await,
+        Err(_) => debug!("the client did not take the close frame"),
     }
 }
 
@@ -621,29 +869,17 @@ async fn close_with(mut ws: WebSocketStream<TcpStream>, final_error: Option<Serv
 mod tests {
     use super::*;
 
-    #[test]
-    fn token_bucket_allows_a_burst_then_refills_at_the_rate() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(
-            RateLimit {
-                burst: 3,
-                per_second: 10.0,
-            },
-            start,
-        );
-        assert!((0..3).all(|_| bucket.take(start)));
-        assert!(!bucket.take(start));
-        assert!(bucket.take(start + Duration::from_millis(110)));
-        assert!(!bucket.take(start + Duration::from_millis(110)));
+    fn parse(text: &str) -> ServerToClient {
+        serde_json::from_str(text).expect("a server message")
     }
 
     #[test]
     fn host_passes_to_the_next_oldest_member() {
         let hub = Hub::default();
         let room: RoomCode = "AAA-AAA".parse().expect("valid");
-        let (tx1, _rx1) = mpsc::channel(8);
-        let (tx2, mut rx2) = mpsc::channel(8);
-        let (tx3, _rx3) = mpsc::channel(8);
+        let (tx1, _rx1) = outbox(4096);
+        let (tx2, mut rx2) = outbox(4096);
+        let (tx3, _rx3) = outbox(4096);
         let Ok((first, _, host1)) = hub.join(room, "a".into(), 8, tx1) else {
             panic!("first join refused");
         };
@@ -658,8 +894,8 @@ mod tests {
         };
         hub.leave(room, first);
         let mut saw = None;
-        while let Ok(msg) = rx2.try_recv() {
-            if let ServerToClient::PeerLeft { id, host } = msg {
+        while let Some(text) = rx2.try_recv() {
+            if let ServerToClient::PeerLeft { id, host } = parse(&text) {
                 saw = Some((id, host));
             }
         }
@@ -670,8 +906,8 @@ mod tests {
     fn a_full_room_refuses_and_an_empty_room_disappears() {
         let hub = Hub::default();
         let room: RoomCode = "BBB-BBB".parse().expect("valid");
-        let (tx1, _rx1) = mpsc::channel(8);
-        let (tx2, _rx2) = mpsc::channel(8);
+        let (tx1, _rx1) = outbox(4096);
+        let (tx2, _rx2) = outbox(4096);
         let Ok((first, _, _)) = hub.join(room, "a".into(), 1, tx1) else {
             panic!("first join refused");
         };
@@ -681,5 +917,81 @@ mod tests {
         ));
         hub.leave(room, first);
         assert!(hub.lock().rooms.is_empty());
+    }
+
+    #[test]
+    fn a_member_whose_outbox_overflows_is_dropped_and_the_room_told() {
+        let hub = Hub::default();
+        let room: RoomCode = "CCC-CCC".parse().expect("valid");
+        let (tx1, mut rx1) = outbox(64 * 1024);
+        let (tx2, rx2) = outbox(8 * 1024);
+        let Ok((sender, _, _)) = hub.join(room, "a".into(), 8, tx1) else {
+            panic!("join refused");
+        };
+        let Ok((reader, _, _)) = hub.join(room, "b".into(), 8, tx2) else {
+            panic!("join refused");
+        };
+        let signal = SignalPayload::Sdp(crate::net::protocol::SessionDescription {
+            kind: crate::net::protocol::SdpKind::Offer,
+            sdp: "x".repeat(3000),
+        });
+        // Two 3 KB signals fit into 8 KiB, the third does not: the reader is dropped.
+        for _ in 0..3 {
+            assert!(hub.relay(room, sender, reader, 0, signal.clone()).is_none());
+        }
+        assert!(rx2.queued_bytes() <= 8 * 1024);
+        let members: Vec<PeerId> = hub.lock().rooms[&room]
+            .members
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(members, vec![sender]);
+        let mut left = false;
+        while let Some(text) = rx1.try_recv() {
+            left |= matches!(parse(&text), ServerToClient::PeerLeft { id, .. } if id == reader);
+        }
+        assert!(left, "the room was told that the slow reader left");
+        // A fourth signal finds nobody.
+        assert!(matches!(
+            hub.relay(room, sender, reader, 0, signal),
+            Some(ServerToClient::Error {
+                code: ErrorCode::UnknownPeer,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_secret_is_kept_as_a_fixed_size_digest_and_matched_exactly() {
+        let check = SecretCheck::new("sesame");
+        assert!(check.matches("sesame"));
+        for wrong in [
+            "",
+            "s",
+            "sesam",
+            "sesame ",
+            "sesamesesame",
+            "Sesame",
+            "sesamf",
+        ] {
+            assert!(!check.matches(wrong), "{wrong:?} must not match");
+        }
+        // What is compared has the same size for any secret, so its length cannot
+        // show in the time taken.
+        let long = SecretCheck::new(&"x".repeat(10_000));
+        assert_eq!(long.digest.len(), check.digest.len());
+        assert!(long.matches(&"x".repeat(10_000)));
+        assert!(!long.matches(&"x".repeat(9_999)));
+    }
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_keep_whole_characters() {
+        assert_eq!(
+            close_reason(ErrorCode::RateLimited, "too fast"),
+            "rate-limited: too fast"
+        );
+        let long = close_reason(ErrorCode::SlowConsumer, &"é".repeat(200));
+        assert!(long.len() <= 123);
+        assert!(long.starts_with("slow-consumer: é"));
     }
 }
