@@ -277,8 +277,13 @@ impl Plugin for AppPlugin {
             app.add_plugins(crate::ui::UiPlugin);
         }
         let themes_dir = assets.join("themes");
+        // `samespace demo` checks the theme before it starts; a theme that breaks
+        // in between is said loudly, and the run fails at its end.
         let theme = load_theme(&themes_dir, &c.theme).unwrap_or_else(|e| {
-            error!(error = %e, "falling back to the beach theme");
+            error!(error = %e, "cannot load the theme; showing the beach theme");
+            if let Some(outputs) = app.world().get_resource::<Outputs>() {
+                outputs.error(format!("theme {}: {e}", c.theme));
+            }
             load_theme(&themes_dir, "beach").expect("the bundled beach theme loads")
         });
         app.configure_sets(
@@ -293,6 +298,7 @@ impl Plugin for AppPlugin {
             )
                 .chain(),
         )
+        .init_resource::<Outputs>()
         .insert_resource(ClearColor(Color::BLACK))
         .insert_resource(DemoRun {
             config: c.clone(),
@@ -324,7 +330,7 @@ impl Plugin for AppPlugin {
             });
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
-            .add_systems(Last, finish_demo)
+            .add_systems(Last, (finish_demo, settle_recording_on_exit).chain())
             .add_systems(Update, cycle_themes.in_set(AppSystems::Input));
     }
 }
@@ -395,6 +401,8 @@ fn spawn_demo_participants(
     mut materials: ResMut<Assets<CutoutMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
     net: Option<Res<crate::net::plugin::NetLink>>,
+    outputs: Res<Outputs>,
+    mut exit: MessageWriter<AppExit>,
 ) {
     let c = &run.config;
     let quad = meshes.add(Rectangle::new(1.0, 1.0));
@@ -418,15 +426,15 @@ fn spawn_demo_participants(
         } else {
             "synthetic".into()
         };
-        let feed = start_feed(&spec, synthetic.clone(), &c.segment, i, tee.clone()).or_else(|e| {
-            warn!(error = %e, "camera unavailable; the demo participant stands in");
-            start_feed("synthetic", synthetic, &c.segment, i, tee)
-        });
-        let (feed, source) = match feed {
+        // No stand-in for a camera that does not start: the run ends with the reason.
+        let (feed, source) = match start_feed(&spec, synthetic, &c.segment, i, tee) {
             Ok(f) => f,
             Err(e) => {
-                error!(error = %e, "cannot start participant {i}");
-                continue;
+                let message = format!("cannot start camera {spec:?}: {e:#}");
+                error!("{message}");
+                outputs.error(message);
+                exit.write(AppExit::error());
+                return;
             }
         };
         let name = if local {
@@ -505,6 +513,7 @@ fn finish_demo(
     net: Option<Res<crate::net::plugin::NetLink>>,
     remote_game: Option<Res<crate::games::plugin::RemoteGame>>,
     mut recording: ResMut<crate::record::plugin::Recording>,
+    outputs: Res<Outputs>,
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -516,7 +525,9 @@ fn finish_demo(
     // A recorded demo lasts `seconds` of recording, whatever start-up took.
     let started = match (&run.config.record, recording.first_frame_at()) {
         (Some(_), Some(rec)) => rec,
-        (Some(_), None) if elapsed_since(first, now) < 30.0 => return,
+        (Some(_), None) if recording.error.is_none() && elapsed_since(first, now) < 30.0 => {
+            return;
+        }
         _ => first,
     };
     run.frames += 1;
@@ -543,6 +554,20 @@ fn finish_demo(
         }
         error!("snapshot did not complete");
     }
+    if let Some(path) = &run.config.snapshot {
+        let saved = tracker.saved.lock().is_ok_and(|s| s.contains(path));
+        if saved {
+            outputs.written(path);
+        } else {
+            let reason = tracker
+                .failed
+                .lock()
+                .ok()
+                .and_then(|f| f.iter().find(|(p, _)| p == path).map(|(_, e)| e.clone()))
+                .unwrap_or_else(|| "the picture never came back from the GPU".into());
+            outputs.failed(path, reason);
+        }
+    }
     crate::record::plugin::finish_recording(&mut commands, &mut recording);
     let mut report = build_report(&run, elapsed, &people, &uploads, &theme, &tracker);
     report.cpu_cores = crate::net::stats::process_cpu_seconds()
@@ -560,7 +585,7 @@ fn finish_demo(
         report.net = Some(net_report);
     }
     report.recording = recording.last.as_ref().map(|s| RecordingReport {
-        path: recording.path.clone(),
+        path: s.path.clone(),
         frames_written: s.frames_written,
         frames_dropped: s.frames_dropped,
         duration_s: s.duration.as_secs_f32(),
@@ -569,9 +594,17 @@ fn finish_demo(
     });
     report.game = game.map(|g| g.sim.report(g.events.clone()));
     if let Some(path) = &run.config.report {
-        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json) {
-            error!(path = %path.display(), error = %e, "cannot write report");
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| {
+                crate::output::write_bytes(path, json.as_bytes()).map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(()) => outputs.written(path),
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "cannot write report");
+                outputs.failed(path, e);
+            }
         }
     }
     info!(
@@ -729,7 +762,154 @@ fn build_report(
     }
 }
 
-/// Runs a demo to the end and returns how the app exited.
-pub fn run_demo(config: DemoConfig) -> AppExit {
-    App::new().add_plugins(AppPlugin { config }).run()
+/// When the app exits (the timed end, or a closed window), stops the recording
+/// if it still runs and notes whether the file asked for was written.
+fn settle_recording_on_exit(
+    mut exits: MessageReader<AppExit>,
+    run: Res<DemoRun>,
+    mut recording: ResMut<crate::record::plugin::Recording>,
+    outputs: Res<Outputs>,
+    mut commands: Commands,
+    mut settled: Local<bool>,
+) {
+    if exits.read().count() == 0 || *settled {
+        return;
+    }
+    *settled = true;
+    crate::record::plugin::finish_recording(&mut commands, &mut recording);
+    let Some(path) = &run.config.record else {
+        return;
+    };
+    let complete = recording
+        .last
+        .as_ref()
+        .is_some_and(|s| s.error.is_none() && s.path.as_ref() == Some(path));
+    if complete {
+        outputs.written(path);
+        return;
+    }
+    let mut reason = recording
+        .error
+        .clone()
+        .unwrap_or_else(|| "the recording never started".into());
+    if let Some(part) = recording.last.as_ref().and_then(|s| s.path.as_ref()) {
+        reason.push_str(&format!(" (what was recorded is in {})", part.display()));
+    }
+    outputs.failed(path, reason);
+}
+
+/// What became of the files a demo run was asked to write, and the errors
+/// that ended it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputReport {
+    /// Files written whole.
+    pub written: Vec<PathBuf>,
+    /// Files not written, with the reason.
+    pub failed: Vec<(PathBuf, String)>,
+    /// Errors that ended or spoiled the run (a camera that did not start).
+    pub errors: Vec<String>,
+}
+
+impl OutputReport {
+    /// The files of `requested` (name of the output, path) that were not
+    /// written, as `name path: reason` lines.
+    pub fn missing(&self, requested: &[(&str, &PathBuf)]) -> Vec<String> {
+        requested
+            .iter()
+            .filter(|entry| !self.written.contains(entry.1))
+            .map(|(name, path)| {
+                let reason = self
+                    .failed
+                    .iter()
+                    .find(|(p, _)| p == *path)
+                    .map_or("the run ended before it was written", |(_, r)| r.as_str());
+                format!("{name} {}: {reason}", path.display())
+            })
+            .collect()
+    }
+}
+
+/// The run's [`OutputReport`], shared with [`run_demo`]'s caller.
+#[derive(Resource, Clone, Default, Debug)]
+pub struct Outputs(pub std::sync::Arc<std::sync::Mutex<OutputReport>>);
+
+impl Outputs {
+    fn with(&self, f: impl FnOnce(&mut OutputReport)) {
+        if let Ok(mut report) = self.0.lock() {
+            f(&mut report);
+        }
+    }
+
+    /// Notes a file written whole.
+    pub fn written(&self, path: &std::path::Path) {
+        self.with(|r| r.written.push(path.to_path_buf()));
+    }
+
+    /// Notes a file that was not written.
+    pub fn failed(&self, path: &std::path::Path, reason: String) {
+        self.with(|r| r.failed.push((path.to_path_buf(), reason)));
+    }
+
+    /// Notes an error that ends or spoils the run.
+    pub fn error(&self, message: String) {
+        self.with(|r| r.errors.push(message));
+    }
+
+    /// A copy of what has been noted.
+    pub fn report(&self) -> OutputReport {
+        self.0.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// How a demo run ended.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    /// How the app exited.
+    pub exit: AppExit,
+    /// The files written and not written.
+    pub outputs: OutputReport,
+}
+
+/// Runs a demo to the end.
+pub fn run_demo(config: DemoConfig) -> DemoOutcome {
+    let outputs = Outputs::default();
+    let exit = App::new()
+        .insert_resource(outputs.clone())
+        .add_plugins(AppPlugin { config })
+        .run();
+    DemoOutcome {
+        exit,
+        outputs: outputs.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_outputs_are_named_with_their_reason() {
+        let (rec, snap, report) = (
+            PathBuf::from("r.mp4"),
+            PathBuf::from("s.png"),
+            PathBuf::from("j.json"),
+        );
+        let outputs = OutputReport {
+            written: vec![report.clone()],
+            failed: vec![(rec.clone(), "no space left".into())],
+            errors: Vec::new(),
+        };
+        let missing = outputs.missing(&[
+            ("recording", &rec),
+            ("snapshot", &snap),
+            ("report", &report),
+        ]);
+        assert_eq!(
+            missing,
+            vec![
+                "recording r.mp4: no space left".to_string(),
+                "snapshot s.png: the run ended before it was written".to_string(),
+            ]
+        );
+    }
 }

@@ -253,9 +253,14 @@ pub struct SegmentArgs {
 pub struct CutoutArgs {
     /// An image file (png, jpg) or a folder of them.
     pub input: PathBuf,
-    /// Output PNG (or folder, when the input is a folder).
+    /// Output picture: `.png` keeps the transparency, `.jpg`/`.jpeg` is
+    /// flattened onto `--background`. For a folder input, a folder of PNGs.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Colour behind the person (`#rrggbb`): makes the picture opaque. JPEG
+    /// output always has one (default white).
+    #[arg(long, value_parser = parse_colour)]
+    pub background: Option<[u8; 3]>,
     /// Segmentation options.
     #[command(flatten)]
     pub segment: SegmentArgs,
@@ -284,6 +289,230 @@ pub struct BenchArgs {
     pub render_seconds: f32,
 }
 
+/// Smallest scene side, in pixels.
+pub const MIN_SIDE: u32 = 16;
+/// Largest scene side, in pixels (the H.264 encoder's limit).
+pub const MAX_SIDE: u32 = 3840;
+/// Largest shorter side, in pixels (the encoder takes at most 3840x2160).
+pub const MAX_SHORT_SIDE: u32 = 2160;
+
+/// A flag of `demo` that cannot work, found before anything starts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArgError {
+    /// A number outside the range that works.
+    #[error("--{flag} {value} is out of range: {expected}")]
+    OutOfRange {
+        /// The flag, without dashes.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What would work.
+        expected: &'static str,
+    },
+    /// More people than a room holds.
+    #[error(
+        "--participants {given} is more than a room holds: at most {capacity} people, you included"
+    )]
+    TooManyParticipants {
+        /// The number given.
+        given: usize,
+        /// The room capacity.
+        capacity: usize,
+    },
+    /// A name that is not one of the choices.
+    #[error("unknown {what} {given:?}; choose one of: {choices}")]
+    Unknown {
+        /// What kind of name (theme, camera).
+        what: &'static str,
+        /// The name given.
+        given: String,
+        /// The valid names, comma-separated.
+        choices: String,
+    },
+    /// Two outputs that would overwrite each other.
+    #[error("--{first} and --{second} name the same file {path}")]
+    SameFile {
+        /// One flag.
+        first: &'static str,
+        /// The other flag.
+        second: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A picture file name whose extension is not png, jpg or jpeg.
+    #[error("--{flag} {path}: the file name must end in .png, .jpg or .jpeg")]
+    Extension {
+        /// The flag.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// An output that an untimed windowed run never reaches.
+    #[error("--{flag} is written at the end of a timed run: add --seconds (or --headless)")]
+    NeedsSeconds {
+        /// The flag.
+        flag: &'static str,
+    },
+}
+
+/// The picture format a file name asks for: PNG or JPEG, by extension
+/// (case-insensitive); `None` for anything else.
+pub fn image_format(path: &std::path::Path) -> Option<image::ImageFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => Some(image::ImageFormat::Png),
+        "jpg" | "jpeg" => Some(image::ImageFormat::Jpeg),
+        _ => None,
+    }
+}
+
+/// Checks a scene side and makes it even (H.264 works on 2x2 blocks).
+fn scene_side(flag: &'static str, value: u32) -> Result<u32, ArgError> {
+    if !(MIN_SIDE..=MAX_SIDE).contains(&value) {
+        return Err(ArgError::OutOfRange {
+            flag,
+            value: value.to_string(),
+            expected: "16 to 3840 pixels",
+        });
+    }
+    Ok(value & !1)
+}
+
+/// Checks that a number of seconds or frames per second is finite and positive.
+fn positive(flag: &'static str, value: f64, max: f64) -> Result<(), ArgError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        return Ok(());
+    }
+    Err(ArgError::OutOfRange {
+        flag,
+        value: value.to_string(),
+        expected: if max >= 1e9 {
+            "a finite number above 0"
+        } else {
+            "a finite number above 0 and at most 120"
+        },
+    })
+}
+
+/// What `demo`'s flags come to, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedDemo {
+    /// Scene width, even.
+    pub width: u32,
+    /// Scene height, even.
+    pub height: u32,
+}
+
+impl DemoArgs {
+    /// Checks every flag that needs no file system or device, so that a wrong
+    /// one stops the run before anything starts. `themes` are the theme names
+    /// there are; `headless` says whether the run has no window; a room holds
+    /// `room_capacity` people.
+    pub fn check(
+        &self,
+        themes: &[String],
+        headless: bool,
+        room_capacity: usize,
+    ) -> Result<CheckedDemo, ArgError> {
+        let width = scene_side("width", self.width)?;
+        let height = scene_side("height", self.height)?;
+        if width.min(height) > MAX_SHORT_SIDE {
+            return Err(ArgError::OutOfRange {
+                flag: "height",
+                value: self.height.to_string(),
+                expected: "at most 3840x2160 (or 2160x3840) in all",
+            });
+        }
+        if let Some(s) = self.seconds {
+            positive("seconds", f64::from(s), f64::MAX)?;
+        }
+        if let Some(s) = self.theme_cycle {
+            positive("theme-cycle", f64::from(s), f64::MAX)?;
+        }
+        positive("demo-fps", f64::from(self.demo_fps), 120.0)?;
+        positive("video-fps", f64::from(self.video_fps), 120.0)?;
+        if !(0.0..=1.0).contains(&self.sim_loss) {
+            return Err(ArgError::OutOfRange {
+                flag: "sim-loss",
+                value: self.sim_loss.to_string(),
+                expected: "a fraction from 0 to 1",
+            });
+        }
+        if self.participants > room_capacity {
+            return Err(ArgError::TooManyParticipants {
+                given: self.participants,
+                capacity: room_capacity,
+            });
+        }
+        if !themes.contains(&self.theme) {
+            return Err(ArgError::Unknown {
+                what: "theme",
+                given: self.theme.clone(),
+                choices: themes.join(", "),
+            });
+        }
+        let outputs = [
+            ("record", &self.record),
+            ("snapshot", &self.snapshot),
+            ("report", &self.report),
+        ];
+        for (i, &(first, a)) in outputs.iter().enumerate() {
+            for &(second, b) in &outputs[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && a == b
+                {
+                    return Err(ArgError::SameFile {
+                        first,
+                        second,
+                        path: a.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(path) = &self.snapshot
+            && image_format(path).is_none()
+        {
+            return Err(ArgError::Extension {
+                flag: "snapshot",
+                path: path.clone(),
+            });
+        }
+        if !headless && self.seconds.is_none() {
+            for (flag, path) in [("snapshot", &self.snapshot), ("report", &self.report)] {
+                if path.is_some() {
+                    return Err(ArgError::NeedsSeconds { flag });
+                }
+            }
+        }
+        Ok(CheckedDemo { width, height })
+    }
+}
+
+/// The valid `--camera` values, for an error message: the built-in participant,
+/// each attached camera, and the kinds of file.
+pub fn camera_choices(cameras: &[(u32, String)]) -> String {
+    let mut choices = vec!["synthetic".to_string()];
+    choices.extend(cameras.iter().map(|(i, name)| format!("{i} ({name})")));
+    choices.push("an image file (png, jpg)".into());
+    choices.push("a folder of images".into());
+    choices.push(format!(
+        "a video file ({})",
+        crate::capture::VIDEO_EXTENSIONS.join(", ")
+    ));
+    choices.join(", ")
+}
+
+/// Parses a colour written `#rrggbb` (the `#` may be left out).
+pub fn parse_colour(s: &str) -> Result<[u8; 3], String> {
+    let hex = s.strip_prefix('#').unwrap_or(s);
+    let bad = || format!("colour {s:?} is not #rrggbb (for example #ffffff for white)");
+    if hex.len() != 6 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    Ok([channel(0)?, channel(2)?, channel(4)?])
+}
+
 fn parse_game(s: &str) -> Result<crate::games::GameKind, String> {
     s.parse().map_err(|_| {
         let names: Vec<&str> = crate::games::list().into_iter().map(|(n, _)| n).collect();
@@ -294,6 +523,7 @@ fn parse_game(s: &str) -> Result<crate::games::GameKind, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn cutout_arguments_parse() {
@@ -427,6 +657,148 @@ mod tests {
         assert_eq!(d.secret.as_deref(), Some("s"));
         assert_eq!(d.ca, Some(PathBuf::from("ca.pem")));
         assert!(Cli::try_parse_from(["samespace", "demo", "--secret", "s"]).is_err());
+    }
+
+    fn demo(args: &[&str]) -> DemoArgs {
+        let mut all = vec!["samespace", "demo"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Some(Command::Demo(d)) => d,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn check(args: &[&str]) -> Result<CheckedDemo, ArgError> {
+        let themes = ["beach".to_string(), "space".to_string()];
+        demo(args).check(&themes, true, 8)
+    }
+
+    #[test]
+    fn the_default_demo_flags_pass() {
+        assert_eq!(
+            check(&[]),
+            Ok(CheckedDemo {
+                width: 1280,
+                height: 720
+            })
+        );
+    }
+
+    #[test]
+    fn scene_sizes_must_be_sane_and_are_made_even() {
+        assert!(matches!(
+            check(&["--width", "0", "--height", "0"]),
+            Err(ArgError::OutOfRange { flag: "width", .. })
+        ));
+        assert!(matches!(
+            check(&["--height", "15"]),
+            Err(ArgError::OutOfRange { flag: "height", .. })
+        ));
+        assert!(check(&["--width", "3841"]).is_err());
+        assert!(check(&["--width", "3840", "--height", "3840"]).is_err());
+        assert_eq!(
+            check(&["--width", "641", "--height", "361"]),
+            Ok(CheckedDemo {
+                width: 640,
+                height: 360
+            })
+        );
+        assert!(check(&["--width", "16", "--height", "3840"]).is_ok());
+    }
+
+    #[test]
+    fn seconds_and_rates_must_be_finite_and_positive() {
+        for bad in ["nan", "inf", "0", "-1"] {
+            let flag = format!("--seconds={bad}");
+            let err = check(&[flag.as_str()]).expect_err(bad);
+            assert!(err.to_string().contains("--seconds"), "{err}");
+        }
+        assert!(check(&["--demo-fps", "nan"]).is_err());
+        assert!(check(&["--video-fps", "0"]).is_err());
+        assert!(check(&["--theme-cycle=-2"]).is_err());
+        assert!(check(&["--sim-loss", "1.5"]).is_err());
+        assert!(check(&["--seconds", "0.5"]).is_ok());
+    }
+
+    #[test]
+    fn participants_beyond_the_room_capacity_are_refused_with_the_capacity() {
+        let err = check(&["--participants", "1000"]).expect_err("too many");
+        assert!(err.to_string().contains("at most 8 people"), "{err}");
+        assert!(check(&["--participants", "8"]).is_ok());
+        assert!(check(&["--participants", "0"]).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_theme_lists_the_themes() {
+        let err = check(&["--theme", "moon"]).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "unknown theme \"moon\"; choose one of: beach, space"
+        );
+    }
+
+    #[test]
+    fn colours_parse_from_hex() {
+        assert_eq!(parse_colour("#ff8000"), Ok([255, 128, 0]));
+        assert_eq!(parse_colour("00FF00"), Ok([0, 255, 0]));
+        for bad in ["#fff", "#gg0000", "white", "#ff00001", "#ééé"] {
+            assert!(parse_colour(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_must_be_a_png_or_a_jpeg() {
+        assert!(matches!(
+            check(&["--snapshot", "shot.bmp"]),
+            Err(ArgError::Extension { .. })
+        ));
+        assert!(check(&["--snapshot", "shot.JPG"]).is_ok());
+        assert_eq!(
+            image_format(Path::new("a.jpeg")),
+            Some(image::ImageFormat::Jpeg)
+        );
+        assert_eq!(image_format(Path::new("a")), None);
+    }
+
+    #[test]
+    fn two_outputs_on_one_file_are_refused() {
+        let err = check(&["--snapshot", "a.png", "--report", "a.png"]).expect_err("same");
+        assert!(matches!(err, ArgError::SameFile { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_window_without_seconds_cannot_promise_a_snapshot() {
+        let themes = ["beach".to_string()];
+        let err = demo(&["--snapshot", "a.png"])
+            .check(&themes, false, 8)
+            .expect_err("untimed");
+        assert_eq!(err, ArgError::NeedsSeconds { flag: "snapshot" });
+        assert!(
+            demo(&["--snapshot", "a.png", "--seconds", "2"])
+                .check(&themes, false, 8)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_unknown_game_lists_the_games() {
+        let err = Cli::try_parse_from(["samespace", "demo", "--game", "chess"])
+            .expect_err("unknown game");
+        let text = err.to_string();
+        assert!(
+            text.contains("chess") && text.contains("meteor-dodge"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn camera_choices_name_the_cameras_and_the_kinds_of_file() {
+        let text = camera_choices(&[(0, "Integrated Camera".into())]);
+        assert!(
+            text.starts_with("synthetic, 0 (Integrated Camera), an image file"),
+            "{text}"
+        );
+        assert!(text.contains(".mp4") || text.contains("h264"), "{text}");
     }
 
     #[test]

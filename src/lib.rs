@@ -18,6 +18,7 @@ pub mod cli;
 pub mod games;
 pub mod media;
 pub mod net;
+pub mod output;
 pub mod paths;
 pub mod record;
 pub mod segment;

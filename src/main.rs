@@ -33,26 +33,55 @@ fn segment_config(args: &SegmentArgs, temporal: bool) -> SegmentConfig {
     c
 }
 
-fn cutout_one(pipeline: &mut CutoutPipeline, input: &Path, output: &Path) -> anyhow::Result<f32> {
+fn cutout_one(
+    pipeline: &mut CutoutPipeline,
+    input: &Path,
+    output: &Path,
+    format: image::ImageFormat,
+    background: Option<[u8; 3]>,
+) -> anyhow::Result<f32> {
     let (w, h, rgb) = load_rgb(input)?;
     let frame = Frame::new(0, std::time::Instant::now(), w, h, rgb)?;
     let cutout = pipeline
         .process(&frame)
         .with_context(|| format!("segmenting {}", input.display()))?;
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    segment::save_cutout_png(&cutout, output)
+    segment::save_cutout(&cutout, output, format, background)
         .with_context(|| format!("writing {}", output.display()))?;
     Ok(cutout.coverage())
 }
 
+/// White, behind a JPEG cutout when no `--background` is given.
+const WHITE: [u8; 3] = [255, 255, 255];
+
 fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
-    let mut pipeline = CutoutPipeline::new(segment_config(&args.segment, false));
     if !args.input.exists() {
         bail!("no such file or folder: {}", args.input.display());
     }
-    let jobs: Vec<(PathBuf, PathBuf)> = if args.input.is_dir() {
+    let folder = args.input.is_dir();
+    // Everything about the output is settled before any file is touched.
+    let format = if folder {
+        if args.output.exists() && !args.output.is_dir() {
+            bail!(
+                "{} is a file: a folder input needs an output folder",
+                args.output.display()
+            );
+        }
+        image::ImageFormat::Png
+    } else {
+        let format = samespace::cli::image_format(&args.output).with_context(|| {
+            format!(
+                "cannot write {}: the file name must end in .png (transparent) or .jpg/.jpeg (on --background)",
+                args.output.display()
+            )
+        })?;
+        samespace::output::check_writable(&args.output)?;
+        format
+    };
+    let background = match (args.background, format) {
+        (None, image::ImageFormat::Jpeg) => Some(WHITE),
+        (bg, _) => bg,
+    };
+    let jobs: Vec<(PathBuf, PathBuf)> = if folder {
         list_images(&args.input)?
             .into_iter()
             .map(|p| {
@@ -64,14 +93,32 @@ fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
     } else {
         vec![(args.input.clone(), args.output.clone())]
     };
+    let mut pipeline = CutoutPipeline::new(segment_config(&args.segment, false));
+    let mut failed = Vec::new();
+    let total = jobs.len();
     for (input, output) in jobs {
-        let coverage = cutout_one(&mut pipeline, &input, &output)?;
-        println!(
-            "{} -> {} (backend {}, person {:.1}% of the picture)",
-            input.display(),
-            output.display(),
-            pipeline.backend().map(|b| b.name()).unwrap_or("?"),
-            coverage * 100.0
+        match cutout_one(&mut pipeline, &input, &output, format, background) {
+            Ok(coverage) => println!(
+                "{} -> {} (backend {}, person {:.1}% of the picture)",
+                input.display(),
+                output.display(),
+                pipeline.backend().map(|b| b.name()).unwrap_or("?"),
+                coverage * 100.0
+            ),
+            // One picture: its error is the command's.
+            Err(e) if !folder => return Err(e),
+            // A folder goes on past bad files and lists them at the end.
+            Err(e) => {
+                tracing::error!(file = %input.display(), "{e:#}");
+                failed.push(format!("  {}: {e:#}", input.display()));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {total} images could not be cut out:\n{}",
+            failed.len(),
+            failed.join("\n")
         );
     }
     Ok(())
@@ -212,8 +259,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         json.insert("render".into(), serde_json::Value::Array(rows));
     }
     if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        samespace::output::write_bytes(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
     }
     Ok(())
 }
@@ -292,8 +338,44 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
     Ok(Some(config))
 }
 
+/// Checks `--camera` by opening it once: a file must decode, a camera must
+/// be attached. A name that is none of these lists the choices.
+fn check_camera(spec: &str) -> anyhow::Result<()> {
+    if spec == "synthetic" || spec == "demo" {
+        return Ok(());
+    }
+    let synthetic = samespace::capture::SyntheticParams::default();
+    match samespace::capture::open_source(spec, &assets_dir(), synthetic, 640, 480, 30) {
+        Ok(_) => Ok(()),
+        Err(
+            e @ (samespace::capture::CaptureError::NotFound(_)
+            | samespace::capture::CaptureError::NoCamera(_)),
+        ) => {
+            let cameras: Vec<(u32, String)> = samespace::capture::webcam::list_cameras()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.index, c.name))
+                .collect();
+            bail!(
+                "unknown camera {spec:?} ({e}); choose one of: {}",
+                samespace::cli::camera_choices(&cameras)
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("camera {spec:?}")),
+    }
+}
+
 fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
     let headless = args.headless || !has_display();
+    let themes: Vec<String> = samespace::world::theme::list_themes(&assets_dir().join("themes"))
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let capacity = samespace::net::signaling::server::ServerConfig::default().room_capacity;
+    let checked = args.check(&themes, headless, capacity)?;
+    if let Some(spec) = &args.camera {
+        check_camera(spec)?;
+    }
     let segment = segment_config(&args.segment, true);
     let name = args
         .name
@@ -322,8 +404,8 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         camera: args.camera,
         name,
         segment,
-        width: args.width,
-        height: args.height,
+        width: checked.width,
+        height: checked.height,
         demo_fps: args.demo_fps,
         game: args.game,
         seed: args.seed,
@@ -334,27 +416,46 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
 
 fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
     let config = demo_config(args)?;
+    let outputs = [
+        ("snapshot", config.snapshot.clone()),
+        ("recording", config.record.clone()),
+        ("report", config.report.clone()),
+    ];
+    // An output that cannot be written fails now, not at the end of the run.
+    for (name, path) in &outputs {
+        if let Some(path) = path {
+            samespace::output::check_writable(path).with_context(|| format!("the {name}"))?;
+        }
+    }
     if config.headless {
         println!(
             "no display: running headless for {:.0} s",
             config.seconds.unwrap_or(0.0)
         );
     }
-    let snapshot = config.snapshot.clone();
-    let report = config.report.clone();
-    let record = config.record.clone();
-    let exit = run_demo(config);
-    if !exit.is_success() {
-        bail!("the demo ended with an error ({exit:?})");
+    let outcome = run_demo(config);
+    let requested: Vec<(&str, &PathBuf)> = outputs
+        .iter()
+        .filter_map(|(name, path)| path.as_ref().map(|p| (*name, p)))
+        .collect();
+    for &(name, path) in &requested {
+        if outcome.outputs.written.contains(path) {
+            println!("{name}: {}", path.display());
+        }
     }
-    if let Some(p) = snapshot.filter(|p| p.exists()) {
-        println!("snapshot: {}", p.display());
+    let mut problems = outcome.outputs.errors.clone();
+    problems.extend(
+        outcome
+            .outputs
+            .missing(&requested)
+            .into_iter()
+            .map(|m| format!("not written: {m}")),
+    );
+    if !outcome.exit.is_success() && problems.is_empty() {
+        problems.push(format!("the demo ended with an error ({:?})", outcome.exit));
     }
-    if let Some(p) = record.filter(|p| p.exists()) {
-        println!("recording: {}", p.display());
-    }
-    if let Some(p) = report.filter(|p| p.exists()) {
-        println!("report: {}", p.display());
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
     Ok(())
 }

@@ -17,6 +17,9 @@ pub enum CaptureError {
         #[source]
         source: image::ImageError,
     },
+    /// An image file that ends before its picture does (a cut-off download or copy).
+    #[error("image {0} is truncated: it ends before the picture does")]
+    Truncated(PathBuf),
     /// An image decoded to zero width or height.
     #[error("image {0} is empty (zero width or height)")]
     EmptyImage(PathBuf),

@@ -7,6 +7,7 @@
 //! (a camera unplugged mid-stream) ends the worker cleanly with [`CaptureStatus::Failed`].
 
 pub mod error;
+pub mod fit;
 pub mod frame;
 pub mod h264_file;
 pub mod source;
@@ -23,10 +24,27 @@ pub use source::{
 };
 pub use synthetic::{SyntheticParams, SyntheticParticipant};
 
+/// File extensions read as video (lower case).
+pub const VIDEO_EXTENSIONS: &[&str] = &["h264", "264"];
+
 /// Opens a source from a command-line spec:
 /// `synthetic` (or `demo`), a camera index or name (`0`, `webcam:0`, `webcam:usb`),
 /// an image file, a folder of images, or an `.h264` Annex-B file.
+///
+/// Frames come out fitted to `width`x`height` with even sides ([`fit`]).
 pub fn open_source(
+    spec: &str,
+    assets_dir: &Path,
+    synthetic: SyntheticParams,
+    width: u32,
+    height: u32,
+    fps: u32,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
+    let source = open_unfitted(spec, assets_dir, synthetic, width, height, fps)?;
+    Ok(Box::new(fit::Fitted::new(source, width, height)))
+}
+
+fn open_unfitted(
     spec: &str,
     assets_dir: &Path,
     synthetic: SyntheticParams,

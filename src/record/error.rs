@@ -41,6 +41,19 @@ pub enum RecordError {
     /// The recorder thread could not be started.
     #[error("cannot start the recorder thread")]
     Spawn(#[source] Arc<io::Error>),
+    /// The recording ended before any frame reached the file; nothing was kept.
+    #[error("the recording ended before any frame was recorded")]
+    Empty,
+    /// The finished recording could not be moved from its `.part` file to the
+    /// path asked for (the `.part` file keeps it).
+    #[error("cannot move the finished recording to {path}")]
+    Rename {
+        /// The path asked for.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// The recorder thread panicked; the file holds what was written before.
     #[error("the recorder thread panicked")]
     Panicked,

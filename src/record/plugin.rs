@@ -168,13 +168,6 @@ fn control_recording(
     let path = req.0.unwrap_or_else(|| {
         recordings_dir().join(timestamped_name("samespace", SystemTime::now(), "mp4"))
     });
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        rec.error = Some(format!("cannot create {}: {e}", dir.display()));
-        error!(error = %e, "cannot start recording");
-        return;
-    }
     let config = RecorderConfig {
         width: target.width & !1,
         height: target.height & !1,

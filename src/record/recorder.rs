@@ -25,6 +25,7 @@ use super::sink::RecordSink;
 use super::timeline::{AudioAligner, Interleaver, missed_slots, to_ticks};
 use crate::media::h264::{ColorMatrix, H264Config, H264Encoder, PixelFormat, check_size};
 use crate::media::opus::{FRAME_SAMPLES, OpusEncoder, PcmFramer};
+use crate::output::{OutputError, PendingFile};
 
 /// Render readback → recorder thread: RGBA frames. Full policy: the new frame is
 /// dropped and counted in [`RecordStats::frames_dropped`]; the render loop never
@@ -223,6 +224,10 @@ pub struct RecordStats {
     pub encode_ms_per_frame: f64,
     /// Why the recording ended early, if it did.
     pub error: Option<RecordError>,
+    /// Where the recording is, for a recording to a path: the path asked for
+    /// after a complete recording, the `.part` file after a failure, `None`
+    /// when nothing was recorded (the `.part` file is then removed).
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -236,26 +241,27 @@ struct Counters {
 pub struct Recorder;
 
 impl Recorder {
-    /// Creates `path` (and its parent folders) and starts recording into it.
+    /// Starts recording for `path` (its parent folders are made). The bytes go
+    /// to `PATH.part` beside it (see [`PendingFile::part`]), itself a playable
+    /// fragmented MP4 at every fragment; a recording that ends well is renamed
+    /// to `path`, so an existing file there is replaced only by a complete one.
+    /// A failed recording stays in the `.part` file ([`RecordStats::path`]).
     pub fn start(
         path: impl AsRef<Path>,
         config: RecorderConfig,
     ) -> Result<RecorderHandle, RecordError> {
         let path = path.as_ref().to_path_buf();
         config.validate()?;
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(|source| RecordError::Create {
-                path: path.clone(),
-                source: Arc::new(source),
-            })?;
-        }
-        let file = File::create(&path).map_err(|source| RecordError::Create {
+        let create_error = |e: OutputError| RecordError::Create {
             path: path.clone(),
-            source: Arc::new(source),
-        })?;
-        let mut handle = Self::start_with_sink(Box::new(file), config)?;
+            source: Arc::new(match e {
+                OutputError::Io { source, .. } => source,
+                OutputError::Unwritable { reason, .. } => std::io::Error::other(reason),
+            }),
+        };
+        let output = PendingFile::part(&path).map_err(create_error)?;
+        let file: File = output.try_clone_file().map_err(create_error)?;
+        let mut handle = Self::start_inner(Box::new(file), config, Some(output))?;
         handle.path = Some(path);
         Ok(handle)
     }
@@ -264,6 +270,14 @@ impl Recorder {
     pub fn start_with_sink(
         sink: Box<dyn RecordSink>,
         config: RecorderConfig,
+    ) -> Result<RecorderHandle, RecordError> {
+        Self::start_inner(sink, config, None)
+    }
+
+    fn start_inner(
+        sink: Box<dyn RecordSink>,
+        config: RecorderConfig,
+        output: Option<PendingFile>,
     ) -> Result<RecorderHandle, RecordError> {
         config.validate()?;
         let (video_tx, video_rx) = bounded(RECORDER_VIDEO_CAPACITY);
@@ -275,7 +289,8 @@ impl Recorder {
             tx: status_tx,
             rx: status_rx.clone(),
         };
-        let core = Core::new(config, sink, status)?;
+        let mut core = Core::new(config, sink, status)?;
+        core.output = output;
         let thread = std::thread::Builder::new()
             .name("samespace-record".into())
             .spawn(move || run(core, &video_rx, &audio_rx, &stop_rx))
@@ -499,6 +514,8 @@ struct Core {
     encode_time: Duration,
     frames_encoded: u64,
     status: StatusSender,
+    /// The file being written for a path, renamed into place when complete.
+    output: Option<PendingFile>,
 }
 
 /// The thread's end of the status channel, with drop-oldest on full.
@@ -563,6 +580,7 @@ impl Core {
             encode_time: Duration::ZERO,
             frames_encoded: 0,
             status,
+            output: None,
         })
     }
 
@@ -759,11 +777,50 @@ impl Core {
         } else if self.stats.error.is_none() {
             tracing::warn!("recording stopped before any frame: the file is empty");
         }
+        self.sink.take();
         if self.frames_encoded > 0 {
             self.stats.encode_ms_per_frame =
                 self.encode_time.as_secs_f64() * 1000.0 / self.frames_encoded as f64;
         }
+        if let Some(output) = self.output.take() {
+            self.settle_output(output);
+        }
         self.stats
+    }
+
+    /// Puts the file where it belongs: a complete recording over the path
+    /// asked for, a failed one left in its `.part` file, an empty one removed.
+    fn settle_output(&mut self, output: PendingFile) {
+        if self.stats.frames_written == 0 {
+            if self.stats.error.is_none() {
+                self.stats.error = Some(RecordError::Empty);
+            }
+            output.discard();
+            return;
+        }
+        if self.stats.error.is_some() {
+            let part = output.temp_path().to_path_buf();
+            tracing::warn!(path = %part.display(), "the recording so far is kept in the .part file");
+            self.stats.path = Some(part);
+            return;
+        }
+        let part = output.temp_path().to_path_buf();
+        match output.commit() {
+            Ok(path) => self.stats.path = Some(path),
+            Err(err) => {
+                self.stats.path = Some(part);
+                let (path, source) = match err {
+                    OutputError::Io { path, source } => (path, source),
+                    OutputError::Unwritable { path, reason } => {
+                        (path, std::io::Error::other(reason))
+                    }
+                };
+                self.report(RecordError::Rename {
+                    path,
+                    source: Arc::new(source),
+                });
+            }
+        }
     }
 }
 
@@ -801,6 +858,44 @@ mod tests {
         let err = Recorder::start("/dev/null/sub/out.mp4", small_config()).expect_err("refused");
         assert!(matches!(err, RecordError::Create { .. }), "{err:?}");
         assert!(err.to_string().contains("/dev/null/sub/out.mp4"));
+    }
+
+    #[test]
+    fn an_existing_file_is_replaced_only_by_a_finished_recording() {
+        let dir = std::env::temp_dir().join(format!("samespace-rec-part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let target = dir.join("r.mp4");
+        std::fs::write(&target, b"an older recording").expect("seed");
+        let handle = Recorder::start(&target, small_config()).expect("start");
+        for i in 0..20 {
+            assert!(handle.push_video_wait(frame(i)));
+        }
+        assert_eq!(
+            std::fs::read(&target).expect("read"),
+            b"an older recording",
+            "untouched while recording"
+        );
+        assert!(dir.join("r.mp4.part").exists(), "written beside it");
+        let stats = handle.stop();
+        assert!(stats.error.is_none(), "{:?}", stats.error);
+        assert_eq!(stats.path.as_deref(), Some(target.as_path()));
+        let bytes = std::fs::read(&target).expect("read");
+        assert_eq!(&bytes[4..8], b"ftyp", "an MP4 now");
+        assert!(!dir.join("r.mp4.part").exists());
+
+        // Nothing recorded: an error, and the file stays as it was.
+        let empty = Recorder::start(&target, small_config()).expect("start");
+        let stats = empty.stop();
+        assert!(
+            matches!(stats.error, Some(RecordError::Empty)),
+            "{:?}",
+            stats.error
+        );
+        assert_eq!(stats.path, None);
+        assert_eq!(std::fs::read(&target).expect("read"), bytes);
+        assert!(!dir.join("r.mp4.part").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -59,6 +59,20 @@ impl Cutout {
         }
     }
 
+    /// The person over a plain `background` colour: `width * height * 3` bytes
+    /// of RGB, blended by alpha.
+    pub fn flattened(&self, background: [u8; 3]) -> Vec<u8> {
+        let mut rgb = Vec::with_capacity(self.rgba.len() / 4 * 3);
+        for px in self.rgba.chunks_exact(4) {
+            let a = u32::from(px[3]);
+            for c in 0..3 {
+                let v = u32::from(px[c]) * a + u32::from(background[c]) * (255 - a);
+                rgb.push(((v + 127) / 255) as u8);
+            }
+        }
+        rgb
+    }
+
     /// Fraction of pixels that belong to the person (mask ≥ 128).
     pub fn coverage(&self) -> f32 {
         if self.mask.is_empty() {
@@ -79,5 +93,19 @@ mod tests {
         assert_eq!(&c.rgba[..4], &[0, 0, 0, 0]);
         assert_eq!(&c.rgba[4..], &[200, 200, 200, 255]);
         assert!((c.coverage() - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn flattening_blends_the_person_onto_the_background_by_alpha() {
+        let rgb = vec![200u8, 100, 0, 200, 100, 0, 200, 100, 0];
+        let c = Cutout::from_rgb_and_mask(0, Instant::now(), 3, 1, &rgb, vec![0, 255, 128]);
+        let flat = c.flattened([255, 255, 255]);
+        assert_eq!(
+            &flat[..3],
+            &[255, 255, 255],
+            "background shows where alpha is 0"
+        );
+        assert_eq!(&flat[3..6], &[200, 100, 0], "the person where alpha is 255");
+        assert_eq!(&flat[6..], &[227, 177, 127], "half and half between");
     }
 }

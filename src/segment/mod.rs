@@ -25,13 +25,20 @@ pub use model::{BackendChoice, BackendKind, ModelChoice, ModelKind, Segmenter};
 pub use pipeline::{CutoutPipeline, SegmentConfig, StageTimings};
 pub use worker::{SEGMENT_TO_WORLD_CAPACITY, SegmentStats, SegmentWorker};
 
-/// Encodes a cutout as an RGBA PNG file.
-pub fn save_cutout_png(cutout: &Cutout, path: &std::path::Path) -> Result<(), image::ImageError> {
-    image::save_buffer(
-        path,
-        &cutout.rgba,
-        cutout.width,
-        cutout.height,
-        image::ExtendedColorType::Rgba8,
-    )
+/// Writes a cutout in `format` (PNG or JPEG), whole or not at all (see
+/// [`crate::output`]): an RGBA PNG, or, with a `background` colour, the person
+/// flattened onto it (JPEG has no alpha, so it always needs one).
+pub fn save_cutout(
+    cutout: &Cutout,
+    path: &std::path::Path,
+    format: image::ImageFormat,
+    background: Option<[u8; 3]>,
+) -> Result<(), crate::output::WriteError<image::ImageError>> {
+    let (pixels, colour) = match background {
+        Some(bg) => (cutout.flattened(bg), image::ExtendedColorType::Rgb8),
+        None => (cutout.rgba.clone(), image::ExtendedColorType::Rgba8),
+    };
+    crate::output::write_file(path, |w| {
+        image::write_buffer_with_format(w, &pixels, cutout.width, cutout.height, colour, format)
+    })
 }

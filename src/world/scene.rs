@@ -47,6 +47,8 @@ pub struct SnapshotTracker {
     pub pending: Arc<AtomicUsize>,
     /// Saved files, in order.
     pub saved: Arc<std::sync::Mutex<Vec<PathBuf>>>,
+    /// Files that could not be saved, with the reason.
+    pub failed: Arc<std::sync::Mutex<Vec<(PathBuf, String)>>>,
 }
 
 /// Marks the scene camera.
@@ -295,21 +297,26 @@ pub fn take_snapshots(
                             s.push(path.clone());
                         }
                     }
-                    Err(e) => error!(path = %path.display(), error = %e, "cannot save snapshot"),
+                    Err(e) => {
+                        error!(path = %path.display(), error = %e, "cannot save snapshot");
+                        if let Ok(mut f) = t.failed.lock() {
+                            f.push((path.clone(), e));
+                        }
+                    }
                 }
                 t.pending.fetch_sub(1, Ordering::SeqCst);
             });
     }
 }
 
-/// Writes a captured image as an RGB PNG.
+/// Writes a captured image as an RGB picture in the format its extension
+/// names (PNG or JPEG), whole or not at all (see [`crate::output`]).
 pub fn save_png(image: &Image, path: &Path) -> Result<(), String> {
+    let format = image::ImageFormat::from_path(path).map_err(|e| e.to_string())?;
     let dynamic = image
         .clone()
         .try_into_dynamic()
         .map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    dynamic.to_rgb8().save(path).map_err(|e| e.to_string())
+    let rgb = dynamic.to_rgb8();
+    crate::output::write_file(path, |w| rgb.write_to(w, format)).map_err(|e| e.to_string())
 }

@@ -158,3 +158,61 @@ fn a_zero_sized_frame_is_refused() {
     assert!(Frame::new(0, std::time::Instant::now(), 0, 10, vec![]).is_err());
     assert!(Frame::new(0, std::time::Instant::now(), 2, 2, vec![0; 5]).is_err());
 }
+
+/// A photo with odd sides (910x1137) reaches the room: the source fits it to
+/// an even size, and its cutout packs, encodes and decodes like a camera's.
+#[test]
+fn an_odd_sized_photo_is_fitted_and_its_cutout_encodes_for_the_room() {
+    use samespace::media::alpha_pack::{pack_cutout_into, unpack_i420};
+    use samespace::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
+
+    let dir = temp_dir("odd-photo");
+    let photo = dir.join("odd.png");
+    let astronaut = image::open(data("astronaut.png"))
+        .expect("open")
+        .into_rgb8();
+    image::imageops::resize(&astronaut, 910, 1137, image::imageops::FilterType::Triangle)
+        .save(&photo)
+        .expect("save");
+    let mut source = samespace::capture::open_source(
+        photo.to_str().expect("utf8"),
+        &root().join("assets"),
+        SyntheticParams::default(),
+        640,
+        480,
+        30,
+    )
+    .expect("open");
+    let frame = source.next_frame().expect("ok").expect("frame");
+    let (w, h) = (frame.width, frame.height);
+    assert!(w % 2 == 0 && h % 2 == 0, "{w}x{h}");
+    assert_eq!((source.info().width, source.info().height), (w, h));
+
+    let mut config = SegmentConfig::new(root().join("models"));
+    config.backend = BackendChoice::Tract;
+    config.temporal = false;
+    let cutout = CutoutPipeline::new(config)
+        .process(&frame)
+        .expect("segment");
+    let mut packed = I420Frame::new(w, h * 2).expect("packed frame");
+    pack_cutout_into(&cutout.rgba, w, h, ColorMatrix::Bt601, &mut packed).expect("packs");
+    let mut encoder = H264Encoder::new(H264Config::new(w, h * 2)).expect("encoder");
+    let encoded = encoder.encode_i420(&packed, 0).expect("encodes");
+    assert!(!encoded.annex_b.is_empty());
+    let decoded = H264Decoder::new()
+        .expect("decoder")
+        .decode(&encoded.annex_b)
+        .expect("decodes")
+        .expect("a picture");
+    let person = unpack_i420(&decoded, ColorMatrix::Bt601)
+        .expect("unpacks")
+        .alpha()
+        .iter()
+        .filter(|&&a| a >= 128)
+        .count() as f32
+        / (w * h) as f32;
+    assert!(
+        person > 0.1,
+        "the person covers {person} of the received picture"
+    );
+}

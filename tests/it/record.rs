@@ -246,6 +246,8 @@ fn a_flash_and_a_beep_issued_together_land_within_40_ms_of_each_other() {
 fn a_recording_killed_with_sigkill_after_3_s_still_decodes_at_least_2_s() {
     let dir = temp_dir("record-kill");
     let path = dir.join("killed.mp4");
+    // An older file under the same name survives the crash untouched.
+    std::fs::write(&path, b"an older recording").expect("seed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_samespace"))
         .args([
             "record-synthetic",
@@ -266,6 +268,13 @@ fn a_recording_killed_with_sigkill_after_3_s_still_decodes_at_least_2_s() {
     child.kill().expect("kill");
     let status = child.wait().expect("wait");
     assert!(!status.success(), "the child was killed, not finished");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        b"an older recording",
+        "the existing file is replaced only by a finished recording"
+    );
+    // What was recorded is in the `.part` file, itself a fragmented MP4.
+    let path = dir.join("killed.mp4.part");
 
     let out = run_tool(
         "ffprobe",
@@ -454,7 +463,8 @@ fn a_recorded_demo_room_has_h264_video_and_audio_that_ffmpeg_decodes() {
     );
 }
 
-/// A full disk while recording: the recording stops with an error, the room runs on.
+/// A full disk while recording: the recording stops with an error, the room
+/// runs on to its end, and the exit status says the recording is missing.
 #[test]
 fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running() {
     let dir = temp_dir("demo-full");
@@ -471,7 +481,12 @@ fn a_demo_recording_to_a_full_disk_reports_the_error_and_the_room_keeps_running(
         "--report",
         report.to_str().expect("utf8"),
     ]);
-    assert!(run.status.success(), "{}", crate::common::text(&run));
+    let msg = crate::common::text(&run);
+    assert!(
+        !run.status.success(),
+        "the recording asked for is missing: {msg}"
+    );
+    assert!(msg.contains("not written: recording /dev/full"), "{msg}");
     let json = read_json(&report);
     let error = json["recording"]["error"]
         .as_str()
