@@ -100,10 +100,8 @@ async fn send_until_dropped(
                 ServerToClient::PeerJoined { id, name } if name.starts_with("stalled") => {
                     targets.push(id);
                 }
-                ServerToClient::PeerLeft { id, .. } if targets.contains(&id) => {
-                    if gone.insert(id) {
-                        dropped_after.push(started.map_or(Duration::ZERO, |s| s.elapsed()));
-                    }
+                ServerToClient::PeerLeft { id, .. } if targets.contains(&id) && gone.insert(id) => {
+                    dropped_after.push(started.map_or(Duration::ZERO, |s| s.elapsed()));
                 }
                 _ => {}
             },

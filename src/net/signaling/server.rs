@@ -28,7 +28,7 @@
 //! the WebSocket keeps one incoming message of at most
 //! [`ServerConfig::max_message_bytes`] (64 KiB) plus a 16 KiB read buffer, and a
 //! write buffer of at most 16 KiB plus two messages. That is about 0.5 MiB per
-//! connection at the defaults (TLS adds rustls's buffers, about 35 KiB), plus the
+//! connection at the defaults (TLS adds rustls's buffers, some tens of KiB), plus the
 //! kernel's socket buffers. A client that stops reading is
 //! dropped as soon as its outbox overflows, and in any case when one write to it has
 //! been blocked for [`ServerConfig::write_timeout`] (5 s by default).
