@@ -332,10 +332,13 @@ mod tests {
             .zip(&framed)
             .map(|(p, &(_, _, head))| p.scale * head as f32)
             .collect();
-        let (lo, hi) = heads
-            .iter()
-            .fold((f32::MAX, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
-        assert!(hi <= lo * 1.2, "head widths {heads:?}");
+        // Each head within 10% of the room's mean (the measurement's own error
+        // included: the profile is read from pixels).
+        let mean = heads.iter().sum::<f32>() / heads.len() as f32;
+        assert!(
+            heads.iter().all(|h| (h - mean).abs() <= 0.1 * mean),
+            "head widths {heads:?}"
+        );
         for (p, e) in placed.iter().zip(&extents) {
             let tall = (e.frame_h - e.top) as f32 * p.scale;
             assert!(tall <= params.max_height + 1e-3, "{tall}");
