@@ -11,5 +11,6 @@ mod process_mesh;
 mod record;
 mod segment_model;
 mod signaling;
+mod video_file;
 mod world_memory;
 mod world_render;
