@@ -492,6 +492,9 @@ impl DemoArgs {
 /// each attached camera, and the kinds of file.
 pub fn camera_choices(cameras: &[(u32, String)]) -> String {
     let mut choices = vec!["synthetic".to_string()];
+    if cameras.is_empty() {
+        choices.push("a camera number (none is attached now)".into());
+    }
     choices.extend(cameras.iter().map(|(i, name)| format!("{i} ({name})")));
     choices.push("an image file (png, jpg)".into());
     choices.push("a folder of images".into());
@@ -798,7 +801,8 @@ mod tests {
             text.starts_with("synthetic, 0 (Integrated Camera), an image file"),
             "{text}"
         );
-        assert!(text.contains(".mp4") || text.contains("h264"), "{text}");
+        assert!(text.contains("mp4") && text.contains("webm"), "{text}");
+        assert!(camera_choices(&[]).contains("none is attached"));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Frame sources: webcam, still image, image sequence, H.264 file, synthetic participant.
+//! Frame sources: webcam, still image, image sequence, video file (FFmpeg: MP4, MKV,
+//! WebM, MOV, raw H.264; [`video_file`]), synthetic participant. `h264_file` is the
+//! OpenH264-only reader of Annex-B streams (constrained baseline), kept for tests.
 //!
 //! Every source implements [`FrameSource`] and is driven by a [`CaptureWorker`] on its
 //! own named thread, which hands [`Frame`]s (RGB8 + capture `Instant` + sequence number)
@@ -13,6 +15,7 @@ pub mod h264_file;
 pub mod source;
 pub mod still;
 pub mod synthetic;
+pub mod video_file;
 pub mod webcam;
 
 use std::path::Path;
@@ -24,12 +27,14 @@ pub use source::{
 };
 pub use synthetic::{SyntheticParams, SyntheticParticipant};
 
-/// File extensions read as video (lower case).
-pub const VIDEO_EXTENSIONS: &[&str] = &["h264", "264"];
+/// File extensions read as video through FFmpeg (lower case).
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mkv", "webm", "mov", "avi", "ivf", "h264", "264",
+];
 
 /// Opens a source from a command-line spec:
 /// `synthetic` (or `demo`), a camera index or name (`0`, `webcam:0`, `webcam:usb`),
-/// an image file, a folder of images, or an `.h264` Annex-B file.
+/// an image file, a folder of images, or a video file ([`VIDEO_EXTENSIONS`]).
 ///
 /// Frames come out fitted to `width`x`height` with even sides ([`fit`]).
 pub fn open_source(
@@ -72,9 +77,9 @@ fn open_unfitted(
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if ext == "h264" || ext == "264" {
-            return Ok(Box::new(h264_file::H264FileSource::open(
-                path, fps as f32, true,
+        if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+            return Ok(Box::new(video_file::VideoFileSource::open(
+                path, width, height, true,
             )?));
         }
         return Ok(Box::new(still::StillImageSource::open(path)?));

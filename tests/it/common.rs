@@ -37,6 +37,20 @@ pub fn samespace(args: &[&str]) -> Output {
         .expect("run samespace")
 }
 
+/// Runs `samespace demo --headless --seconds S --participants N` plus `extra`.
+pub fn headless_demo(seconds: &str, participants: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "demo",
+        "--headless",
+        "--seconds",
+        seconds,
+        "--participants",
+        participants,
+    ];
+    args.extend_from_slice(extra);
+    samespace(&args)
+}
+
 /// stderr and stdout of a run, for messages.
 pub fn text(out: &Output) -> String {
     format!(

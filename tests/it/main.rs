@@ -12,5 +12,6 @@ mod record;
 mod segment_model;
 mod serve_process;
 mod signaling;
+mod video_file;
 mod world_memory;
 mod world_render;
