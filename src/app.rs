@@ -67,6 +67,8 @@ pub struct DemoConfig {
     pub height: u32,
     /// Frame rate of the extra demo participants.
     pub demo_fps: f32,
+    /// Most frames a second a headless run draws (0: no limit).
+    pub max_fps: f32,
     /// Party game to play.
     pub game: Option<crate::games::GameKind>,
     /// Seed of the game's random choices.
@@ -264,7 +266,9 @@ impl Plugin for AppPlugin {
                     })
                     .disable::<WinitPlugin>(),
             )
-            .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)));
+            .add_plugins(ScheduleRunnerPlugin::run_loop(headless_frame_time(
+                c.max_fps,
+            )));
         } else {
             app.add_plugins(defaults.set(WindowPlugin {
                 primary_window: Some(Window {
@@ -492,6 +496,16 @@ fn cycle_themes(
         switch.write(crate::world::scene::SwitchTheme(
             names[(i + 1) % names.len()].clone(),
         ));
+    }
+}
+
+/// The shortest frame of a headless run drawing at most `max_fps` (0: no limit,
+/// only a millisecond's rest between frames).
+fn headless_frame_time(max_fps: f32) -> Duration {
+    if max_fps > 0.0 && max_fps.is_finite() {
+        Duration::from_secs_f64(1.0 / f64::from(max_fps))
+    } else {
+        Duration::from_millis(1)
     }
 }
 

@@ -152,6 +152,10 @@ pub struct DemoArgs {
     /// Frame rate of the demo participants (lower saves CPU).
     #[arg(long, default_value_t = 15.0)]
     pub demo_fps: f32,
+    /// Most frames a second a headless run draws (0: as many as it can). Drawing
+    /// faster than the recording's 30 fps only takes CPU from the room's other work.
+    #[arg(long, default_value_t = 30.0)]
+    pub max_fps: f32,
     /// Play a party game (see `samespace games`); demo participants play along.
     #[arg(long, value_parser = parse_game)]
     pub game: Option<crate::games::GameKind>,
@@ -430,6 +434,9 @@ impl DemoArgs {
             positive("theme-cycle", f64::from(s), f64::MAX)?;
         }
         positive("demo-fps", f64::from(self.demo_fps), 120.0)?;
+        if self.max_fps != 0.0 {
+            positive("max-fps", f64::from(self.max_fps), 1000.0)?;
+        }
         positive("video-fps", f64::from(self.video_fps), 120.0)?;
         if !(0.0..=1.0).contains(&self.sim_loss) {
             return Err(ArgError::OutOfRange {

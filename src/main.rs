@@ -227,6 +227,8 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                     &args.render_seconds.to_string(),
                     "--participants",
                     &n.to_string(),
+                    "--max-fps",
+                    "0",
                     "--report",
                 ])
                 .arg(&report);
@@ -407,6 +409,7 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         width: checked.width,
         height: checked.height,
         demo_fps: args.demo_fps,
+        max_fps: args.max_fps,
         game: args.game,
         seed: args.seed,
         theme_cycle: args.theme_cycle,
