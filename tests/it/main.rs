@@ -9,6 +9,7 @@ mod net_netns;
 mod peer_mesh;
 mod process_mesh;
 mod record;
+mod room;
 mod segment_model;
 mod signaling;
 mod world_memory;

@@ -163,8 +163,10 @@ impl IceServer {
 pub struct NetConfig {
     /// Signaling server, `ws://host:port`.
     pub server_url: String,
-    /// Room to join (created if empty).
+    /// Room to join.
     pub room: RoomCode,
+    /// Whether an unknown room is created (the default) or refused (`room-not-found`).
+    pub create: bool,
     /// Display name.
     pub name: String,
     /// Shared secret of the server, if it has one.
@@ -195,6 +197,7 @@ impl NetConfig {
         Self {
             server_url: server_url.into(),
             room,
+            create: true,
             name: name.into(),
             secret: None,
             ice_servers: Vec::new(),
@@ -431,7 +434,12 @@ impl NetHandle {
         let (signaling, welcome) = runtime.block_on(async {
             let mut client = SignalingClient::connect(&config.server_url).await?;
             let welcome = client
-                .join(config.room, &config.name, config.secret.as_deref())
+                .join_room(
+                    config.room,
+                    &config.name,
+                    config.secret.as_deref(),
+                    config.create,
+                )
                 .await?;
             Ok::<_, NetError>((client.spawn(), welcome))
         })?;

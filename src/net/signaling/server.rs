@@ -381,8 +381,13 @@ impl Connection {
         match msg {
             ClientToServer::Ping => replies.push(ServerToClient::Pong),
             ClientToServer::Leave => return Step::Close(None),
-            ClientToServer::Join { room, name, secret } => {
-                return self.handle_join(room, &name, secret.as_deref(), replies);
+            ClientToServer::Join {
+                room,
+                name,
+                secret,
+                create,
+            } => {
+                return self.handle_join(room, &name, secret.as_deref(), create, replies);
             }
             ClientToServer::Signal {
                 to,
@@ -408,6 +413,7 @@ impl Connection {
         room: RoomCode,
         name: &str,
         secret: Option<&str>,
+        create: bool,
         replies: &mut Vec<ServerToClient>,
     ) -> Step {
         if let Some(expected) = &self.config.secret
@@ -432,6 +438,13 @@ impl Connection {
             ));
             return Step::Continue;
         };
+        if !create && !self.hub.lock().rooms.contains_key(&room) {
+            replies.push(ServerToClient::error(
+                ErrorCode::RoomNotFound,
+                format!("there is no room {room}"),
+            ));
+            return Step::Continue;
+        }
         let Some(outbox) = self.outbox.clone() else {
             return Step::Close(None);
         };
