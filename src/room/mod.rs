@@ -294,6 +294,8 @@ struct Joined {
 pub struct ConnectTask {
     answer: Receiver<Result<Joined, String>>,
     started: Instant,
+    /// The name joined with (the local participant takes it on entering the room).
+    name: String,
     /// What is being done, for the screen.
     pub what: String,
 }
@@ -381,6 +383,7 @@ fn start_connecting(
     info!(what = %plan.what, "connecting");
     let (tx, rx) = crossbeam_channel::bounded(1);
     let what = plan.what.clone();
+    let name = plan.config.net.name.clone();
     let local = tee.0.clone();
     let spawned = std::thread::Builder::new()
         .name("samespace-connect".into())
@@ -392,6 +395,7 @@ fn start_connecting(
         Ok(_) => commands.insert_resource(ConnectTask {
             answer: rx,
             started: Instant::now(),
+            name,
             what,
         }),
         Err(e) => {
@@ -463,9 +467,11 @@ pub fn lan_ip() -> Option<IpAddr> {
 }
 
 /// Looks at the connect thread's answer; enters `Room`, or goes back to `Lobby`.
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn poll_connecting(
     mut commands: Commands,
     task: Option<Res<ConnectTask>>,
+    mut people: Query<&mut crate::world::participant::Participant>,
     settings: Res<RoomSettings>,
     mut cancel: MessageReader<CancelConnecting>,
     mut notice: ResMut<LobbyNotice>,
@@ -479,6 +485,12 @@ fn poll_connecting(
     } else {
         match task.answer.try_recv() {
             Ok(Ok(joined)) => {
+                // The others see the lobby's name: so do you.
+                for mut person in &mut people {
+                    if person.local && person.name != task.name {
+                        person.name = task.name.clone();
+                    }
+                }
                 enter_room(&mut commands, joined);
                 commands.remove_resource::<ConnectTask>();
                 next.set(Screen::Room);

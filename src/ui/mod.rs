@@ -180,6 +180,7 @@ fn init_ui(
     ui.show_panel = true;
 }
 
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn lobby_ui(
     mut contexts: EguiContexts,
     mut ui: ResMut<UiState>,
@@ -493,6 +494,10 @@ fn stats_ui(
     }
     // The remote peers' lines, refreshed twice a second (percentiles sort samples).
     let now = std::time::Instant::now();
+    if link.is_none() {
+        // Out of the room: no peers to show.
+        peer_lines.1.clear();
+    }
     if let Some(link) = &link
         && peer_lines
             .0

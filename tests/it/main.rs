@@ -4,6 +4,7 @@ mod capture;
 mod cli;
 mod common;
 mod games_demo;
+mod gui;
 mod net_demo;
 mod net_netns;
 mod peer_mesh;
