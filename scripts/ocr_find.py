@@ -9,9 +9,20 @@ import subprocess
 import sys
 
 
+SCALE = 2
+
+
 def words(shot):
+    # egui's small text reads much better at twice the size.
+    big = shot + ".ocr.png"
+    # Grey and inverted: dark text on a light ground, as tesseract likes it (the
+    # lobby's red error line is not read otherwise).
+    subprocess.run(
+        ["convert", shot, "-resize", f"{SCALE * 100}%", "-colorspace", "Gray", "-negate", big],
+        check=True,
+    )
     tsv = subprocess.run(
-        ["tesseract", shot, "-", "--psm", "11", "tsv"],
+        ["tesseract", big, "-", "--psm", "11", "tsv"],
         check=True,
         capture_output=True,
         text=True,
@@ -21,7 +32,7 @@ def words(shot):
     for r in rows:
         text = (r.get("text") or "").strip()
         if text:
-            x, y, w, h = (int(r[k]) for k in ("left", "top", "width", "height"))
+            x, y, w, h = (int(r[k]) // SCALE for k in ("left", "top", "width", "height"))
             out.append((text, x, y, w, h))
     return out
 
