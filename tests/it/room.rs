@@ -270,3 +270,35 @@ fn wrong_codes_secrets_and_servers_bring_the_joiner_back_to_the_lobby_with_the_r
         b.notice()
     );
 }
+
+#[test]
+fn samespace_join_with_no_display_connects_at_once_and_exits_with_the_reason() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let config = crate::common::temp_dir("join-cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samespace"))
+        .args(["join", &format!("ws://{closed}/K7Q-4MZ"), "--name", "Cli"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("SAMESPACE_CONFIG_DIR", &config)
+        .current_dir(crate::common::root())
+        .output()
+        .expect("run samespace join");
+    let text = crate::common::text(&out);
+    assert!(
+        !out.status.success(),
+        "joining a closed port succeeded: {text}"
+    );
+    assert!(
+        text.contains("server unreachable") && text.contains("could not connect"),
+        "no reason given: {text}"
+    );
+    let bad = crate::common::samespace(&["join", "not-a-code"]);
+    assert!(!bad.status.success());
+    assert!(
+        crate::common::text(&bad).contains("not a room code"),
+        "{}",
+        crate::common::text(&bad)
+    );
+}
