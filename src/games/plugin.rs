@@ -185,11 +185,11 @@ impl Plugin for GamesPlugin {
     }
 }
 
+/// The entities a game draws.
+type GameSprites = Or<(With<GameObjectSprite>, With<NetSprite>)>;
+
 /// Ends the game on leaving the room: the simulation and its sprites go.
-fn end_game(
-    mut commands: Commands,
-    sprites: Query<Entity, Or<(With<GameObjectSprite>, With<NetSprite>)>>,
-) {
+fn end_game(mut commands: Commands, sprites: Query<Entity, GameSprites>) {
     commands.remove_resource::<ActiveGame>();
     for entity in &sprites {
         commands.entity(entity).despawn();
