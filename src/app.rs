@@ -1,6 +1,8 @@
 //! App composition: `DemoConfig` (plain data from the command line), `AppPlugin`
-//! (windowed or headless), the demo participants, the timed headless run with its
-//! snapshot and JSON report.
+//! (windowed or headless: world, games, record, `room::RoomPlugin` with the screens,
+//! `net::plugin::NetPlugin`, and `ui` in a window), the local and demo participants,
+//! the timed headless run with its snapshot and JSON report (counted from entering
+//! `Screen::Room`).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -80,6 +82,32 @@ pub struct DemoConfig {
     pub record: Option<PathBuf>,
     /// Switch to the next theme every this many seconds.
     pub theme_cycle: Option<f32>,
+    /// Open the lobby (windowed `samespace`) rather than the room.
+    pub lobby: bool,
+    /// Connect at start (`samespace join`); `net` (`demo --server`) does too.
+    pub connect: Option<crate::room::ConnectPlan>,
+    /// How rooms are created and joined from the lobby.
+    pub rooms: crate::room::RoomSettings,
+}
+
+impl DemoConfig {
+    /// The connection to make at start, if any.
+    pub fn start_plan(&self) -> Option<crate::room::ConnectPlan> {
+        self.connect
+            .clone()
+            .or_else(|| self.net.clone().map(crate::room::ConnectPlan::server))
+    }
+
+    /// The screen the app opens on.
+    pub fn start_screen(&self) -> crate::Screen {
+        if self.start_plan().is_some() {
+            crate::Screen::Connecting
+        } else if self.lobby {
+            crate::Screen::Lobby
+        } else {
+            crate::Screen::Room
+        }
+    }
 }
 
 /// Settings and state of the run, as a resource.
@@ -315,26 +343,34 @@ impl Plugin for AppPlugin {
         .add_plugins(crate::record::plugin::RecordPlugin {
             record_to: c.record.clone(),
         });
-        if c.game.is_some() || c.net.is_some() {
-            let photo_dir = c
-                .snapshot
-                .as_ref()
-                .and_then(|p| p.parent())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("out"));
-            app.add_plugins(crate::games::plugin::GamesPlugin {
-                kind: c.game,
-                seed: c.seed,
-                photo_dir,
-            });
-        }
-        if let Some(net) = &c.net {
-            app.add_plugins(crate::net::plugin::NetPlugin {
-                config: net.clone(),
-            });
+        let photo_dir = c
+            .snapshot
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("out"));
+        app.add_plugins(crate::games::plugin::GamesPlugin {
+            kind: c.game,
+            seed: c.seed,
+            photo_dir,
+        })
+        .insert_resource(c.rooms.clone())
+        .add_plugins(crate::room::RoomPlugin {
+            start: c.start_screen(),
+        })
+        .add_plugins(crate::net::plugin::NetPlugin);
+        if let Some(plan) = c.start_plan() {
+            app.insert_resource(crate::room::PendingConnect(plan));
         }
         app.add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
-            .add_systems(Last, (finish_demo, settle_recording_on_exit).chain())
+            .add_systems(
+                Last,
+                (
+                    finish_demo.run_if(in_state(crate::Screen::Room)),
+                    settle_recording_on_exit,
+                )
+                    .chain(),
+            )
             .add_systems(Update, cycle_themes.in_set(AppSystems::Input));
     }
 }
@@ -348,6 +384,8 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
     );
     if !run.config.headless {
         // The window shows the scene image; UI is drawn on top by this camera only.
+        // egui lives on this camera, never on the scene camera: egui's input follows
+        // its camera's render target, and an image target gets no pointer or keys.
         commands.spawn((
             Name::new("window camera"),
             Camera2d,
@@ -357,6 +395,7 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
             },
             bevy::render::view::Msaa::Off,
             RenderLayers::layer(1),
+            crate::ui::window_camera_ui(),
         ));
         commands.spawn((
             Name::new("scene view"),
@@ -404,7 +443,7 @@ fn spawn_demo_participants(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<CutoutMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    net: Option<Res<crate::net::plugin::NetLink>>,
+    tee: Res<crate::room::LocalTee>,
     outputs: Res<Outputs>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -414,10 +453,8 @@ fn spawn_demo_participants(
     let local_fps = c.net.as_ref().map_or(30.0, |n| n.video_fps);
     for i in 0..c.participants {
         let local = i == 0;
-        let tee = net
-            .as_ref()
-            .filter(|_| local)
-            .map(|n| n.bridge.cutout_tee());
+        // The local participant also feeds the room's encoder (whenever there is one).
+        let tee = local.then(|| tee.0.clone());
         let synthetic = SyntheticParams {
             fps: if local { local_fps } else { c.demo_fps },
             phase: i as f32 * 1.7,
@@ -451,20 +488,23 @@ fn spawn_demo_participants(
             mirrored: local,
             ..Placement::default()
         };
-        commands
-            .spawn(participant_bundle(
-                Participant {
-                    id: i as u32,
-                    name,
-                    local,
-                },
-                placement,
-                Vec4::ONE,
-                &mut images,
-                &mut materials,
-                quad.clone(),
-            ))
-            .insert((feed, SourceName(source)));
+        let mut person = commands.spawn(participant_bundle(
+            Participant {
+                id: i as u32,
+                name,
+                local,
+            },
+            placement,
+            Vec4::ONE,
+            &mut images,
+            &mut materials,
+            quad.clone(),
+        ));
+        person.insert((feed, SourceName(source)));
+        if !local {
+            // Demo participants belong to the (offline) room.
+            person.insert(DespawnOnExit(crate::Screen::Room));
+        }
     }
 }
 

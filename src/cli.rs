@@ -10,9 +10,12 @@ use crate::segment::{BackendChoice, ModelChoice};
 #[derive(Debug, Parser)]
 #[command(name = "samespace", version, about)]
 pub struct Cli {
-    /// What to do; with none, the demo room opens.
+    /// What to do; with none, the lobby opens (create a room, or join one).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Lobby options (with no subcommand).
+    #[command(flatten)]
+    pub lobby: LobbyArgs,
 }
 
 /// The subcommands.
@@ -35,6 +38,9 @@ pub enum Command {
     RecordSynthetic(RecordSyntheticArgs),
     /// Run the signaling server (WebSocket + JSON rooms).
     Serve(ServeArgs),
+    /// Open the window straight into a room: a code (on `--server`, else on this
+    /// computer) or a join link `ws://HOST:PORT/CODE`.
+    Join(JoinArgs),
 }
 
 /// Arguments of `samespace serve`.
@@ -628,6 +634,7 @@ mod tests {
         };
         let Ok(Cli {
             command: Some(Command::Serve(args)),
+            ..
         }) = parse(&["--join-rate", "off"])
         else {
             panic!("--join-rate off parses");
@@ -640,6 +647,7 @@ mod tests {
         );
         let Ok(Cli {
             command: Some(Command::Serve(args)),
+            ..
         }) = parse(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"])
         else {
             panic!("cert and key parse");
@@ -813,6 +821,26 @@ mod tests {
     }
 
     #[test]
+    fn join_takes_a_link_and_lobby_options() {
+        let cli = Cli::parse_from([
+            "samespace",
+            "join",
+            "ws://10.0.0.2:9470/K7Q-4MZ",
+            "--name",
+            "Bo",
+        ]);
+        let Some(Command::Join(args)) = cli.command else {
+            panic!("expected join");
+        };
+        assert_eq!(args.target, "ws://10.0.0.2:9470/K7Q-4MZ");
+        assert_eq!(args.lobby.name.as_deref(), Some("Bo"));
+        let cli = Cli::parse_from(["samespace", "--port", "9555", "--local-only"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.lobby.port, Some(9555));
+        assert!(cli.lobby.local_only);
+    }
+
+    #[test]
     fn unknown_backends_are_refused() {
         assert!(
             Cli::try_parse_from([
@@ -836,4 +864,43 @@ pub enum AudioMode {
     Device,
     /// A synthetic tone out; received voices measured only.
     Synthetic,
+}
+
+/// Options of the lobby (`samespace` with no subcommand) and of `samespace join`.
+/// Each overrides the saved settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LobbyArgs {
+    /// Your name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Signaling server to create and join rooms on (`ws://HOST:PORT`); default: a
+    /// room you create is served by the app itself.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Port of the app's own signaling server for rooms you create (default 9470).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Rooms you create can be joined from this computer only (the app's server
+    /// listens on loopback, and no traffic leaves the machine).
+    #[arg(long)]
+    pub local_only: bool,
+    /// The server's shared secret (for a room you create: the secret it asks for).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Your camera (see `samespace demo --help`); default: the demo participant.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Theme name (see `samespace themes`).
+    #[arg(long)]
+    pub theme: Option<String>,
+}
+
+/// `samespace join`.
+#[derive(Debug, Clone, Args)]
+pub struct JoinArgs {
+    /// A room code (`K7Q-4MZ`) or a join link (`ws://HOST:PORT/CODE`).
+    pub target: String,
+    /// Lobby options.
+    #[command(flatten)]
+    pub lobby: LobbyArgs,
 }

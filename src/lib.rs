@@ -9,7 +9,9 @@
 //! - [`net`]: signaling protocol and server, WebRTC peers.
 //! - [`media`]: H.264 and Opus coding, alpha packing, audio sources.
 //! - [`record`]: MP4 recording of the combined scene.
-//! - [`ui`]: egui lobby, room panel and stats overlay.
+//! - [`room`]: the screens ([`Screen`]: lobby → connecting → room), creating and
+//!   joining rooms (the embedded signaling server), what a room owns, settings.
+//! - [`ui`]: egui lobby, connecting screen, room panel and stats overlay.
 
 pub mod bench;
 pub mod bodies;
@@ -21,13 +23,29 @@ pub mod net;
 pub mod output;
 pub mod paths;
 pub mod record;
+pub mod room;
 pub mod segment;
 pub mod ui;
 pub mod world;
 
 pub mod app;
 
-use bevy::prelude::SystemSet;
+use bevy::prelude::{States, SystemSet};
+
+/// The app's screens: `Lobby → Connecting → Room → Lobby` (a failed or cancelled
+/// `Connecting` goes back to `Lobby`). What a room owns (the network link, remote
+/// participants, the game) exists only in `Room`; see [`room`].
+#[derive(States, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Screen {
+    /// Name, camera, theme; create or join a room.
+    #[default]
+    Lobby,
+    /// Joining a room (and, for a created room, starting the embedded server) on a
+    /// worker thread; the frame loop keeps running.
+    Connecting,
+    /// In a room (a networked one, or the offline demo room).
+    Room,
+}
 
 /// The frame's system order, chained once in [`app::AppPlugin`]: every capability
 /// puts its systems in one of these sets.

@@ -8,11 +8,14 @@ use samespace::app::{DemoConfig, run_demo};
 use samespace::bench;
 use samespace::capture::Frame;
 use samespace::capture::still::{list_images, load_rgb};
-use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, SegmentArgs};
+use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, LobbyArgs, SegmentArgs};
 use samespace::net::bridge::BridgeConfig;
 use samespace::net::peer::NetConfig;
 use samespace::net::protocol::RoomCode;
 use samespace::paths::{assets_dir, models_dir};
+use samespace::room::settings::Settings;
+use samespace::room::target::DEFAULT_PORT;
+use samespace::room::{JoinRoom, RoomSettings};
 use samespace::segment::{self, BackendChoice, CutoutPipeline, SegmentConfig};
 
 fn init_logging() {
@@ -282,33 +285,17 @@ fn has_display() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
-/// The network part of a demo: `None` without `--server`.
-fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig>> {
-    let Some(server) = &args.server else {
-        return Ok(None);
-    };
-    let room: RoomCode = match &args.room {
-        Some(code) => code
-            .parse()
-            .with_context(|| format!("room code {code:?}"))?,
-        None => {
-            let code = RoomCode::random();
-            println!("room: {code} (created; others join with --room {code})");
-            code
-        }
-    };
-    let mut net = NetConfig::new(server.clone(), room, name.to_string());
-    net.secret = args.secret.clone();
+/// The media and ICE settings of a room from the demo's flags (server, room and
+/// name are filled in per room).
+fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<BridgeConfig> {
+    let mut net = NetConfig::new(
+        server.to_string(),
+        RoomCode::from_random(0),
+        name.to_string(),
+    );
     net.ca_file = args.ca.clone();
     // A server on this machine means the peers are here too: loopback candidates only.
-    let host = server
-        .trim_start_matches("ws://")
-        .trim_start_matches("wss://")
-        .split([':', '/'])
-        .next()
-        .unwrap_or_default();
-    let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
-    if local {
+    if samespace::room::target::is_loopback_url(server) {
         net = net.loopback_only();
     }
     net.recovery_window = args.recovery_ms.map(std::time::Duration::from_millis);
@@ -337,6 +324,27 @@ fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig
     };
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
     config.video_fps = args.video_fps.clamp(1.0, 60.0);
+    Ok(config)
+}
+
+/// The network part of a demo: `None` without `--server`.
+fn net_config(args: &DemoArgs, name: &str) -> anyhow::Result<Option<BridgeConfig>> {
+    let Some(server) = &args.server else {
+        return Ok(None);
+    };
+    let room: RoomCode = match &args.room {
+        Some(code) => code
+            .parse()
+            .with_context(|| format!("room code {code:?}"))?,
+        None => {
+            let code = RoomCode::random();
+            println!("room: {code} (created; others join with --room {code})");
+            code
+        }
+    };
+    let mut config = bridge_template(args, server, name)?;
+    config.net.room = room;
+    config.net.secret = args.secret.clone();
     Ok(Some(config))
 }
 
@@ -389,6 +397,11 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         })
         .unwrap_or_else(|| "You".into());
     let net = net_config(&args, &name)?;
+    let rooms = RoomSettings {
+        bridge: bridge_template(&args, "", &name)?,
+        exit_on_failure: headless,
+        ..RoomSettings::default()
+    };
     Ok(DemoConfig {
         headless,
         seconds: args.seconds.or(headless.then_some(6.0)),
@@ -414,11 +427,55 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         seed: args.seed,
         theme_cycle: args.theme_cycle,
         net,
+        lobby: false,
+        connect: None,
+        rooms,
     })
 }
 
 fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
-    let config = demo_config(args)?;
+    run_app(demo_config(args)?)
+}
+
+/// The window with the lobby (`samespace`), or straight into `Connecting`
+/// (`samespace join TARGET`). The saved settings are the defaults; flags override.
+fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
+    let mut args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {
+        Ok(Cli {
+            command: Some(Command::Demo(a)),
+            ..
+        }) => a,
+        _ => bail!("internal: default demo arguments do not parse"),
+    };
+    let saved = Settings::load();
+    args.name = lobby.name.or(saved.name);
+    args.camera = lobby.camera.or(saved.camera);
+    if let Some(theme) = lobby.theme.or(saved.theme) {
+        args.theme = theme;
+    }
+    let mut config = demo_config(args)?;
+    config.lobby = !config.headless;
+    config.rooms.port = lobby.port.or(saved.port).unwrap_or(DEFAULT_PORT);
+    config.rooms.lan = !lobby.local_only;
+    config.rooms.server = lobby.server.or(saved.server);
+    config.rooms.secret = lobby.secret;
+    if let Some(target) = join {
+        let request = JoinRoom {
+            target,
+            name: config.name.clone(),
+            server: config.rooms.server.clone(),
+            secret: config.rooms.secret.clone(),
+        };
+        let plan = config
+            .rooms
+            .plan_join(&request)
+            .map_err(|reason| anyhow::anyhow!("cannot join {:?}: {reason}", request.target))?;
+        config.connect = Some(plan);
+    }
+    run_app(config)
+}
+
+fn run_app(config: DemoConfig) -> anyhow::Result<()> {
     let outputs = [
         ("snapshot", config.snapshot.clone()),
         ("recording", config.record.clone()),
@@ -550,15 +607,8 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        None => {
-            // The GUI: the lobby, or without a display a headless demo room.
-            let args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {
-                Ok(Cli {
-                    command: Some(Command::Demo(a)),
-                }) => a,
-                _ => bail!("internal: default demo arguments do not parse"),
-            };
-            run_demo_command(args)
-        }
+        Some(Command::Join(args)) => run_lobby(args.lobby, Some(args.target)),
+        // The GUI: the lobby, or without a display a headless demo room.
+        None => run_lobby(cli.lobby, None),
     }
 }

@@ -150,15 +150,20 @@ impl Plugin for GamesPlugin {
         let (kind, seed, photo_dir) = (self.kind, self.seed, self.photo_dir.clone());
         app.add_systems(
             Startup,
-            move |mut commands: Commands,
-                  theme: Res<ActiveTheme>,
-                  mut images: ResMut<Assets<Image>>| {
-                if let Some(kind) = kind {
-                    commands.insert_resource(new_game(kind, seed, &theme, photo_dir.clone()));
-                }
+            |mut commands: Commands, mut images: ResMut<Assets<Image>>| {
                 commands.insert_resource(DiscTexture(images.add(disc_image(64))));
             },
         )
+        // The game belongs to the room: it starts on entering and ends on leaving.
+        .add_systems(
+            OnEnter(crate::Screen::Room),
+            move |mut commands: Commands, theme: Res<ActiveTheme>| {
+                if let Some(kind) = kind {
+                    commands.insert_resource(new_game(kind, seed, &theme, photo_dir.clone()));
+                }
+            },
+        )
+        .add_systems(OnExit(crate::Screen::Room), end_game)
         .init_resource::<GameAuthority>()
         .init_resource::<RemoteGame>()
         .insert_resource(GameSeed {
@@ -177,6 +182,17 @@ impl Plugin for GamesPlugin {
                 .in_set(AppSystems::Simulate),
         )
         .add_systems(Update, draw_objects.in_set(AppSystems::Present));
+    }
+}
+
+/// The entities a game draws.
+type GameSprites = Or<(With<GameObjectSprite>, With<NetSprite>)>;
+
+/// Ends the game on leaving the room: the simulation and its sprites go.
+fn end_game(mut commands: Commands, sprites: Query<Entity, GameSprites>) {
+    commands.remove_resource::<ActiveGame>();
+    for entity in &sprites {
+        commands.entity(entity).despawn();
     }
 }
 

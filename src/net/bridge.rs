@@ -267,13 +267,22 @@ pub struct NetBridge {
 impl NetBridge {
     /// Joins the room and starts the encode, audio and receive threads.
     pub fn start(config: BridgeConfig) -> NetResult<Self> {
+        Self::start_with_input(config, crossbeam_channel::bounded(LOCAL_CUTOUT_CAPACITY))
+    }
+
+    /// Like [`NetBridge::start`], with the encoder reading the local cutouts from
+    /// `local` (a channel of capacity [`LOCAL_CUTOUT_CAPACITY`] that outlives rooms:
+    /// the local segmentation worker feeds it before, during and after a room).
+    pub fn start_with_input(
+        config: BridgeConfig,
+        local: crate::segment::worker::CutoutTee,
+    ) -> NetResult<Self> {
         let tone_hz = tone_for_name(&config.net.name);
         let net = Arc::new(NetHandle::connect(config.net.clone())?);
         let shared = Arc::new(Shared::default());
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
         let muted = Arc::new(AtomicBool::new(config.muted));
-        let local = crossbeam_channel::bounded(LOCAL_CUTOUT_CAPACITY);
         let mut bridge = Self {
             net,
             shared,

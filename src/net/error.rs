@@ -67,6 +67,14 @@ pub enum NetError {
         /// The server's detail text.
         message: String,
     },
+    /// The server speaks another version of the wire protocol.
+    #[error("protocol version mismatch: the server speaks version {server}, this app {ours}")]
+    Version {
+        /// The server's `welcome.version`.
+        server: u32,
+        /// [`crate::net::protocol::PROTOCOL_VERSION`].
+        ours: u32,
+    },
     /// The server sent something the client did not expect at this point.
     #[error("unexpected message from the signaling server: {0}")]
     Unexpected(String),

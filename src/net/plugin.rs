@@ -1,7 +1,9 @@
 //! `NetPlugin`: the Bevy glue of a networked room.
 //!
-//! Owns the [`NetLink`] resource (the [`NetBridge`]: mesh handle plus encode, audio
-//! and receive threads). Systems, none of which blocks:
+//! Works on the [`NetLink`] resource (the [`NetBridge`]: mesh handle plus encode,
+//! audio and receive threads), which `crate::room` inserts on entering a room and
+//! removes on leaving it; every system runs only while it exists. Systems, none of
+//! which blocks:
 //! - `drain_net_events` (`AppSystems::Ingest`): peers joining (a participant entity
 //!   with a `CutoutInbox` fed by its [`RemoteDecoder`] thread) and leaving (despawned;
 //!   the thread is joined), host changes ([`GameAuthority`]), `world` messages
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use super::bridge::{BridgeConfig, NetBridge, RemoteDecoder};
+use super::bridge::{NetBridge, RemoteDecoder};
 use super::peer::{NetCommand, NetEvent};
 use super::probe::ProbeMask;
 use super::protocol::{PeerId, PeerToPeer, RoomCode};
@@ -43,11 +45,9 @@ pub const PLACEMENT_INTERVAL: Duration = Duration::from_millis(100);
 /// Game snapshots per second (host).
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(33);
 
-/// Joins a room and carries this app's participant over the network.
-pub struct NetPlugin {
-    /// Room, server and media settings.
-    pub config: BridgeConfig,
-}
+/// Carries this app's participant over the network while a [`NetLink`] exists
+/// (inserted when a room is entered, removed when it is left: see `crate::room`).
+pub struct NetPlugin;
 
 /// The running network link.
 #[derive(Resource)]
@@ -65,6 +65,22 @@ pub struct NetLink {
     events_sent: usize,
 }
 
+impl NetLink {
+    /// The link of a joined bridge (room, our id and the host from its welcome).
+    pub fn new(bridge: NetBridge) -> Self {
+        let welcome = bridge.net().welcome().clone();
+        Self {
+            bridge,
+            me: welcome.you,
+            host: welcome.host,
+            room: welcome.room,
+            last_placement: None,
+            last_snapshot: None,
+            events_sent: 0,
+        }
+    }
+}
+
 /// A participant who is another peer.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct RemotePeer(pub PeerId);
@@ -75,47 +91,32 @@ pub struct RemoteVideo(pub RemoteDecoder);
 
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
-        let bridge = match NetBridge::start(self.config.clone()) {
-            Ok(b) => b,
-            Err(e) => {
-                error!(error = %e, server = %self.config.net.server_url, "cannot join the room");
-                app.add_systems(Startup, |mut exit: MessageWriter<AppExit>| {
-                    exit.write(AppExit::error());
-                });
-                return;
-            }
-        };
-        let welcome = bridge.net().welcome().clone();
-        info!(room = %welcome.room, me = welcome.you.0, host = welcome.host.0, "in the room");
-        let authority = if welcome.host == welcome.you {
-            GameAuthority::Host
-        } else {
-            GameAuthority::Follower
-        };
-        app.insert_resource(NetLink {
-            bridge,
-            me: welcome.you,
-            host: welcome.host,
-            room: welcome.room,
-            last_placement: None,
-            last_snapshot: None,
-            events_sent: 0,
-        })
-        .insert_resource(authority)
-        .init_resource::<RemoteGame>()
-        .add_systems(Update, drain_net_events.in_set(AppSystems::Ingest))
-        .add_systems(
-            Update,
-            spread_by_room_order
-                .after(crate::world::participant::auto_arrange)
-                .in_set(AppSystems::Simulate),
-        )
-        .add_systems(Update, record_shown_cutouts.in_set(AppSystems::Sync))
-        .add_systems(Update, mix_remote_audio.in_set(AppSystems::Ingest))
-        .add_systems(
-            Update,
-            (send_placement, send_game_state).in_set(AppSystems::Egress),
-        );
+        let linked = resource_exists::<NetLink>;
+        app.init_resource::<RemoteGame>()
+            .init_resource::<GameAuthority>()
+            .add_systems(
+                Update,
+                (drain_net_events, mix_remote_audio)
+                    .run_if(linked)
+                    .in_set(AppSystems::Ingest),
+            )
+            .add_systems(
+                Update,
+                spread_by_room_order
+                    .run_if(linked)
+                    .after(crate::world::participant::auto_arrange)
+                    .in_set(AppSystems::Simulate),
+            )
+            .add_systems(
+                Update,
+                record_shown_cutouts.run_if(linked).in_set(AppSystems::Sync),
+            )
+            .add_systems(
+                Update,
+                (send_placement, send_game_state)
+                    .run_if(linked)
+                    .in_set(AppSystems::Egress),
+            );
     }
 }
 

@@ -257,11 +257,21 @@ fn is_zero(v: &u32) -> bool {
     *v == 0
 }
 
+/// Serde helper: `create` is true unless the JSON says otherwise.
+fn yes() -> bool {
+    true
+}
+
+/// Serde helper: leave the default `create: true` out of the JSON.
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
 /// Messages a client sends to the signaling server (JSON text frames, tagged by `type`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ClientToServer {
-    /// Enter a room, creating it if it does not exist.
+    /// Enter a room, creating it if it does not exist (unless `create` is false).
     Join {
         /// Room code.
         room: RoomCode,
@@ -270,6 +280,10 @@ pub enum ClientToServer {
         /// Shared secret, required when the server was started with one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret: Option<String>,
+        /// Whether an unknown code creates the room (the default). `false` joins only
+        /// an existing room; an unknown code gets `error room-not-found`.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        create: bool,
     },
     /// Relay a WebRTC signal to another peer in the same room.
     Signal {
@@ -306,6 +320,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// The room already holds its maximum number of peers (connection stays open).
     RoomFull,
+    /// `join` with `create: false` named a room that does not exist (stays open).
+    RoomNotFound,
     /// The room code is malformed (connection stays open).
     BadRoom,
     /// The name is empty, too long or contains control characters (stays open).
@@ -543,9 +559,21 @@ mod tests {
             ClientToServer::Join {
                 room: "K7Q-4MZ".parse().expect("valid"),
                 name: "Ada".into(),
-                secret: None
+                secret: None,
+                create: true,
             }
         );
+        let existing = ClientToServer::Join {
+            room: "K7Q-4MZ".parse().expect("valid"),
+            name: "Bob".into(),
+            secret: None,
+            create: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&existing).expect("serializes"),
+            serde_json::json!({"type":"join","room":"K7Q-4MZ","name":"Bob","create":false})
+        );
+        assert_eq!(ErrorCode::RoomNotFound.to_string(), "room-not-found");
         let signal = ServerToClient::Signal {
             from: PeerId(3),
             attempt: 0,
@@ -718,12 +746,16 @@ mod tests {
                 (
                     room_code(),
                     any::<String>(),
-                    proptest::option::of(any::<String>())
+                    proptest::option::of(any::<String>()),
+                    any::<bool>()
                 )
-                    .prop_map(|(room, name, secret)| ClientToServer::Join {
-                        room,
-                        name,
-                        secret
+                    .prop_map(|(room, name, secret, create)| {
+                        ClientToServer::Join {
+                            room,
+                            name,
+                            secret,
+                            create,
+                        }
                     }),
                 (any::<u64>(), any::<u32>(), payload()).prop_map(|(to, attempt, payload)| {
                     ClientToServer::Signal {

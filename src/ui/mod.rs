@@ -1,46 +1,51 @@
-//! egui interface (windowed runs only): lobby, in-room panel, stats overlay, and
-//! mouse/keyboard placement (drag to move, wheel to scale, `[`/`]` z-order, `M` mirror,
-//! `T` next theme, `P` snapshot, `R` record, `F3` stats, `Tab` lobby), and the game HUD.
+//! egui interface (windowed runs only), one screen per [`Screen`] state:
+//! - `Lobby`: name, camera (with a live preview of your cutout), theme, server and
+//!   secret; **Create room**, or a code/link and **Join** ([`lobby::lobby_form`]).
+//!   The buttons send `room::CreateRoom` / `room::JoinRoom` and save the choices
+//!   ([`Settings`]); a failure's reason (`room::LobbyNotice`) is shown under them.
+//! - `Connecting`: what is being done, the seconds, **Cancel** (`room::CancelConnecting`).
+//! - `Room`: the room panel (`F1` shows/hides it): the code large with **Copy**, the
+//!   join link with **Copy**, the people, **Leave** (`room::LeaveRoom`), theme,
+//!   snapshot, recording, stats.
+//!
+//! Placement input: drag to move, wheel to scale, `[`/`]` z-order, `M` mirror, `T`
+//! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel; shortcuts never
+//! fire while an egui text field has focus. The game HUD is in [`hud`].
 
 pub mod hud;
+pub mod lobby;
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
+use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
 use crate::AppSystems;
+use crate::Screen;
 use crate::app::DemoRun;
 use crate::record::plugin::{Recording, StartRecording, StopRecording};
+use crate::room::settings::Settings;
+use crate::room::{
+    CancelConnecting, ConnectTask, CreateRoom, JoinRoom, LeaveRoom, LobbyNotice, LocalTee,
+    RoomInfo, RoomSettings,
+};
 use crate::world::participant::{
     CutoutTexture, LatestCutout, LocalFeed, Participant, ParticipantPlacement, Pinned, UploadStats,
 };
 use crate::world::placement::{SCENE_HEIGHT, SCENE_WIDTH};
 use crate::world::scene::{ActiveTheme, SwitchTheme, TakeSnapshot, ThemesDir};
 use crate::world::theme::list_themes;
-
-/// Which screen the UI shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Screen {
-    /// Name, camera, model; create or join a room.
-    #[default]
-    Lobby,
-    /// In the room.
-    Room,
-}
+use lobby::{LobbyAction, LobbyForm, connecting_panel, lobby_form};
 
 /// UI state.
 #[derive(Resource, Debug, Default)]
 pub struct UiState {
-    /// Current screen.
-    pub screen: Screen,
-    /// The name typed in the lobby.
-    pub name: String,
-    /// Room code typed or created.
-    pub room_code: String,
-    /// Cameras found at start.
-    pub cameras: Vec<String>,
-    /// Chosen camera index in `cameras` (0 = demo participant).
-    pub camera: usize,
+    /// The lobby's fields.
+    pub form: LobbyForm,
+    /// Camera specs matching `form.cameras` (`synthetic`, `0`, …).
+    pub camera_specs: Vec<String>,
+    /// Room panel shown (`F1`).
+    pub show_panel: bool,
     /// Stats overlay on.
     pub show_stats: bool,
     /// Theme names, cached.
@@ -53,67 +58,143 @@ pub struct UiState {
     pub status: String,
 }
 
-/// Lobby, room panel, stats and placement input.
+/// The system clipboard, opened on first use and kept open (on X11 the copied text
+/// is served only while it lives).
+#[derive(Resource, Default)]
+pub struct UiClipboard(std::sync::Mutex<Option<arboard::Clipboard>>);
+
+impl UiClipboard {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut arboard::Clipboard) -> Result<T, arboard::Error>,
+    ) -> Result<T, String> {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(arboard::Clipboard::new().map_err(|e| e.to_string())?);
+        }
+        let clipboard = guard.as_mut().ok_or_else(|| "no clipboard".to_string())?;
+        f(clipboard).map_err(|e| e.to_string())
+    }
+
+    /// Puts `text` on the clipboard.
+    pub fn copy(&self, text: &str) -> Result<(), String> {
+        self.with(|c| c.set_text(text.to_owned()))
+    }
+
+    /// The clipboard's text.
+    pub fn paste(&self) -> Result<String, String> {
+        self.with(|c| c.get_text())
+    }
+}
+
+impl UiState {
+    /// The chosen camera's spec.
+    fn camera_spec(&self) -> String {
+        self.camera_specs
+            .get(self.form.camera)
+            .cloned()
+            .unwrap_or_else(|| "synthetic".into())
+    }
+}
+
+/// What the window camera carries so that egui draws on the window and gets its
+/// pointer and keyboard.
+///
+/// bevy_egui would otherwise put its context on the first camera spawned, which is
+/// the scene camera rendering into an image: the UI then landed in the scene image
+/// (snapshots, recordings) and, that target having no window, received no input at
+/// all (hover, clicks and typing from a real mouse or from `xdotool` were lost).
+pub fn window_camera_ui() -> impl Bundle {
+    bevy_egui::PrimaryEguiContext
+}
+
+/// Lobby, connecting screen, room panel, stats and placement input.
 pub struct UiPlugin;
 
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins(EguiPlugin::default())
+            .insert_resource(bevy_egui::EguiGlobalSettings {
+                auto_create_primary_context: false,
+                ..default()
+            })
             .init_resource::<UiState>()
+            .init_resource::<UiClipboard>()
             .add_systems(Startup, init_ui)
             .add_systems(
                 EguiPrimaryContextPass,
-                (lobby_ui, room_ui, stats_ui, hud::game_hud),
+                (
+                    lobby_ui.run_if(in_state(Screen::Lobby)),
+                    connecting_ui.run_if(in_state(Screen::Connecting)),
+                    room_ui.run_if(in_state(Screen::Room)),
+                    stats_ui,
+                    hud::game_hud,
+                ),
             )
             .add_systems(
                 Update,
-                (keyboard_shortcuts, drag_and_scale).in_set(AppSystems::Input),
+                (keyboard_shortcuts, drag_and_scale, apply_camera_choice).in_set(AppSystems::Input),
             );
     }
 }
 
-fn init_ui(mut ui: ResMut<UiState>, dir: Res<ThemesDir>, run: Res<DemoRun>) {
-    ui.name = run.config.name.clone();
+fn init_ui(
+    mut ui: ResMut<UiState>,
+    dir: Res<ThemesDir>,
+    run: Res<DemoRun>,
+    rooms: Res<RoomSettings>,
+    theme: Res<ActiveTheme>,
+) {
     ui.themes = list_themes(&dir.0).into_iter().map(|t| t.name).collect();
-    ui.cameras = vec!["Demo participant".to_string()];
+    let mut labels = vec!["Demo participant".to_string()];
+    let mut specs = vec!["synthetic".to_string()];
     if let Ok(cams) = crate::capture::webcam::list_cameras() {
-        ui.cameras
-            .extend(cams.into_iter().map(|c| format!("{}: {}", c.index, c.name)));
-    }
-    ui.show_stats = true;
-    ui.screen = if run.config.seconds.is_some() || run.config.participants > 1 {
-        Screen::Room
-    } else {
-        Screen::Lobby
-    };
-}
-
-fn room_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(7) as u64;
-    let mut s = String::new();
-    for i in 0..6 {
-        if i == 3 {
-            s.push('-');
+        for c in cams {
+            labels.push(format!("{}: {}", c.index, c.name));
+            specs.push(c.index.to_string());
         }
-        n = n
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        s.push(ALPHABET[(n >> 33) as usize % ALPHABET.len()] as char);
     }
-    s
+    let configured = run
+        .config
+        .camera
+        .clone()
+        .unwrap_or_else(|| "synthetic".into());
+    if !specs.contains(&configured) {
+        labels.push(configured.clone());
+        specs.push(configured.clone());
+    }
+    ui.form = LobbyForm {
+        name: run.config.name.clone(),
+        server: rooms.server.clone().unwrap_or_default(),
+        secret: rooms.secret.clone().unwrap_or_default(),
+        code: String::new(),
+        camera: specs.iter().position(|s| *s == configured).unwrap_or(0),
+        cameras: labels,
+        themes: ui.themes.clone(),
+        theme: theme.0.name.clone(),
+        port: rooms.port,
+        error: None,
+    };
+    ui.camera_specs = specs;
+    ui.show_stats = true;
+    ui.show_panel = true;
 }
 
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn lobby_ui(
     mut contexts: EguiContexts,
-    ui: ResMut<UiState>,
+    mut ui: ResMut<UiState>,
+    notice: Res<LobbyNotice>,
+    rooms: Res<RoomSettings>,
+    theme: Res<ActiveTheme>,
+    clipboard: Res<UiClipboard>,
     local: Query<(&CutoutTexture, &Participant)>,
+    mut switch: MessageWriter<SwitchTheme>,
+    mut create: MessageWriter<CreateRoom>,
+    mut join: MessageWriter<JoinRoom>,
 ) -> Result {
-    if ui.screen != Screen::Lobby {
-        return Ok(());
+    if notice.is_changed() {
+        ui.form.error = notice.error.clone();
     }
     let preview = local
         .iter()
@@ -122,46 +203,129 @@ fn lobby_ui(
     let preview_id =
         preview.map(|h| contexts.add_image(bevy_egui::EguiTextureHandle::Weak(h.id())));
     let ctx = contexts.ctx_mut()?;
-    let mut ui_state = ui;
-    egui::Window::new("samespace").collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |w| {
-        w.heading("Hang out in the same place");
-        w.horizontal(|h| {
-            h.label("Your name");
-            h.text_edit_singleline(&mut ui_state.name);
-        });
-        let current = ui_state.cameras.get(ui_state.camera).cloned().unwrap_or_default();
-        egui::ComboBox::from_label("Camera").selected_text(current).show_ui(w, |c| {
-            let cams = ui_state.cameras.clone();
-            for (i, cam) in cams.iter().enumerate() {
-                c.selectable_value(&mut ui_state.camera, i, cam);
-            }
-        });
-        if let Some(id) = preview_id {
-            w.label("Your cutout (live):");
-            w.image(egui::load::SizedTexture::new(id, [256.0, 192.0]));
+    let mut action = None;
+    egui::Window::new("samespace")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |w| action = lobby_form(w, &mut ui.form, preview_id));
+    if ui.form.theme != theme.0.name && !ui.form.theme.is_empty() {
+        switch.write(SwitchTheme(ui.form.theme.clone()));
+    }
+    let Some(action) = action else {
+        return Ok(());
+    };
+    if action == LobbyAction::Paste {
+        match clipboard.paste() {
+            Ok(text) => ui.form.code = text.trim().to_string(),
+            Err(e) => ui.form.error = Some(format!("clipboard: {e}")),
         }
-        w.separator();
-        w.horizontal(|h| {
-            if h.button("Create room").clicked() {
-                ui_state.room_code = room_code();
-                ui_state.screen = Screen::Room;
-                ui_state.status = format!("Room {} created — share the code", ui_state.room_code);
-            }
-            h.text_edit_singleline(&mut ui_state.room_code);
-            if h.button("Join").clicked() {
-                ui_state.status = "Joining needs a signaling server: samespace demo --server ws://HOST:PORT --room CODE".into();
-            }
-        });
-        if !ui_state.status.is_empty() {
-            w.label(&ui_state.status);
+        return Ok(());
+    }
+    let form = &ui.form;
+    let server = Some(form.server.trim().to_string()).filter(|s| !s.is_empty());
+    let secret = Some(form.secret.clone()).filter(|s| !s.is_empty());
+    Settings {
+        name: Some(form.name.trim().to_string()),
+        camera: Some(ui.camera_spec()),
+        theme: Some(form.theme.clone()),
+        server: server.clone(),
+        port: Some(rooms.port),
+    }
+    .save();
+    match action {
+        LobbyAction::Create => {
+            create.write(CreateRoom {
+                name: form.name.clone(),
+                server,
+                secret,
+            });
         }
-    });
+        LobbyAction::Join | LobbyAction::Paste => {
+            join.write(JoinRoom {
+                target: form.code.clone(),
+                name: form.name.clone(),
+                server,
+                secret,
+            });
+        }
+    }
     Ok(())
 }
 
+fn connecting_ui(
+    mut contexts: EguiContexts,
+    task: Option<Res<ConnectTask>>,
+    mut cancel: MessageWriter<CancelConnecting>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let (what, seconds) = task.as_ref().map_or(("Connecting…".to_string(), 0.0), |t| {
+        (t.what.clone(), t.elapsed())
+    });
+    egui::Window::new("Connecting")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |w| {
+            if connecting_panel(w, &what, seconds) {
+                cancel.write(CancelConnecting);
+            }
+        });
+    Ok(())
+}
+
+/// Restarts the local participant's feed when the lobby's camera choice changes.
+fn apply_camera_choice(
+    mut commands: Commands,
+    mut ui: ResMut<UiState>,
+    mut last: Local<Option<usize>>,
+    run: Res<DemoRun>,
+    tee: Res<LocalTee>,
+    people: Query<(Entity, &Participant)>,
+) {
+    let chosen = ui.form.camera;
+    let Some(previous) = last.replace(chosen) else {
+        return;
+    };
+    if previous == chosen {
+        return;
+    }
+    let spec = ui.camera_spec();
+    let Some((entity, _)) = people.iter().find(|(_, p)| p.local) else {
+        return;
+    };
+    let synthetic = crate::capture::SyntheticParams {
+        fps: run.config.net.as_ref().map_or(30.0, |n| n.video_fps),
+        walk_px: 60.0,
+        ..crate::capture::SyntheticParams::default()
+    };
+    match crate::app::start_feed(
+        &spec,
+        synthetic,
+        &run.config.segment,
+        0,
+        Some(tee.0.clone()),
+    ) {
+        Ok((feed, source)) => {
+            info!(camera = %spec, "camera switched");
+            commands
+                .entity(entity)
+                .insert((feed, crate::app::SourceName(source)));
+        }
+        Err(e) => {
+            warn!(camera = %spec, error = %e, "camera unavailable");
+            ui.form.error = Some(format!("camera {spec}: {e}"));
+        }
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn room_ui(
     mut contexts: EguiContexts,
     mut ui: ResMut<UiState>,
+    info: Option<Res<RoomInfo>>,
+    clipboard: Res<UiClipboard>,
+    mut leave: MessageWriter<LeaveRoom>,
     theme: Res<ActiveTheme>,
     mut switch: MessageWriter<SwitchTheme>,
     mut snap: MessageWriter<TakeSnapshot>,
@@ -176,18 +340,29 @@ fn room_ui(
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
 ) -> Result {
-    if ui.screen != Screen::Room {
+    if !ui.show_panel {
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
     egui::Window::new("Room")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
-        .default_width(230.0)
+        .default_width(260.0)
         .resizable(false)
         .show(ctx, |w| {
-            if !ui.room_code.is_empty() {
-                w.heading(format!("Room {}", ui.room_code));
+            match &info {
+                Some(info) => {
+                    if let Some(status) = room_share(w, info, &clipboard) {
+                        ui.status = status;
+                    }
+                }
+                None => {
+                    w.heading("Demo room (offline)");
+                }
             }
+            if w.button("Leave room").clicked() {
+                leave.write(LeaveRoom);
+            }
+            w.separator();
             w.label("People");
             for (e, p, mut pl, latest) in &mut people {
                 w.horizontal(|h| {
@@ -263,8 +438,46 @@ fn room_ui(
             if !ui.status.is_empty() {
                 w.label(&ui.status);
             }
+            w.label(egui::RichText::new("F1 hides this panel").weak());
         });
     Ok(())
+}
+
+/// The room's code (large) and join link, each with **Copy**; returns what a Copy
+/// did, for the status line.
+fn room_share(w: &mut egui::Ui, info: &RoomInfo, clipboard: &UiClipboard) -> Option<String> {
+    let code = info.code.to_string();
+    let mut copied = None;
+    w.horizontal(|h| {
+        h.label(egui::RichText::new(&code).size(34.0).monospace().strong());
+        if h.button("Copy").clicked() {
+            copied = Some(code.clone());
+        }
+    });
+    w.horizontal(|h| {
+        h.label(egui::RichText::new(&info.link).monospace());
+        if h.button("Copy link").clicked() {
+            copied = Some(info.link.clone());
+        }
+    });
+    w.label(format!(
+        "Friends type the code in their lobby (server {}), or paste the link, or run: samespace join {}",
+        info.server, info.link
+    ));
+    if info.hosted_here {
+        w.label(egui::RichText::new("This app serves the room: it closes when you leave.").weak());
+    }
+    let text = copied?;
+    Some(match clipboard.copy(&text) {
+        Ok(()) => {
+            info!(%text, "copied to the clipboard");
+            format!("copied {text}")
+        }
+        Err(e) => {
+            warn!(error = %e, "clipboard unavailable");
+            format!("clipboard: {e}")
+        }
+    })
 }
 
 fn stats_ui(
@@ -281,6 +494,10 @@ fn stats_ui(
     }
     // The remote peers' lines, refreshed twice a second (percentiles sort samples).
     let now = std::time::Instant::now();
+    if link.is_none() {
+        // Out of the room: no peers to show.
+        peer_lines.1.clear();
+    }
     if let Some(link) = &link
         && peer_lines
             .0
@@ -344,8 +561,11 @@ pub fn snapshot_path() -> std::path::PathBuf {
     dir.join(format!("samespace-{stamp}.png"))
 }
 
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
+    typing: Res<EguiWantsInput>,
+    screen: Res<State<Screen>>,
     mut ui: ResMut<UiState>,
     theme: Res<ActiveTheme>,
     mut switch: MessageWriter<SwitchTheme>,
@@ -356,15 +576,18 @@ fn keyboard_shortcuts(
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
 ) {
+    // Keys typed into a text field (name, code, …) are text, not shortcuts.
+    if typing.wants_any_keyboard_input() {
+        return;
+    }
     if keys.just_pressed(KeyCode::F3) {
         ui.show_stats = !ui.show_stats;
     }
-    if keys.just_pressed(KeyCode::Tab) {
-        ui.screen = if ui.screen == Screen::Lobby {
-            Screen::Room
-        } else {
-            Screen::Lobby
-        };
+    if keys.just_pressed(KeyCode::F1) {
+        ui.show_panel = !ui.show_panel;
+    }
+    if *screen.get() != Screen::Room {
+        return;
     }
     if keys.just_pressed(KeyCode::KeyT) && !ui.themes.is_empty() {
         let i = ui

@@ -166,8 +166,10 @@ pub struct NetConfig {
     /// A PEM file of certificates to trust for `wss://` besides the system's roots
     /// (a private CA or a self-signed server).
     pub ca_file: Option<std::path::PathBuf>,
-    /// Room to join (created if empty).
+    /// Room to join.
     pub room: RoomCode,
+    /// Whether an unknown room is created (the default) or refused (`room-not-found`).
+    pub create: bool,
     /// Display name.
     pub name: String,
     /// Shared secret of the server, if it has one.
@@ -199,6 +201,7 @@ impl NetConfig {
             server_url: server_url.into(),
             ca_file: None,
             room,
+            create: true,
             name: name.into(),
             secret: None,
             ice_servers: Vec::new(),
@@ -437,7 +440,12 @@ impl NetHandle {
                 SignalingClient::connect_with_ca(&config.server_url, config.ca_file.as_deref())
                     .await?;
             let welcome = client
-                .join(config.room, &config.name, config.secret.as_deref())
+                .join_room(
+                    config.room,
+                    &config.name,
+                    config.secret.as_deref(),
+                    config.create,
+                )
                 .await?;
             Ok::<_, NetError>((client.spawn(), welcome))
         })?;

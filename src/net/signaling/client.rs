@@ -25,7 +25,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, warn};
 
 use crate::net::error::{NetError, NetResult};
-use crate::net::protocol::{ClientToServer, PeerId, PeerInfo, RoomCode, ServerToClient};
+use crate::net::protocol::{
+    ClientToServer, PROTOCOL_VERSION, PeerId, PeerInfo, RoomCode, ServerToClient,
+};
 use crate::net::signaling::tls::{BoxedIo, client_tls};
 
 /// Interval of the keep-alive `ping`, well below the server's default idle timeout.
@@ -209,23 +211,44 @@ impl SignalingClient {
         Ok(Self { ws })
     }
 
-    /// Sends `join` and waits for `welcome` (or the server's `error`).
+    /// Sends `join` and waits for `welcome` (or the server's `error`); an unknown
+    /// room is created.
     pub async fn join(
         &mut self,
         room: RoomCode,
         name: &str,
         secret: Option<&str>,
     ) -> NetResult<Welcome> {
+        self.join_room(room, name, secret, true).await
+    }
+
+    /// Like [`SignalingClient::join`]; with `create` false an unknown room is refused
+    /// (`room-not-found`) instead of created. A `welcome` of another protocol version
+    /// is [`NetError::Version`].
+    pub async fn join_room(
+        &mut self,
+        room: RoomCode,
+        name: &str,
+        secret: Option<&str>,
+        create: bool,
+    ) -> NetResult<Welcome> {
         self.send(&ClientToServer::Join {
             room,
             name: name.to_owned(),
             secret: secret.map(str::to_owned),
+            create,
         })
         .await?;
         let answer = tokio::time::timeout(JOIN_TIMEOUT, self.recv())
             .await
             .map_err(|_| NetError::Timeout("waiting for welcome"))??;
         match answer {
+            ServerToClient::Welcome { version, .. } if version != PROTOCOL_VERSION => {
+                Err(NetError::Version {
+                    server: version,
+                    ours: PROTOCOL_VERSION,
+                })
+            }
             ServerToClient::Welcome {
                 room,
                 you,

@@ -445,8 +445,13 @@ impl Connection {
         match msg {
             ClientToServer::Ping => replies.push(ServerToClient::Pong),
             ClientToServer::Leave => return Step::Close(None),
-            ClientToServer::Join { room, name, secret } => {
-                return self.handle_join(room, &name, secret.as_deref(), replies);
+            ClientToServer::Join {
+                room,
+                name,
+                secret,
+                create,
+            } => {
+                return self.handle_join(room, &name, secret.as_deref(), create, replies);
             }
             ClientToServer::Signal {
                 to,
@@ -472,6 +477,7 @@ impl Connection {
         room: RoomCode,
         name: &str,
         secret: Option<&str>,
+        create: bool,
         replies: &mut Vec<ServerToClient>,
     ) -> Step {
         // Counted first, so neither room codes nor the secret can be tried quickly.
@@ -521,6 +527,13 @@ impl Connection {
             ));
             return Step::Continue;
         };
+        if !create && !self.shared.hub.lock().rooms.contains_key(&room) {
+            replies.push(ServerToClient::error(
+                ErrorCode::RoomNotFound,
+                format!("there is no room {room}"),
+            ));
+            return Step::Continue;
+        }
         let (outbox, receiver) = outbox(self.shared.config.outbox_bytes);
         let capacity = self.shared.config.room_capacity;
         match self

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Drives two real samespace windows on a virtual display, as a person would:
+# in window A type a name and click "Create room"; in window B type the code A shows
+# and click "Join"; both must show both people within 10 s; B leaves and joins again;
+# a wrong code must put "room not found" on B's screen. See docs/GUI-TESTING.md.
+#
+# Needs Xvfb, xdotool, ImageMagick (import, convert) and tesseract
+# (apt-get install xvfb xdotool imagemagick tesseract-ocr).
+# Usage: scripts/gui-check.sh [path/to/samespace]   (screenshots and logs in $OUT)
+set -euo pipefail
+
+BIN=${1:-target/debug/samespace}
+OUT=${OUT:-out/gui-check}
+DISPLAY_NUMBER=${DISPLAY_NUMBER:-:97}
+PORT=${PORT:-9477}
+# Seconds from clicking Join until both windows have both people (the issue's
+# Done-when says 10; a machine busy with builds may need more).
+LIMIT=${LIMIT:-10}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT"/*.png "$OUT"/*.log
+
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+export DISPLAY=$DISPLAY_NUMBER
+Xvfb "$DISPLAY" -screen 0 2560x800x24 -nolisten tcp >"$OUT/xvfb.log" 2>&1 &
+PIDS+=($!)
+sleep 2
+
+start_window() { # name config-dir log
+    SAMESPACE_CONFIG_DIR="$2" "$BIN" --local-only --port "$PORT" >"$3" 2>&1 &
+    PIDS+=($!)
+}
+rm -rf "$OUT/cfg-a" "$OUT/cfg-b"
+start_window A "$OUT/cfg-a" "$OUT/a.log"
+sleep 5
+start_window B "$OUT/cfg-b" "$OUT/b.log"
+
+# Both windows up (no window manager: both open at 0,0; B moves to the right half).
+for _ in $(seq 60); do
+    [ "$(xdotool search --name '^samespace$' 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 1
+done
+mapfile -t WINDOWS < <(xdotool search --name '^samespace$')
+[ "${#WINDOWS[@]}" -ge 2 ] || fail "two windows did not open"
+WA=${WINDOWS[0]}
+WB=${WINDOWS[1]}
+xdotool windowmove "$WB" 1280 0
+sleep 15
+
+shot() { import -window root "$OUT/$1.png"; }
+# Where a phrase is in window A's half of the screen (both lobbies look alike).
+find_in_a() { python3 "$HERE/ocr_find.py" "$OUT/$1.png" "$2" 0 0 1280 800; }
+find_in_b() { python3 "$HERE/ocr_find.py" "$OUT/$1.png" "$2" 1280 0 2560 800; }
+# XTEST events (absolute pointer, keys to the focused window): see docs/GUI-TESTING.md.
+click() { xdotool mousemove "$1" "$2"; sleep 0.3; xdotool mousedown 1; sleep 0.3; xdotool mouseup 1; }
+type_into() { # window x y text: focus the window, click the field, clear it, type
+    xdotool windowfocus --sync "$1"
+    click "$2" "$3"
+    sleep 0.5
+    xdotool key --delay 60 --repeat 12 BackSpace
+    xdotool type --delay 120 "$4"
+}
+plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; } # the log without colours
+wait_log() { # file pattern seconds
+    for _ in $(seq $(($3 * 10))); do
+        plain "$1" | grep -aq "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+shot lobby
+read -r NAME_X NAME_Y < <(find_in_a lobby "Your name") || fail "no name field"
+NAME_X=$((NAME_X + 170))
+read -r CREATE_X CREATE_Y < <(find_in_a lobby "Create room") || fail "no Create room button"
+read -r PASTE_X PASTE_Y < <(find_in_a lobby "Paste") || fail "no Paste button"
+CODE_X=$((PASTE_X - 230))
+JOIN_X=$((PASTE_X + 44))
+
+type_into "$WA" "$NAME_X" "$NAME_Y" "Ada"
+type_into "$WB" $((NAME_X + 1280)) "$NAME_Y" "Bob"
+sleep 2
+shot names
+click "$CREATE_X" "$CREATE_Y"
+wait_log "$OUT/a.log" "in the room" 20 || fail "A did not create a room"
+CODE=$(plain "$OUT/a.log" | grep -a "in the room" | head -1 | sed -E 's/.*room=([A-Z0-9-]+).*/\1/')
+echo "A created room $CODE"
+sleep 3
+shot created
+
+type_into "$WB" $((CODE_X + 1280)) "$PASTE_Y" "$CODE"
+sleep 1
+START=$(date +%s.%N)
+click $((JOIN_X + 1280)) "$PASTE_Y"
+wait_log "$OUT/b.log" "net::plugin.*peer joined.*name=Ada" "$LIMIT" || fail "B does not show Ada within $LIMIT s"
+wait_log "$OUT/a.log" "net::plugin.*peer joined.*name=Bob" "$LIMIT" || fail "A does not show Bob within $LIMIT s"
+echo "both windows have both people after $(echo "$(date +%s.%N) - $START" | bc) s"
+sleep 5
+shot joined
+
+read -r LEAVE_X LEAVE_Y < <(find_in_b joined "Leave room") || fail "no Leave room button in B"
+click "$LEAVE_X" "$LEAVE_Y"
+wait_log "$OUT/a.log" "net::plugin.*peer left" 15 || fail "A does not see B leave"
+sleep 4
+shot left
+
+click $((JOIN_X + 1280)) "$PASTE_Y"
+wait_log "$OUT/b.log" "joined room.*peers=1" 15 || true
+sleep 6
+shot rejoined
+[ "$(plain "$OUT/b.log" | grep -ac 'net::plugin.*peer joined.*name=Ada')" -ge 2 ] || fail "B did not join again"
+
+read -r LEAVE_X LEAVE_Y < <(find_in_b rejoined "Leave room") || fail "no Leave room button in B"
+click "$LEAVE_X" "$LEAVE_Y"
+sleep 4
+WRONG=ZZZ-ZZZ
+[ "$CODE" = "$WRONG" ] && WRONG=YYY-YYY
+type_into "$WB" $((CODE_X + 1280)) "$PASTE_Y" "$WRONG"
+sleep 1
+click $((JOIN_X + 1280)) "$PASTE_Y"
+wait_log "$OUT/b.log" "reason=room not found" 15 || fail "no room-not-found for a wrong code"
+sleep 6
+shot wrong-code
+find_in_b wrong-code "room not found" >/dev/null || fail "\"room not found\" is not on B's screen"
+echo "OK: create, join by code, both people shown, leave, join again, wrong code on screen ($OUT)"

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Prints the centre "X Y" of a phrase on a screenshot, read with tesseract.
+
+Usage: ocr_find.py SHOT.png "Create room" [X0 Y0 X1 Y1]
+The optional box limits the search to one window. Exit status 1 when not found.
+"""
+import csv
+import subprocess
+import sys
+
+
+SCALE = 2
+
+
+def words(shot):
+    # egui's small text reads much better at twice the size.
+    big = shot + ".ocr.png"
+    # Grey and inverted: dark text on a light ground, as tesseract likes it (the
+    # lobby's red error line is not read otherwise).
+    subprocess.run(
+        ["convert", shot, "-resize", f"{SCALE * 100}%", "-colorspace", "Gray", "-negate", big],
+        check=True,
+    )
+    tsv = subprocess.run(
+        ["tesseract", big, "-", "--psm", "11", "tsv"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rows = list(csv.DictReader(tsv.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
+    out = []
+    for r in rows:
+        text = (r.get("text") or "").strip()
+        if text:
+            x, y, w, h = (int(r[k]) // SCALE for k in ("left", "top", "width", "height"))
+            out.append((text, x, y, w, h))
+    return out
+
+
+def main():
+    shot, phrase = sys.argv[1], sys.argv[2].split()
+    box = [int(v) for v in sys.argv[3:7]] if len(sys.argv) >= 7 else None
+    found = words(shot)
+    if box:
+        found = [w for w in found if box[0] <= w[1] < box[2] and box[1] <= w[2] < box[3]]
+    n = len(phrase)
+    for i in range(len(found) - n + 1):
+        run = found[i : i + n]
+        if [w[0].lower().strip(".,:") for w in run] == [p.lower() for p in phrase]:
+            x0 = min(w[1] for w in run)
+            y0 = min(w[2] for w in run)
+            x1 = max(w[1] + w[3] for w in run)
+            y1 = max(w[2] + w[4] for w in run)
+            print((x0 + x1) // 2, (y0 + y1) // 2)
+            return 0
+    print(f"{' '.join(phrase)!r} not found; words: {[w[0] for w in found]}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+//! Rooms from the app: two headless app instances in this process, driven by the
+//! messages the lobby's buttons send (`CreateRoom`, `JoinRoom`, `LeaveRoom`). The
+//! first creates a room on its embedded signaling server (loopback only), the second
+//! joins it by code; each sends synthetic cutouts and must show the other's.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use samespace::Screen;
+use samespace::net::bridge::AudioDevices;
+use samespace::net::plugin::{NetLink, NetPlugin, RemotePeer};
+use samespace::room::{
+    CreateRoom, JoinRoom, LeaveRoom, LobbyNotice, LocalTee, RoomInfo, RoomPlugin, RoomSettings,
+};
+use samespace::segment::Cutout;
+use samespace::world::material::CutoutMaterial;
+use samespace::world::participant::{LatestCutout, Participant, UploadStats, drain_cutouts};
+
+/// One room test at a time (each runs two media pipelines).
+static ROOMS: Mutex<()> = Mutex::new(());
+
+/// A headless app with the room and network plugins, no window, no renderer.
+struct Peer {
+    app: App,
+    seq: u64,
+}
+
+impl Peer {
+    fn new() -> Self {
+        crate::common::init_logging();
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default(), StatesPlugin))
+            .init_asset::<Image>()
+            .init_asset::<Mesh>()
+            .init_asset::<CutoutMaterial>()
+            .init_resource::<UploadStats>();
+        let mut rooms = RoomSettings {
+            port: 0,
+            lan: false,
+            ..RoomSettings::default()
+        };
+        rooms.bridge.audio = AudioDevices::Synthetic;
+        app.insert_resource(rooms)
+            .add_plugins(RoomPlugin {
+                start: Screen::Lobby,
+            })
+            .add_plugins(NetPlugin)
+            .add_systems(Update, drain_cutouts);
+        Self { app, seq: 0 }
+    }
+
+    fn screen(&self) -> Screen {
+        *self.app.world().resource::<State<Screen>>().get()
+    }
+
+    fn send<M: Message>(&mut self, message: M) {
+        self.app.world_mut().write_message(message);
+    }
+
+    /// One frame: a new local cutout for the room's encoder, then the app's update.
+    fn step(&mut self) {
+        self.seq += 1;
+        let (w, h) = (160u32, 128u32);
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|i| (i as u64 * 7 + self.seq * 3) as u8)
+            .collect();
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| {
+                if (i % w) > w / 4 && (i % w) < 3 * w / 4 {
+                    255
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let cutout = Arc::new(Cutout::from_rgb_and_mask(
+            self.seq,
+            Instant::now(),
+            w,
+            h,
+            &rgb,
+            mask,
+        ));
+        let tee = self.app.world().resource::<LocalTee>().0.clone();
+        if tee.0.try_send(cutout.clone()).is_err() {
+            let _ = tee.1.try_recv();
+            let _ = tee.0.try_send(cutout);
+        }
+        self.app.update();
+    }
+
+    /// The other people here: name and cutouts shown.
+    fn remotes(&mut self) -> Vec<(String, u64)> {
+        let world = self.app.world_mut();
+        let mut q = world.query_filtered::<(&Participant, &LatestCutout), With<RemotePeer>>();
+        q.iter(world)
+            .map(|(p, l)| (p.name.clone(), l.frames))
+            .collect()
+    }
+
+    fn sees(&mut self, name: &str) -> bool {
+        self.remotes()
+            .iter()
+            .any(|(n, frames)| n == name && *frames > 0)
+    }
+
+    fn notice(&self) -> Option<String> {
+        self.app.world().resource::<LobbyNotice>().error.clone()
+    }
+
+    fn room(&self) -> (String, String, String) {
+        let info = self.app.world().resource::<RoomInfo>();
+        (
+            info.code.to_string(),
+            info.server.clone(),
+            info.link.clone(),
+        )
+    }
+}
+
+/// Steps both apps (about 100 frames a second) until `done` or `limit`.
+fn pump(
+    a: &mut Peer,
+    b: &mut Peer,
+    limit: Duration,
+    mut done: impl FnMut(&mut Peer, &mut Peer) -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        a.step();
+        b.step();
+        if done(a, b) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn create(a: &mut Peer, b: &mut Peer, secret: Option<&str>) -> (String, String) {
+    a.send(CreateRoom {
+        name: "Ada".into(),
+        server: None,
+        secret: secret.map(str::to_string),
+    });
+    assert!(
+        pump(a, b, Duration::from_secs(20), |a, _| a.screen()
+            == Screen::Room),
+        "the creator never reached the room: {:?}",
+        a.notice()
+    );
+    let (code, server, link) = a.room();
+    assert_eq!(link, format!("{server}/{code}"));
+    assert!(a.app.world().resource::<RoomInfo>().hosted_here);
+    (code, server)
+}
+
+fn join(b: &mut Peer, target: &str, server: &str, secret: Option<&str>) {
+    b.send(JoinRoom {
+        target: target.into(),
+        name: "Bob".into(),
+        server: Some(server.into()),
+        secret: secret.map(str::to_string),
+    });
+}
+
+#[test]
+fn a_room_created_in_one_app_is_joined_by_code_in_another_left_and_joined_again() {
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    let (code, server) = create(&mut a, &mut b, None);
+
+    for round in 0..2 {
+        join(&mut b, &code, &server, None);
+        let both = pump(&mut a, &mut b, Duration::from_secs(30), |a, b| {
+            b.screen() == Screen::Room && a.sees("Bob") && b.sees("Ada")
+        });
+        assert!(
+            both,
+            "round {round}: A sees {:?}, B ({:?}) sees {:?}, B's notice {:?}",
+            a.remotes(),
+            b.screen(),
+            b.remotes(),
+            b.notice()
+        );
+
+        b.send(LeaveRoom);
+        let gone = pump(&mut a, &mut b, Duration::from_secs(20), |a, b| {
+            b.screen() == Screen::Lobby
+                && !b.app.world().contains_resource::<NetLink>()
+                && !b.app.world().contains_resource::<RoomInfo>()
+                && b.remotes().is_empty()
+                && a.remotes().is_empty()
+        });
+        assert!(
+            gone,
+            "round {round}: after B left, B is in {:?} seeing {:?}, A sees {:?}",
+            b.screen(),
+            b.remotes(),
+            a.remotes()
+        );
+        assert_eq!(a.screen(), Screen::Room, "the creator stays in the room");
+    }
+}
+
+#[test]
+fn wrong_codes_secrets_and_servers_bring_the_joiner_back_to_the_lobby_with_the_reason() {
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    let (code, server) = create(&mut a, &mut b, Some("open sesame"));
+    let wrong_code = if code == "ZZZ-ZZZ" {
+        "YYY-YYY"
+    } else {
+        "ZZZ-ZZZ"
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let closed = format!("ws://{closed}");
+    let cases = [
+        (
+            wrong_code,
+            server.as_str(),
+            Some("open sesame"),
+            "room not found",
+        ),
+        (
+            code.as_str(),
+            server.as_str(),
+            Some("guess"),
+            "wrong secret",
+        ),
+        (
+            code.as_str(),
+            closed.as_str(),
+            Some("open sesame"),
+            "server unreachable",
+        ),
+    ];
+    for (target, at, secret, reason) in cases {
+        join(&mut b, target, at, secret);
+        let back = pump(&mut a, &mut b, Duration::from_secs(20), |_, b| {
+            b.screen() == Screen::Lobby && b.notice().is_some()
+        });
+        let notice = b.notice().unwrap_or_default();
+        assert!(
+            back && notice.starts_with(reason),
+            "joining {target} on {at}: B is in {:?} with {notice:?}, expected {reason:?}",
+            b.screen()
+        );
+    }
+    // A bad code never leaves the lobby.
+    join(&mut b, "hello", &server, None);
+    pump(&mut a, &mut b, Duration::from_millis(200), |_, _| false);
+    assert_eq!(b.screen(), Screen::Lobby);
+    assert!(b.notice().is_some_and(|n| n.starts_with("not a room code")));
+
+    // Retrying needs no restart.
+    join(&mut b, &code, &server, Some("open sesame"));
+    assert!(
+        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a
+            .sees("Bob")
+            && b.sees("Ada")),
+        "the right code and secret after failures: B is in {:?} with {:?}",
+        b.screen(),
+        b.notice()
+    );
+}
+
+#[test]
+fn samespace_join_with_no_display_connects_at_once_and_exits_with_the_reason() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let config = crate::common::temp_dir("join-cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samespace"))
+        .args(["join", &format!("ws://{closed}/K7Q-4MZ"), "--name", "Cli"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("SAMESPACE_CONFIG_DIR", &config)
+        .current_dir(crate::common::root())
+        .output()
+        .expect("run samespace join");
+    let text = crate::common::text(&out);
+    assert!(
+        !out.status.success(),
+        "joining a closed port succeeded: {text}"
+    );
+    assert!(
+        text.contains("server unreachable") && text.contains("could not connect"),
+        "no reason given: {text}"
+    );
+    let bad = crate::common::samespace(&["join", "not-a-code"]);
+    assert!(!bad.status.success());
+    assert!(
+        crate::common::text(&bad).contains("not a room code"),
+        "{}",
+        crate::common::text(&bad)
+    );
+}
