@@ -176,7 +176,8 @@ fn init_ui(
         error: None,
     };
     ui.camera_specs = specs;
-    ui.show_stats = true;
+    // The stats overlay is for looking into the machinery: off until F3.
+    ui.show_stats = false;
     ui.show_panel = true;
 }
 
