@@ -600,17 +600,23 @@ impl Core {
             return Ok(());
         }
         // Slots the render loop missed show the frame before them.
-        if let Some(last) = self.last_frame.take() {
-            let fill = missed_slots(last.pts, frame.pts, self.config.fps);
-            let mut repeat = last;
-            for pts in fill {
-                repeat.pts = pts;
-                self.encode(&repeat)?;
-                self.stats.frames_repeated += 1;
-            }
-        }
+        self.hold_last_frame(frame.pts)?;
         self.encode(&frame)?;
         self.last_frame = Some(frame);
+        Ok(())
+    }
+
+    /// Repeats the last frame encoded into each frame slot after it and before
+    /// `until` (see [`missed_slots`]); the last frame is forgotten.
+    fn hold_last_frame(&mut self, until: Duration) -> Result<(), RecordError> {
+        let Some(mut last) = self.last_frame.take() else {
+            return Ok(());
+        };
+        for pts in missed_slots(last.pts, until, self.config.fps) {
+            last.pts = pts;
+            self.encode(&last)?;
+            self.stats.frames_repeated += 1;
+        }
         Ok(())
     }
 
@@ -724,15 +730,10 @@ impl Core {
         let audio_end = self.audio.as_ref().map(|a| {
             crate::record::timeline::from_ticks(a.aligner.next_position(), AUDIO_TIMESCALE)
         });
-        if let (Some(end), Some(mut last)) = (audio_end, self.last_frame.take()) {
-            for pts in missed_slots(last.pts, end, self.config.fps) {
-                last.pts = pts;
-                if let Err(err) = self.encode(&last) {
-                    tracing::warn!(%err, "the last frame could not be held to the end");
-                    break;
-                }
-                self.stats.frames_repeated += 1;
-            }
+        if let Some(end) = audio_end
+            && let Err(err) = self.hold_last_frame(end)
+        {
+            tracing::warn!(%err, "the last frame could not be held to the end");
         }
         if let Some(audio) = self.audio.as_mut()
             && let Some(tail) = audio.framer.flush()

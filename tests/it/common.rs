@@ -27,6 +27,19 @@ pub fn temp_dir(test: &str) -> PathBuf {
     dir
 }
 
+/// Waits (at most 30 s) until the log file at `path` contains `needle`; `false`
+/// if it never did.
+pub fn wait_for_log(path: &Path, needle: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(path).is_ok_and(|log| log.contains(needle)) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
 /// Runs the `samespace` binary with arguments.
 pub fn samespace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_samespace"))

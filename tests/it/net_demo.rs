@@ -111,16 +111,12 @@ fn finish(mut proc: Proc, limit: Duration, dir: &Path, name: &str) {
 
 /// Waits until peer `name` has logged that it is in the room.
 fn wait_in_room(dir: &Path, name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
     let path = dir.join(format!("{name}.log"));
-    while !std::fs::read_to_string(&path).is_ok_and(|log| log.contains("in the room")) {
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not join: {}",
-            log_tail(dir, name)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        crate::common::wait_for_log(&path, "in the room"),
+        "{name} did not join: {}",
+        log_tail(dir, name)
+    );
 }
 
 fn log_tail(dir: &Path, name: &str) -> String {

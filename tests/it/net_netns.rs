@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{read_json, temp_dir};
 
@@ -152,15 +152,29 @@ fn log_path(report: &Path) -> std::path::PathBuf {
 /// so that a peer started after it cannot take the room (and the host's role) first
 /// on a busy machine.
 fn wait_in_room(report: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(log_path(report)).is_ok_and(|l| l.contains("in the room")) {
-        assert!(
-            Instant::now() < deadline,
-            "{} never joined",
-            report.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        crate::common::wait_for_log(&log_path(report), "in the room"),
+        "{} never joined",
+        report.display()
+    );
+}
+
+/// The report line about peer `name`.
+fn peer_line<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["peers"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("{name} missing: {report}"))
+}
+
+/// Video (over 30 pictures) and audio (over 2 s) came from peer `name`.
+fn assert_media_from(report: &serde_json::Value, name: &str, log: &str) {
+    let p = peer_line(report, name);
+    assert!(
+        p["video_frames"].as_u64().unwrap_or(0) > 30,
+        "video from {name}: {p}\n{log}"
+    );
+    assert!(p["audio_ms"].as_f64().unwrap_or(0.0) > 2000.0, "{p}");
 }
 
 /// Waits for both peers (each must succeed), stops the server, and returns each
@@ -294,11 +308,7 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
         .collect::<Vec<_>>()
         .join("\n");
     for (json, me, them, other) in [(&ja, "Alba", &jb, "Bruno"), (&jb, "Bruno", &ja, "Alba")] {
-        let peers = json["peers"].as_array().expect("peers");
-        let p = peers
-            .iter()
-            .find(|p| p["name"] == other)
-            .unwrap_or_else(|| panic!("{other} missing: {json}"));
+        let p = peer_line(json, other);
         let num = |key: &str| p[key].as_f64().unwrap_or(0.0);
         eprintln!(
             "{me} <- {other}: {} of {} pictures shown, longest freeze {:.0} ms, {} packets \
@@ -408,18 +418,9 @@ fn a_connection_that_cannot_come_up_is_started_over_until_it_does() {
         ja["net"],
         jb["net"]
     );
-    for (json, other) in [(&ja, "Bruno"), (&jb, "Alba")] {
-        let p = json["peers"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == other))
-            .unwrap_or_else(|| panic!("{other} missing: {json}"));
-        assert!(
-            p["video_frames"].as_u64().unwrap_or(0) > 30,
-            "video from {other} once connected: {p}\n{}",
-            if other == "Bruno" { &oa } else { &ob }
-        );
-        assert!(p["audio_ms"].as_f64().unwrap_or(0.0) > 2000.0, "{p}");
-    }
+    // Once connected, media flows.
+    assert_media_from(&ja, "Bruno", &oa);
+    assert_media_from(&jb, "Alba", &ob);
 }
 
 #[test]
@@ -443,15 +444,7 @@ fn peers_connect_in_a_namespace_with_only_loopback_and_no_multicast_route() {
     wait_in_room(&ra);
     let pb = peer(&ns, &url, "Bruno", "8", &rb, &[]);
     let ((la, ja), (lb, jb)) = finish([(pa, &ra), (pb, &rb)], server);
-    for (json, other, log) in [(&ja, "Bruno", &la), (&jb, "Alba", &lb)] {
-        let p = json["peers"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == other))
-            .unwrap_or_else(|| panic!("{other} missing: {json}"));
-        assert!(
-            p["video_frames"].as_u64().unwrap_or(0) > 30,
-            "video from {other} without a multicast route: {p}\n{log}"
-        );
-        assert!(p["audio_ms"].as_f64().unwrap_or(0.0) > 2000.0, "{p}");
-    }
+    // Without a multicast route, media flows.
+    assert_media_from(&ja, "Bruno", &la);
+    assert_media_from(&jb, "Alba", &lb);
 }
