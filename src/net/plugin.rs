@@ -30,7 +30,6 @@ use super::protocol::{PeerId, PeerToPeer, RoomCode};
 use super::stats::PeerStats;
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
-use crate::games::GameSnapshot;
 use crate::games::plugin::{ActiveGame, GameAuthority, RemoteGame};
 use crate::world::Placement;
 use crate::world::material::CutoutMaterial;
@@ -266,10 +265,11 @@ fn apply_world_message(
                 .name = name;
         }
         PeerToPeer::Placement { placement, .. } => {
+            let placement = Placement::from(placement);
             if sane(&placement)
                 && let Some(s) = link.bridge.shared().stats().get_mut(&from)
             {
-                s.placement = Some(placement);
+                s.placement = Some(placement.into());
             }
             for (entity, p, _, mut current) in peers.iter_mut() {
                 if p.0 == from && sane(&placement) {
@@ -278,15 +278,10 @@ fn apply_world_message(
                 }
             }
         }
-        PeerToPeer::GameSnapshot { state, .. } => {
-            match serde_json::from_value::<GameSnapshot>(state) {
-                Ok(snapshot) => remote_game.offer(snapshot, Instant::now()),
-                Err(e) => debug!(error = %e, "unreadable game snapshot"),
-            }
-        }
+        PeerToPeer::GameSnapshot { state, .. } => remote_game.offer(state, Instant::now()),
         PeerToPeer::GameEvent { event, .. } => {
             remote_game.events_received += 1;
-            debug!(%event, "game event");
+            debug!(?event, "game event");
         }
         PeerToPeer::MaskProbe {
             captured_unix_us,
@@ -383,7 +378,7 @@ pub fn send_placement(
         .map(|s| s.outlines)
         .unwrap_or_default();
     let message = PeerToPeer::Placement {
-        placement: placement.0,
+        placement: placement.0.into(),
         outline,
     };
     if let Err(e) = link
@@ -405,25 +400,20 @@ pub fn send_game_state(
         return;
     }
     let Some(game) = game else { return };
-    let kind = game.sim.kind().name().to_string();
+    let kind = game.sim.kind();
     let new_events = game.events.get(link.events_sent..).unwrap_or_default();
     for ev in new_events {
-        match serde_json::to_value(ev) {
-            Ok(event) => {
-                let message = PeerToPeer::GameEvent {
-                    game: kind.clone(),
-                    tick: ev.tick,
-                    event,
-                };
-                if let Err(e) = link
-                    .bridge
-                    .net()
-                    .send(NetCommand::World { to: None, message })
-                {
-                    warn!(error = %e, "game event not sent");
-                }
-            }
-            Err(e) => warn!(error = %e, "game event not serializable"),
+        let message = PeerToPeer::GameEvent {
+            game: kind,
+            tick: ev.tick,
+            event: ev.clone(),
+        };
+        if let Err(e) = link
+            .bridge
+            .net()
+            .send(NetCommand::World { to: None, message })
+        {
+            warn!(error = %e, "game event not sent");
         }
     }
     link.events_sent = game.events.len();
@@ -435,23 +425,18 @@ pub fn send_game_state(
         return;
     }
     link.last_snapshot = Some(now);
-    let snapshot = game.sim.snapshot();
-    match serde_json::to_value(&snapshot) {
-        Ok(state) => {
-            let message = PeerToPeer::GameSnapshot {
-                game: kind,
-                tick: snapshot.tick,
-                state,
-            };
-            if let Err(e) = link
-                .bridge
-                .net()
-                .send(NetCommand::World { to: None, message })
-            {
-                debug!(error = %e, "game snapshot not sent");
-            }
-        }
-        Err(e) => warn!(error = %e, "game snapshot not serializable"),
+    let state = game.sim.snapshot();
+    let message = PeerToPeer::GameSnapshot {
+        game: kind,
+        tick: state.tick,
+        state,
+    };
+    if let Err(e) = link
+        .bridge
+        .net()
+        .send(NetCommand::World { to: None, message })
+    {
+        debug!(error = %e, "game snapshot not sent");
     }
 }
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::peer::reorder::ReorderStats;
 use super::probe::ProbeMatcher;
+use super::protocol::WirePlacement;
 use crate::media::audio::{SAMPLE_RATE, tone_amplitude};
-use crate::world::placement::Placement;
 
 /// Tone frequencies a synthetic voice may use (Hz): far apart, so a Goertzel filter
 /// on one hardly sees another, and above Opus' low-pass-free band edge issues.
@@ -146,7 +146,7 @@ pub struct PeerStats {
     /// Delay its pictures currently get to keep their rhythm, ms.
     pub playout_delay_ms: f32,
     /// Where it last placed itself (from its `world` messages).
-    pub placement: Option<Placement>,
+    pub placement: Option<WirePlacement>,
 }
 
 /// The range of a sender's picture numbers seen so far: pictures it sent between
@@ -354,7 +354,7 @@ pub struct PeerReport {
     /// Playout delay added to its pictures at the end, ms.
     pub playout_delay_ms: f32,
     /// Where it last placed itself, as received.
-    pub placement: Option<Placement>,
+    pub placement: Option<WirePlacement>,
 }
 
 impl PeerReport {
