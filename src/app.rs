@@ -22,7 +22,7 @@ use crate::paths::assets_dir;
 use crate::segment::{CutoutPipeline, SegmentConfig, SegmentWorker};
 use crate::world::material::CutoutMaterial;
 use crate::world::participant::{
-    LatestCutout, LocalFeed, Participant, UploadStats, participant_bundle,
+    LatestCutout, LocalFeed, Participant, SourceName, UploadStats, participant_bundle,
 };
 use crate::world::scene::{
     ActiveTheme, SceneTarget, SnapshotTracker, TakeSnapshot, spawn_scene_camera,
@@ -432,10 +432,6 @@ pub fn start_feed(
     )?;
     Ok((LocalFeed { capture, segment }, name))
 }
-
-/// The description of a participant's source, for the report.
-#[derive(Component, Debug, Clone)]
-pub struct SourceName(pub String);
 
 fn spawn_demo_participants(
     mut commands: Commands,

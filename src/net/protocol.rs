@@ -449,7 +449,7 @@ pub enum Chat {
 }
 
 /// Where a peer's cutout stands, as its `placement` message announces it (world
-/// units; `crate::world::Placement` converts to and from it).
+/// units; the world's `Placement` converts to and from it).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WirePlacement {
     /// Horizontal position of the cutout's bottom centre.
@@ -462,6 +462,17 @@ pub struct WirePlacement {
     pub z: i32,
     /// Mirrored horizontally (selfie view).
     pub mirrored: bool,
+}
+
+impl WirePlacement {
+    /// Whether its numbers are finite and modest (a placement from the network is
+    /// used only then).
+    pub fn is_sane(&self) -> bool {
+        [self.x, self.y, self.scale]
+            .iter()
+            .all(|v| v.is_finite() && v.abs() < 1.0e5)
+            && self.scale > 0.0
+    }
 }
 
 /// Messages between peers on the `world` data channel (JSON text, tagged by `type`).

@@ -25,7 +25,9 @@
 //! channel that outlives rooms (the local segmentation thread feeds it from start).
 
 pub mod error;
+pub mod peers;
 pub mod settings;
+pub mod sync;
 pub mod target;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -323,6 +325,7 @@ impl Plugin for RoomPlugin {
             .add_message::<JoinRoom>()
             .add_message::<LeaveRoom>()
             .add_message::<CancelConnecting>()
+            .add_plugins((peers::plugin, sync::plugin))
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
             .add_systems(OnExit(Screen::Room), tear_down_room)
             .add_systems(
@@ -539,6 +542,7 @@ fn enter_room(commands: &mut Commands, joined: Joined) {
         GameAuthority::Follower
     });
     commands.insert_resource(RemoteGame::default());
+    commands.insert_resource(sync::GameSync::default());
     commands.insert_resource(link);
     commands.insert_resource(info);
 }

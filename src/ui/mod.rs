@@ -311,7 +311,7 @@ fn apply_camera_choice(
             info!(camera = %spec, "camera switched");
             commands
                 .entity(entity)
-                .insert((feed, crate::app::SourceName(source)));
+                .insert((feed, crate::world::participant::SourceName(source)));
         }
         Err(e) => {
             warn!(camera = %spec, error = %e, "camera unavailable");

@@ -73,6 +73,10 @@ pub struct LocalFeed {
     pub segment: SegmentWorker,
 }
 
+/// The description of a participant's source, for the report.
+#[derive(Component, Debug, Clone)]
+pub struct SourceName(pub String);
+
 /// Any other source of cutouts (a remote peer's decoder thread).
 #[derive(Component)]
 pub struct CutoutInbox(pub Receiver<Arc<Cutout>>);

@@ -1,7 +1,7 @@
 //! The games' vocabulary on the wire: [`GameSnapshot`] (`game-snapshot.state`) and
 //! [`StampedEvent`] (`game-event.event`), and the identifiers and kinds they use.
 //!
-//! Pure serde data, no Bevy: `crate::games` runs the games and re-exports these
+//! Pure serde data, no Bevy: the `games` module runs the games and re-exports these
 //! types; the transport only carries them. The JSON shapes are specified in
 //! `docs/PROTOCOL.md` ("Game state"). Unknown fields are ignored.
 
