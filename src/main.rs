@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use samespace::app::{DemoConfig, run_demo};
+use samespace::app::run_demo;
 use samespace::bench;
 use samespace::capture::Frame;
 use samespace::capture::still::{list_images, load_rgb};
 use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, LobbyArgs, SegmentArgs};
+use samespace::demo::DemoConfig;
 use samespace::net::bridge::BridgeConfig;
 use samespace::net::peer::NetConfig;
 use samespace::net::protocol::RoomCode;

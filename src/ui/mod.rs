@@ -22,7 +22,7 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
 use crate::AppSystems;
 use crate::Screen;
-use crate::app::DemoRun;
+use crate::demo::DemoRun;
 use crate::record::plugin::{Recording, StartRecording, StopRecording};
 use crate::room::settings::Settings;
 use crate::room::{
@@ -300,7 +300,7 @@ fn apply_camera_choice(
         walk_px: 60.0,
         ..crate::capture::SyntheticParams::default()
     };
-    match crate::app::start_feed(
+    match crate::world::participant::start_feed(
         &spec,
         synthetic,
         &run.config.segment,
