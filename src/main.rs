@@ -441,12 +441,12 @@ fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
 /// The window with the lobby (`samespace`), or straight into `Connecting`
 /// (`samespace join TARGET`). The saved settings are the defaults; flags override.
 fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
-    let mut args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {
-        Ok(Cli {
-            command: Some(Command::Demo(a)),
-            ..
-        }) => a,
-        _ => bail!("internal: default demo arguments do not parse"),
+    let Ok(Cli {
+        command: Some(Command::Demo(mut args)),
+        ..
+    }) = Cli::try_parse_from(["samespace", "demo", "--participants", "1"])
+    else {
+        bail!("internal: default demo arguments do not parse");
     };
     let saved = Settings::load();
     args.name = lobby.name.or(saved.name);

@@ -401,7 +401,7 @@ fn build_input(
             &stream_config,
             move |data: &[i16], _: &_| {
                 let floats: Vec<f32> = data.iter().map(|&s| f32::from(s) / 32768.0).collect();
-                deliver(&floats)
+                deliver(&floats);
             },
             on_error,
             None,

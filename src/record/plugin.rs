@@ -354,7 +354,7 @@ fn mix_audio(
         return;
     }
     let mut mix = vec![0f32; n];
-    for (_, voice) in voices.0.iter_mut() {
+    for (_, voice) in &mut voices.0 {
         for (m, v) in mix.iter_mut().zip(voice.next_chunk(n)) {
             *m += v;
         }

@@ -1564,7 +1564,7 @@ impl PeerConnectionEventHandler for PcHandler {
                         video.run(track).await;
                     }
                     RtpCodecKind::Audio => {
-                        super::track_rx::read_audio(peer, track, sink, bytes_in).await
+                        super::track_rx::read_audio(peer, track, sink, bytes_in).await;
                     }
                     _ => {}
                 }

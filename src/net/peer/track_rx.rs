@@ -82,7 +82,7 @@ impl VideoReader {
                         }
                     }
                     Released::Lost(count) => {
-                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost")
+                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost");
                     }
                 }
             }
