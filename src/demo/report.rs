@@ -154,12 +154,7 @@ pub(super) fn net_report(
     elapsed: f32,
 ) -> (Vec<crate::net::stats::PeerReport>, NetReport) {
     let shared = link.bridge.shared();
-    let mut peers: Vec<_> = shared
-        .stats()
-        .iter()
-        .map(|(id, s)| s.report(id.0, Instant::now()))
-        .collect();
-    peers.sort_by_key(|p| p.id);
+    let peers = shared.peer_reports(Instant::now());
     let sent = &shared.sent;
     let frames = sent.video_frames.load(Ordering::Relaxed);
     let skipped = sent.video_skipped.load(Ordering::Relaxed);

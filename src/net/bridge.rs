@@ -24,7 +24,9 @@
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
 //!
-//! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
+//! Measurements land in per-peer [`PeerStats`] behind one mutex inside `net`, held
+//! only for counter updates; the app reads them through [`Shared::peer_reports`] and
+//! adds what it measures through [`Shared::shown`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,7 +44,7 @@ use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, Rece
 use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
-use super::stats::{PeerStats, tone_for_name};
+use super::stats::{PeerReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
@@ -195,7 +197,7 @@ type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
 #[derive(Default)]
 pub struct Shared {
     /// Per remote peer measurements (kept after it leaves, for the report).
-    pub stats: Mutex<HashMap<PeerId, PeerStats>>,
+    stats: Mutex<HashMap<PeerId, PeerStats>>,
     /// Where `samespace-media-rx` sends each peer's video.
     decoders: Mutex<HashMap<PeerId, DecoderQueue>>,
     /// Peers whose stream needs a keyframe (decoder error or dropped unit).
@@ -215,8 +217,29 @@ pub const REMOTE_AUDIO_CAPACITY: usize = 300;
 
 impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
-    pub fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
+    pub(super) fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report line of every remote peer seen in this room (those that left
+    /// included), by peer id, as of `now`.
+    pub fn peer_reports(&self, now: Instant) -> Vec<PeerReport> {
+        let mut reports: Vec<PeerReport> = self
+            .stats()
+            .iter()
+            .map(|(id, s)| s.report(id.0, now))
+            .collect();
+        reports.sort_by_key(|r| r.id);
+        reports
+    }
+
+    /// One of `peer`'s pictures was shown at `now`, `glass_to_glass_ms` after its
+    /// capture (a peer not in the room is ignored).
+    pub fn shown(&self, peer: PeerId, now: Instant, glass_to_glass_ms: f32) {
+        if let Some(s) = self.stats().get_mut(&peer) {
+            s.shown(now);
+            PeerStats::push_latency(&mut s.glass_to_glass_ms, glass_to_glass_ms);
+        }
     }
 
     fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {

@@ -22,7 +22,6 @@ use crate::net::plugin::{
     NetLink, NetSystems, PeerJoined, PeerMessageReceived, RemotePeer, RemoteVideo,
 };
 use crate::net::protocol::{PeerId, PeerToPeer};
-use crate::net::stats::PeerStats;
 use crate::record::plugin::AudioInbox;
 use crate::world::Placement;
 use crate::world::material::CutoutMaterial;
@@ -163,11 +162,7 @@ pub fn record_shown_cutouts(
         }
         last.insert(peer.0, latest.frames);
         let ms = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
-        let mut stats = link.bridge.shared().stats();
-        if let Some(s) = stats.get_mut(&peer.0) {
-            s.shown(Instant::now());
-            PeerStats::push_latency(&mut s.glass_to_glass_ms, ms);
-        }
+        link.bridge.shared().shown(peer.0, Instant::now(), ms);
     }
 }
 

@@ -504,14 +504,9 @@ fn stats_ui(
             .0
             .is_none_or(|t| now.duration_since(t).as_secs_f32() > 0.5)
     {
-        let stats = link.bridge.shared().stats();
-        let mut lines: Vec<(u64, String)> = stats
-            .iter()
-            .filter(|(_, s)| !s.left)
-            .map(|(id, s)| (id.0, s.report(id.0, now).overlay_line()))
-            .collect();
-        lines.sort();
-        *peer_lines = (Some(now), lines.into_iter().map(|(_, l)| l).collect());
+        let lines = link.bridge.shared().peer_reports(now);
+        let lines = lines.iter().filter(|r| !r.left).map(|r| r.overlay_line());
+        *peer_lines = (Some(now), lines.collect());
     }
     let ctx = contexts.ctx_mut()?;
     let fps = 1.0 / time.delta_secs().max(1e-4);
