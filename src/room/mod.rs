@@ -23,6 +23,12 @@
 //!
 //! The local participant's cutouts reach the room's encoder through [`LocalTee`], a
 //! channel that outlives rooms (the local segmentation thread feeds it from start).
+//!
+//! The room composes the transport (`crate::net`, which knows nothing of what it
+//! carries) with the world and the games: [`peers`] makes each peer's entity a
+//! participant (names, placements, the local slot, shown-picture figures, remote
+//! voices into the recording), [`sync`] shares the game (authority, the host's
+//! snapshots and events, sending placements and the game).
 
 pub mod error;
 pub mod peers;
