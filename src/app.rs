@@ -159,13 +159,24 @@ pub struct DemoReport {
     pub cpu_threads: std::collections::BTreeMap<String, f64>,
     /// The other peers in a networked room (empty offline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<crate::net::stats::PeerReport>,
+    pub peers: Vec<PeerLine>,
     /// This peer's side of a networked room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net: Option<NetReport>,
     /// The recording, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingReport>,
+}
+
+/// One other peer in the report: its link, and its voice as heard here.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerLine {
+    /// Frames, audio, latency, bit rate… of its link.
+    #[serde(flatten)]
+    pub link: crate::net::stats::PeerReport,
+    /// Where it stands and where its voice came out.
+    #[serde(flatten)]
+    pub voice: crate::voice::plugin::VoiceLine,
 }
 
 /// This peer's own figures in a networked room.
@@ -358,7 +369,10 @@ impl Plugin for AppPlugin {
         .add_plugins(crate::room::RoomPlugin {
             start: c.start_screen(),
         })
-        .add_plugins(crate::net::plugin::NetPlugin);
+        .add_plugins(crate::net::plugin::NetPlugin)
+        .add_plugins(crate::voice::VoicePlugin {
+            spatial: c.net.as_ref().unwrap_or(&c.rooms.bridge).voices.spatial(),
+        });
         if let Some(plan) = c.start_plan() {
             app.insert_resource(crate::room::PendingConnect(plan));
         }
@@ -674,14 +688,17 @@ fn net_report(
     game: Option<&crate::games::plugin::ActiveGame>,
     remote: Option<&crate::games::plugin::RemoteGame>,
     elapsed: f32,
-) -> (Vec<crate::net::stats::PeerReport>, NetReport) {
+) -> (Vec<PeerLine>, NetReport) {
     let shared = link.bridge.shared();
     let mut peers: Vec<_> = shared
         .stats()
         .iter()
-        .map(|(id, s)| s.report(id.0, Instant::now()))
+        .map(|(id, s)| PeerLine {
+            link: s.report(id.0, Instant::now()),
+            voice: crate::voice::plugin::VoiceLine::of(link.bridge.voices(), id.0),
+        })
         .collect();
-    peers.sort_by_key(|p| p.id);
+    peers.sort_by_key(|p| p.link.id);
     let sent = &shared.sent;
     let frames = sent.video_frames.load(Ordering::Relaxed);
     let skipped = sent.video_skipped.load(Ordering::Relaxed);

@@ -12,6 +12,7 @@
 //! - [`room`]: the screens ([`Screen`]: lobby → connecting → room), creating and
 //!   joining rooms (the embedded signaling server), what a room owns, settings.
 //! - [`ui`]: egui lobby, connecting screen, room panel and stats overlay.
+//! - [`voice`]: voices placed where people stand, who is speaking, volume and mute.
 
 pub mod bench;
 pub mod bodies;
@@ -26,6 +27,7 @@ pub mod record;
 pub mod room;
 pub mod segment;
 pub mod ui;
+pub mod voice;
 pub mod world;
 
 pub mod app;

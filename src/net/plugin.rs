@@ -303,6 +303,14 @@ fn apply_world_message(
             }
         }
         PeerToPeer::Chat(chat) => info!(peer = from.0, ?chat, "chat"),
+        PeerToPeer::Voice { muted } => {
+            for (entity, p, _, _) in peers.iter() {
+                if p.0 == from {
+                    let state = crate::voice::plugin::PeerVoice { self_muted: muted };
+                    commands.entity(entity).insert(state);
+                }
+            }
+        }
         PeerToPeer::KeyframeRequest | PeerToPeer::Ping { .. } | PeerToPeer::Pong { .. } => {}
     }
 }
