@@ -391,7 +391,7 @@ fn show_speaking(
             ),
         };
         let box_centre = (box_min + box_max) / 2.0;
-        let radii = (box_max - box_min) / 2.0 * Vec2::new(1.25, 1.08);
+        let radii = (box_max - box_min) / 2.0 * Vec2::new(1.15, 1.08);
         let muted = shows_muted(participant.local, &self_mute, peer_voice);
         for child in children.iter() {
             if let Ok((ring, material, mut transform, mut visibility)) = rings.get_mut(child) {

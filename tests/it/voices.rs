@@ -108,9 +108,9 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
     let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = crate::common::temp_dir("voices-ring");
     let (_server, url) = serve(&dir);
-    let room = "VOX-222";
-    // P0 (left) speaks for 2 s, pauses for 2 s, …; P1 (right) records the room.
-    let p0 = peer(&dir, &url, room, "P0", 22, &["--tone-gate-ms", "2000"]);
+    let room = "VXR-222";
+    // P0 (left) speaks for 3 s, pauses for 3 s, …; P1 (right) records the room.
+    let p0 = peer(&dir, &url, room, "P0", 26, &["--tone-gate-ms", "3000"]);
     wait_in_room(&dir, "P0");
     let video = dir.join("P1.mp4");
     let p1 = peer(
@@ -118,7 +118,7 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
         &url,
         room,
         "P1",
-        12,
+        14,
         &["--record", video.to_str().expect("utf-8")],
     );
     let limit = Duration::from_secs(60);
@@ -128,8 +128,10 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
     let r = report(&dir, "P1");
     let p0_line = peers_named(&r, "P0")[0];
     assert!(num(p0_line, "x") < -0.2, "P0 stands left: {p0_line}");
+    // P0 stands half-way to the left edge (its slot of two): louder on the left
+    // (the 6 dB of the far-left slot of three is checked in `net_demo`).
     assert!(
-        num(p0_line, "audio_lr_db") >= 6.0,
+        num(p0_line, "audio_lr_db") >= 3.0,
         "P0 heard left: {p0_line}"
     );
     assert!(
@@ -146,18 +148,21 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
         samespace::media::audio::tone_amplitude(&ch, 48_000, tone)
     };
     let file_db = 20.0 * (amp(0) / amp(1)).log10();
-    assert!(file_db >= 6.0, "the file has P0 on the left: {file_db} dB");
+    assert!(file_db >= 3.0, "the file has P0 on the left: {file_db} dB");
 
+    // Frames well inside a tone and well inside a pause: the ring comes up within
+    // 150 ms and fades out 0.5 + 0.3 s after the voice stops, and the picture may
+    // trail the sound by a few frames when the machine draws slowly.
     let runs = segments(&pcm, tone);
     let sounding: Vec<f64> = runs
         .iter()
-        .filter(|(on, a, b)| *on && b - a >= 1.5)
-        .map(|(_, a, _)| a + 0.8)
+        .filter(|(on, a, b)| *on && b - a >= 2.5)
+        .map(|(_, a, _)| a + 1.5)
         .collect();
     let pausing: Vec<f64> = runs
         .iter()
-        .filter(|(on, a, b)| !*on && b - a >= 1.7 && *a > 0.5)
-        .map(|(_, a, _)| a + 1.5)
+        .filter(|(on, a, b)| !*on && b - a >= 2.6 && *a > 0.5)
+        .map(|(_, a, _)| a + 2.2)
         .collect();
     assert!(
         !sounding.is_empty() && !pausing.is_empty(),
@@ -179,35 +184,62 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
     }
 }
 
+/// Pixels of the muted badge's red above the heads (the top 39 % of the scene),
+/// in its left and right halves.
+fn badge_pixels(png: &Path) -> (usize, usize) {
+    let img = image::open(png).expect("snapshot png").into_rgb8();
+    let red = samespace::voice::badge::BADGE_RED;
+    let half = img.width() / 2;
+    let above_heads = img.height() * 39 / 100;
+    let mut counts = (0, 0);
+    for (x, _, p) in img.enumerate_pixels().filter(|(_, y, _)| *y < above_heads) {
+        let near = p.0.iter().zip(red).all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 30);
+        if near {
+            if x < half {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+    }
+    counts
+}
+
 #[test]
-fn with_placement_switched_off_a_voice_at_the_left_is_heard_in_the_middle() {
+fn with_placement_switched_off_a_voice_at_the_left_is_heard_in_the_middle_and_self_mute_shows() {
     let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = crate::common::temp_dir("voices-off");
     let (_server, url) = serve(&dir);
-    let room = "VOX-333";
-    let p0 = peer(&dir, &url, room, "P0", 9, &[]);
+    let room = "VXR-333";
+    let p0 = peer(&dir, &url, room, "P0", 8, &[]);
     wait_in_room(&dir, "P0");
-    let p1 = peer(&dir, &url, room, "P1", 8, &["--no-voice-placement"]);
+    // P1 (right) hears without placement, and muted itself.
+    let p1 = peer(
+        &dir,
+        &url,
+        room,
+        "P1",
+        10,
+        &["--no-voice-placement", "--mute"],
+    );
     let limit = Duration::from_secs(45);
-    finish(p1, limit, &dir, "P1");
     finish(p0, limit, &dir, "P0");
+    finish(p1, limit, &dir, "P1");
     let r = report(&dir, "P1");
     let p0_line = peers_named(&r, "P0")[0];
     assert!(num(p0_line, "x") < -0.2, "P0 stands left: {p0_line}");
-    assert!(
-        num(p0_line, "audio_frames_mixed") > 48_000.0,
-        "P0 was heard: {p0_line}"
-    );
+    assert!(num(p0_line, "audio_frames_mixed") > 48_000.0, "P0 was heard: {p0_line}");
     assert!(p0_line["audio_lr_db"].is_number(), "measured: {p0_line}");
     assert!(
         num(p0_line, "audio_lr_db").abs() < 0.5,
         "placement off: the middle: {p0_line}"
     );
-    // And P0, with placement on, hears P1 at the right.
+    // P0 hears nothing from the muted P1, and sees its badge above its head (the
+    // right half of the scene) in its snapshot, none over itself.
     let r0 = report(&dir, "P0");
     let p1_line = peers_named(&r0, "P1")[0];
-    assert!(
-        num(p1_line, "audio_lr_db") <= -6.0,
-        "P1 heard right: {p1_line}"
-    );
+    assert!(num(p1_line, "x") > 0.2, "P1 stands right: {p1_line}");
+    assert!(num(p1_line, "audio_ms") < 1.0, "the muted P1 sent audio: {p1_line}");
+    let (left, right) = badge_pixels(&dir.join("P0.png"));
+    assert!(right >= 60 && left < 10, "badge pixels left {left}, right {right}");
 }
