@@ -324,6 +324,7 @@ impl NetBridge {
             tone_hz,
             tone_gate: config.tone_gate,
             bitrate: config.audio_bitrate_bps,
+            voices: bridge.voices.clone(),
             device: match &config.audio {
                 AudioDevices::Devices { input, .. } => Some(input.clone()),
                 AudioDevices::Synthetic => None,
@@ -656,6 +657,8 @@ struct AudioLoop {
     tone_hz: f32,
     tone_gate: Option<Duration>,
     bitrate: u32,
+    /// Where this peer's own voice activity is followed (its speaking ring).
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
 }
@@ -703,8 +706,10 @@ impl AudioLoop {
             }
             let pcm = source.next_chunk(FRAME_SAMPLES);
             if self.muted.load(Ordering::Relaxed) {
+                self.voices.own_silence(FRAME_SAMPLES);
                 continue;
             }
+            self.voices.own_voice(&pcm);
             match encoder.encode_f32(&pcm) {
                 Ok(packet) => {
                     self.shared

@@ -35,7 +35,7 @@ pub fn name_text(name: &str, muted: bool, speaking: bool) -> String {
     )
 }
 
-/// Whether a person speaks now (others only: your own voice is not analysed).
+/// Whether a person speaks now (yourself: what your microphone sends).
 pub fn is_speaking(speaking: Option<&Speaking>) -> bool {
     speaking.is_some_and(|s| s.now)
 }

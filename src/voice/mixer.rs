@@ -168,6 +168,8 @@ impl VoiceMixer {
 pub struct VoiceBus {
     mixer: Mutex<VoiceMixer>,
     spatial: AtomicBool,
+    /// This peer's own voice as sent (nothing while muted), for its own ring.
+    own: Mutex<VoiceActivity>,
 }
 
 impl std::fmt::Debug for VoiceBus {
@@ -185,6 +187,7 @@ impl VoiceBus {
         Self {
             mixer: Mutex::default(),
             spatial: AtomicBool::new(spatial),
+            own: Mutex::default(),
         }
     }
 
@@ -206,6 +209,27 @@ impl VoiceBus {
     /// Queues samples of voice `id`.
     pub fn push(&self, id: u64, pcm: &[f32]) {
         self.mixer().push(id, pcm);
+    }
+
+    /// Follows this peer's own voice as it is sent.
+    pub fn own_voice(&self, pcm: &[f32]) {
+        self.own.lock().unwrap_or_else(|e| e.into_inner()).push(pcm);
+    }
+
+    /// `n` samples of this peer sent nothing (muted).
+    pub fn own_silence(&self, n: usize) {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_silence(n);
+    }
+
+    /// Whether this peer is speaking (what it sends).
+    pub fn own_speaking(&self) -> bool {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .speaking()
     }
 
     /// Mixes `frames` stereo frames that no device plays: the output without a

@@ -13,7 +13,8 @@
 //!   key, push-to-talk on `Space`) to the microphone, and `voice` messages to the
 //!   others when it changes and every [`VOICE_STATE_INTERVAL`].
 //!
-//! Remote people get [`Listening`] and [`Speaking`] when they appear; a `voice`
+//! Every participant gets [`Speaking`] (the local person: what this peer sends,
+//! nothing while muted), remote ones [`Listening`] too, when they appear; a `voice`
 //! message from a peer sets its [`PeerVoice`] (`net::plugin`).
 
 use std::time::{Duration, Instant};
@@ -216,10 +217,9 @@ fn attach_voice_parts(
             ));
         });
         if remote {
-            commands
-                .entity(entity)
-                .insert((Listening::default(), Speaking::default()));
+            commands.entity(entity).insert(Listening::default());
         }
+        commands.entity(entity).insert(Speaking::default());
     }
 }
 
@@ -235,18 +235,21 @@ fn person_x(placement: &ParticipantPlacement, latest: &LatestCutout) -> f32 {
     }
 }
 
+/// A person as `place_voices` sees them.
+type PlacedVoice = (
+    &'static Participant,
+    &'static ParticipantPlacement,
+    &'static LatestCutout,
+    Option<&'static RemotePeer>,
+    Option<&'static Listening>,
+);
+
 /// Each remote voice's gains, into the speaker's mix and the recording's.
 fn place_voices(
     settings: Res<VoiceSettings>,
     link: Option<Res<NetLink>>,
     inbox: Option<ResMut<AudioInbox>>,
-    people: Query<(
-        &Participant,
-        &ParticipantPlacement,
-        &LatestCutout,
-        Option<&RemotePeer>,
-        Option<&Listening>,
-    )>,
+    people: Query<PlacedVoice>,
 ) {
     let listener = people
         .iter()
@@ -349,14 +352,21 @@ fn show_speaking(
     let bus: Option<std::sync::Arc<VoiceBus>> = link.as_ref().map(|l| l.bridge.voices().clone());
     for (participant, placement, tex, latest, children, remote, speaking, peer_voice) in &mut people
     {
-        let glow = match (speaking, remote) {
-            (Some(mut speaking), Some(remote)) => {
-                let now = bus
-                    .as_ref()
-                    .and_then(|b| b.mixer().status(remote.0.0))
-                    .is_some_and(|s| s.speaking);
+        let glow = match (speaking, remote, &bus) {
+            (Some(mut speaking), Some(remote), Some(bus)) => {
+                let now = bus.mixer().status(remote.0.0).is_some_and(|s| s.speaking);
                 speaking.now = now;
                 speaking.glow.step(now, dt)
+            }
+            // The local person: what this peer sends (nothing while muted).
+            (Some(mut speaking), None, Some(bus)) if participant.local => {
+                let now = bus.own_speaking();
+                speaking.now = now;
+                speaking.glow.step(now, dt)
+            }
+            (Some(mut speaking), ..) => {
+                speaking.now = false;
+                speaking.glow.step(false, dt)
             }
             _ => 0.0,
         };

@@ -193,7 +193,10 @@ fn badge_pixels(png: &Path) -> (usize, usize) {
     let above_heads = img.height() * 39 / 100;
     let mut counts = (0, 0);
     for (x, _, p) in img.enumerate_pixels().filter(|(_, y, _)| *y < above_heads) {
-        let near = p.0.iter().zip(red).all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 30);
+        let near =
+            p.0.iter()
+                .zip(red)
+                .all(|(&a, b)| (i32::from(a) - i32::from(b)).abs() <= 30);
         if near {
             if x < half {
                 counts.0 += 1;
@@ -228,7 +231,10 @@ fn with_placement_switched_off_a_voice_at_the_left_is_heard_in_the_middle_and_se
     let r = report(&dir, "P1");
     let p0_line = peers_named(&r, "P0")[0];
     assert!(num(p0_line, "x") < -0.2, "P0 stands left: {p0_line}");
-    assert!(num(p0_line, "audio_frames_mixed") > 48_000.0, "P0 was heard: {p0_line}");
+    assert!(
+        num(p0_line, "audio_frames_mixed") > 48_000.0,
+        "P0 was heard: {p0_line}"
+    );
     assert!(p0_line["audio_lr_db"].is_number(), "measured: {p0_line}");
     assert!(
         num(p0_line, "audio_lr_db").abs() < 0.5,
@@ -239,7 +245,13 @@ fn with_placement_switched_off_a_voice_at_the_left_is_heard_in_the_middle_and_se
     let r0 = report(&dir, "P0");
     let p1_line = peers_named(&r0, "P1")[0];
     assert!(num(p1_line, "x") > 0.2, "P1 stands right: {p1_line}");
-    assert!(num(p1_line, "audio_ms") < 1.0, "the muted P1 sent audio: {p1_line}");
+    assert!(
+        num(p1_line, "audio_ms") < 1.0,
+        "the muted P1 sent audio: {p1_line}"
+    );
     let (left, right) = badge_pixels(&dir.join("P0.png"));
-    assert!(right >= 60 && left < 10, "badge pixels left {left}, right {right}");
+    assert!(
+        right >= 60 && left < 10,
+        "badge pixels left {left}, right {right}"
+    );
 }
