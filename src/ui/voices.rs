@@ -1,4 +1,4 @@
-//! The voice controls of the room panel: per person a speaking dot, the muted
+//! The voice controls of the room panel: per person 🔊 while speaking, the muted
 //! icon by the name (🔇: that person muted their microphone), and for the others
 //! **Mute** and a volume slider; for yourself **Mute me (V)** and push-to-talk
 //! (hold `Space`); and the switch for voices placed where people stand.
@@ -12,6 +12,8 @@ use crate::voice::plugin::{Listening, SelfMute, Speaking, VoiceSettings};
 
 /// The icon shown by the name of someone whose microphone is off.
 pub const MUTED_ICON: &str = "🔇";
+/// The icon shown before the name of someone speaking.
+pub const SPEAKING_ICON: &str = "🔊";
 
 /// The voice switches the room panel and the keys change.
 #[derive(SystemParam)]
@@ -22,11 +24,15 @@ pub struct VoiceControls<'w> {
     pub settings: ResMut<'w, VoiceSettings>,
 }
 
-/// The name of one person with its speaking dot and muted icon.
+/// The name of one person with its speaking and muted icons.
 pub fn name_text(name: &str, muted: bool, speaking: bool) -> String {
     format!(
         "{}{name}{}",
-        if speaking { "● " } else { "" },
+        if speaking {
+            format!("{SPEAKING_ICON} ")
+        } else {
+            String::new()
+        },
         if muted {
             format!(" {MUTED_ICON}")
         } else {
@@ -97,10 +103,10 @@ mod tests {
     use crate::voice::plugin::PeerVoice;
 
     #[test]
-    fn the_name_carries_the_speaking_dot_and_the_muted_icon() {
+    fn the_name_carries_the_speaking_and_muted_icons() {
         assert_eq!(name_text("Ada", false, false), "Ada");
         assert_eq!(name_text("Ada", true, false), "Ada 🔇");
-        assert_eq!(name_text("Ada", false, true), "● Ada");
+        assert_eq!(name_text("Ada", false, true), "🔊 Ada");
         let mut me = SelfMute::default();
         me.muted = true;
         assert!(shows_muted(true, &me, None));

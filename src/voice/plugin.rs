@@ -475,3 +475,64 @@ pub fn reset_self_mute(mut self_mute: ResMut<SelfMute>) {
     self_mute.synced = false;
     self_mute.last_sent = None;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::protocol::PeerId;
+    use crate::voice::spatial::StereoGains;
+    use crate::world::Placement;
+
+    fn person(id: u32, x: f32, local: bool) -> impl Bundle {
+        (
+            Participant {
+                id,
+                name: format!("p{id}"),
+                local,
+            },
+            ParticipantPlacement(Placement {
+                x,
+                ..Placement::default()
+            }),
+            LatestCutout::default(),
+        )
+    }
+
+    #[test]
+    fn each_remote_voice_gets_its_place_volume_and_mute_in_the_recording_mix() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(VoiceSettings { spatial: true })
+            .init_resource::<AudioInbox>()
+            .add_systems(Update, place_voices);
+        app.world_mut().spawn(person(0, 0.0, true));
+        let left = app
+            .world_mut()
+            .spawn((person(1003, -480.0, false), RemotePeer(PeerId(3))))
+            .insert(Listening {
+                volume: 0.5,
+                muted: false,
+            })
+            .id();
+        app.update();
+        let gains = |app: &App| app.world().resource::<AudioInbox>().gains[&remote_audio_key(3)];
+        let g = gains(&app);
+        assert!(20.0 * (g.left / g.right).log10() > 6.0, "{g:?}");
+        assert!(
+            g.mono < 0.5 && g.mono > 0.3,
+            "half volume, a little softer: {g:?}"
+        );
+        app.world_mut().entity_mut(left).insert(Listening {
+            volume: 1.0,
+            muted: true,
+        });
+        app.update();
+        assert_eq!(gains(&app), StereoGains::SILENT);
+        app.world_mut()
+            .entity_mut(left)
+            .insert(Listening::default());
+        app.world_mut().resource_mut::<VoiceSettings>().spatial = false;
+        app.update();
+        assert_eq!(gains(&app), StereoGains::UNITY);
+    }
+}
