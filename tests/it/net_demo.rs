@@ -163,6 +163,8 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
     // whatever the start-up time of each process on a busy machine.
     wait_in_room(&dir, "P0");
     let p1 = peer(&dir, &url, room, "P1", 12, &[]);
+    // P2 after P1, so that the slots by id put P0 left, P1 in the middle, P2 right.
+    wait_in_room(&dir, "P1");
     let p2 = peer(&dir, &url, room, "P2", 12, &[]);
     let limit = Duration::from_secs(45);
     finish(p0, limit, &dir, "P0");
