@@ -119,7 +119,14 @@ impl AudioInbox {
         q.drain(..excess);
     }
 
-    /// Sets where a source is heard in the recording's stereo mix.
+    /// At most this much of a live voice (60 ms) waits after a mix; older samples
+    /// are dropped. Packets that arrive late would otherwise push the voice later
+    /// and later behind the picture, since each late arrival leaves a gap of
+    /// silence in the mix and shifts what follows.
+    pub const LIVE_LAG: usize = MIX_RATE as usize * 60 / 1000;
+
+    /// Sets where a source is heard in the recording's stereo mix. A placed source
+    /// is a live voice: it is kept within [`AudioInbox::LIVE_LAG`] of the mix.
     pub fn set_gains(&mut self, source: &str, gains: StereoGains) {
         if self.gains.get(source) != Some(&gains) {
             self.gains.insert(source.to_string(), gains);
@@ -406,8 +413,15 @@ fn mix_audio(
     }
     let AudioInbox { sources, gains } = &mut *inbox;
     for (source, queue) in sources.iter_mut() {
-        let g = gains.get(source).copied().unwrap_or(StereoGains::UNITY);
-        add(&mut queue.drain(..n.min(queue.len())), g);
+        let placed = gains.get(source).copied();
+        add(
+            &mut queue.drain(..n.min(queue.len())),
+            placed.unwrap_or(StereoGains::UNITY),
+        );
+        if placed.is_some() {
+            let late = queue.len().saturating_sub(AudioInbox::LIVE_LAG);
+            queue.drain(..late);
+        }
     }
     let pts = Duration::from_secs_f64(rec.samples_pushed as f64 / MIX_RATE as f64);
     let samples = crate::media::audio::f32_to_i16(&mix);

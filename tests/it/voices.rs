@@ -74,8 +74,9 @@ fn segments(stereo: &[f32], tone_hz: f32) -> Vec<(bool, f64, f64)> {
     out
 }
 
-/// Pixels of the ring's colour (within the codec's tolerance) in the frame at `t` s.
-fn ring_pixels(video: &Path, t: f64, dir: &Path) -> usize {
+/// Pixels of the ring's colour (within the codec's tolerance) in the left and right
+/// halves of the frame at `t` s.
+fn ring_pixels(video: &Path, t: f64, dir: &Path) -> (usize, usize) {
     let png = dir.join(format!("frame-{:.0}.png", t * 1000.0));
     let out = tool(
         "ffmpeg",
@@ -94,13 +95,20 @@ fn ring_pixels(video: &Path, t: f64, dir: &Path) -> usize {
     );
     assert!(out.status.success(), "frame at {t} s");
     let img = image::open(&png).expect("frame png").into_rgb8();
-    img.pixels()
-        .filter(|p| {
-            let [r, g, b] = p.0;
-            let near = |a: u8, b: u8, tol: i32| (i32::from(a) - i32::from(b)).abs() <= tol;
-            near(r, RING[0], 60) && near(g, RING[1], 45) && near(b, RING[2], 60)
-        })
-        .count()
+    let half = img.width() / 2;
+    let mut counts = (0, 0);
+    for (x, _, p) in img.enumerate_pixels() {
+        let [r, g, b] = p.0;
+        let near = |a: u8, b: u8, tol: i32| (i32::from(a) - i32::from(b)).abs() <= tol;
+        if near(r, RING[0], 60) && near(g, RING[1], 45) && near(b, RING[2], 60) {
+            if x < half {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+    }
+    counts
 }
 
 #[test]
@@ -109,7 +117,8 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
     let dir = crate::common::temp_dir("voices-ring");
     let (_server, url) = serve(&dir);
     let room = "VXR-222";
-    // P0 (left) speaks for 3 s, pauses for 3 s, …; P1 (right) records the room.
+    // P0 (left) speaks for 3 s, pauses for 3 s, …; P1 (right) records the room,
+    // muted: its own ring must then never light.
     let p0 = peer(&dir, &url, room, "P0", 26, &["--tone-gate-ms", "3000"]);
     wait_in_room(&dir, "P0");
     let video = dir.join("P1.mp4");
@@ -119,7 +128,7 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
         room,
         "P1",
         14,
-        &["--record", video.to_str().expect("utf-8")],
+        &["--record", video.to_str().expect("utf-8"), "--mute"],
     );
     let limit = Duration::from_secs(60);
     finish(p1, limit, &dir, "P1");
@@ -169,17 +178,25 @@ fn the_speaking_ring_shows_in_the_recording_while_the_voice_sounds_and_not_in_it
         "the file has whole tones and pauses: {runs:?}"
     );
     for &t in &sounding {
-        let n = ring_pixels(&video, t, &dir);
+        let (n, muted) = ring_pixels(&video, t, &dir);
         assert!(
             n >= 150,
             "ring while P0 sounds ({t:.2} s): {n} pixels; {runs:?}"
         );
+        assert!(
+            muted < 30,
+            "no ring around the muted P1 ({t:.2} s): {muted} pixels"
+        );
     }
     for &t in &pausing {
-        let n = ring_pixels(&video, t, &dir);
+        let (n, muted) = ring_pixels(&video, t, &dir);
         assert!(
             n < 30,
             "no ring in P0's pause ({t:.2} s): {n} pixels; {runs:?}"
+        );
+        assert!(
+            muted < 30,
+            "no ring around the muted P1 ({t:.2} s): {muted} pixels"
         );
     }
 }
