@@ -56,6 +56,7 @@ fn stereo_audio(path: &Path) -> (u64, Vec<f32>) {
 }
 
 /// Runs of 50 ms windows in which the tone sounds (`true`) or not, as (start s, end s).
+/// A run shorter than 0.3 s counts as the run before it.
 fn segments(stereo: &[f32], tone_hz: f32) -> Vec<(bool, f64, f64)> {
     let window = 2400;
     let mono: Vec<f32> = stereo
@@ -71,7 +72,16 @@ fn segments(stereo: &[f32], tone_hz: f32) -> Vec<(bool, f64, f64)> {
             _ => out.push((on, start, end)),
         }
     }
-    out
+    // A gap of a few packets inside a tone (a late packet on a busy machine) is
+    // still the tone: runs under 0.3 s join their neighbours.
+    let mut merged: Vec<(bool, f64, f64)> = Vec::new();
+    for run in out {
+        match merged.last_mut() {
+            Some(last) if last.0 == run.0 || run.2 - run.1 < 0.3 => last.2 = run.2,
+            _ => merged.push(run),
+        }
+    }
+    merged
 }
 
 /// Pixels of the ring's colour (within the codec's tolerance) in the left and right
