@@ -121,7 +121,10 @@ impl Plugin for AppPlugin {
         .add_plugins(crate::room::RoomPlugin {
             start: c.start_screen(),
         })
-        .add_plugins(crate::net::plugin::NetPlugin);
+        .add_plugins(crate::net::plugin::NetPlugin)
+        .add_plugins(crate::voice::VoicePlugin {
+            spatial: c.net.as_ref().unwrap_or(&c.rooms.bridge).voices.spatial(),
+        });
         if let Some(plan) = c.start_plan() {
             app.insert_resource(crate::room::PendingConnect(plan));
         }

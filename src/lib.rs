@@ -15,6 +15,7 @@
 //! - [`demo`]: the demo driver (demo participants, the timed headless run) and its
 //!   JSON report.
 //! - [`app`]: the composition root ([`app::AppPlugin`], [`app::run_demo`]).
+//! - [`voice`]: voices placed where people stand, who is speaking, volume and mute.
 
 pub mod bench;
 pub mod bodies;
@@ -30,6 +31,7 @@ pub mod record;
 pub mod room;
 pub mod segment;
 pub mod ui;
+pub mod voice;
 pub mod world;
 
 pub mod app;

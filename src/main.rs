@@ -323,6 +323,10 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
         },
         samespace::cli::AudioMode::Synthetic => samespace::net::bridge::AudioDevices::Synthetic,
     };
+    config.voices = std::sync::Arc::new(samespace::voice::mixer::VoiceBus::new(
+        !args.no_voice_placement,
+    ));
+    config.tone_gate = args.tone_gate_ms.map(std::time::Duration::from_millis);
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
     config.video_fps = args.video_fps.clamp(1.0, 60.0);
     Ok(config)

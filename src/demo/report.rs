@@ -49,7 +49,7 @@ pub struct DemoReport {
     pub cpu_threads: std::collections::BTreeMap<String, f64>,
     /// The other peers in a networked room (empty offline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<crate::net::stats::PeerReport>,
+    pub peers: Vec<PeerLine>,
     /// This peer's side of a networked room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net: Option<NetReport>,
@@ -147,14 +147,32 @@ pub struct ParticipantReport {
     /// Final placement.
     pub placement: Placement,
 }
+/// One other peer in the report: its link, and its voice as heard here.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerLine {
+    /// Frames, audio, latency, bit rate… of its link.
+    #[serde(flatten)]
+    pub link: crate::net::stats::PeerReport,
+    /// Where it stands and where its voice came out.
+    #[serde(flatten)]
+    pub voice: crate::voice::plugin::VoiceLine,
+}
+
 pub(super) fn net_report(
     link: &crate::net::plugin::NetLink,
     game: Option<&crate::games::plugin::ActiveGame>,
     remote: Option<&crate::games::plugin::RemoteGame>,
     elapsed: f32,
-) -> (Vec<crate::net::stats::PeerReport>, NetReport) {
+) -> (Vec<PeerLine>, NetReport) {
     let shared = link.bridge.shared();
-    let peers = shared.peer_reports(Instant::now());
+    let peers = shared
+        .peer_reports(Instant::now())
+        .into_iter()
+        .map(|link_report| PeerLine {
+            voice: crate::voice::plugin::VoiceLine::of(link.bridge.voices(), link_report.id),
+            link: link_report,
+        })
+        .collect();
     let sent = &shared.sent;
     let frames = sent.video_frames.load(Ordering::Relaxed);
     let skipped = sent.video_skipped.load(Ordering::Relaxed);

@@ -11,7 +11,9 @@
 //!   by the clock; nothing is sent while muted.
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
-//!   played on the [`Speaker`] when one is open.
+//!   queued on the room's [`VoiceBus`], which the [`Speaker`] plays (in stereo,
+//!   each voice placed) when one is open; without one this thread mixes the bus on
+//!   its clock, so the placed mix is still computed and measured.
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -46,11 +48,12 @@ use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{PeerReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
-use crate::media::audio::{AudioSource, SineSource};
+use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::segment::Cutout;
+use crate::voice::mixer::VoiceBus;
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
@@ -144,6 +147,11 @@ pub struct BridgeConfig {
     pub muted: bool,
     /// Microphone and speaker, or synthetic audio.
     pub audio: AudioDevices,
+    /// The synthetic voice alternates this long of its tone with as long a silence
+    /// (`None`: a steady tone).
+    pub tone_gate: Option<Duration>,
+    /// Where received voices are mixed (shared with the app, which places them).
+    pub voices: Arc<VoiceBus>,
 }
 
 impl BridgeConfig {
@@ -158,6 +166,8 @@ impl BridgeConfig {
             audio_bitrate_bps: 32_000,
             muted: false,
             audio: AudioDevices::Synthetic,
+            tone_gate: None,
+            voices: Arc::new(VoiceBus::new(true)),
         }
     }
 }
@@ -283,6 +293,7 @@ pub struct NetBridge {
     keyframe: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    voices: Arc<VoiceBus>,
     local: (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>),
     threads: Vec<JoinHandle<()>>,
 }
@@ -306,6 +317,8 @@ impl NetBridge {
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
         let muted = Arc::new(AtomicBool::new(config.muted));
+        // Voices of an earlier room are forgotten (peer ids are per room).
+        config.voices.mixer().clear();
         let mut bridge = Self {
             net,
             shared,
@@ -313,6 +326,7 @@ impl NetBridge {
             keyframe,
             muted,
             tone_hz,
+            voices: config.voices.clone(),
             local,
             threads: Vec::new(),
         };
@@ -331,7 +345,9 @@ impl NetBridge {
             stop: bridge.stop.clone(),
             muted: bridge.muted.clone(),
             tone_hz,
+            tone_gate: config.tone_gate,
             bitrate: config.audio_bitrate_bps,
+            voices: bridge.voices.clone(),
             device: match &config.audio {
                 AudioDevices::Devices { input, .. } => Some(input.clone()),
                 AudioDevices::Synthetic => None,
@@ -342,6 +358,7 @@ impl NetBridge {
             media: bridge.net.media().clone(),
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
+            voices: bridge.voices.clone(),
             device: match &config.audio {
                 AudioDevices::Devices { output, .. } => Some(output.clone()),
                 AudioDevices::Synthetic => None,
@@ -371,6 +388,11 @@ impl NetBridge {
     /// This peer's synthetic tone.
     pub fn tone_hz(&self) -> f32 {
         self.tone_hz
+    }
+
+    /// The room's voices as mixed for this listener.
+    pub fn voices(&self) -> &Arc<VoiceBus> {
+        &self.voices
     }
 
     /// Mutes or unmutes the outgoing audio.
@@ -656,7 +678,10 @@ struct AudioLoop {
     stop: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    tone_gate: Option<Duration>,
     bitrate: u32,
+    /// Where this peer's own voice activity is followed (its speaking ring).
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
 }
@@ -674,7 +699,11 @@ impl AudioLoop {
                 Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
             }
         }
-        Box::new(SineSource::new(self.tone_hz, 0.3))
+        let tone = SineSource::new(self.tone_hz, 0.3);
+        match self.tone_gate {
+            Some(gate) => Box::new(GatedSource::new(tone, gate)),
+            None => Box::new(tone),
+        }
     }
 
     fn run(self) {
@@ -700,8 +729,10 @@ impl AudioLoop {
             }
             let pcm = source.next_chunk(FRAME_SAMPLES);
             if self.muted.load(Ordering::Relaxed) {
+                self.voices.own_silence(FRAME_SAMPLES);
                 continue;
             }
+            self.voices.own_voice(&pcm);
             match encoder.encode_f32(&pcm) {
                 Ok(packet) => {
                     self.shared
@@ -727,6 +758,8 @@ struct ReceiveLoop {
     media: Receiver<NetEvent>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
+    /// Where received voices are mixed.
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: play received voices on the speaker (`None` name: the default).
     device: Option<Option<String>>,
 }
@@ -735,10 +768,8 @@ impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
-        let speaker = self
-            .device
-            .as_ref()
-            .and_then(|name| match Speaker::open(name.as_deref()) {
+        let speaker = self.device.as_ref().and_then(|name| {
+            match Speaker::open(name.as_deref(), self.voices.clone()) {
                 Ok(speaker) => {
                     let device = speaker.name().to_string();
                     self.shared.set_audio(|a| a.output = Some(device));
@@ -748,8 +779,21 @@ impl ReceiveLoop {
                     info!(error = %e, "no speaker: received voices are measured only");
                     None
                 }
-            });
+            }
+        });
+        // Without a speaker the mix runs on this thread's clock: computed and
+        // measured as if played.
+        let started = Instant::now();
+        let mut mixed = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
+            if speaker.is_none() {
+                let due = (started.elapsed().as_secs_f64()
+                    * f64::from(crate::media::audio::SAMPLE_RATE)) as u64;
+                if due > mixed {
+                    self.voices.render_unplayed((due - mixed) as usize);
+                    mixed = due;
+                }
+            }
             let event = match self.media.recv_timeout(POLL) {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -757,7 +801,7 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker.as_ref()),
+                NetEvent::Audio(packet) => self.audio(packet, &mut voices),
                 _ => {}
             }
             if let Some(speaker) = &speaker {
@@ -796,12 +840,7 @@ impl ReceiveLoop {
         }
     }
 
-    fn audio(
-        &self,
-        packet: ReceivedMedia,
-        voices: &mut HashMap<PeerId, VoiceIn>,
-        speaker: Option<&Speaker>,
-    ) {
+    fn audio(&self, packet: ReceivedMedia, voices: &mut HashMap<PeerId, VoiceIn>) {
         let peer = packet.from;
         let voice = match voices.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -841,9 +880,7 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        if let Some(speaker) = speaker {
-            speaker.play(peer.0, &pcm);
-        }
+        self.voices.push(peer.0, &pcm);
         let mut queue = self
             .shared
             .remote_audio

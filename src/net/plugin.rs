@@ -303,7 +303,10 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
         PeerToPeer::KeyframeRequest | PeerToPeer::Ping { .. } | PeerToPeer::Pong { .. } => {
             return None;
         }
-        PeerToPeer::Chat(_) | PeerToPeer::GameSnapshot { .. } | PeerToPeer::GameEvent { .. } => {}
+        PeerToPeer::Chat(_)
+        | PeerToPeer::Voice { .. }
+        | PeerToPeer::GameSnapshot { .. }
+        | PeerToPeer::GameEvent { .. } => {}
     }
     Some(message)
 }

@@ -533,6 +533,12 @@ pub enum PeerToPeer {
         /// Row-major bits (1 = person, mask ≥ 128), packed LSB first, as hex.
         bits: String,
     },
+    /// The sender's microphone state: `muted` when it muted itself (it then sends
+    /// no audio). Sent on change and every second; receivers show a muted badge.
+    Voice {
+        /// The sender muted itself.
+        muted: bool,
+    },
     /// Round-trip probe; the receiver answers [`PeerToPeer::Pong`] with the same `nonce`.
     Ping {
         /// Opaque value echoed back.
@@ -713,6 +719,18 @@ mod tests {
         );
         let chess = GAME_SNAPSHOT_JSON.replace("volleyball", "chess");
         assert!(serde_json::from_str::<PeerToPeer>(&chess).is_err());
+    }
+
+    #[test]
+    fn the_voice_state_reads_with_unknown_fields_and_needs_muted() {
+        let msg = PeerToPeer::Voice { muted: true };
+        let json = serde_json::to_string(&msg).expect("serializes");
+        assert_eq!(json, r#"{"type":"voice","muted":true}"#);
+        let newer: PeerToPeer =
+            serde_json::from_str(r#"{"type":"voice","muted":false,"push_to_talk":true}"#)
+                .expect("unknown fields are ignored");
+        assert_eq!(newer, PeerToPeer::Voice { muted: false });
+        assert!(serde_json::from_str::<PeerToPeer>(r#"{"type":"voice"}"#).is_err());
     }
 
     mod properties {

@@ -4,7 +4,7 @@
 //!
 //! Systems (all only while a `NetLink` exists):
 //! - `spawn_remote_participants` ([`PeerJoined`]) and `apply_peer_messages`
-//!   ([`PeerMessageReceived`]: `hello`, `placement`, `chat`) in `AppSystems::Ingest`,
+//!   ([`PeerMessageReceived`]: `hello`, `placement`, `chat`, `voice`) in `AppSystems::Ingest`,
 //!   after the transport's `NetSystems::Drain`; `mix_remote_audio` beside them.
 //! - `spread_by_room_order` in `AppSystems::Simulate`, after the arrangement.
 //! - `record_shown_cutouts` in `AppSystems::Sync`: capture → shown latency.
@@ -122,6 +122,14 @@ pub fn apply_peer_messages(
                 }
             }
             PeerToPeer::Chat(chat) => info!(peer = from.0, ?chat, "chat"),
+            PeerToPeer::Voice { muted } => {
+                for (entity, p, _, _) in &peers {
+                    if p.0 == *from {
+                        let state = crate::voice::plugin::PeerVoice { self_muted: *muted };
+                        commands.entity(entity).insert(state);
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -9,11 +9,13 @@
 //!   snapshot, recording, stats.
 //!
 //! Placement input: drag to move, wheel to scale, `[`/`]` z-order, `M` mirror, `T`
-//! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel; shortcuts never
-//! fire while an egui text field has focus. The game HUD is in [`hud`].
+//! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel, `V` mute
+//! yourself, `Space` held to talk (push-to-talk on); shortcuts never fire while an
+//! egui text field has focus. The room panel's voice controls are in [`voices`]. The game HUD is in [`hud`].
 
 pub mod hud;
 pub mod lobby;
+pub mod voices;
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -335,11 +337,13 @@ fn room_ui(
         &Participant,
         &mut ParticipantPlacement,
         &LatestCutout,
+        PersonVoice,
     )>,
     mut commands: Commands,
     recording: Res<Recording>,
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
+    mut voice: voices::VoiceControls,
 ) -> Result {
     if !ui.show_panel {
         return Ok(());
@@ -365,31 +369,31 @@ fn room_ui(
             }
             w.separator();
             w.label("People");
-            for (e, p, mut pl, latest) in &mut people {
+            for (e, p, mut pl, latest, (listening, peer_voice, speaking)) in &mut people {
                 w.horizontal(|h| {
                     let selected = ui.selected == Some(e);
-                    if h.selectable_label(
-                        selected,
-                        format!(
-                            "{}{}",
-                            p.name,
-                            if p.local && p.name != "You" {
-                                " (you)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .clicked()
-                    {
+                    let name = format!(
+                        "{}{}",
+                        p.name,
+                        if p.local && p.name != "You" {
+                            " (you)"
+                        } else {
+                            ""
+                        }
+                    );
+                    let muted = voices::shows_muted(p.local, &voice.self_mute, peer_voice);
+                    let name = voices::name_text(&name, muted, voices::is_speaking(speaking));
+                    if h.selectable_label(selected, name).clicked() {
                         ui.selected = Some(e);
                     }
                     if h.checkbox(&mut pl.mirrored, "mirror").changed() {
                         commands.entity(e).insert(Pinned);
                     }
                     h.label(format!("{} frames", latest.frames));
+                    voices::person_controls(h, p.local, listening, &mut voice);
                 });
             }
+            voices::voice_switches(w, &mut voice);
             w.separator();
             let mut chosen = theme.0.name.clone();
             egui::ComboBox::from_label("Theme")
@@ -443,6 +447,14 @@ fn room_ui(
         });
     Ok(())
 }
+
+/// A person's voice parts in the room panel: the listener's volume and mute, what
+/// they said of their microphone, whether they speak.
+type PersonVoice = (
+    Option<&'static mut crate::voice::plugin::Listening>,
+    Option<&'static crate::voice::plugin::PeerVoice>,
+    Option<&'static crate::voice::plugin::Speaking>,
+);
 
 /// The room's code (large) and join link, each with **Copy**; returns what a Copy
 /// did, for the status line.
@@ -571,10 +583,16 @@ fn keyboard_shortcuts(
     recording: Res<Recording>,
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
+    mut self_mute: ResMut<crate::voice::plugin::SelfMute>,
 ) {
     // Keys typed into a text field (name, code, …) are text, not shortcuts.
     if typing.wants_any_keyboard_input() {
+        self_mute.talk_held = false;
         return;
+    }
+    let talk = keys.pressed(KeyCode::Space) && *screen.get() == Screen::Room;
+    if self_mute.talk_held != talk {
+        self_mute.talk_held = talk;
     }
     if keys.just_pressed(KeyCode::F3) {
         ui.show_stats = !ui.show_stats;
@@ -596,6 +614,9 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::KeyP) {
         snap.write(TakeSnapshot(snapshot_path()));
+    }
+    if keys.just_pressed(KeyCode::KeyV) {
+        self_mute.muted = !self_mute.muted;
     }
     if keys.just_pressed(KeyCode::KeyR) {
         if recording.is_active() {
