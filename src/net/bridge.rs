@@ -52,8 +52,8 @@ use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+use crate::media::voice::mixer::VoiceBus;
 use crate::segment::Cutout;
-use crate::voice::mixer::VoiceBus;
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
