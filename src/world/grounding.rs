@@ -72,12 +72,14 @@ pub struct ShadowShape {
 
 /// The contact shadow of a person whose box spans `left..right` (world units) and
 /// who stands on `floor_y`: an ellipse a little wider than the body, flattened by
-/// perspective, centred on the floor line.
+/// perspective, mostly on the floor just under the floor line.
 pub fn contact_shadow(left: f32, right: f32, floor_y: f32) -> ShadowShape {
     let width = (right - left).abs() * 1.15;
+    let height = (width * 0.14).clamp(10.0, 60.0);
     ShadowShape {
-        centre: [(left + right) / 2.0, floor_y],
-        size: [width, (width * 0.14).clamp(10.0, 60.0)],
+        // Three quarters on the floor in front, a quarter behind the feet.
+        centre: [(left + right) / 2.0, floor_y - height / 4.0],
+        size: [width, height],
     }
 }
 
@@ -144,7 +146,13 @@ mod tests {
     #[test]
     fn the_shadow_is_centred_under_the_person_on_the_floor_and_scales_with_them() {
         let s = contact_shadow(-100.0, 100.0, -300.0);
-        assert_eq!(s.centre, [0.0, -300.0]);
+        assert_eq!(s.centre[0], 0.0);
+        // It covers the floor line, mostly below it.
+        let (top, bottom) = (s.centre[1] + s.size[1] / 2.0, s.centre[1] - s.size[1] / 2.0);
+        assert!(
+            top > -300.0 && -300.0 - bottom > 2.0 * (top + 300.0),
+            "{top} {bottom}"
+        );
         assert!(s.size[0] > 200.0 && s.size[0] < 260.0);
         assert!(s.size[1] < s.size[0] / 4.0);
         let small = contact_shadow(200.0, 260.0, -300.0);
