@@ -59,8 +59,9 @@ impl GameHudText {
                 ..boxed(22.0)
             },
             GameHudText::Instruction => boxed(17.0),
+            // Nearly opaque: name tags and game objects behind it do not show through.
             GameHudText::Results => TextStyle {
-                background: Some([10, 12, 20, 215]),
+                background: Some([14, 16, 26, 245]),
                 align: Align::Left,
                 ..boxed(24.0)
             },

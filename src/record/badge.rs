@@ -1,5 +1,6 @@
 //! The recording badge drawn in the world while a recording runs ("● REC 0:12", top
-//! right): the window, snapshots and the recording itself show that it is on.
+//! left, where the window's room panel, top right, does not cover it): the window,
+//! snapshots and the recording itself show that it is on.
 
 use bevy::prelude::*;
 use bevy::sprite::Anchor;
@@ -14,7 +15,7 @@ use crate::world::text::TextStyle;
 #[derive(Component, Debug, Clone, Copy)]
 pub struct RecordingBadge;
 
-/// Distance of the badge from the scene's top-right corner.
+/// Distance of the badge from the scene's top-left corner.
 const INSET: f32 = 14.0;
 
 /// The badge's words after `seconds` of recording (empty when not recording).
@@ -41,9 +42,9 @@ pub fn spawn_badge(mut commands: Commands) {
                 ..TextStyle::default()
             },
         ),
-        Anchor::TOP_RIGHT,
+        Anchor::TOP_LEFT,
         Transform::from_xyz(
-            SCENE_WIDTH / 2.0 - INSET,
+            -SCENE_WIDTH / 2.0 + INSET,
             SCENE_HEIGHT / 2.0 - INSET,
             depth::PANEL,
         ),

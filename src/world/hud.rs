@@ -80,7 +80,7 @@ const SHADOW_ALPHA: f32 = 0.5;
 pub fn name_tag_style() -> TextStyle {
     TextStyle {
         size: 20.0,
-        background: Some([10, 12, 20, 170]),
+        background: Some([10, 12, 20, 205]),
         shadow: false,
         ..TextStyle::default()
     }

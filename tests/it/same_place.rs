@@ -1,6 +1,6 @@
-//! The same place, in real rendered frames: names above people, the game's HUD in
-//! recordings, cutouts that fade where the camera frame cut them, and a contact
-//! shadow on the floor. Words are read back with Tesseract OCR (Debian package
+//! The same place, in real rendered frames: names above people, the game's HUD and
+//! the recording badge in recordings, cutouts that fade where the camera frame cut
+//! them, and a contact shadow on the floor. Words are read back with Tesseract OCR (Debian package
 //! `tesseract-ocr`, installed by `scripts/setup.sh`).
 
 use std::path::Path;
@@ -289,6 +289,19 @@ fn a_recorded_game_shows_the_countdown_score_and_instruction_in_its_frames() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // The recording badge, red, in the top-left corner.
+    let first = Picture::load(&dir.join("frame-02.png"));
+    let mut red = 0;
+    for y in 0..60 {
+        for x in 0..220 {
+            let [r, g, b] = first.px(x, y);
+            red += usize::from(r > 200 && g < 120 && b < 120);
+        }
+    }
+    assert!(
+        red > 40,
+        "no recording badge in the recording ({red} red pixels)"
     );
     let mut seen_countdown = false;
     let mut seen_play = false;
