@@ -86,7 +86,7 @@ impl HudLines {
         let results = (snap.phase == GamePhase::Results).then(|| {
             let mut rows = snap.scores.clone();
             // Highest first; ties keep the players' order.
-            rows.sort_by(|a, b| b.total.cmp(&a.total));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.total));
             let mut board = format!("Results · round {}", snap.round);
             for (i, r) in rows.iter().enumerate() {
                 let unit = if r.total == 1 { "pt" } else { "pts" };

@@ -131,9 +131,7 @@ mod tests {
             m[y * w] = 255;
             m[y * w + 1] = 255;
         }
-        for x in 20..44 {
-            m[x] = 255;
-        }
+        m[20..44].fill(255);
         let e = cut_edges(&m, w as u32, h as u32);
         assert!(e.left && e.top && e.bottom && !e.right);
         // A few stray pixels are not a cut; an empty or malformed mask cuts nothing.

@@ -210,31 +210,34 @@ type Followed<'a> = (
     Option<&'a NameTagDetail>,
 );
 
+/// A name tag as `place_adornments` moves it.
+type TagParts<'a> = (
+    Entity,
+    &'a NameTag,
+    &'a mut SceneText,
+    &'a Sprite,
+    &'a mut Transform,
+    &'a mut Visibility,
+);
+
+/// A contact shadow as `place_adornments` moves it.
+type ShadowParts<'a> = (
+    Entity,
+    &'a ContactShadow,
+    &'a mut Sprite,
+    &'a mut Transform,
+    &'a mut Visibility,
+);
+
+/// Neither a participant nor a name tag (a shadow's query stays apart from both).
+type NotPersonNorTag = (Without<Participant>, Without<NameTag>, Without<SceneText>);
+
 /// Keeps tags above heads and shadows under people; removes those whose person left.
 pub fn place_adornments(
     mut commands: Commands,
     people: Query<Followed, With<CutoutTexture>>,
-    mut tags: Query<
-        (
-            Entity,
-            &NameTag,
-            &mut SceneText,
-            &Sprite,
-            &mut Transform,
-            &mut Visibility,
-        ),
-        (Without<Participant>, Without<ContactShadow>),
-    >,
-    mut shadows: Query<
-        (
-            Entity,
-            &ContactShadow,
-            &mut Sprite,
-            &mut Transform,
-            &mut Visibility,
-        ),
-        (Without<Participant>, Without<NameTag>, Without<SceneText>),
-    >,
+    mut tags: Query<TagParts, (Without<Participant>, Without<ContactShadow>)>,
+    mut shadows: Query<ShadowParts, NotPersonNorTag>,
 ) {
     // The person's box (left, right, top) and lowest point, when they are on screen.
     let body = |owner: Entity| {
