@@ -1,6 +1,7 @@
 //! Bevy glue for the games: feeds each participant's silhouette into the
 //! [`GameSim`], steps it with the frame time, draws the objects from its snapshot,
-//! turns `TakePhoto` into a scene snapshot, and (windowed) shows the HUD.
+//! turns `TakePhoto` into a scene snapshot, and draws the HUD in the world
+//! ([`super::scene_hud`]).
 //!
 //! In a networked room only the host simulates ([`GameAuthority::Host`]); a
 //! follower draws the host's snapshots ([`RemoteGame`], filled by the net plugin,
@@ -20,6 +21,7 @@ use super::{
 };
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
+use crate::world::depth;
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement, Pinned};
 use crate::world::scene::{ActiveTheme, TakeSnapshot};
 
@@ -181,7 +183,11 @@ impl Plugin for GamesPlugin {
                 .chain()
                 .in_set(AppSystems::Simulate),
         )
-        .add_systems(Update, draw_objects.in_set(AppSystems::Present));
+        .add_systems(Startup, super::scene_hud::spawn_game_hud)
+        .add_systems(
+            Update,
+            (draw_objects, super::scene_hud::draw_game_hud).in_set(AppSystems::Present),
+        );
     }
 }
 
@@ -440,7 +446,7 @@ fn draw_objects(
     let mut existing: HashMap<ObjectId, Entity> = HashMap::new();
     for (e, s, mut t) in &mut sprites {
         if let Some(o) = snapshot.objects.iter().find(|o| o.id == s.0) {
-            t.translation = Vec3::new(o.position[0], o.position[1], 4.0);
+            t.translation = Vec3::new(o.position[0], o.position[1], depth::GAME_OBJECTS);
             t.rotation = Quat::from_rotation_z(o.angle);
             existing.insert(s.0, e);
         } else {
@@ -461,7 +467,7 @@ fn draw_objects(
                 custom_size: Some(Vec2::splat(o.radius * 2.0)),
                 ..default()
             },
-            Transform::from_xyz(o.position[0], o.position[1], 4.0),
+            Transform::from_xyz(o.position[0], o.position[1], depth::GAME_OBJECTS),
         ));
     }
     match (snapshot.net, net.iter().next()) {
@@ -476,7 +482,8 @@ fn draw_objects(
                     Color::srgba(1.0, 1.0, 1.0, 0.85),
                     Vec2::new(8.0, top - floor),
                 ),
-                Transform::from_xyz(x, (top + floor) / 2.0, 3.0),
+                // Behind people: the net never crosses a face.
+                Transform::from_xyz(x, (top + floor) / 2.0, depth::GAME_SCENERY),
             ));
         }
         (None, Some(e)) => commands.entity(e).despawn(),

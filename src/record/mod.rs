@@ -14,7 +14,8 @@
 //!   the writer; [`timeline`]: sans-IO audio alignment and A/V fragment cutting;
 //!   [`recorder`]: the thread and its handle; [`synthetic`]: a flash-and-beep test
 //!   source and [`bench_encode`]; [`sink`]: files and test writers; [`path`]:
-//!   the recordings folder and timestamped file names.
+//!   the recordings folder and timestamped file names; [`badge`]: the "● REC"
+//!   badge drawn in the world while recording.
 //!
 //! Invariants: all timestamps are durations since the handle's [`origin`]
 //! (one clock for audio and video); the render loop never blocks on the
@@ -24,6 +25,7 @@
 //!
 //! [`origin`]: RecorderHandle::origin
 
+pub mod badge;
 pub mod error;
 pub mod mp4;
 pub mod path;

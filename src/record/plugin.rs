@@ -158,11 +158,16 @@ impl Plugin for RecordPlugin {
             .init_resource::<Voices>()
             .add_message::<StartRecording>()
             .add_message::<StopRecording>()
+            .add_systems(Startup, super::badge::spawn_badge)
             .add_systems(
                 Update,
                 (control_recording, watch_scene, watch_recorder, mix_audio)
                     .chain()
                     .in_set(AppSystems::Egress),
+            )
+            .add_systems(
+                Update,
+                super::badge::update_badge.in_set(AppSystems::Present),
             );
         if let Some(path) = self.record_to.clone() {
             app.add_systems(

@@ -11,9 +11,12 @@
 //! Placement input: drag to move, wheel to scale, `[`/`]` z-order, `M` mirror, `T`
 //! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel, `V` mute
 //! yourself, `Space` held to talk (push-to-talk on); shortcuts never fire while an
-//! egui text field has focus. The room panel's voice controls are in [`voices`]. The game HUD is in [`hud`].
+//! egui text field has focus. The room panel's voice controls are in [`voices`]. The
+//! game HUD, names and the recording badge are drawn in the world
+//! (`games::scene_hud`, `world::hud`, `record::badge`), and so are the speaking ring
+//! and the mute badge (`voice`), so snapshots and recordings show them too; egui is
+//! for controls.
 
-pub mod hud;
 pub mod lobby;
 pub mod voices;
 
@@ -130,7 +133,6 @@ impl Plugin for UiPlugin {
                     connecting_ui.run_if(in_state(Screen::Connecting)),
                     room_ui.run_if(in_state(Screen::Room)),
                     stats_ui,
-                    hud::game_hud,
                 ),
             )
             .add_systems(
@@ -417,7 +419,7 @@ fn room_ui(
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 w.label(
-                    egui::RichText::new(format!("● REC {:.0}s  {name}", recording.elapsed()))
+                    egui::RichText::new(format!("REC {:.0}s  {name}", recording.elapsed()))
                         .color(egui::Color32::RED),
                 );
                 if w.button("Stop recording (R)").clicked() {

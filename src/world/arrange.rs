@@ -14,6 +14,11 @@ pub struct Extent {
     pub frame_h: u32,
     /// Topmost person row (the top of the head), in pixels from the top.
     pub top: u32,
+    /// Lowest person row (the feet, or the frame's last row where it cuts the body).
+    pub bottom: u32,
+    /// Column of the top of the head: the middle of the widest run of person pixels
+    /// in the topmost row (a raised hand beside the head is a run of its own).
+    pub crown: f32,
     /// Leftmost person column.
     pub left: u32,
     /// Rightmost person column (inclusive).
@@ -93,19 +98,43 @@ pub fn head_width(mask: &[u8], width: u32, height: u32) -> Option<f32> {
     whole_head(h, widest).then_some(widest as f32)
 }
 
+/// The middle of the widest run of person pixels (alpha ≥ 128) in a row.
+fn widest_run_centre(row: &[u8]) -> f32 {
+    let (mut best, mut centre) = (0usize, 0.0);
+    let mut start = None;
+    for (x, &a) in row.iter().chain(std::iter::once(&0)).enumerate() {
+        match (a >= 128, start) {
+            (true, None) => start = Some(x),
+            (false, Some(s)) => {
+                if x - s > best {
+                    (best, centre) = (x - s, (s + x) as f32 / 2.0);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    centre
+}
+
 /// The person's bounding box in a mask (alpha ≥ 128, rows with at least a few
 /// person pixels), or `None` when the mask is empty.
 pub fn person_extent(mask: &[u8], width: u32, height: u32) -> Option<Extent> {
     let (w, h) = (width as usize, height as usize);
     let min_run = (w / 100).max(2);
-    let (mut top, mut left, mut right) = (None, w, 0usize);
+    let (mut top, mut bottom, mut left, mut right) = (None, 0usize, w, 0usize);
+    let mut crown = 0.0;
     for y in 0..h {
         let row = &mask[y * w..(y + 1) * w];
         let count = row.iter().filter(|&&a| a >= 128).count();
         if count < min_run {
             continue;
         }
-        top.get_or_insert(y);
+        if top.is_none() {
+            top = Some(y);
+            crown = widest_run_centre(row);
+        }
+        bottom = y;
         if let Some(l) = row.iter().position(|&a| a >= 128) {
             left = left.min(l);
         }
@@ -117,6 +146,8 @@ pub fn person_extent(mask: &[u8], width: u32, height: u32) -> Option<Extent> {
         frame_w: width,
         frame_h: height,
         top: t as u32,
+        bottom: bottom as u32,
+        crown,
         left: left as u32,
         right: right as u32,
         head: head_width(mask, width, height),
@@ -192,7 +223,8 @@ pub fn head_scale(e: &Extent, params: &ArrangeParams, target: Option<f32>) -> f3
     scale.clamp(0.05, 4.0)
 }
 
-/// Places everyone, left to right in the given order: on the floor, evenly spread,
+/// Places everyone, left to right in the given order: on the floor (the lowest
+/// person row, the feet or the frame's cut, on the floor line), evenly spread,
 /// heads at the same height, shrunk together if they would not fit side by side.
 pub fn arrange(extents: &[Extent], params: &ArrangeParams, mirrored: &[bool]) -> Vec<Placement> {
     let n = extents.len();
@@ -235,9 +267,11 @@ pub fn arrange(extents: &[Extent], params: &ArrangeParams, mirrored: &[bool]) ->
             // Offset of the person's box centre from the frame centre, in world units.
             let mid = (e.left + e.right + 1) as f32 / 2.0 - e.frame_w as f32 / 2.0;
             let offset = mid * s * if mirror { -1.0 } else { 1.0 };
+            // Rows under the person (below the feet) hang below the floor line.
+            let below_feet = e.frame_h.saturating_sub(e.bottom + 1) as f32 * s;
             Placement {
                 x: centre - offset,
-                y: params.floor_y,
+                y: params.floor_y - below_feet,
                 scale: s,
                 z: i as i32,
                 mirrored: mirror,
@@ -262,6 +296,8 @@ mod tests {
             frame_w: 640,
             frame_h: 480,
             top,
+            bottom: 479,
+            crown: (left + right + 1) as f32 / 2.0,
             left,
             right,
             head: None,
@@ -354,8 +390,39 @@ mod tests {
             }
         }
         let e = person_extent(&m, 100, 50).expect("person");
-        assert_eq!((e.top, e.left, e.right), (10, 20, 59));
+        assert_eq!((e.top, e.bottom, e.left, e.right), (10, 49, 20, 59));
+        assert_eq!(e.crown, 40.0);
+        // A raised hand in the top row beside a wider head: the crown is the head's.
+        for x in 0..3 {
+            m[10 * 100 + x] = 255;
+        }
+        for y in 5..10 {
+            for x in 30..50 {
+                m[y * 100 + x] = 255;
+            }
+            for x in 0..3 {
+                m[y * 100 + x] = 255;
+            }
+        }
+        let e = person_extent(&m, 100, 50).expect("person");
+        assert_eq!((e.top, e.crown), (5, 40.0));
         assert!(person_extent(&[0u8; 100], 10, 10).is_none());
+    }
+
+    #[test]
+    fn feet_inside_the_frame_stand_on_the_floor_line() {
+        let params = ArrangeParams::default();
+        // Someone filmed head to toe: their feet are 80 rows above the frame's bottom.
+        let full = Extent {
+            bottom: 399,
+            ..ext(60, 250, 390)
+        };
+        let cut = ext(40, 200, 440);
+        let ps = arrange(&[full, cut], &params, &[]);
+        let feet = ps[0].cutout_to_world(320.0, 400.0, 640, 480)[1];
+        assert!((feet - params.floor_y).abs() < 1e-3, "feet at {feet}");
+        // The one cut by the frame stands on it with the frame's bottom.
+        assert_eq!(ps[1].y, params.floor_y);
     }
 
     #[test]

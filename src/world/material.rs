@@ -1,5 +1,6 @@
 //! `CutoutMaterial`: the 2D material every participant is drawn with (texture, tint,
-//! mirror, and the hologram effect done on the GPU in `assets/shaders/cutout.wgsl`).
+//! mirror, edge fade, grading towards the theme's light with a rim, and the hologram
+//! effect, done on the GPU in `assets/shaders/cutout.wgsl`).
 
 use bevy::prelude::*;
 use bevy::render::render_resource::{AsBindGroup, ShaderType};
@@ -15,6 +16,28 @@ pub struct CutoutParams {
     pub hologram: Vec4,
     /// Hologram colour; `w > 0.5` mirrors the picture.
     pub holo_color: Vec4,
+    /// Fade bands at the cut edges (left, right, top, bottom), texture fractions.
+    pub fade: Vec4,
+    /// Grading gain (rgb, linear).
+    pub gain: Vec4,
+    /// Grading lift of the shadows (rgb, linear).
+    pub lift: Vec4,
+    /// Rim colour (rgb) and strength (w).
+    pub rim: Vec4,
+    /// Texture offset towards the light (xy).
+    pub light: Vec4,
+}
+
+impl CutoutParams {
+    /// Untouched: no fade, no grading, no rim, no hologram.
+    pub fn plain(tint: Vec4) -> Self {
+        Self {
+            tint,
+            gain: Vec4::ONE,
+            holo_color: Vec4::new(0.3, 0.85, 1.0, 0.0),
+            ..Self::default()
+        }
+    }
 }
 
 /// A participant's live cutout texture with its look.

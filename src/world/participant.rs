@@ -12,6 +12,8 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use crossbeam_channel::Receiver;
 
 use super::arrange::{ArrangeParams, Extent, arrange, person_extent};
+use super::grounding::{CutEdges, cut_edges};
+use super::light::Grade;
 use super::material::{CutoutMaterial, CutoutParams};
 use super::placement::Placement;
 use super::scene::ActiveTheme;
@@ -48,6 +50,8 @@ pub struct LatestCutout {
     pub extent: Option<Extent>,
     /// The union of the boxes seen so far: where this person moves within the frame.
     pub envelope: Option<Extent>,
+    /// The edges of the frame that cut the person (they fade out).
+    pub cut: CutEdges,
     /// Cutouts shown so far.
     pub frames: u64,
 }
@@ -127,11 +131,7 @@ pub fn participant_bundle(
 ) -> impl Bundle + use<> {
     let image = images.add(blank_texture(640, 480));
     let material = materials.add(CutoutMaterial {
-        params: CutoutParams {
-            tint,
-            hologram: Vec4::ZERO,
-            holo_color: Vec4::new(0.3, 0.85, 1.0, 0.0),
-        },
+        params: CutoutParams::plain(tint),
         texture: image.clone(),
     });
     (
@@ -193,6 +193,7 @@ pub fn drain_cutouts(
         if latest.frames % 5 == 0 || latest.extent.is_none() {
             latest.extent =
                 person_extent(&cutout.mask, cutout.width, cutout.height).or(latest.extent);
+            latest.cut = cut_edges(&cutout.mask, cutout.width, cutout.height);
             latest.envelope = match (latest.envelope, latest.extent) {
                 (Some(env), Some(e)) if (env.frame_w, env.frame_h) == (e.frame_w, e.frame_h) => {
                     Some(union(env, e))
@@ -214,15 +215,17 @@ fn union(a: Extent, b: Extent) -> Extent {
             (old, new) => old.or(new),
         },
         top: a.top.min(b.top),
+        bottom: a.bottom.max(b.bottom),
         left: a.left.min(b.left),
         right: a.right.max(b.right),
         ..a
     }
 }
 
-/// Keeps materials in step with their textures and the theme (hologram look, time).
+/// Keeps materials in step with their textures and the theme (edge fade, grading
+/// towards the theme's light, rim, hologram look, time).
 pub fn update_materials(
-    q: Query<(&CutoutTexture, &ParticipantPlacement)>,
+    q: Query<(&CutoutTexture, &ParticipantPlacement, &LatestCutout)>,
     mut materials: ResMut<Assets<CutoutMaterial>>,
     theme: Res<ActiveTheme>,
     time: Res<Time>,
@@ -244,11 +247,22 @@ pub fn update_materials(
         )),
         _ => None,
     };
-    for (tex, placement) in &q {
+    let grade = Grade::from_light(&theme.0.light);
+    for (tex, placement, latest) in &q {
         let Some(mut m) = materials.get_mut(&tex.material) else {
             continue;
         };
         m.params.tint = tex.tint;
+        m.params.fade = Vec4::from_array(latest.cut.fade_bands());
+        m.params.gain = Vec3::from_array(grade.gain).extend(1.0);
+        m.params.lift = Vec3::from_array(grade.lift).extend(0.0);
+        m.params.rim = Vec4::from_array(grade.rim);
+        // Towards the light in texture space (v grows downwards; mirrored flips u),
+        // as far as the rim is wide.
+        let [lx, ly] = grade.towards_light;
+        let (w, h) = (tex.size.0.max(1) as f32, tex.size.1.max(1) as f32);
+        let u = if placement.mirrored { -lx } else { lx };
+        m.params.light = Vec4::new(u * RIM_PX / w, -ly * RIM_PX / h, 0.0, 0.0);
         let mirror = if placement.mirrored { 1.0 } else { 0.0 };
         match hologram {
             Some((colour, lines, ghost)) => {
@@ -263,11 +277,14 @@ pub fn update_materials(
     }
 }
 
+/// Width of the rim light, in cutout pixels.
+const RIM_PX: f32 = 6.0;
+
 /// Places each participant's quad from its placement and texture size.
 pub fn apply_placements(mut q: Query<(&ParticipantPlacement, &CutoutTexture, &mut Transform)>) {
     for (p, tex, mut t) in &mut q {
         let (w, h) = (tex.size.0 as f32 * p.scale, tex.size.1 as f32 * p.scale);
-        t.translation = Vec3::new(p.x, p.y + h / 2.0, 1.0 + p.z as f32 * 0.01);
+        t.translation = Vec3::new(p.x, p.y + h / 2.0, super::depth::PEOPLE + p.z as f32 * 0.01);
         t.scale = Vec3::new(w, h, 1.0);
     }
 }

@@ -149,7 +149,7 @@ pub fn spawn_theme(
             custom_size: Some(Vec2::new(SCENE_WIDTH, SCENE_HEIGHT)),
             ..default()
         },
-        Transform::from_xyz(0.0, 0.0, -10.0),
+        Transform::from_xyz(0.0, 0.0, super::depth::BACKGROUND),
     ));
     spawn_effect(&mut commands, &theme.0);
 }

@@ -1,11 +1,14 @@
 //! Themes as data (pure): `assets/themes/<name>/theme.ron` describes background
-//! layers, floor line, palette, gravity, ambient effect and music. The background is
+//! layers, floor line, light ([`Light`]: direction, colour, ambient, exposure, rim),
+//! palette, gravity, ambient effect and music. The background is
 //! painted procedurally from the layers (or taken from an image in the theme folder),
 //! so adding a theme needs no recompilation.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use super::light::Light;
 
 /// A colour written as `"#RRGGBB"` or `"#RRGGBBAA"` in theme files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +167,9 @@ pub struct Theme {
     pub gravity: f32,
     /// Height of the floor line where people stand.
     pub floor_y: f32,
+    /// The light people are graded towards (neutral when left out).
+    #[serde(default)]
+    pub light: Light,
     /// Colours.
     pub palette: Palette,
     /// Background layers, back to front.
@@ -595,6 +601,50 @@ mod tests {
             .find(|t| t.name == "beach")
             .expect("beach theme");
         assert!(space.gravity.abs() < normal.gravity.abs() / 2.0);
+    }
+
+    #[test]
+    fn every_bundled_theme_has_a_floor_on_its_ground_and_a_light() {
+        for t in list_themes(&themes_dir()) {
+            let ground = t.layers.iter().find_map(|l| match l {
+                Layer::Ground { y, .. } => Some(*y),
+                _ => None,
+            });
+            assert_eq!(
+                ground,
+                Some(t.floor_y),
+                "{}: the floor line is the ground's top",
+                t.name
+            );
+            if matches!(t.effect, Effect::Hologram { .. }) {
+                continue;
+            }
+            assert!(
+                t.light.strength > 0.0 && t.light.rim > 0.0,
+                "{}: {:?}",
+                t.name,
+                t.light
+            );
+        }
+    }
+
+    #[test]
+    fn a_theme_without_a_light_is_lit_neutrally_and_a_light_parses() {
+        let base = r##"(title: "T", description: "d", gravity: -900.0, floor_y: -250.0,
+            palette: (background: "#000000", ground: "#111111", accent: "#222222", text: "#FFFFFF"),
+            layers: [], effect: None"##;
+        let plain: Theme = ron::from_str(&format!("{base})")).expect("theme without a light");
+        assert_eq!(plain.light, Light::default());
+        assert_eq!(plain.floor_y, -250.0);
+        let lit: Theme = ron::from_str(&format!(
+            r##"{base}, light: (direction: (-1.0, 0.5), color: "#FFC890", ambient: "#101020", rim: 0.6))"##
+        ))
+        .expect("theme with a light");
+        assert_eq!(lit.light.direction, (-1.0, 0.5));
+        assert_eq!(lit.light.color, Rgba([0xFF, 0xC8, 0x90, 255]));
+        assert_eq!(lit.light.rim, 0.6);
+        // Fields left out keep their neutral values.
+        assert_eq!(lit.light.exposure, 1.0);
     }
 
     #[test]

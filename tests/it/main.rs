@@ -11,6 +11,7 @@ mod peer_mesh;
 mod process_mesh;
 mod record;
 mod room;
+mod same_place;
 mod segment_model;
 mod serve_process;
 mod signaling;
