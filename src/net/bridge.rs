@@ -123,6 +123,36 @@ pub enum AudioDevices {
         /// Output device name (`None`: the default).
         output: Option<String>,
     },
+    /// Each side as chosen in the lobby; a side with no device is synthetic (tone
+    /// out / voices measured, not played), a device that cannot be opened falls back
+    /// to that too, logged.
+    Each {
+        /// The microphone.
+        input: crate::media::audio_device::DeviceChoice,
+        /// The speaker.
+        output: crate::media::audio_device::DeviceChoice,
+    },
+}
+
+impl AudioDevices {
+    /// The microphone to open: `None` for the synthetic tone, `Some(None)` for the
+    /// default device.
+    pub fn input_device(&self) -> Option<Option<String>> {
+        match self {
+            Self::Synthetic => None,
+            Self::Devices { input, .. } => Some(input.clone()),
+            Self::Each { input, .. } => input.device(),
+        }
+    }
+
+    /// The speaker to open: `None` for none (voices measured only).
+    pub fn output_device(&self) -> Option<Option<String>> {
+        match self {
+            Self::Synthetic => None,
+            Self::Devices { output, .. } => Some(output.clone()),
+            Self::Each { output, .. } => output.device(),
+        }
+    }
 }
 
 /// How the bridge encodes.
@@ -309,20 +339,14 @@ impl NetBridge {
             muted: bridge.muted.clone(),
             tone_hz,
             bitrate: config.audio_bitrate_bps,
-            device: match &config.audio {
-                AudioDevices::Devices { input, .. } => Some(input.clone()),
-                AudioDevices::Synthetic => None,
-            },
+            device: config.audio.input_device(),
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
         let receive = ReceiveLoop {
             media: bridge.net.media().clone(),
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
-            device: match &config.audio {
-                AudioDevices::Devices { output, .. } => Some(output.clone()),
-                AudioDevices::Synthetic => None,
-            },
+            device: config.audio.output_device(),
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
         info!(tone_hz, "net bridge started");

@@ -26,7 +26,7 @@ use bevy::prelude::*;
 use super::bridge::{NetBridge, RemoteDecoder};
 use super::peer::{NetCommand, NetEvent};
 use super::probe::ProbeMask;
-use super::protocol::{PeerId, PeerToPeer, RoomCode};
+use super::protocol::{PeerId, PeerToPeer, RoomCode, ServerToClient};
 use super::stats::PeerStats;
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
@@ -85,6 +85,26 @@ impl NetLink {
 #[derive(Component, Debug, Clone, Copy)]
 pub struct RemotePeer(pub PeerId);
 
+/// What the network says about the room as a whole, for `crate::room` to act on.
+#[derive(Message, Debug, Clone)]
+pub enum RoomNews {
+    /// A server message the mesh does not act on (`room-lock`, `error`).
+    Server(ServerToClient),
+    /// A `room-choice` from a peer (only the host's counts).
+    Choice {
+        /// Sender.
+        from: PeerId,
+        /// Theme name.
+        theme: String,
+        /// Game name, if any.
+        game: Option<String>,
+    },
+    /// The connection to a peer came up.
+    PeerConnected(PeerId),
+    /// The signaling connection ended (why).
+    ServerClosed(String),
+}
+
 /// The decoder thread of a remote participant (joined when the entity goes).
 #[derive(Component)]
 pub struct RemoteVideo(pub RemoteDecoder);
@@ -94,6 +114,7 @@ impl Plugin for NetPlugin {
         let linked = resource_exists::<NetLink>;
         app.init_resource::<RemoteGame>()
             .init_resource::<GameAuthority>()
+            .add_message::<RoomNews>()
             .add_systems(
                 Update,
                 (drain_net_events, mix_remote_audio)
@@ -136,6 +157,7 @@ pub fn drain_net_events(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<CutoutMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
+    mut news: MessageWriter<RoomNews>,
 ) {
     let events: Vec<NetEvent> = link.bridge.net().events().try_iter().collect();
     for event in events {
@@ -178,6 +200,7 @@ pub fn drain_net_events(
                 link.bridge.request_keyframe();
                 // A late joiner gets the full game state at once.
                 link.last_snapshot = None;
+                news.write(RoomNews::PeerConnected(id));
             }
             NetEvent::PeerLeft { id } => {
                 info!(peer = id.0, "peer left");
@@ -196,6 +219,12 @@ pub fn drain_net_events(
                 } else {
                     GameAuthority::Follower
                 };
+            }
+            NetEvent::World {
+                from,
+                message: PeerToPeer::RoomChoice { theme, game },
+            } => {
+                news.write(RoomNews::Choice { from, theme, game });
             }
             NetEvent::World { from, message } => apply_world_message(
                 &link,
@@ -225,6 +254,10 @@ pub fn drain_net_events(
             }
             NetEvent::SignalingClosed { reason } => {
                 warn!(%reason, "signaling closed: no new peers can join");
+                news.write(RoomNews::ServerClosed(reason));
+            }
+            NetEvent::FromServer(message) => {
+                news.write(RoomNews::Server(message));
             }
             NetEvent::Video(_) | NetEvent::Audio(_) => {}
         }
@@ -303,7 +336,10 @@ fn apply_world_message(
             }
         }
         PeerToPeer::Chat(chat) => info!(peer = from.0, ?chat, "chat"),
-        PeerToPeer::KeyframeRequest | PeerToPeer::Ping { .. } | PeerToPeer::Pong { .. } => {}
+        PeerToPeer::KeyframeRequest
+        | PeerToPeer::Ping { .. }
+        | PeerToPeer::Pong { .. }
+        | PeerToPeer::RoomChoice { .. } => {}
     }
 }
 

@@ -24,6 +24,7 @@
 //! The local participant's cutouts reach the room's encoder through [`LocalTee`], a
 //! channel that outlives rooms (the local segmentation thread feeds it from start).
 
+pub mod control;
 pub mod error;
 pub mod settings;
 pub mod target;
@@ -280,6 +281,8 @@ pub struct RoomInfo {
     pub link: String,
     /// Whether the room's server runs in this app (it stops when you leave).
     pub hosted_here: bool,
+    /// The host locked the room: nobody new can join (from the server's `room-lock`).
+    pub locked: bool,
     _embedded: Option<EmbeddedServer>,
 }
 
@@ -323,6 +326,13 @@ impl Plugin for RoomPlugin {
             .add_message::<JoinRoom>()
             .add_message::<LeaveRoom>()
             .add_message::<CancelConnecting>()
+            .add_message::<control::LockRoom>()
+            .add_message::<control::RemovePerson>()
+            .add_message::<crate::Notice>()
+            .add_message::<crate::world::scene::SwitchTheme>()
+            .add_message::<crate::games::plugin::ChooseGame>()
+            .add_message::<crate::net::plugin::RoomNews>()
+            .init_resource::<control::RoomChoice>()
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
             .add_systems(OnExit(Screen::Room), tear_down_room)
             .add_systems(
@@ -333,6 +343,17 @@ impl Plugin for RoomPlugin {
                     take_leave.run_if(in_state(Screen::Room)),
                 )
                     .in_set(crate::AppSystems::Ingest),
+            )
+            .add_systems(
+                Update,
+                (
+                    control::take_room_news,
+                    control::send_room_controls,
+                    control::share_room_choice,
+                )
+                    .chain()
+                    .run_if(in_state(Screen::Room).and_then(resource_exists::<NetLink>))
+                    .in_set(crate::AppSystems::Sync),
             );
     }
 }
@@ -433,6 +454,7 @@ fn connect(plan: ConnectPlan, local: CutoutTee) -> Result<Joined, String> {
             link: join_link(&share, code),
             server: share,
             hosted_here: embedded.is_some(),
+            locked: false,
             _embedded: embedded,
         },
     })

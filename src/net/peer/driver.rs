@@ -283,6 +283,9 @@ pub enum NetCommand {
         /// The sender whose stream is broken.
         from: PeerId,
     },
+    /// Send a room control to the signaling server (`lock`, `unlock`, `remove`:
+    /// host only; the server answers with [`NetEvent::FromServer`]).
+    Server(ClientToServer),
     /// Leave the room (also done on drop).
     Leave,
 }
@@ -339,6 +342,9 @@ pub enum NetEvent {
         /// Loss repair on its video so far.
         video_repair: ReorderStats,
     },
+    /// A server message about the room that the mesh does not act on itself
+    /// (`room-lock`, `error`: e.g. `removed` just before the server closes).
+    FromServer(ServerToClient),
     /// The signaling connection ended; no new peers can join us.
     SignalingClosed {
         /// Why.
@@ -741,6 +747,11 @@ impl Room {
                 NetCommand::RequestKeyframe { from } => self.request_keyframe(from).await,
                 NetCommand::Video(unit) => self.fan_out_video(unit),
                 NetCommand::Audio(packet) => self.fan_out_audio(packet),
+                NetCommand::Server(msg) => {
+                    if self.signaling.outbox.send(msg).await.is_err() {
+                        warn!("room control not sent: the signaling connection is closed");
+                    }
+                }
             }
         }
         while let Ok(unit) = self.video.try_recv() {
@@ -903,7 +914,10 @@ impl Room {
             },
             ServerToClient::Error { code, message } => {
                 warn!(%code, message, "signaling error");
+                self.sink
+                    .event(NetEvent::FromServer(ServerToClient::Error { code, message }));
             }
+            lock @ ServerToClient::RoomLock { .. } => self.sink.event(NetEvent::FromServer(lock)),
             ServerToClient::Welcome { .. } | ServerToClient::Pong => {}
         }
     }
