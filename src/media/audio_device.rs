@@ -98,6 +98,15 @@ impl DeviceChoice {
         }
     }
 
+    /// The choice that opens `device` (see [`DeviceChoice::device`]).
+    pub fn from_device(device: Option<Option<String>>) -> Self {
+        match device {
+            None => Self::None,
+            Some(None) => Self::Default,
+            Some(Some(name)) => Self::Named(name),
+        }
+    }
+
     /// The device to open: `None` for no device, `Some(None)` for the default.
     pub fn device(&self) -> Option<Option<String>> {
         match self {
