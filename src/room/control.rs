@@ -7,7 +7,8 @@
 //!   a removed member gets `error removed` and goes back to the lobby with that
 //!   reason.
 //! - [`RoomChoice`]: the theme and game for everyone. The host sends its own
-//!   (`room-choice` on `world`) when it changes and whenever a peer connects; the
+//!   (`room-choice` on `world`) when it changes, when a peer connects and every
+//!   [`ROOM_CHOICE_INTERVAL`]; the
 //!   others apply the host's ([`SwitchTheme`], [`ChooseGame`]) and ignore anyone
 //!   else's.
 //! - A closed signaling connection is said on screen ([`Notice`]): nobody new can
@@ -177,14 +178,20 @@ pub fn take_room_news(
     }
 }
 
-/// The host: keeps [`RoomChoice`] to what it runs and sends it when it changes or
-/// a peer connects.
+/// How often the host repeats its [`RoomChoice`]: a peer's `world` channel opens
+/// a little after its connection, and a message sent before is lost, so a newcomer
+/// has the host's choice within this long of its channel opening.
+pub const ROOM_CHOICE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The host: keeps [`RoomChoice`] to what it runs and sends it when it changes, a
+/// peer connects, and every [`ROOM_CHOICE_INTERVAL`].
 pub fn share_room_choice(
     link: Res<NetLink>,
     mut news: MessageReader<RoomNews>,
     theme: Option<Res<ActiveTheme>>,
     game: Option<Res<ActiveGame>>,
     mut choice: ResMut<RoomChoice>,
+    mut last_sent: Local<Option<std::time::Instant>>,
 ) {
     let connected = news
         .read()
@@ -196,10 +203,14 @@ pub fn share_room_choice(
         theme: theme.map_or_else(|| choice.theme.clone(), |t| t.0.name.clone()),
         game: game.map(|g| g.sim.kind()),
     };
-    if now == *choice && !connected {
+    let due = last_sent.is_none_or(|t| t.elapsed() >= ROOM_CHOICE_INTERVAL);
+    if now == *choice && !connected && !due {
         return;
     }
-    info!(theme = %now.theme, game = ?now.game.map(GameKind::name), "room choice shared");
+    if now != *choice {
+        info!(theme = %now.theme, game = ?now.game.map(GameKind::name), "room choice");
+    }
+    *last_sent = Some(std::time::Instant::now());
     send(
         &link,
         NetCommand::World {

@@ -8,12 +8,18 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
-use samespace::Screen;
+use samespace::games::GameKind;
+use samespace::games::plugin::{ChooseGame, GamesPlugin, RemoteGame};
+use samespace::media::audio_device::DeviceChoice;
 use samespace::net::bridge::AudioDevices;
 use samespace::net::plugin::{NetLink, NetPlugin, RemotePeer};
+use samespace::room::control::{LockRoom, RemovePerson, RoomChoice};
 use samespace::room::{
     CreateRoom, JoinRoom, LeaveRoom, LobbyNotice, LocalTee, RoomInfo, RoomPlugin, RoomSettings,
 };
+use samespace::world::scene::{ActiveTheme, SwitchTheme};
+use samespace::world::theme::load_theme;
+use samespace::{Notice, Screen};
 use samespace::segment::Cutout;
 use samespace::world::material::CutoutMaterial;
 use samespace::world::participant::{LatestCutout, Participant, UploadStats, drain_cutouts};
@@ -21,10 +27,27 @@ use samespace::world::participant::{LatestCutout, Participant, UploadStats, drai
 /// One room test at a time (each runs two media pipelines).
 static ROOMS: Mutex<()> = Mutex::new(());
 
-/// A headless app with the room and network plugins, no window, no renderer.
+/// A headless app with the room, network and games plugins, no window, no
+/// renderer.
 struct Peer {
     app: App,
     seq: u64,
+}
+
+/// What an app was told: its notices and theme switches, every frame's.
+#[derive(Resource, Default)]
+struct Heard {
+    notices: Vec<Notice>,
+    themes: Vec<String>,
+}
+
+fn listen(
+    mut heard: ResMut<Heard>,
+    mut notices: MessageReader<Notice>,
+    mut themes: MessageReader<SwitchTheme>,
+) {
+    heard.notices.extend(notices.read().cloned());
+    heard.themes.extend(themes.read().map(|t| t.0.clone()));
 }
 
 impl Peer {
@@ -42,12 +65,23 @@ impl Peer {
             ..RoomSettings::default()
         };
         rooms.bridge.audio = AudioDevices::Synthetic;
+        let themes = crate::common::root().join("assets/themes");
+        let beach = load_theme(&themes, "beach").expect("the beach theme");
         app.insert_resource(rooms)
+            .insert_resource(ActiveTheme(beach))
+            .init_resource::<Heard>()
+            .add_message::<samespace::world::scene::TakeSnapshot>()
             .add_plugins(RoomPlugin {
                 start: Screen::Lobby,
             })
             .add_plugins(NetPlugin)
-            .add_systems(Update, drain_cutouts);
+            .add_plugins(GamesPlugin {
+                kind: None,
+                seed: 1,
+                photo_dir: crate::common::temp_dir("room-photos"),
+            })
+            .add_systems(Update, drain_cutouts)
+            .add_systems(Last, listen);
         Self { app, seq: 0 }
     }
 
@@ -301,4 +335,173 @@ fn samespace_join_with_no_display_connects_at_once_and_exits_with_the_reason() {
         "{}",
         crate::common::text(&bad)
     );
+}
+
+fn heard(peer: &Peer) -> &Heard {
+    peer.app.world().resource::<Heard>()
+}
+
+#[test]
+fn the_host_locks_the_room_and_removes_a_guest_who_lands_in_the_lobby_with_the_reason() {
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    let (code, server) = create(&mut a, &mut b, None);
+    join(&mut b, &code, &server, None);
+    assert!(
+        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+            && b.sees("Ada")),
+        "B never joined: {:?}",
+        b.notice()
+    );
+
+    // A guest's lock is refused before it reaches the server.
+    b.send(LockRoom(true));
+    pump(&mut a, &mut b, Duration::from_millis(300), |_, _| false);
+    assert!(!a.app.world().resource::<RoomInfo>().locked);
+    assert!(
+        heard(&b)
+            .notices
+            .iter()
+            .any(|n| n.text.contains("only the room's host")),
+        "{:?}",
+        heard(&b).notices
+    );
+
+    // The host locks: both panels know, and B cannot come back after leaving.
+    a.send(LockRoom(true));
+    assert!(
+        pump(&mut a, &mut b, Duration::from_secs(10), |a, b| {
+            a.app.world().resource::<RoomInfo>().locked
+                && b.app.world().resource::<RoomInfo>().locked
+        }),
+        "the lock did not reach both"
+    );
+    assert!(heard(&b).notices.iter().any(|n| n.text.contains("locked")));
+    b.send(LeaveRoom);
+    assert!(pump(&mut a, &mut b, Duration::from_secs(20), |a, b| {
+        b.screen() == Screen::Lobby && a.remotes().is_empty()
+    }));
+    join(&mut b, &code, &server, None);
+    assert!(pump(&mut a, &mut b, Duration::from_secs(20), |_, b| {
+        b.screen() == Screen::Lobby && b.notice().is_some()
+    }));
+    assert!(
+        b.notice().is_some_and(|n| n.starts_with("room locked")),
+        "{:?}",
+        b.notice()
+    );
+
+    // Unlocked, B joins again; then the host removes B.
+    a.send(LockRoom(false));
+    pump(&mut a, &mut b, Duration::from_millis(500), |_, _| false);
+    join(&mut b, &code, &server, None);
+    assert!(
+        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+            && b.sees("Ada")),
+        "B could not join the unlocked room: {:?}",
+        b.notice()
+    );
+    let bob = {
+        let world = a.app.world_mut();
+        let mut q = world.query::<&RemotePeer>();
+        q.iter(world).next().expect("Bob's peer").0
+    };
+    a.send(RemovePerson(bob));
+    let removed = pump(&mut a, &mut b, Duration::from_secs(20), |a, b| {
+        b.screen() == Screen::Lobby && a.remotes().is_empty() && b.remotes().is_empty()
+    });
+    assert!(
+        removed,
+        "B is in {:?} seeing {:?}; A sees {:?}",
+        b.screen(),
+        b.remotes(),
+        a.remotes()
+    );
+    let reason = b.notice().unwrap_or_default();
+    assert!(
+        reason.starts_with("removed from the room") && reason.contains("host"),
+        "{reason:?}"
+    );
+    assert_eq!(a.screen(), Screen::Room, "the host stays");
+    // The removal closed B's link to the server; no stray "lost connection" for B.
+    assert!(
+        !heard(&b)
+            .notices
+            .iter()
+            .any(|n| n.text.starts_with("lost the connection")),
+        "{:?}",
+        heard(&b).notices
+    );
+}
+
+#[test]
+fn the_hosts_theme_and_game_reach_the_guest_and_the_lobbys_audio_choice_reaches_the_room() {
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    // B's lobby chose no microphone, no speaker, muted.
+    {
+        let mut rooms = b.app.world_mut().resource_mut::<RoomSettings>();
+        rooms.bridge.audio = AudioDevices::Each {
+            input: DeviceChoice::None,
+            output: DeviceChoice::None,
+        };
+        rooms.bridge.muted = true;
+    }
+    let (code, server) = create(&mut a, &mut b, None);
+    // The host picks a theme and a game before B comes: B gets them on connecting.
+    let space = load_theme(&crate::common::root().join("assets/themes"), "space").expect("space");
+    a.app.world_mut().insert_resource(ActiveTheme(space));
+    a.send(ChooseGame(Some(GameKind::Volleyball)));
+    join(&mut b, &code, &server, None);
+    let choice = |p: &Peer| p.app.world().resource::<RoomChoice>().clone();
+    let volleyball = RoomChoice {
+        theme: "space".into(),
+        game: Some(GameKind::Volleyball),
+    };
+    let synced = pump(&mut a, &mut b, Duration::from_secs(30), |_, b| {
+        choice(b) == volleyball
+            && b.app
+                .world()
+                .resource::<RemoteGame>()
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.game == GameKind::Volleyball)
+    });
+    assert!(
+        synced,
+        "B has {:?} and {:?} (A {:?})",
+        choice(&b),
+        b.app.world().resource::<RemoteGame>().snapshot.as_ref().map(|s| s.game),
+        choice(&a)
+    );
+    assert!(heard(&b).themes.contains(&"space".to_string()));
+
+    // The host ends the game: B's copy goes too.
+    a.send(ChooseGame(None));
+    assert!(
+        pump(&mut a, &mut b, Duration::from_secs(10), |_, b| {
+            choice(b).game.is_none() && b.app.world().resource::<RemoteGame>().snapshot.is_none()
+        }),
+        "B still plays {:?}",
+        choice(&b)
+    );
+
+    // B's audio: muted, no microphone (so nothing sent), no speaker; A's tone goes out.
+    pump(&mut a, &mut b, Duration::from_secs(2), |_, _| false);
+    let sent = |p: &Peer| {
+        let link = p.app.world().resource::<NetLink>();
+        (
+            link.bridge.muted(),
+            link.bridge.shared().sent.audio_packets.load(std::sync::atomic::Ordering::Relaxed),
+            link.bridge.shared().audio_in_use(),
+        )
+    };
+    let (b_muted, b_packets, b_audio) = sent(&b);
+    let (a_muted, a_packets, _) = sent(&a);
+    assert!(b_muted && !a_muted);
+    assert_eq!(b_packets, 0, "a muted guest sent audio");
+    assert!(a_packets > 20, "the host sent {a_packets} audio packets");
+    assert_eq!((b_audio.input, b_audio.output), (None, None));
 }
