@@ -371,7 +371,9 @@ impl Plugin for AppPlugin {
                 )
                     .chain(),
             )
-            .add_systems(Update, cycle_themes.in_set(AppSystems::Input));
+            .add_systems(Update, cycle_themes.in_set(AppSystems::Input))
+            .add_message::<crate::Notice>()
+            .add_systems(Last, crate::log_notices);
     }
 }
 

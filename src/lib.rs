@@ -30,7 +30,7 @@ pub mod world;
 
 pub mod app;
 
-use bevy::prelude::{Message, States, SystemSet};
+use bevy::prelude::{Message, MessageReader, States, SystemSet};
 
 /// The app's screens: `Lobby → Connecting → Room → Lobby` (a failed or cancelled
 /// `Connecting` goes back to `Lobby`). What a room owns (the network link, remote
@@ -112,6 +112,17 @@ impl Notice {
         Self {
             level: NoticeLevel::Error,
             text: text.into(),
+        }
+    }
+}
+
+/// Logs every [`Notice`] (the window also shows them; a headless run only logs).
+pub fn log_notices(mut notices: MessageReader<Notice>) {
+    for notice in notices.read() {
+        match notice.level {
+            NoticeLevel::Info => tracing::info!(text = %notice.text, "notice"),
+            NoticeLevel::Warning => tracing::warn!(text = %notice.text, "notice"),
+            NoticeLevel::Error => tracing::error!(text = %notice.text, "notice"),
         }
     }
 }

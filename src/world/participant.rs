@@ -182,7 +182,6 @@ pub fn watch_local_feeds(
             && let Err(why) = crate::segment::runtime::ensure_onnxruntime()
         {
             *told_fallback = true;
-            warn!(%why, "segmentation on tract");
             notices.write(crate::Notice::warning(format!(
                 "segmentation runs on tract, several times slower: ONNX Runtime is unavailable ({why})"
             )));

@@ -505,3 +505,23 @@ fn the_hosts_theme_and_game_reach_the_guest_and_the_lobbys_audio_choice_reaches_
     assert!(a_packets > 20, "the host sent {a_packets} audio packets");
     assert_eq!((b_audio.input, b_audio.output), (None, None));
 }
+
+#[test]
+fn the_room_server_going_away_is_said_on_screen() {
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    let (code, server) = create(&mut a, &mut b, None);
+    join(&mut b, &code, &server, None);
+    assert!(pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+        && b.sees("Ada")));
+    // A served the room: leaving stops its server.
+    a.send(LeaveRoom);
+    let said = pump(&mut a, &mut b, Duration::from_secs(20), |_, b| {
+        heard(b)
+            .notices
+            .iter()
+            .any(|n| n.text.starts_with("lost the connection to the room's server"))
+    });
+    assert!(said, "B heard {:?}", heard(&b).notices);
+}
