@@ -19,6 +19,7 @@ pub mod capture;
 pub mod cli;
 pub mod games;
 pub mod media;
+pub mod memory;
 pub mod net;
 pub mod output;
 pub mod paths;

@@ -334,11 +334,15 @@ impl Plugin for RoomPlugin {
             .add_message::<crate::net::plugin::RoomNews>()
             .init_resource::<control::RoomChoice>()
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
+            .add_systems(OnEnter(Screen::Lobby), |mut commands: Commands| {
+                commands.insert_resource(PendingTrim(Instant::now() + TRIM_AFTER_LEAVING));
+            })
             .add_systems(OnExit(Screen::Room), tear_down_room)
             .add_systems(
                 Update,
                 (
                     take_requests.run_if(in_state(Screen::Lobby)),
+                    trim_after_leaving.run_if(resource_exists::<PendingTrim>),
                     poll_connecting.run_if(in_state(Screen::Connecting)),
                     take_leave.run_if(in_state(Screen::Room)),
                 )
@@ -572,6 +576,21 @@ fn take_leave(mut leave: MessageReader<LeaveRoom>, mut next: ResMut<NextState<Sc
     }
 }
 
+/// How long after coming back to the lobby the memory the room freed is given
+/// back once more: by then the goodbyes are over and the room's textures freed.
+pub const TRIM_AFTER_LEAVING: Duration = Duration::from_secs(3);
+
+/// When to give freed memory back (see [`TRIM_AFTER_LEAVING`]).
+#[derive(Resource)]
+struct PendingTrim(Instant);
+
+fn trim_after_leaving(mut commands: Commands, pending: Res<PendingTrim>) {
+    if Instant::now() >= pending.0 {
+        commands.remove_resource::<PendingTrim>();
+        crate::memory::release_freed_memory();
+    }
+}
+
 /// Tears down what the room owns (`OnExit(Room)`).
 fn tear_down_room(
     mut commands: Commands,
@@ -586,11 +605,17 @@ fn tear_down_room(
             let Some(link) = world.remove_resource::<NetLink>() else {
                 return;
             };
+            let info = world.remove_resource::<RoomInfo>();
             // Leaving says goodbye to every peer and may take up to 2 s: not on the
-            // frame loop.
+            // frame loop. The room's server (if here) stops after the goodbyes;
+            // then what the room freed goes back to the system.
             let leaving = std::thread::Builder::new()
                 .name("samespace-leave".into())
-                .spawn(move || drop(link));
+                .spawn(move || {
+                    drop(link);
+                    drop(info);
+                    crate::memory::release_freed_memory();
+                });
             if let Err(e) = leaving {
                 warn!(error = %e, "leaving on the main thread");
             }
