@@ -924,7 +924,11 @@ pub struct LobbyArgs {
 
 /// Checks a lobby `--audio-in`/`--audio-out` value against the attached devices:
 /// `none`, `default` or one of `devices`; anything else lists the choices.
-pub fn check_audio_device(flag: &'static str, given: &str, devices: &[String]) -> Result<(), ArgError> {
+pub fn check_audio_device(
+    flag: &'static str,
+    given: &str,
+    devices: &[String],
+) -> Result<(), ArgError> {
     use crate::media::audio_device::{DEFAULT_DEVICE, DeviceChoice, NO_DEVICE};
     match DeviceChoice::parse(given) {
         DeviceChoice::Named(name) if !devices.contains(&name) => {

@@ -141,7 +141,9 @@ pub fn take_room_news(
                 next.set(Screen::Lobby);
             }
             RoomNews::Server(ServerToClient::Error { code, message }) => {
-                notices.write(Notice::error(format!("the room's server: {message} ({code})")));
+                notices.write(Notice::error(format!(
+                    "the room's server: {message} ({code})"
+                )));
             }
             RoomNews::Server(_) => {}
             RoomNews::ServerClosed(reason) if !*removed => {
@@ -152,7 +154,10 @@ pub fn take_room_news(
             RoomNews::ServerClosed(_) | RoomNews::PeerConnected(_) => {}
             RoomNews::Choice { from, theme, game } => {
                 if *from != link.host || is_host(Some(&link)) {
-                    debug!(peer = from.0, "room-choice from someone other than the host ignored");
+                    debug!(
+                        peer = from.0,
+                        "room-choice from someone other than the host ignored"
+                    );
                     continue;
                 }
                 let game = match game.as_deref().map(str::parse::<GameKind>) {
@@ -193,9 +198,7 @@ pub fn share_room_choice(
     mut choice: ResMut<RoomChoice>,
     mut last_sent: Local<Option<std::time::Instant>>,
 ) {
-    let connected = news
-        .read()
-        .any(|n| matches!(n, RoomNews::PeerConnected(_)));
+    let connected = news.read().any(|n| matches!(n, RoomNews::PeerConnected(_)));
     if !is_host(Some(&link)) {
         return;
     }

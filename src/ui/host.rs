@@ -104,7 +104,11 @@ pub fn host_section(ui: &mut egui::Ui, view: &HostView<'_>) -> Option<HostAction
 mod tests {
     use super::*;
 
-    fn texts(ctx: &egui::Context, view: &HostView<'_>, events: Vec<egui::Event>) -> (Option<HostAction>, Vec<(String, egui::Rect)>) {
+    fn texts(
+        ctx: &egui::Context,
+        view: &HostView<'_>,
+        events: Vec<egui::Event>,
+    ) -> (Option<HostAction>, Vec<(String, egui::Rect)>) {
         let input = egui::RawInput {
             screen_rect: Some(egui::Rect::from_min_size(
                 egui::Pos2::ZERO,
@@ -122,7 +126,10 @@ mod tests {
         while let Some(shape) = shapes.pop() {
             match shape {
                 egui::epaint::Shape::Text(t) => {
-                    found.push((t.galley.text().to_string(), t.galley.rect.translate(t.pos.to_vec2())));
+                    found.push((
+                        t.galley.text().to_string(),
+                        t.galley.rect.translate(t.pos.to_vec2()),
+                    ));
                 }
                 egui::epaint::Shape::Vec(inner) => shapes.extend(inner),
                 _ => {}

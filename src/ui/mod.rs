@@ -394,7 +394,9 @@ fn apply_camera_choice(
         Err(e) => {
             warn!(camera = %spec, error = %e, "camera unavailable");
             ui.form.error = Some(format!("camera {spec}: {e}"));
-            notices.write(crate::Notice::error(format!("camera {spec} did not start: {e:#}")));
+            notices.write(crate::Notice::error(format!(
+                "camera {spec} did not start: {e:#}"
+            )));
         }
     }
 }
@@ -515,8 +517,7 @@ fn room_ui(
                     switch.write(SwitchTheme(t));
                 }
                 Some(host::HostAction::Game(g)) => {
-                    host.choose_game
-                        .write(crate::games::plugin::ChooseGame(g));
+                    host.choose_game.write(crate::games::plugin::ChooseGame(g));
                 }
                 Some(host::HostAction::Lock(l)) => {
                     host.lock.write(crate::room::control::LockRoom(l));
@@ -821,5 +822,36 @@ fn drag_and_scale(
     {
         p.scale = (p.scale * (1.0 + 0.08 * scroll.signum())).clamp(0.15, 4.0);
         commands.entity(sel).insert(Pinned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_choices_offer_none_and_the_default_first_and_keep_an_unattached_saved_device() {
+        let devices = ["USB Headset".to_string()];
+        let (labels, specs, i) = audio_choices(&devices, "None (a synthetic tone)", "none");
+        assert_eq!(specs, ["none", "default", "USB Headset"]);
+        assert_eq!(labels[0], "None (a synthetic tone)");
+        assert_eq!(i, 0);
+        let (labels, specs, i) = audio_choices(&[], "None", "Studio");
+        assert_eq!(specs, ["none", "default", "Studio"]);
+        assert_eq!(labels[2], "Studio (not attached)");
+        assert_eq!(i, 2);
+        // What the lobby shows is what the room opens.
+        let mut ui = UiState {
+            mic_specs: vec!["none".into(), "default".into()],
+            speaker_specs: vec!["none".into(), "default".into(), "USB Headset".into()],
+            ..UiState::default()
+        };
+        ui.form.mic = 0;
+        ui.form.speaker = 2;
+        ui.form.muted = true;
+        let (audio, muted) = ui.audio();
+        assert!(muted);
+        assert_eq!(audio.input_device(), None);
+        assert_eq!(audio.output_device(), Some(Some("USB Headset".into())));
     }
 }

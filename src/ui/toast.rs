@@ -70,12 +70,15 @@ pub fn draw_toasts(mut contexts: EguiContexts, mut queue: ResMut<ToastQueue>) ->
         .show(ctx, |ui| {
             for notice in &shown {
                 let (fill, text) = match notice.level {
-                    NoticeLevel::Info => (egui::Color32::from_rgb(30, 60, 90), egui::Color32::WHITE),
-                    NoticeLevel::Warning => (
-                        egui::Color32::from_rgb(110, 80, 10),
-                        egui::Color32::WHITE,
-                    ),
-                    NoticeLevel::Error => (egui::Color32::from_rgb(140, 25, 25), egui::Color32::WHITE),
+                    NoticeLevel::Info => {
+                        (egui::Color32::from_rgb(30, 60, 90), egui::Color32::WHITE)
+                    }
+                    NoticeLevel::Warning => {
+                        (egui::Color32::from_rgb(110, 80, 10), egui::Color32::WHITE)
+                    }
+                    NoticeLevel::Error => {
+                        (egui::Color32::from_rgb(140, 25, 25), egui::Color32::WHITE)
+                    }
                 };
                 egui::Frame::new()
                     .fill(fill)

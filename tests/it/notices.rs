@@ -38,7 +38,13 @@ fn wait_for_notice(app: &mut App, needle: &str, limit: Duration) -> Option<Notic
     let end = Instant::now() + limit;
     while Instant::now() < end {
         app.update();
-        if let Some(n) = app.world().resource::<Heard>().0.iter().find(|n| n.text.contains(needle)) {
+        if let Some(n) = app
+            .world()
+            .resource::<Heard>()
+            .0
+            .iter()
+            .find(|n| n.text.contains(needle))
+        {
             return Some(n.clone());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -50,15 +56,22 @@ fn wait_for_notice(app: &mut App, needle: &str, limit: Duration) -> Option<Notic
 fn a_camera_folder_whose_next_picture_is_broken_is_said_on_screen() {
     let dir = crate::common::temp_dir("broken-camera");
     let rgb: Vec<u8> = (0..64 * 48 * 3).map(|i| (i % 251) as u8).collect();
-    image::save_buffer(dir.join("a.png"), &rgb, 64, 48, image::ExtendedColorType::Rgb8)
-        .expect("first picture");
+    image::save_buffer(
+        dir.join("a.png"),
+        &rgb,
+        64,
+        48,
+        image::ExtendedColorType::Rgb8,
+    )
+    .expect("first picture");
     std::fs::write(dir.join("b.png"), b"not a picture").expect("second picture");
     let mut app = app();
     app.add_systems(Update, watch_local_feeds);
     let spec = dir.to_string_lossy().into_owned();
     let segment = SegmentConfig::new(samespace::paths::models_dir());
-    let (feed, _) = samespace::app::start_feed(&spec, SyntheticParams::default(), &segment, 0, None)
-        .expect("the folder opens: its first picture is fine");
+    let (feed, _) =
+        samespace::app::start_feed(&spec, SyntheticParams::default(), &segment, 0, None)
+            .expect("the folder opens: its first picture is fine");
     app.world_mut().spawn((
         Participant {
             id: 0,
@@ -131,7 +144,9 @@ fn segmentation_without_onnx_runtime_says_it_falls_back_to_the_slower_backend() 
     let text = crate::common::text(&out);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("segmentation runs on tract, several times slower: ONNX Runtime is unavailable"),
+        text.contains(
+            "segmentation runs on tract, several times slower: ONNX Runtime is unavailable"
+        ),
         "no notice of the fallback: {text}"
     );
 }

@@ -17,12 +17,12 @@ use samespace::room::control::{LockRoom, RemovePerson, RoomChoice};
 use samespace::room::{
     CreateRoom, JoinRoom, LeaveRoom, LobbyNotice, LocalTee, RoomInfo, RoomPlugin, RoomSettings,
 };
-use samespace::world::scene::{ActiveTheme, SwitchTheme};
-use samespace::world::theme::load_theme;
-use samespace::{Notice, Screen};
 use samespace::segment::Cutout;
 use samespace::world::material::CutoutMaterial;
 use samespace::world::participant::{LatestCutout, Participant, UploadStats, drain_cutouts};
+use samespace::world::scene::{ActiveTheme, SwitchTheme};
+use samespace::world::theme::load_theme;
+use samespace::{Notice, Screen};
 
 /// One room test at a time (each runs two media pipelines).
 static ROOMS: Mutex<()> = Mutex::new(());
@@ -349,7 +349,8 @@ fn the_host_locks_the_room_and_removes_a_guest_who_lands_in_the_lobby_with_the_r
     let (code, server) = create(&mut a, &mut b, None);
     join(&mut b, &code, &server, None);
     assert!(
-        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a
+            .sees("Bob")
             && b.sees("Ada")),
         "B never joined: {:?}",
         b.notice()
@@ -397,7 +398,8 @@ fn the_host_locks_the_room_and_removes_a_guest_who_lands_in_the_lobby_with_the_r
     pump(&mut a, &mut b, Duration::from_millis(500), |_, _| false);
     join(&mut b, &code, &server, None);
     assert!(
-        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+        pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a
+            .sees("Bob")
             && b.sees("Ada")),
         "B could not join the unlocked room: {:?}",
         b.notice()
@@ -473,7 +475,12 @@ fn the_hosts_theme_and_game_reach_the_guest_and_the_lobbys_audio_choice_reaches_
         synced,
         "B has {:?} and {:?} (A {:?})",
         choice(&b),
-        b.app.world().resource::<RemoteGame>().snapshot.as_ref().map(|s| s.game),
+        b.app
+            .world()
+            .resource::<RemoteGame>()
+            .snapshot
+            .as_ref()
+            .map(|s| s.game),
         choice(&a)
     );
     assert!(heard(&b).themes.contains(&"space".to_string()));
@@ -494,7 +501,11 @@ fn the_hosts_theme_and_game_reach_the_guest_and_the_lobbys_audio_choice_reaches_
         let link = p.app.world().resource::<NetLink>();
         (
             link.bridge.muted(),
-            link.bridge.shared().sent.audio_packets.load(std::sync::atomic::Ordering::Relaxed),
+            link.bridge
+                .shared()
+                .sent
+                .audio_packets
+                .load(std::sync::atomic::Ordering::Relaxed),
             link.bridge.shared().audio_in_use(),
         )
     };
@@ -513,15 +524,16 @@ fn the_room_server_going_away_is_said_on_screen() {
     let mut b = Peer::new();
     let (code, server) = create(&mut a, &mut b, None);
     join(&mut b, &code, &server, None);
-    assert!(pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a.sees("Bob")
+    assert!(pump(&mut a, &mut b, Duration::from_secs(30), |a, b| a
+        .sees("Bob")
         && b.sees("Ada")));
     // A served the room: leaving stops its server.
     a.send(LeaveRoom);
     let said = pump(&mut a, &mut b, Duration::from_secs(20), |_, b| {
-        heard(b)
-            .notices
-            .iter()
-            .any(|n| n.text.starts_with("lost the connection to the room's server"))
+        heard(b).notices.iter().any(|n| {
+            n.text
+                .starts_with("lost the connection to the room's server")
+        })
     });
     assert!(said, "B heard {:?}", heard(&b).notices);
 }
@@ -549,7 +561,8 @@ fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
     let (code, server) = create(a, b, None);
     join(b, &code, &server, None);
     assert!(
-        pump(a, b, Duration::from_secs(30), |a, b| a.sees("Bob") && b.sees("Ada")),
+        pump(a, b, Duration::from_secs(30), |a, b| a.sees("Bob")
+            && b.sees("Ada")),
         "cycle {round}: A sees {:?}, B ({:?}) sees {:?}: {:?}",
         a.remotes(),
         b.screen(),
@@ -558,7 +571,8 @@ fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
     );
     b.send(LeaveRoom);
     assert!(
-        pump(a, b, Duration::from_secs(20), |a, b| b.screen() == Screen::Lobby
+        pump(a, b, Duration::from_secs(20), |a, b| b.screen()
+            == Screen::Lobby
             && a.remotes().is_empty()),
         "cycle {round}: B did not leave"
     );
@@ -629,7 +643,10 @@ fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_
         create_join_leave(&mut a, &mut b, round);
         if round % 10 == 0 {
             let f = settled_figures(&mut a, &mut b);
-            eprintln!("after cycle {round}: {} threads, {} fds, {} KiB RSS", f.0, f.1, f.2);
+            eprintln!(
+                "after cycle {round}: {} threads, {} fds, {} KiB RSS",
+                f.0, f.1, f.2
+            );
         }
     }
     let last = settled_figures(&mut a, &mut b);

@@ -903,7 +903,10 @@ async fn only_the_host_locks_the_room_and_a_locked_room_refuses_joiners_until_un
     let server = TestServer::start(ServerConfig::default()).await;
     let (mut host, _) = joined(&server, "KCK-222", "Ada").await;
     let (mut guest, _) = joined(&server, "KCK-222", "Bob").await;
-    assert!(matches!(next(&mut host).await, ServerToClient::PeerJoined { .. }));
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::PeerJoined { .. }
+    ));
 
     // A guest cannot lock: not-host, and the room stays open.
     guest.send(&ClientToServer::Lock).await.expect("send");
@@ -915,13 +918,22 @@ async fn only_the_host_locks_the_room_and_a_locked_room_refuses_joiners_until_un
         }
     ));
     let (mut cleo, _) = joined(&server, "KCK-222", "Cleo").await;
-    assert!(matches!(next(&mut host).await, ServerToClient::PeerJoined { .. }));
-    assert!(matches!(next(&mut guest).await, ServerToClient::PeerJoined { .. }));
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::PeerJoined { .. }
+    ));
 
     // The host locks: everyone hears it, and a joiner gets room-locked (and may retry).
     host.send(&ClientToServer::Lock).await.expect("send");
     for member in [&mut host, &mut guest, &mut cleo] {
-        assert_eq!(next(member).await, ServerToClient::RoomLock { locked: true });
+        assert_eq!(
+            next(member).await,
+            ServerToClient::RoomLock { locked: true }
+        );
     }
     match try_join(&server, "KCK-222", "Dan").await {
         Err(NetError::Server {
@@ -933,8 +945,13 @@ async fn only_the_host_locks_the_room_and_a_locked_room_refuses_joiners_until_un
     silent(&mut host, Duration::from_millis(300)).await;
 
     host.send(&ClientToServer::Unlock).await.expect("send");
-    assert_eq!(next(&mut host).await, ServerToClient::RoomLock { locked: false });
-    let dan = try_join(&server, "KCK-222", "Dan").await.expect("open again");
+    assert_eq!(
+        next(&mut host).await,
+        ServerToClient::RoomLock { locked: false }
+    );
+    let dan = try_join(&server, "KCK-222", "Dan")
+        .await
+        .expect("open again");
     assert_eq!(dan.peers.len(), 3);
 }
 
@@ -945,9 +962,15 @@ async fn the_host_removes_a_member_who_is_told_and_closed_while_the_others_see_t
     let (mut guest, wb) = joined(&server, "RMV-333", "Bob").await;
     let (mut cleo, wc) = joined(&server, "RMV-333", "Cleo").await;
     for _ in 0..2 {
-        assert!(matches!(next(&mut host).await, ServerToClient::PeerJoined { .. }));
+        assert!(matches!(
+            next(&mut host).await,
+            ServerToClient::PeerJoined { .. }
+        ));
     }
-    assert!(matches!(next(&mut guest).await, ServerToClient::PeerJoined { .. }));
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::PeerJoined { .. }
+    ));
 
     // Only the host removes, and not itself, and only members.
     guest
@@ -961,9 +984,11 @@ async fn the_host_removes_a_member_who_is_told_and_closed_while_the_others_see_t
             ..
         }
     ));
-    host.send(&ClientToServer::Remove { id: PeerId(999_999) })
-        .await
-        .expect("send");
+    host.send(&ClientToServer::Remove {
+        id: PeerId(999_999),
+    })
+    .await
+    .expect("send");
     assert!(matches!(
         next(&mut host).await,
         ServerToClient::Error {

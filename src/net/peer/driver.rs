@@ -914,8 +914,10 @@ impl Room {
             },
             ServerToClient::Error { code, message } => {
                 warn!(%code, message, "signaling error");
-                self.sink
-                    .event(NetEvent::FromServer(ServerToClient::Error { code, message }));
+                self.sink.event(NetEvent::FromServer(ServerToClient::Error {
+                    code,
+                    message,
+                }));
             }
             lock @ ServerToClient::RoomLock { .. } => self.sink.event(NetEvent::FromServer(lock)),
             ServerToClient::Welcome { .. } | ServerToClient::Pong => {}

@@ -351,7 +351,12 @@ impl Hub {
 
     /// The host's room controls: `lock`/`unlock` (told to every member) and
     /// `remove`. Returns the error to send back to the sender, if any.
-    fn control(&self, room_code: RoomCode, by: PeerId, control: RoomControl) -> Option<ServerToClient> {
+    fn control(
+        &self,
+        room_code: RoomCode,
+        by: PeerId,
+        control: RoomControl,
+    ) -> Option<ServerToClient> {
         let mut state = self.lock();
         let room = state.rooms.get_mut(&room_code)?;
         if room.host() != Some(by) {
