@@ -168,6 +168,9 @@ pub fn take_room_news(
                         None
                     }
                 };
+                if *theme != choice.theme || game != choice.game {
+                    info!(%theme, game = ?game.map(GameKind::name), "the host's choice");
+                }
                 if *theme != choice.theme {
                     switch.write(SwitchTheme(theme.clone()));
                 }
