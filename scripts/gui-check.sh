@@ -63,7 +63,7 @@ shot() { import -window root "$OUT/$1.png"; }
 find_in_a() { python3 "$HERE/ocr_find.py" "$OUT/$1.png" "$2" 0 0 1280 800; }
 find_in_b() { python3 "$HERE/ocr_find.py" "$OUT/$1.png" "$2" 1280 0 2560 800; }
 # XTEST events (absolute pointer, keys to the focused window): see docs/GUI-TESTING.md.
-click() { xdotool mousemove "$1" "$2"; sleep 0.3; xdotool mousedown 1; sleep 0.3; xdotool mouseup 1; }
+click() { xdotool mousemove "$1" "$2"; sleep 0.5; xdotool mousedown 1; sleep 0.5; xdotool mouseup 1; }
 type_into() { # window x y text: focus the window, click the field, clear it, type
     xdotool windowfocus --sync "$1"
     click "$2" "$3"
