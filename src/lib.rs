@@ -12,13 +12,22 @@
 //! - [`room`]: the screens ([`Screen`]: lobby → connecting → room), creating and
 //!   joining rooms (the embedded signaling server), what a room owns, settings.
 //! - [`ui`]: egui lobby, connecting screen, room panel and stats overlay.
+//! - [`demo`]: the demo driver (demo participants, the timed headless run) and its
+//!   JSON report.
+//! - [`app`]: the composition root ([`app::AppPlugin`], [`app::run_demo`]).
+//! - [`voice`]: voices placed where people stand, who is speaking, volume and mute.
 
 pub mod bench;
 pub mod bodies;
 pub mod capture;
 pub mod cli;
+pub mod demo;
 pub mod games;
 pub mod media;
+#[allow(
+    unsafe_code,
+    reason = "glibc's malloc settings and trim are reached through FFI (libc)"
+)]
 pub mod memory;
 pub mod net;
 pub mod output;
@@ -27,6 +36,7 @@ pub mod record;
 pub mod room;
 pub mod segment;
 pub mod ui;
+pub mod voice;
 pub mod world;
 
 pub mod app;

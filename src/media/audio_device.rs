@@ -1,8 +1,9 @@
 //! Microphone and speaker through cpal (ALSA on Linux, and through it PulseAudio
 //! or PipeWire where they run).
 //!
-//! Our side is always mono f32 at [`SAMPLE_RATE`]; the device's own rate and
-//! channel count are converted here ([`Resampler`], down/up-mix). Each cpal stream
+//! Our side is f32 at [`SAMPLE_RATE`]: mono from the microphone; to the speaker a
+//! [`Playback`] mixed in stereo (mono on a one-channel device). The device's own
+//! rate and channel count are converted here ([`Resampler`], down-mix). Each cpal stream
 //! lives on its own thread (`samespace-mic`, `samespace-speaker`), because a cpal
 //! `Stream` is not `Send`; dropping the handle stops the stream and joins it.
 //!
@@ -10,15 +11,14 @@
 //! | --- | --- | --- | --- |
 //! | mic chunks | device callback → [`Microphone::fill`] | [`MIC_CHUNKS`] | newest dropped, counted |
 //! | mic backlog | inside [`Microphone`] | [`MAX_BACKLOG_SAMPLES`] | oldest dropped (latency stays low) |
-//! | speaker voices | [`Speaker::play`] → device callback | [`MAX_BACKLOG_SAMPLES`] per voice | oldest dropped |
 //!
 //! With no device (this build machine has none), [`Microphone::open`] and
 //! [`Speaker::open`] return [`AudioDeviceError::NoDevice`] and callers fall back to
 //! synthetic audio.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -478,7 +478,7 @@ fn build_input(
             &stream_config,
             move |data: &[i16], _: &_| {
                 let floats: Vec<f32> = data.iter().map(|&s| f32::from(s) / 32768.0).collect();
-                deliver(&floats)
+                deliver(&floats);
             },
             on_error,
             None,
@@ -487,51 +487,34 @@ fn build_input(
     .map_err(|e| e.to_string())
 }
 
-/// Voices waiting to be played, one queue per source, summed by the callback.
-#[derive(Default)]
-struct Voices {
-    queues: HashMap<u64, VecDeque<f32>>,
+/// What the speaker plays: the room's voices, mixed by their owner.
+pub trait Playback: Send + Sync {
+    /// Overwrites `out` with the next `out.len() / channels` frames at
+    /// [`SAMPLE_RATE`], interleaved: 1 channel (mono) or 2 (left, right).
+    fn render(&self, out: &mut [f32], channels: usize);
 }
 
-impl Voices {
-    /// The next `n` mixed samples (silence where a voice has nothing).
-    fn mix(&mut self, n: usize) -> Vec<f32> {
-        let mut out = vec![0.0f32; n];
-        for queue in self.queues.values_mut() {
-            for (o, s) in out.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
-                *o += s;
-            }
-        }
-        self.queues.retain(|_, q| !q.is_empty());
-        for o in &mut out {
-            *o = o.clamp(-1.0, 1.0);
-        }
-        out
-    }
-}
-
-/// The speaker: plays mono 48 kHz voices on the output device, mixed.
+/// The speaker: plays a [`Playback`] on the output device, in stereo where the
+/// device has two channels or more (left and right in the first two), in mono on a
+/// one-channel device.
 pub struct Speaker {
-    voices: Arc<Mutex<Voices>>,
     _stream: StreamThread,
     name: String,
     played: Arc<AtomicU64>,
 }
 
 impl Speaker {
-    /// Opens the output device called `name`, or the default one.
-    pub fn open(name: Option<&str>) -> Result<Self, AudioDeviceError> {
+    /// Opens the output device called `name`, or the default one, playing `source`.
+    pub fn open(name: Option<&str>, source: Arc<dyn Playback>) -> Result<Self, AudioDeviceError> {
         let device = find_device(false, name)?;
         let config = pick_config(&device, false)?;
-        let voices = Arc::new(Mutex::new(Voices::default()));
         let played = Arc::new(AtomicU64::new(0));
-        let (shared, counter) = (voices.clone(), played.clone());
+        let counter = played.clone();
         let (stream, name) = spawn_stream("samespace-speaker", device, config, move |d, c| {
-            build_output(d, c, shared, counter)
+            build_output(d, c, source, counter)
         })?;
         info!(device = name, "speaker open");
         Ok(Self {
-            voices,
             _stream: stream,
             name,
             played,
@@ -543,75 +526,110 @@ impl Speaker {
         &self.name
     }
 
-    /// Samples of voice handed to the device so far (48 kHz mono).
+    /// Frames (48 kHz) handed to the device so far.
     pub fn played_samples(&self) -> u64 {
         self.played.load(Ordering::Relaxed)
     }
+}
 
-    /// Queues `pcm` (mono, 48 kHz) of the voice `source` (e.g. a peer id).
-    pub fn play(&self, source: u64, pcm: &[f32]) {
-        let mut voices = self.voices.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = voices.queues.entry(source).or_default();
-        queue.extend(pcm.iter().copied());
-        let excess = queue.len().saturating_sub(MAX_BACKLOG_SAMPLES);
-        if excess > 0 {
-            debug!(source, excess, "speaker backlog trimmed");
-            queue.drain(..excess);
+/// Converts the 48 kHz mix to the device's rate, channel by channel.
+struct OutputConverter {
+    /// Channels rendered at 48 kHz (1 or 2).
+    mixed: usize,
+    resamplers: Vec<Resampler>,
+    /// Converted frames, interleaved by `mixed`.
+    pending: VecDeque<f32>,
+    device_rate: u32,
+}
+
+impl OutputConverter {
+    fn new(device_channels: usize, device_rate: u32) -> Self {
+        let mixed = device_channels.clamp(1, 2);
+        Self {
+            mixed,
+            resamplers: (0..mixed)
+                .map(|_| Resampler::new(SAMPLE_RATE, device_rate))
+                .collect(),
+            pending: VecDeque::new(),
+            device_rate,
         }
+    }
+
+    /// Fills `data` (interleaved, `channels` a frame) from `source`.
+    fn fill(&mut self, source: &dyn Playback, data: &mut [f32], channels: usize) -> usize {
+        let frames = data.len() / channels;
+        let mixed = self.mixed;
+        while self.pending.len() < frames * mixed {
+            // Enough 48 kHz input for the frames still missing (+2 for interpolation).
+            let missing = frames - self.pending.len() / mixed;
+            let need = missing * SAMPLE_RATE as usize / self.device_rate.max(1) as usize + 2;
+            let mut block = vec![0.0; need * mixed];
+            source.render(&mut block, mixed);
+            let mut converted: Vec<Vec<f32>> = Vec::with_capacity(mixed);
+            for (c, resampler) in self.resamplers.iter_mut().enumerate() {
+                let channel: Vec<f32> = block.iter().skip(c).step_by(mixed).copied().collect();
+                let mut out = Vec::with_capacity(frames + 4);
+                resampler.process(&channel, &mut out);
+                converted.push(out);
+            }
+            let n = converted.iter().map(Vec::len).min().unwrap_or(0);
+            for i in 0..n {
+                for channel in &converted {
+                    self.pending.push_back(channel[i]);
+                }
+            }
+        }
+        for frame in data.chunks_mut(channels) {
+            for (c, slot) in frame.iter_mut().enumerate() {
+                *slot = if c < mixed {
+                    self.pending.pop_front().unwrap_or(0.0)
+                } else {
+                    0.0
+                };
+            }
+        }
+        frames
     }
 }
 
-/// Builds the cpal output stream: mixed voices (48 kHz mono) → device rate →
-/// every channel.
+/// Builds the cpal output stream: the 48 kHz mix → device rate → the device's
+/// channels (mono on a one-channel device; left and right, then silence, on more).
 fn build_output(
     device: &cpal::Device,
     config: &cpal::SupportedStreamConfig,
-    voices: Arc<Mutex<Voices>>,
+    source: Arc<dyn Playback>,
     played: Arc<AtomicU64>,
 ) -> Result<cpal::Stream, String> {
     let channels = usize::from(config.channels()).max(1);
-    let device_rate = config.sample_rate().0;
-    let mut resampler = Resampler::new(SAMPLE_RATE, device_rate);
-    let mut pending: VecDeque<f32> = VecDeque::new();
-    let mut next_frames = move |frames: usize| -> Vec<f32> {
-        while pending.len() < frames {
-            // Enough 48 kHz input for the frames still missing (+1 for interpolation).
-            let need =
-                (frames - pending.len()) * SAMPLE_RATE as usize / device_rate.max(1) as usize + 2;
-            let mixed = voices.lock().unwrap_or_else(|e| e.into_inner()).mix(need);
-            let mut converted = Vec::with_capacity(frames + 4);
-            resampler.process(&mixed, &mut converted);
-            pending.extend(converted);
-        }
-        pending.drain(..frames).collect()
-    };
+    let mut converter = OutputConverter::new(channels, config.sample_rate().0);
     let on_error = |e: cpal::StreamError| warn!(error = %e, "speaker stream error");
     let stream_config = config.config();
     match config.sample_format() {
         cpal::SampleFormat::F32 => device.build_output_stream(
             &stream_config,
             move |data: &mut [f32], _: &_| {
-                let mono = next_frames(data.len() / channels);
-                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
-                for (frame, s) in data.chunks_mut(channels).zip(mono) {
-                    frame.fill(s);
-                }
+                let frames = converter.fill(source.as_ref(), data, channels);
+                played.fetch_add(frames as u64, Ordering::Relaxed);
             },
             on_error,
             None,
         ),
-        _ => device.build_output_stream(
-            &stream_config,
-            move |data: &mut [i16], _: &_| {
-                let mono = next_frames(data.len() / channels);
-                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
-                for (frame, s) in data.chunks_mut(channels).zip(mono) {
-                    frame.fill((s * 32767.0) as i16);
-                }
-            },
-            on_error,
-            None,
-        ),
+        _ => {
+            let mut floats = Vec::new();
+            device.build_output_stream(
+                &stream_config,
+                move |data: &mut [i16], _: &_| {
+                    floats.resize(data.len(), 0.0);
+                    let frames = converter.fill(source.as_ref(), &mut floats, channels);
+                    for (d, s) in data.iter_mut().zip(&floats) {
+                        *d = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+                    }
+                    played.fetch_add(frames as u64, Ordering::Relaxed);
+                },
+                on_error,
+                None,
+            )
+        }
     }
     .map_err(|e| e.to_string())
 }
@@ -671,12 +689,32 @@ mod tests {
         assert_eq!(downmix(&[0.25, 0.75], 1), vec![0.25, 0.75]);
     }
 
+    /// Left at 1, right at 0.5: a fixed stereo source.
+    struct Fixed;
+
+    impl Playback for Fixed {
+        fn render(&self, out: &mut [f32], channels: usize) {
+            for frame in out.chunks_mut(channels) {
+                frame[0] = 1.0;
+                if channels > 1 {
+                    frame[1] = 0.5;
+                }
+            }
+        }
+    }
+
     #[test]
-    fn voices_are_mixed_and_clamped_and_silence_fills_gaps() {
-        let mut v = Voices::default();
-        v.queues.insert(1, [0.5, 0.5, 0.5].into_iter().collect());
-        v.queues.insert(2, [0.75, -0.25].into_iter().collect());
-        assert_eq!(v.mix(4), vec![1.0, 0.25, 0.5, 0.0]);
-        assert!(v.queues.is_empty(), "drained voices are forgotten");
+    fn the_output_keeps_left_and_right_through_resampling_and_extra_channels() {
+        let mut six = OutputConverter::new(6, 44_100);
+        let mut data = vec![9.0; 6 * 441];
+        assert_eq!(six.fill(&Fixed, &mut data, 6), 441);
+        for frame in data.chunks(6).skip(1) {
+            assert!((frame[0] - 1.0).abs() < 1e-6 && (frame[1] - 0.5).abs() < 1e-6);
+            assert!(frame[2..].iter().all(|&s| s == 0.0));
+        }
+        let mut mono = OutputConverter::new(1, SAMPLE_RATE);
+        let mut data = vec![0.0; 480];
+        mono.fill(&Fixed, &mut data, 1);
+        assert!(data.iter().all(|&s| (s - 1.0).abs() < 1e-6));
     }
 }

@@ -11,7 +11,9 @@
 //!   by the clock; nothing is sent while muted.
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
-//!   played on the [`Speaker`] when one is open.
+//!   queued on the room's [`VoiceBus`], which the [`Speaker`] plays (in stereo,
+//!   each voice placed) when one is open; without one this thread mixes the bus on
+//!   its clock, so the placed mix is still computed and measured.
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -24,7 +26,9 @@
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
 //!
-//! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
+//! Measurements land in per-peer [`PeerStats`] behind one mutex inside `net`, held
+//! only for counter updates; the app reads them through [`Shared::peer_reports`] and
+//! adds what it measures through [`Shared::shown`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,12 +46,13 @@ use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, Rece
 use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
-use super::stats::{PeerStats, tone_for_name};
+use super::stats::{PeerReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
-use crate::media::audio::{AudioSource, SineSource};
+use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+use crate::media::voice::mixer::VoiceBus;
 use crate::segment::Cutout;
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
@@ -172,6 +177,11 @@ pub struct BridgeConfig {
     pub muted: bool,
     /// Microphone and speaker, or synthetic audio.
     pub audio: AudioDevices,
+    /// The synthetic voice alternates this long of its tone with as long a silence
+    /// (`None`: a steady tone).
+    pub tone_gate: Option<Duration>,
+    /// Where received voices are mixed (shared with the app, which places them).
+    pub voices: Arc<VoiceBus>,
 }
 
 impl BridgeConfig {
@@ -186,6 +196,8 @@ impl BridgeConfig {
             audio_bitrate_bps: 32_000,
             muted: false,
             audio: AudioDevices::Synthetic,
+            tone_gate: None,
+            voices: Arc::new(VoiceBus::new(true)),
         }
     }
 }
@@ -225,7 +237,7 @@ type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
 #[derive(Default)]
 pub struct Shared {
     /// Per remote peer measurements (kept after it leaves, for the report).
-    pub stats: Mutex<HashMap<PeerId, PeerStats>>,
+    stats: Mutex<HashMap<PeerId, PeerStats>>,
     /// Where `samespace-media-rx` sends each peer's video.
     decoders: Mutex<HashMap<PeerId, DecoderQueue>>,
     /// Peers whose stream needs a keyframe (decoder error or dropped unit).
@@ -245,8 +257,29 @@ pub const REMOTE_AUDIO_CAPACITY: usize = 300;
 
 impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
-    pub fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
+    pub(super) fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report line of every remote peer seen in this room (those that left
+    /// included), by peer id, as of `now`.
+    pub fn peer_reports(&self, now: Instant) -> Vec<PeerReport> {
+        let mut reports: Vec<PeerReport> = self
+            .stats()
+            .iter()
+            .map(|(id, s)| s.report(id.0, now))
+            .collect();
+        reports.sort_by_key(|r| r.id);
+        reports
+    }
+
+    /// One of `peer`'s pictures was shown at `now`, `glass_to_glass_ms` after its
+    /// capture (a peer not in the room is ignored).
+    pub fn shown(&self, peer: PeerId, now: Instant, glass_to_glass_ms: f32) {
+        if let Some(s) = self.stats().get_mut(&peer) {
+            s.shown(now);
+            PeerStats::push_latency(&mut s.glass_to_glass_ms, glass_to_glass_ms);
+        }
     }
 
     fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {
@@ -290,6 +323,7 @@ pub struct NetBridge {
     keyframe: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    voices: Arc<VoiceBus>,
     local: (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>),
     threads: Vec<JoinHandle<()>>,
 }
@@ -313,6 +347,8 @@ impl NetBridge {
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
         let muted = Arc::new(AtomicBool::new(config.muted));
+        // Voices of an earlier room are forgotten (peer ids are per room).
+        config.voices.mixer().clear();
         let mut bridge = Self {
             net,
             shared,
@@ -320,6 +356,7 @@ impl NetBridge {
             keyframe,
             muted,
             tone_hz,
+            voices: config.voices.clone(),
             local,
             threads: Vec::new(),
         };
@@ -338,7 +375,9 @@ impl NetBridge {
             stop: bridge.stop.clone(),
             muted: bridge.muted.clone(),
             tone_hz,
+            tone_gate: config.tone_gate,
             bitrate: config.audio_bitrate_bps,
+            voices: bridge.voices.clone(),
             device: config.audio.input_device(),
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
@@ -346,6 +385,7 @@ impl NetBridge {
             media: bridge.net.media().clone(),
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
+            voices: bridge.voices.clone(),
             device: config.audio.output_device(),
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
@@ -372,6 +412,11 @@ impl NetBridge {
     /// This peer's synthetic tone.
     pub fn tone_hz(&self) -> f32 {
         self.tone_hz
+    }
+
+    /// The room's voices as mixed for this listener.
+    pub fn voices(&self) -> &Arc<VoiceBus> {
+        &self.voices
     }
 
     /// Mutes or unmutes the outgoing audio.
@@ -657,7 +702,10 @@ struct AudioLoop {
     stop: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    tone_gate: Option<Duration>,
     bitrate: u32,
+    /// Where this peer's own voice activity is followed (its speaking ring).
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
 }
@@ -675,7 +723,11 @@ impl AudioLoop {
                 Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
             }
         }
-        Box::new(SineSource::new(self.tone_hz, 0.3))
+        let tone = SineSource::new(self.tone_hz, 0.3);
+        match self.tone_gate {
+            Some(gate) => Box::new(GatedSource::new(tone, gate)),
+            None => Box::new(tone),
+        }
     }
 
     fn run(self) {
@@ -701,8 +753,10 @@ impl AudioLoop {
             }
             let pcm = source.next_chunk(FRAME_SAMPLES);
             if self.muted.load(Ordering::Relaxed) {
+                self.voices.own_silence(FRAME_SAMPLES);
                 continue;
             }
+            self.voices.own_voice(&pcm);
             match encoder.encode_f32(&pcm) {
                 Ok(packet) => {
                     self.shared
@@ -728,6 +782,8 @@ struct ReceiveLoop {
     media: Receiver<NetEvent>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
+    /// Where received voices are mixed.
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: play received voices on the speaker (`None` name: the default).
     device: Option<Option<String>>,
 }
@@ -736,10 +792,8 @@ impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
-        let speaker = self
-            .device
-            .as_ref()
-            .and_then(|name| match Speaker::open(name.as_deref()) {
+        let speaker = self.device.as_ref().and_then(|name| {
+            match Speaker::open(name.as_deref(), self.voices.clone()) {
                 Ok(speaker) => {
                     let device = speaker.name().to_string();
                     self.shared.set_audio(|a| a.output = Some(device));
@@ -749,8 +803,21 @@ impl ReceiveLoop {
                     info!(error = %e, "no speaker: received voices are measured only");
                     None
                 }
-            });
+            }
+        });
+        // Without a speaker the mix runs on this thread's clock: computed and
+        // measured as if played.
+        let started = Instant::now();
+        let mut mixed = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
+            if speaker.is_none() {
+                let due = (started.elapsed().as_secs_f64()
+                    * f64::from(crate::media::audio::SAMPLE_RATE)) as u64;
+                if due > mixed {
+                    self.voices.render_unplayed((due - mixed) as usize);
+                    mixed = due;
+                }
+            }
             let event = match self.media.recv_timeout(POLL) {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -758,7 +825,7 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker.as_ref()),
+                NetEvent::Audio(packet) => self.audio(packet, &mut voices),
                 _ => {}
             }
             if let Some(speaker) = &speaker {
@@ -797,12 +864,7 @@ impl ReceiveLoop {
         }
     }
 
-    fn audio(
-        &self,
-        packet: ReceivedMedia,
-        voices: &mut HashMap<PeerId, VoiceIn>,
-        speaker: Option<&Speaker>,
-    ) {
+    fn audio(&self, packet: ReceivedMedia, voices: &mut HashMap<PeerId, VoiceIn>) {
         let peer = packet.from;
         let voice = match voices.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -842,9 +904,7 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        if let Some(speaker) = speaker {
-            speaker.play(peer.0, &pcm);
-        }
+        self.voices.push(peer.0, &pcm);
         let mut queue = self
             .shared
             .remote_audio

@@ -20,7 +20,9 @@ use super::{LobbyNotice, RoomInfo};
 use crate::games::GameKind;
 use crate::games::plugin::{ActiveGame, ChooseGame};
 use crate::net::peer::NetCommand;
-use crate::net::plugin::{NetLink, RoomNews};
+use crate::net::plugin::{
+    NetLink, PeerConnected, PeerMessageReceived, ServerMessage, SignalingClosed,
+};
 use crate::net::protocol::{ClientToServer, ErrorCode, PeerId, PeerToPeer, ServerToClient};
 use crate::world::scene::{ActiveTheme, SwitchTheme};
 use crate::{Notice, Screen};
@@ -102,10 +104,18 @@ pub fn send_room_controls(
     }
 }
 
+/// The network's words about the room, as `take_room_news` reads them.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct RoomNews<'w, 's> {
+    server: MessageReader<'w, 's, ServerMessage>,
+    closed: MessageReader<'w, 's, SignalingClosed>,
+    received: MessageReader<'w, 's, PeerMessageReceived>,
+}
+
 /// Acts on what the network says about the room.
 #[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
 pub fn take_room_news(
-    mut news: MessageReader<RoomNews>,
+    mut news: RoomNews,
     link: Res<NetLink>,
     mut info: Option<ResMut<RoomInfo>>,
     mut choice: ResMut<RoomChoice>,
@@ -119,9 +129,9 @@ pub fn take_room_news(
     if link.is_added() {
         *removed = false;
     }
-    for item in news.read() {
-        match item {
-            RoomNews::Server(ServerToClient::RoomLock { locked }) => {
+    for ServerMessage(message) in news.server.read() {
+        match message {
+            ServerToClient::RoomLock { locked } => {
                 if let Some(info) = info.as_mut() {
                     info.locked = *locked;
                 }
@@ -131,58 +141,62 @@ pub fn take_room_news(
                     "the room is open again: friends can join"
                 }));
             }
-            RoomNews::Server(ServerToClient::Error {
+            ServerToClient::Error {
                 code: ErrorCode::Removed,
                 message,
-            }) => {
+            } => {
                 warn!(%message, "removed from the room");
                 *removed = true;
                 lobby.error = Some(format!("removed from the room: {message}"));
                 next.set(Screen::Lobby);
             }
-            RoomNews::Server(ServerToClient::Error { code, message }) => {
+            ServerToClient::Error { code, message } => {
                 notices.write(Notice::error(format!(
                     "the room's server: {message} ({code})"
                 )));
             }
-            RoomNews::Server(_) => {}
-            RoomNews::ServerClosed(reason) if !*removed => {
-                notices.write(Notice::error(format!(
-                    "lost the connection to the room's server ({reason}): nobody new can join"
-                )));
-            }
-            RoomNews::ServerClosed(_) | RoomNews::PeerConnected(_) => {}
-            RoomNews::Choice { from, theme, game } => {
-                if *from != link.host || is_host(Some(&link)) {
-                    debug!(
-                        peer = from.0,
-                        "room-choice from someone other than the host ignored"
-                    );
-                    continue;
-                }
-                let game = match game.as_deref().map(str::parse::<GameKind>) {
-                    None => None,
-                    Some(Ok(kind)) => Some(kind),
-                    Some(Err(_)) => {
-                        warn!(?game, "the host chose a game this app does not know");
-                        None
-                    }
-                };
-                if *theme != choice.theme || game != choice.game {
-                    info!(%theme, game = ?game.map(GameKind::name), "the host's choice");
-                }
-                if *theme != choice.theme {
-                    switch.write(SwitchTheme(theme.clone()));
-                }
-                if game != choice.game {
-                    games.write(ChooseGame(game));
-                }
-                *choice = RoomChoice {
-                    theme: theme.clone(),
-                    game,
-                };
-            }
+            _ => {}
         }
+    }
+    for SignalingClosed { reason } in news.closed.read() {
+        if !*removed {
+            notices.write(Notice::error(format!(
+                "lost the connection to the room's server ({reason}): nobody new can join"
+            )));
+        }
+    }
+    for PeerMessageReceived { from, message } in news.received.read() {
+        let PeerToPeer::RoomChoice { theme, game } = message else {
+            continue;
+        };
+        if *from != link.host || is_host(Some(&link)) {
+            debug!(
+                peer = from.0,
+                "room-choice from someone other than the host ignored"
+            );
+            continue;
+        }
+        let game = match game.as_deref().map(str::parse::<GameKind>) {
+            None => None,
+            Some(Ok(kind)) => Some(kind),
+            Some(Err(_)) => {
+                warn!(?game, "the host chose a game this app does not know");
+                None
+            }
+        };
+        if *theme != choice.theme || game != choice.game {
+            info!(%theme, game = ?game.map(GameKind::name), "the host's choice");
+        }
+        if *theme != choice.theme {
+            switch.write(SwitchTheme(theme.clone()));
+        }
+        if game != choice.game {
+            games.write(ChooseGame(game));
+        }
+        *choice = RoomChoice {
+            theme: theme.clone(),
+            game,
+        };
     }
 }
 
@@ -195,13 +209,13 @@ pub const ROOM_CHOICE_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// peer connects, and every [`ROOM_CHOICE_INTERVAL`].
 pub fn share_room_choice(
     link: Res<NetLink>,
-    mut news: MessageReader<RoomNews>,
+    mut connected: MessageReader<PeerConnected>,
     theme: Option<Res<ActiveTheme>>,
     game: Option<Res<ActiveGame>>,
     mut choice: ResMut<RoomChoice>,
     mut last_sent: Local<Option<std::time::Instant>>,
 ) {
-    let connected = news.read().any(|n| matches!(n, RoomNews::PeerConnected(_)));
+    let connected = connected.read().count() > 0;
     if !is_host(Some(&link)) {
         return;
     }

@@ -23,10 +23,18 @@
 //!
 //! The local participant's cutouts reach the room's encoder through [`LocalTee`], a
 //! channel that outlives rooms (the local segmentation thread feeds it from start).
+//!
+//! The room composes the transport (`crate::net`, which knows nothing of what it
+//! carries) with the world and the games: [`peers`] makes each peer's entity a
+//! participant (names, placements, the local slot, shown-picture figures, remote
+//! voices into the recording), [`sync`] shares the game (authority, the host's
+//! snapshots and events, sending placements and the game).
 
 pub mod control;
 pub mod error;
+pub mod peers;
 pub mod settings;
+pub mod sync;
 pub mod target;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -331,8 +339,12 @@ impl Plugin for RoomPlugin {
             .add_message::<crate::Notice>()
             .add_message::<crate::world::scene::SwitchTheme>()
             .add_message::<crate::games::plugin::ChooseGame>()
-            .add_message::<crate::net::plugin::RoomNews>()
+            .add_message::<crate::net::plugin::ServerMessage>()
+            .add_message::<crate::net::plugin::SignalingClosed>()
+            .add_message::<crate::net::plugin::PeerMessageReceived>()
+            .add_message::<crate::net::plugin::PeerConnected>()
             .init_resource::<control::RoomChoice>()
+            .add_plugins((peers::plugin, sync::plugin))
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
             .add_systems(OnEnter(Screen::Lobby), |mut commands: Commands| {
                 commands.insert_resource(PendingTrim(Instant::now() + TRIM_AFTER_LEAVING));
@@ -565,6 +577,7 @@ fn enter_room(commands: &mut Commands, joined: Joined) {
         GameAuthority::Follower
     });
     commands.insert_resource(RemoteGame::default());
+    commands.insert_resource(sync::GameSync::default());
     commands.insert_resource(link);
     commands.insert_resource(info);
 }

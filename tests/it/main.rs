@@ -16,5 +16,6 @@ mod segment_model;
 mod serve_process;
 mod signaling;
 mod video_file;
+mod voices;
 mod world_memory;
 mod world_render;

@@ -69,9 +69,14 @@ fn a_camera_folder_whose_next_picture_is_broken_is_said_on_screen() {
     app.add_systems(Update, watch_local_feeds);
     let spec = dir.to_string_lossy().into_owned();
     let segment = SegmentConfig::new(samespace::paths::models_dir());
-    let (feed, _) =
-        samespace::app::start_feed(&spec, SyntheticParams::default(), &segment, 0, None)
-            .expect("the folder opens: its first picture is fine");
+    let (feed, _) = samespace::world::participant::start_feed(
+        &spec,
+        SyntheticParams::default(),
+        &segment,
+        0,
+        None,
+    )
+    .expect("the folder opens: its first picture is fine");
     app.world_mut().spawn((
         Participant {
             id: 0,
