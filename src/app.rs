@@ -129,7 +129,9 @@ impl Plugin for AppPlugin {
             app.insert_resource(crate::room::PendingConnect(plan));
         }
         app.add_plugins(DemoPlugin)
-            .add_systems(Startup, (setup_scene, spawn_demo_participants).chain());
+            .add_systems(Startup, (setup_scene, spawn_demo_participants).chain())
+            .add_message::<crate::Notice>()
+            .add_systems(Last, crate::log_notices);
     }
 }
 

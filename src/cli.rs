@@ -849,6 +849,24 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_audio_device_lists_the_devices() {
+        let devices = ["USB Headset".to_string()];
+        assert!(check_audio_device("microphone", "none", &devices).is_ok());
+        assert!(check_audio_device("microphone", "default", &devices).is_ok());
+        assert!(check_audio_device("microphone", "USB Headset", &devices).is_ok());
+        let err = check_audio_device("microphone", "Studio", &devices).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "unknown microphone \"Studio\"; choose one of: none, default, USB Headset"
+        );
+        let err = check_audio_device("speaker", "x", &[]).expect_err("none attached");
+        assert!(err.to_string().contains("none is attached"), "{err}");
+        let cli = Cli::parse_from(["samespace", "--audio-in", "none", "--mute"]);
+        assert_eq!(cli.lobby.audio_in.as_deref(), Some("none"));
+        assert!(cli.lobby.mute);
+    }
+
+    #[test]
     fn unknown_backends_are_refused() {
         assert!(
             Cli::try_parse_from([
@@ -901,6 +919,40 @@ pub struct LobbyArgs {
     /// Theme name (see `samespace themes`).
     #[arg(long)]
     pub theme: Option<String>,
+    /// Microphone: `none` (a synthetic tone is sent), `default`, or a device's name.
+    #[arg(long)]
+    pub audio_in: Option<String>,
+    /// Speaker: `none` (voices are not played), `default`, or a device's name.
+    #[arg(long)]
+    pub audio_out: Option<String>,
+    /// Join rooms muted.
+    #[arg(long)]
+    pub mute: bool,
+}
+
+/// Checks a lobby `--audio-in`/`--audio-out` value against the attached devices:
+/// `none`, `default` or one of `devices`; anything else lists the choices.
+pub fn check_audio_device(
+    flag: &'static str,
+    given: &str,
+    devices: &[String],
+) -> Result<(), ArgError> {
+    use crate::media::audio_device::{DEFAULT_DEVICE, DeviceChoice, NO_DEVICE};
+    match DeviceChoice::parse(given) {
+        DeviceChoice::Named(name) if !devices.contains(&name) => {
+            let mut choices = vec![NO_DEVICE.to_string(), DEFAULT_DEVICE.to_string()];
+            if devices.is_empty() {
+                choices.push("a device name (none is attached now)".into());
+            }
+            choices.extend(devices.iter().cloned());
+            Err(ArgError::Unknown {
+                what: flag,
+                given: name,
+                choices: choices.join(", "),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `samespace join`.

@@ -24,6 +24,11 @@ pub mod cli;
 pub mod demo;
 pub mod games;
 pub mod media;
+#[allow(
+    unsafe_code,
+    reason = "glibc's malloc settings and trim are reached through FFI (libc)"
+)]
+pub mod memory;
 pub mod net;
 pub mod output;
 pub mod paths;
@@ -36,7 +41,7 @@ pub mod world;
 
 pub mod app;
 
-use bevy::prelude::{States, SystemSet};
+use bevy::prelude::{Message, MessageReader, States, SystemSet};
 
 /// The app's screens: `Lobby → Connecting → Room → Lobby` (a failed or cancelled
 /// `Connecting` goes back to `Lobby`). What a room owns (the network link, remote
@@ -69,4 +74,66 @@ pub enum AppSystems {
     Present,
     /// Hand frames to the recorder and the encoder.
     Egress,
+}
+
+/// Something the person at the screen should know: a failure (camera, recording,
+/// connection) or a change they did not cause (the segmentation fell back to the
+/// slower backend, the host removed someone). Any capability writes it; the window
+/// shows it as a toast (`ui::toast`), and every notice is logged where it is
+/// written. Register it with `app.add_message::<Notice>()` (idempotent) in the
+/// plugin that writes it.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// How serious it is.
+    pub level: NoticeLevel,
+    /// What to show, one line.
+    pub text: String,
+}
+
+/// How a [`Notice`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeLevel {
+    /// Something changed; nothing is broken.
+    Info,
+    /// Something works less well than asked (a slower backend).
+    Warning,
+    /// Something the person asked for failed.
+    Error,
+}
+
+impl Notice {
+    /// An informational notice.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            level: NoticeLevel::Info,
+            text: text.into(),
+        }
+    }
+
+    /// A warning.
+    pub fn warning(text: impl Into<String>) -> Self {
+        Self {
+            level: NoticeLevel::Warning,
+            text: text.into(),
+        }
+    }
+
+    /// An error.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            level: NoticeLevel::Error,
+            text: text.into(),
+        }
+    }
+}
+
+/// Logs every [`Notice`] (the window also shows them; a headless run only logs).
+pub fn log_notices(mut notices: MessageReader<Notice>) {
+    for notice in notices.read() {
+        match notice.level {
+            NoticeLevel::Info => tracing::info!(text = %notice.text, "notice"),
+            NoticeLevel::Warning => tracing::warn!(text = %notice.text, "notice"),
+            NoticeLevel::Error => tracing::error!(text = %notice.text, "notice"),
+        }
+    }
 }

@@ -464,6 +464,21 @@ fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
     config.rooms.lan = !lobby.local_only;
     config.rooms.server = lobby.server.or(saved.server);
     config.rooms.secret = lobby.secret;
+    // Microphone, speaker and mute: flags (checked against the attached devices),
+    // else the saved choice, else the default devices.
+    let side = |flag: &'static str, given: Option<String>, saved: Option<String>, input| {
+        if let Some(given) = &given {
+            let devices = samespace::media::audio_device::list_devices(input);
+            samespace::cli::check_audio_device(flag, given, &devices)?;
+        }
+        anyhow::Ok(samespace::media::audio_device::DeviceChoice::parse(
+            given.or(saved).as_deref().unwrap_or("default"),
+        ))
+    };
+    let input = side("microphone", lobby.audio_in, saved.mic, true)?;
+    let output = side("speaker", lobby.audio_out, saved.speaker, false)?;
+    config.rooms.bridge.audio = samespace::net::bridge::AudioDevices::Each { input, output };
+    config.rooms.bridge.muted = lobby.mute || saved.muted.unwrap_or(false);
     if let Some(target) = join {
         let request = JoinRoom {
             target,
@@ -585,6 +600,7 @@ fn serve(args: &samespace::cli::ServeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    samespace::memory::cap_allocator_arenas();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Cutout(args)) => {

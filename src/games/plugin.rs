@@ -133,6 +133,12 @@ impl RemoteGame {
     }
 }
 
+/// The game picker: start `Some(kind)` afresh, or end the game (`None`). On the
+/// host it starts or ends the simulation; on a follower it drops a snapshot of
+/// another game (the host's snapshots of the new one follow).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChooseGame(pub Option<GameKind>);
+
 /// The disc texture game objects are drawn with.
 #[derive(Resource, Debug, Clone)]
 struct DiscTexture(Handle<Image>);
@@ -166,6 +172,7 @@ impl Plugin for GamesPlugin {
             },
         )
         .add_systems(OnExit(crate::Screen::Room), end_game)
+        .add_message::<ChooseGame>()
         .init_resource::<GameAuthority>()
         .init_resource::<RemoteGame>()
         .insert_resource(GameSeed {
@@ -175,6 +182,7 @@ impl Plugin for GamesPlugin {
         .add_systems(
             Update,
             (
+                choose_game,
                 take_over_game,
                 (join_game, feed_bodies, autoplay, step_game)
                     .chain()
@@ -199,6 +207,42 @@ fn end_game(mut commands: Commands, sprites: Query<Entity, GameSprites>) {
     commands.remove_resource::<ActiveGame>();
     for entity in &sprites {
         commands.entity(entity).despawn();
+    }
+}
+
+/// Carries out the game picker's [`ChooseGame`] (the last one of the frame).
+#[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
+fn choose_game(
+    mut commands: Commands,
+    mut choices: MessageReader<ChooseGame>,
+    authority: Res<GameAuthority>,
+    game: Option<Res<ActiveGame>>,
+    mut remote: ResMut<RemoteGame>,
+    seed: Res<GameSeed>,
+    theme: Res<ActiveTheme>,
+    sprites: Query<Entity, GameSprites>,
+) {
+    let Some(ChooseGame(choice)) = choices.read().last().copied() else {
+        return;
+    };
+    let playing = match *authority {
+        GameAuthority::Host => game.as_ref().map(|g| g.sim.kind()),
+        GameAuthority::Follower => remote.snapshot.as_ref().map(|s| s.game),
+    };
+    if playing == choice {
+        return;
+    }
+    for entity in &sprites {
+        commands.entity(entity).despawn();
+    }
+    *remote = RemoteGame::default();
+    commands.remove_resource::<ActiveGame>();
+    match (choice, *authority) {
+        (Some(kind), GameAuthority::Host) => {
+            commands.insert_resource(new_game(kind, seed.seed, &theme, seed.photo_dir.clone()));
+        }
+        (None, GameAuthority::Host) => info!("game ended"),
+        (_, GameAuthority::Follower) => {}
     }
 }
 

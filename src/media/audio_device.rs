@@ -59,6 +59,83 @@ pub enum AudioDeviceError {
     Thread(String),
 }
 
+/// One side's choice (microphone or speaker): no device, the system's default, or
+/// one by name. Written as text in settings and flags: `none`, `default`, or the
+/// device's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// No device: a synthetic tone goes out (microphone), received voices are
+    /// measured but not played (speaker).
+    None,
+    /// The system's default device.
+    #[default]
+    Default,
+    /// The device of this name (as [`list_devices`] gives it).
+    Named(String),
+}
+
+/// The spelling of [`DeviceChoice::None`].
+pub const NO_DEVICE: &str = "none";
+/// The spelling of [`DeviceChoice::Default`].
+pub const DEFAULT_DEVICE: &str = "default";
+
+impl DeviceChoice {
+    /// Reads `none` (or `synthetic`), `default` (or nothing), or a device name.
+    pub fn parse(text: &str) -> Self {
+        match text.trim() {
+            "" | DEFAULT_DEVICE => Self::Default,
+            NO_DEVICE | "synthetic" => Self::None,
+            name => Self::Named(name.to_string()),
+        }
+    }
+
+    /// The text [`DeviceChoice::parse`] reads back.
+    pub fn spec(&self) -> String {
+        match self {
+            Self::None => NO_DEVICE.into(),
+            Self::Default => DEFAULT_DEVICE.into(),
+            Self::Named(name) => name.clone(),
+        }
+    }
+
+    /// The choice that opens `device` (see [`DeviceChoice::device`]).
+    pub fn from_device(device: Option<Option<String>>) -> Self {
+        match device {
+            None => Self::None,
+            Some(None) => Self::Default,
+            Some(Some(name)) => Self::Named(name),
+        }
+    }
+
+    /// The device to open: `None` for no device, `Some(None)` for the default.
+    pub fn device(&self) -> Option<Option<String>> {
+        match self {
+            Self::None => None,
+            Self::Default => Some(None),
+            Self::Named(name) => Some(Some(name.clone())),
+        }
+    }
+}
+
+/// The names of the attached input (`input`) or output devices, as cpal lists them
+/// (empty when there are none, as on a machine without sound hardware).
+pub fn list_devices(input: bool) -> Vec<String> {
+    quiet_sound_library();
+    let host = cpal::default_host();
+    let devices = if input {
+        host.input_devices()
+    } else {
+        host.output_devices()
+    };
+    match devices {
+        Ok(devices) => devices.filter_map(|d| d.name().ok()).collect(),
+        Err(e) => {
+            debug!(error = %e, input, "cannot list audio devices");
+            Vec::new()
+        }
+    }
+}
+
 /// Linear-interpolation resampler for one mono stream, continuous across chunks.
 #[derive(Debug, Clone)]
 pub struct Resampler {
@@ -560,6 +637,26 @@ fn build_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_choices_read_and_write_as_text() {
+        assert_eq!(DeviceChoice::parse("none"), DeviceChoice::None);
+        assert_eq!(DeviceChoice::parse("synthetic"), DeviceChoice::None);
+        assert_eq!(DeviceChoice::parse(" "), DeviceChoice::Default);
+        assert_eq!(
+            DeviceChoice::parse("USB Headset"),
+            DeviceChoice::Named("USB Headset".into())
+        );
+        for choice in [
+            DeviceChoice::None,
+            DeviceChoice::Default,
+            DeviceChoice::Named("pulse".into()),
+        ] {
+            assert_eq!(DeviceChoice::parse(&choice.spec()), choice);
+        }
+        assert_eq!(DeviceChoice::None.device(), None);
+        assert_eq!(DeviceChoice::Default.device(), Some(None));
+    }
     use crate::media::audio::{AudioSource, SineSource, tone_amplitude};
 
     #[test]

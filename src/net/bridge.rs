@@ -128,6 +128,36 @@ pub enum AudioDevices {
         /// Output device name (`None`: the default).
         output: Option<String>,
     },
+    /// Each side as chosen in the lobby; a side with no device is synthetic (tone
+    /// out / voices measured, not played), a device that cannot be opened falls back
+    /// to that too, logged.
+    Each {
+        /// The microphone.
+        input: crate::media::audio_device::DeviceChoice,
+        /// The speaker.
+        output: crate::media::audio_device::DeviceChoice,
+    },
+}
+
+impl AudioDevices {
+    /// The microphone to open: `None` for the synthetic tone, `Some(None)` for the
+    /// default device.
+    pub fn input_device(&self) -> Option<Option<String>> {
+        match self {
+            Self::Synthetic => None,
+            Self::Devices { input, .. } => Some(input.clone()),
+            Self::Each { input, .. } => input.device(),
+        }
+    }
+
+    /// The speaker to open: `None` for none (voices measured only).
+    pub fn output_device(&self) -> Option<Option<String>> {
+        match self {
+            Self::Synthetic => None,
+            Self::Devices { output, .. } => Some(output.clone()),
+            Self::Each { output, .. } => output.device(),
+        }
+    }
 }
 
 /// How the bridge encodes.
@@ -348,10 +378,7 @@ impl NetBridge {
             tone_gate: config.tone_gate,
             bitrate: config.audio_bitrate_bps,
             voices: bridge.voices.clone(),
-            device: match &config.audio {
-                AudioDevices::Devices { input, .. } => Some(input.clone()),
-                AudioDevices::Synthetic => None,
-            },
+            device: config.audio.input_device(),
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
         let receive = ReceiveLoop {
@@ -359,10 +386,7 @@ impl NetBridge {
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
             voices: bridge.voices.clone(),
-            device: match &config.audio {
-                AudioDevices::Devices { output, .. } => Some(output.clone()),
-                AudioDevices::Synthetic => None,
-            },
+            device: config.audio.output_device(),
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
         info!(tone_hz, "net bridge started");

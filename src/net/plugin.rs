@@ -151,9 +151,15 @@ pub struct SignalingClosed {
     pub reason: String,
 }
 
+/// A signaling-server message about the room that the mesh does not act on
+/// itself (`room-lock`, `error`, e.g. `removed` before the server closes).
+#[derive(Message, Debug, Clone)]
+pub struct ServerMessage(pub super::protocol::ServerToClient);
+
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<PeerJoined>()
+            .add_message::<ServerMessage>()
             .add_message::<PeerConnected>()
             .add_message::<PeerLeft>()
             .add_message::<HostChanged>()
@@ -178,6 +184,7 @@ pub struct NetMessages<'w> {
     host: MessageWriter<'w, HostChanged>,
     received: MessageWriter<'w, PeerMessageReceived>,
     closed: MessageWriter<'w, SignalingClosed>,
+    server: MessageWriter<'w, ServerMessage>,
 }
 
 /// Turns what the network reported since the last frame into Messages.
@@ -255,6 +262,9 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                 warn!(%reason, "signaling closed: no new peers can join");
                 out.closed.write(SignalingClosed { reason });
             }
+            NetEvent::FromServer(message) => {
+                out.server.write(ServerMessage(message));
+            }
             NetEvent::Video(_) | NetEvent::Audio(_) => {}
         }
     }
@@ -305,6 +315,7 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
         }
         PeerToPeer::Chat(_)
         | PeerToPeer::Voice { .. }
+        | PeerToPeer::RoomChoice { .. }
         | PeerToPeer::GameSnapshot { .. }
         | PeerToPeer::GameEvent { .. } => {}
     }

@@ -304,6 +304,17 @@ pub enum ClientToServer {
     Ping,
     /// Leave the room and close the connection.
     Leave,
+    /// Host only: refuse new joiners (`room-locked`) until `unlock`. Every member
+    /// gets `room-lock`.
+    Lock,
+    /// Host only: let new joiners in again. Every member gets `room-lock`.
+    Unlock,
+    /// Host only: take a member out of the room. It gets `error removed` and its
+    /// connection closes; the others get `peer-left`.
+    Remove {
+        /// The member to remove.
+        id: PeerId,
+    },
 }
 
 /// Error codes the server sends in `error` messages.
@@ -342,6 +353,13 @@ pub enum ErrorCode {
     /// Too many `join`s from the client's address in a short time (stays open; the
     /// message says when to retry).
     TooManyJoins,
+    /// `join` to a room its host has locked (stays open).
+    RoomLocked,
+    /// `lock`, `unlock` or `remove` from a member that is not the room's host (stays
+    /// open).
+    NotHost,
+    /// The host removed this member from the room (connection closes).
+    Removed,
 }
 
 impl ErrorCode {
@@ -355,6 +373,7 @@ impl ErrorCode {
                 | Self::Unauthorized
                 | Self::SlowConsumer
                 | Self::ServerFull
+                | Self::Removed
         )
     }
 }
@@ -413,6 +432,11 @@ pub enum ServerToClient {
     },
     /// Answer to `ping`.
     Pong,
+    /// The host locked or unlocked the room (sent to every member, the host too).
+    RoomLock {
+        /// Whether new joiners are refused.
+        locked: bool,
+    },
     /// Something went wrong; see [`ErrorCode::is_fatal`] for whether the connection closes.
     Error {
         /// Machine-readable code.
@@ -549,6 +573,15 @@ pub enum PeerToPeer {
         /// The nonce of the ping.
         nonce: u64,
     },
+    /// The host's choices for the whole room: the theme and the game. Sent by the
+    /// host when it changes one and whenever a peer connects; other senders are
+    /// ignored.
+    RoomChoice {
+        /// Theme name (`assets/themes/<name>`).
+        theme: String,
+        /// Game name (`samespace games`), `null` for none.
+        game: Option<String>,
+    },
 }
 
 impl PeerToPeer {
@@ -668,6 +701,44 @@ mod tests {
         let json = serde_json::to_string(&ServerToClient::error(ErrorCode::TooLarge, "x"))
             .expect("serializes");
         assert_eq!(json, r#"{"type":"error","code":"too-large","message":"x"}"#);
+    }
+
+    #[test]
+    fn room_controls_have_the_documented_json_shape() {
+        let shapes = [
+            (ClientToServer::Lock, r#"{"type":"lock"}"#),
+            (ClientToServer::Unlock, r#"{"type":"unlock"}"#),
+            (
+                ClientToServer::Remove { id: PeerId(4) },
+                r#"{"type":"remove","id":4}"#,
+            ),
+        ];
+        for (msg, json) in shapes {
+            assert_eq!(serde_json::to_string(&msg).expect("serializes"), json);
+            assert_eq!(
+                serde_json::from_str::<ClientToServer>(json).expect("parses"),
+                msg
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&ServerToClient::RoomLock { locked: true }).expect("ok"),
+            r#"{"type":"room-lock","locked":true}"#
+        );
+        assert_eq!(ErrorCode::RoomLocked.to_string(), "room-locked");
+        assert_eq!(ErrorCode::NotHost.to_string(), "not-host");
+        assert!(ErrorCode::Removed.is_fatal() && !ErrorCode::RoomLocked.is_fatal());
+        let choice = PeerToPeer::RoomChoice {
+            theme: "space".into(),
+            game: Some("volleyball".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&choice).expect("serializes"),
+            r#"{"type":"room-choice","theme":"space","game":"volleyball"}"#
+        );
+        let none: PeerToPeer =
+            serde_json::from_str(r#"{"type":"room-choice","theme":"beach","game":null}"#)
+                .expect("parses");
+        assert!(matches!(none, PeerToPeer::RoomChoice { game: None, .. }));
     }
 
     #[test]
@@ -847,6 +918,9 @@ mod tests {
                 }),
                 Just(ClientToServer::Ping),
                 Just(ClientToServer::Leave),
+                Just(ClientToServer::Lock),
+                Just(ClientToServer::Unlock),
+                any::<u64>().prop_map(|id| ClientToServer::Remove { id: PeerId(id) }),
             ]
         }
 
@@ -860,6 +934,9 @@ mod tests {
                 Just(ErrorCode::SlowConsumer),
                 Just(ErrorCode::TooManyJoins),
                 Just(ErrorCode::Unauthorized),
+                Just(ErrorCode::RoomLocked),
+                Just(ErrorCode::NotHost),
+                Just(ErrorCode::Removed),
             ];
             prop_oneof![
                 (
@@ -896,6 +973,7 @@ mod tests {
                     }
                 }),
                 Just(ServerToClient::Pong),
+                any::<bool>().prop_map(|locked| ServerToClient::RoomLock { locked }),
                 (code, any::<String>())
                     .prop_map(|(code, message)| ServerToClient::Error { code, message }),
             ]

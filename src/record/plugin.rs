@@ -159,9 +159,16 @@ impl Plugin for RecordPlugin {
             .add_message::<StartRecording>()
             .add_message::<StopRecording>()
             .add_systems(Startup, super::badge::spawn_badge)
+            .add_message::<crate::Notice>()
             .add_systems(
                 Update,
-                (control_recording, watch_scene, watch_recorder, mix_audio)
+                (
+                    control_recording,
+                    watch_scene,
+                    watch_recorder,
+                    announce_recording_failure,
+                    mix_audio,
+                )
                     .chain()
                     .in_set(AppSystems::Egress),
             )
@@ -362,6 +369,22 @@ fn watch_recorder(mut commands: Commands, mut rec: ResMut<Recording>) {
         error!(error = %msg, "recording stopped; the file keeps everything up to the failure");
         finish_recording(&mut commands, &mut rec);
         rec.error = Some(msg);
+    }
+}
+
+/// Puts a recording's failure (it could not start, or stopped on a write error)
+/// on screen, once per failure.
+fn announce_recording_failure(
+    rec: Res<Recording>,
+    mut told: Local<Option<String>>,
+    mut notices: MessageWriter<crate::Notice>,
+) {
+    if rec.error == *told {
+        return;
+    }
+    told.clone_from(&rec.error);
+    if let Some(e) = &rec.error {
+        notices.write(crate::Notice::error(format!("recording failed: {e}")));
     }
 }
 

@@ -30,6 +30,7 @@
 //! voices into the recording), [`sync`] shares the game (authority, the host's
 //! snapshots and events, sending placements and the game).
 
+pub mod control;
 pub mod error;
 pub mod peers;
 pub mod settings;
@@ -288,6 +289,8 @@ pub struct RoomInfo {
     pub link: String,
     /// Whether the room's server runs in this app (it stops when you leave).
     pub hosted_here: bool,
+    /// The host locked the room: nobody new can join (from the server's `room-lock`).
+    pub locked: bool,
     _embedded: Option<EmbeddedServer>,
 }
 
@@ -331,17 +334,42 @@ impl Plugin for RoomPlugin {
             .add_message::<JoinRoom>()
             .add_message::<LeaveRoom>()
             .add_message::<CancelConnecting>()
+            .add_message::<control::LockRoom>()
+            .add_message::<control::RemovePerson>()
+            .add_message::<crate::Notice>()
+            .add_message::<crate::world::scene::SwitchTheme>()
+            .add_message::<crate::games::plugin::ChooseGame>()
+            .add_message::<crate::net::plugin::ServerMessage>()
+            .add_message::<crate::net::plugin::SignalingClosed>()
+            .add_message::<crate::net::plugin::PeerMessageReceived>()
+            .add_message::<crate::net::plugin::PeerConnected>()
+            .init_resource::<control::RoomChoice>()
             .add_plugins((peers::plugin, sync::plugin))
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
+            .add_systems(OnEnter(Screen::Lobby), |mut commands: Commands| {
+                commands.insert_resource(PendingTrim(Instant::now() + TRIM_AFTER_LEAVING));
+            })
             .add_systems(OnExit(Screen::Room), tear_down_room)
             .add_systems(
                 Update,
                 (
                     take_requests.run_if(in_state(Screen::Lobby)),
+                    trim_after_leaving.run_if(resource_exists::<PendingTrim>),
                     poll_connecting.run_if(in_state(Screen::Connecting)),
                     take_leave.run_if(in_state(Screen::Room)),
                 )
                     .in_set(crate::AppSystems::Ingest),
+            )
+            .add_systems(
+                Update,
+                (
+                    control::take_room_news,
+                    control::send_room_controls,
+                    control::share_room_choice,
+                )
+                    .chain()
+                    .run_if(in_state(Screen::Room).and_then(resource_exists::<NetLink>))
+                    .in_set(crate::AppSystems::Sync),
             );
     }
 }
@@ -442,6 +470,7 @@ fn connect(plan: ConnectPlan, local: CutoutTee) -> Result<Joined, String> {
             link: join_link(&share, code),
             server: share,
             hosted_here: embedded.is_some(),
+            locked: false,
             _embedded: embedded,
         },
     })
@@ -560,6 +589,21 @@ fn take_leave(mut leave: MessageReader<LeaveRoom>, mut next: ResMut<NextState<Sc
     }
 }
 
+/// How long after coming back to the lobby the memory the room freed is given
+/// back once more: by then the goodbyes are over and the room's textures freed.
+pub const TRIM_AFTER_LEAVING: Duration = Duration::from_secs(3);
+
+/// When to give freed memory back (see [`TRIM_AFTER_LEAVING`]).
+#[derive(Resource)]
+struct PendingTrim(Instant);
+
+fn trim_after_leaving(mut commands: Commands, pending: Res<PendingTrim>) {
+    if Instant::now() >= pending.0 {
+        commands.remove_resource::<PendingTrim>();
+        crate::memory::release_freed_memory();
+    }
+}
+
 /// Tears down what the room owns (`OnExit(Room)`).
 fn tear_down_room(
     mut commands: Commands,
@@ -574,11 +618,17 @@ fn tear_down_room(
             let Some(link) = world.remove_resource::<NetLink>() else {
                 return;
             };
+            let info = world.remove_resource::<RoomInfo>();
             // Leaving says goodbye to every peer and may take up to 2 s: not on the
-            // frame loop.
+            // frame loop. The room's server (if here) stops after the goodbyes;
+            // then what the room freed goes back to the system.
             let leaving = std::thread::Builder::new()
                 .name("samespace-leave".into())
-                .spawn(move || drop(link));
+                .spawn(move || {
+                    drop(link);
+                    drop(info);
+                    crate::memory::release_freed_memory();
+                });
             if let Err(e) = leaving {
                 warn!(error = %e, "leaving on the main thread");
             }

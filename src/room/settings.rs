@@ -27,6 +27,12 @@ pub struct Settings {
     pub server: Option<String>,
     /// Port of the signaling server the app starts for a created room.
     pub port: Option<u16>,
+    /// Microphone: `none`, `default` or a device name.
+    pub mic: Option<String>,
+    /// Speaker: `none`, `default` or a device name.
+    pub speaker: Option<String>,
+    /// Join rooms muted.
+    pub muted: Option<bool>,
 }
 
 impl Settings {
@@ -123,6 +129,9 @@ mod tests {
             theme: Some("space".into()),
             server: Some("ws://10.0.0.2:9470".into()),
             port: Some(9555),
+            mic: Some("none".into()),
+            speaker: Some("USB Headset".into()),
+            muted: Some(true),
         };
         s.save_to(&path).expect("saves");
         assert_eq!(Settings::load_from(&path).expect("loads"), s);

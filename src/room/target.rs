@@ -77,6 +77,10 @@ pub fn describe_failure(err: &NetError, server: &str) -> String {
             ..
         } => "room full".into(),
         NetError::Server {
+            code: ErrorCode::RoomLocked,
+            ..
+        } => "room locked: its host lets nobody new in".into(),
+        NetError::Server {
             code: ErrorCode::Unauthorized,
             message,
         } => format!("wrong secret (the server said: unauthorized: {message})"),
@@ -172,6 +176,7 @@ mod tests {
             "room full"
         );
         assert!(describe_failure(&refused(ErrorCode::Unauthorized), s).starts_with("wrong secret"));
+        assert!(describe_failure(&refused(ErrorCode::RoomLocked), s).starts_with("room locked"));
         let io = NetError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert_eq!(
             describe_failure(&io, s),

@@ -24,6 +24,16 @@ pub struct LobbyForm {
     pub themes: Vec<String>,
     /// The chosen theme.
     pub theme: String,
+    /// Microphone choices: no device, the default, then each attached one.
+    pub mics: Vec<String>,
+    /// Index into `mics`.
+    pub mic: usize,
+    /// Speaker choices, likewise.
+    pub speakers: Vec<String>,
+    /// Index into `speakers`.
+    pub speaker: usize,
+    /// Join rooms muted.
+    pub muted: bool,
     /// Port of the app's own server (for the hint under the server field).
     pub port: u16,
     /// Why the last attempt failed.
@@ -74,6 +84,15 @@ pub fn lobby_form(
                         c.selectable_value(&mut form.theme, t.clone(), t);
                     }
                 });
+            g.end_row();
+            g.label("Microphone");
+            g.horizontal(|h| {
+                pick(h, "lobby-mic", &form.mics, &mut form.mic);
+                h.checkbox(&mut form.muted, "Mute");
+            });
+            g.end_row();
+            g.label("Speaker");
+            pick(g, "lobby-speaker", &form.speakers, &mut form.speaker);
             g.end_row();
         });
     if let Some(id) = preview {
@@ -128,6 +147,19 @@ pub fn lobby_form(
         ui.label(egui::RichText::new(error).color(egui::Color32::from_rgb(255, 110, 110)));
     }
     action
+}
+
+/// A combo box choosing one of `choices` by index.
+fn pick(ui: &mut egui::Ui, id: &str, choices: &[String], chosen: &mut usize) {
+    let current = choices.get(*chosen).cloned().unwrap_or_default();
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(current)
+        .width(220.0)
+        .show_ui(ui, |c| {
+            for (i, label) in choices.iter().enumerate() {
+                c.selectable_value(chosen, i, label);
+            }
+        });
 }
 
 /// Draws the connecting screen; true when **Cancel** was pressed.

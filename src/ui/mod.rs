@@ -17,7 +17,9 @@
 //! and the mute badge (`voice`), so snapshots and recordings show them too; egui is
 //! for controls.
 
+pub mod host;
 pub mod lobby;
+pub mod toast;
 pub mod voices;
 
 use bevy::prelude::*;
@@ -49,6 +51,10 @@ pub struct UiState {
     pub form: LobbyForm,
     /// Camera specs matching `form.cameras` (`synthetic`, `0`, …).
     pub camera_specs: Vec<String>,
+    /// Microphone specs matching `form.mics` (`none`, `default`, names).
+    pub mic_specs: Vec<String>,
+    /// Speaker specs matching `form.speakers`.
+    pub speaker_specs: Vec<String>,
     /// Room panel shown (`F1`).
     pub show_panel: bool,
     /// Stats overlay on.
@@ -92,7 +98,46 @@ impl UiClipboard {
     }
 }
 
+/// The choices of one audio side: labels to show and the specs they stand for —
+/// no device, the system's default, each attached device, and `current` if it is
+/// none of these (a saved device that is not attached now). Returns the index of
+/// `current` too.
+pub fn audio_choices(
+    devices: &[String],
+    none_label: &str,
+    current: &str,
+) -> (Vec<String>, Vec<String>, usize) {
+    use crate::media::audio_device::{DEFAULT_DEVICE, NO_DEVICE};
+    let mut labels = vec![none_label.to_string(), "System default".to_string()];
+    let mut specs = vec![NO_DEVICE.to_string(), DEFAULT_DEVICE.to_string()];
+    for d in devices {
+        labels.push(d.clone());
+        specs.push(d.clone());
+    }
+    if !specs.iter().any(|s| s == current) {
+        labels.push(format!("{current} (not attached)"));
+        specs.push(current.to_string());
+    }
+    let index = specs.iter().position(|s| s == current).unwrap_or(0);
+    (labels, specs, index)
+}
+
 impl UiState {
+    /// The chosen microphone and speaker, and mute, as the room's audio.
+    fn audio(&self) -> (crate::net::bridge::AudioDevices, bool) {
+        use crate::media::audio_device::DeviceChoice;
+        let spec = |specs: &[String], i: usize| {
+            DeviceChoice::parse(specs.get(i).map_or("default", String::as_str))
+        };
+        (
+            crate::net::bridge::AudioDevices::Each {
+                input: spec(&self.mic_specs, self.form.mic),
+                output: spec(&self.speaker_specs, self.form.speaker),
+            },
+            self.form.muted,
+        )
+    }
+
     /// The chosen camera's spec.
     fn camera_spec(&self) -> String {
         self.camera_specs
@@ -125,6 +170,8 @@ impl Plugin for UiPlugin {
             })
             .init_resource::<UiState>()
             .init_resource::<UiClipboard>()
+            .init_resource::<toast::ToastQueue>()
+            .add_message::<crate::Notice>()
             .add_systems(Startup, init_ui)
             .add_systems(
                 EguiPrimaryContextPass,
@@ -133,12 +180,14 @@ impl Plugin for UiPlugin {
                     connecting_ui.run_if(in_state(Screen::Connecting)),
                     room_ui.run_if(in_state(Screen::Room)),
                     stats_ui,
+                    toast::draw_toasts,
                 ),
             )
             .add_systems(
                 Update,
                 (keyboard_shortcuts, drag_and_scale, apply_camera_choice).in_set(AppSystems::Input),
-            );
+            )
+            .add_systems(Update, toast::collect_notices.in_set(AppSystems::Present));
     }
 }
 
@@ -167,7 +216,27 @@ fn init_ui(
         labels.push(configured.clone());
         specs.push(configured.clone());
     }
+    let spec_of = |device: Option<Option<String>>| {
+        crate::media::audio_device::DeviceChoice::from_device(device).spec()
+    };
+    let (mics, mic_specs, mic) = audio_choices(
+        &crate::media::audio_device::list_devices(true),
+        "None (a synthetic tone)",
+        &spec_of(rooms.bridge.audio.input_device()),
+    );
+    let (speakers, speaker_specs, speaker) = audio_choices(
+        &crate::media::audio_device::list_devices(false),
+        "None (voices not played)",
+        &spec_of(rooms.bridge.audio.output_device()),
+    );
+    ui.mic_specs = mic_specs;
+    ui.speaker_specs = speaker_specs;
     ui.form = LobbyForm {
+        mics,
+        mic,
+        speakers,
+        speaker,
+        muted: rooms.bridge.muted,
         name: run.config.name.clone(),
         server: rooms.server.clone().unwrap_or_default(),
         secret: rooms.secret.clone().unwrap_or_default(),
@@ -190,7 +259,7 @@ fn lobby_ui(
     mut contexts: EguiContexts,
     mut ui: ResMut<UiState>,
     notice: Res<LobbyNotice>,
-    rooms: Res<RoomSettings>,
+    mut rooms: ResMut<RoomSettings>,
     theme: Res<ActiveTheme>,
     clipboard: Res<UiClipboard>,
     local: Query<(&CutoutTexture, &Participant)>,
@@ -227,17 +296,25 @@ fn lobby_ui(
         }
         return Ok(());
     }
+    // The room's audio is what the lobby shows.
+    let (audio, muted) = ui.audio();
     let form = &ui.form;
     let server = Some(form.server.trim().to_string()).filter(|s| !s.is_empty());
     let secret = Some(form.secret.clone()).filter(|s| !s.is_empty());
+    let spec = |specs: &[String], i: usize| specs.get(i).cloned();
     Settings {
         name: Some(form.name.trim().to_string()),
         camera: Some(ui.camera_spec()),
         theme: Some(form.theme.clone()),
         server: server.clone(),
         port: Some(rooms.port),
+        mic: spec(&ui.mic_specs, form.mic),
+        speaker: spec(&ui.speaker_specs, form.speaker),
+        muted: Some(muted),
     }
     .save();
+    rooms.bridge.audio = audio;
+    rooms.bridge.muted = muted;
     match action {
         LobbyAction::Create => {
             create.write(CreateRoom {
@@ -287,6 +364,7 @@ fn apply_camera_choice(
     run: Res<DemoRun>,
     tee: Res<LocalTee>,
     people: Query<(Entity, &Participant)>,
+    mut notices: MessageWriter<crate::Notice>,
 ) {
     let chosen = ui.form.camera;
     let Some(previous) = last.replace(chosen) else {
@@ -320,8 +398,22 @@ fn apply_camera_choice(
         Err(e) => {
             warn!(camera = %spec, error = %e, "camera unavailable");
             ui.form.error = Some(format!("camera {spec}: {e}"));
+            notices.write(crate::Notice::error(format!(
+                "camera {spec} did not start: {e:#}"
+            )));
         }
     }
+}
+
+/// The host section's inputs that `room_ui` does not need otherwise.
+#[derive(bevy::ecs::system::SystemParam)]
+struct HostInputs<'w> {
+    link: Option<Res<'w, crate::net::plugin::NetLink>>,
+    choice: Res<'w, crate::room::control::RoomChoice>,
+    game: Option<Res<'w, crate::games::plugin::ActiveGame>>,
+    choose_game: MessageWriter<'w, crate::games::plugin::ChooseGame>,
+    lock: MessageWriter<'w, crate::room::control::LockRoom>,
+    remove: MessageWriter<'w, crate::room::control::RemovePerson>,
 }
 
 #[expect(clippy::too_many_arguments, reason = "Bevy system parameters")]
@@ -340,16 +432,20 @@ fn room_ui(
         &mut ParticipantPlacement,
         &LatestCutout,
         PersonVoice,
+        Option<&crate::net::plugin::RemotePeer>,
     )>,
     mut commands: Commands,
     recording: Res<Recording>,
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
     mut voice: voices::VoiceControls,
+    mut host: HostInputs,
 ) -> Result {
     if !ui.show_panel {
         return Ok(());
     }
+    let is_host = crate::room::control::is_host(host.link.as_deref());
+    let networked = host.link.is_some();
     let ctx = contexts.ctx_mut()?;
     egui::Window::new("Room")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
@@ -371,7 +467,7 @@ fn room_ui(
             }
             w.separator();
             w.label("People");
-            for (e, p, mut pl, latest, (listening, peer_voice, speaking)) in &mut people {
+            for (e, p, mut pl, latest, (listening, peer_voice, speaking), remote) in &mut people {
                 w.horizontal(|h| {
                     let selected = ui.selected == Some(e);
                     let name = format!(
@@ -393,21 +489,48 @@ fn room_ui(
                     }
                     h.label(format!("{} frames", latest.frames));
                     voices::person_controls(h, p.local, listening, &mut voice);
+                    if let Some(remote) = remote
+                        && is_host
+                        && h.button("Remove").clicked()
+                    {
+                        host.remove
+                            .write(crate::room::control::RemovePerson(remote.0));
+                    }
                 });
             }
             voices::voice_switches(w, &mut voice);
             w.separator();
-            let mut chosen = theme.0.name.clone();
-            egui::ComboBox::from_label("Theme")
-                .selected_text(&theme.0.title)
-                .show_ui(w, |c| {
-                    for t in &ui.themes {
-                        c.selectable_value(&mut chosen, t.clone(), t);
-                    }
-                });
-            if chosen != theme.0.name {
-                switch.write(SwitchTheme(chosen));
+            // Networked, a guest shows the host's choice; the host (or the offline
+            // room) what it runs.
+            let (theme_name, game) = if networked && !is_host {
+                (host.choice.theme.clone(), host.choice.game)
+            } else {
+                (
+                    theme.0.name.clone(),
+                    host.game.as_ref().map(|g| g.sim.kind()),
+                )
+            };
+            let view = host::HostView {
+                is_host,
+                networked,
+                themes: &ui.themes,
+                theme: &theme_name,
+                game,
+                locked: info.as_ref().is_some_and(|i| i.locked),
+            };
+            match host::host_section(w, &view) {
+                Some(host::HostAction::Theme(t)) => {
+                    switch.write(SwitchTheme(t));
+                }
+                Some(host::HostAction::Game(g)) => {
+                    host.choose_game.write(crate::games::plugin::ChooseGame(g));
+                }
+                Some(host::HostAction::Lock(l)) => {
+                    host.lock.write(crate::room::control::LockRoom(l));
+                }
+                None => {}
             }
+            w.separator();
             if w.button("Snapshot (P)").clicked() {
                 snap.write(TakeSnapshot(snapshot_path()));
             }
@@ -586,6 +709,7 @@ fn keyboard_shortcuts(
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
     mut self_mute: ResMut<crate::voice::plugin::SelfMute>,
+    link: Option<Res<crate::net::plugin::NetLink>>,
 ) {
     // Keys typed into a text field (name, code, …) are text, not shortcuts.
     if typing.wants_any_keyboard_input() {
@@ -605,7 +729,11 @@ fn keyboard_shortcuts(
     if *screen.get() != Screen::Room {
         return;
     }
-    if keys.just_pressed(KeyCode::KeyT) && !ui.themes.is_empty() {
+    // In a networked room only the host picks the theme (for everyone).
+    if keys.just_pressed(KeyCode::KeyT)
+        && !ui.themes.is_empty()
+        && crate::room::control::is_host(link.as_deref())
+    {
         let i = ui
             .themes
             .iter()
@@ -712,5 +840,36 @@ fn drag_and_scale(
     {
         p.scale = (p.scale * (1.0 + 0.08 * scroll.signum())).clamp(0.15, 4.0);
         commands.entity(sel).insert(Pinned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_choices_offer_none_and_the_default_first_and_keep_an_unattached_saved_device() {
+        let devices = ["USB Headset".to_string()];
+        let (labels, specs, i) = audio_choices(&devices, "None (a synthetic tone)", "none");
+        assert_eq!(specs, ["none", "default", "USB Headset"]);
+        assert_eq!(labels[0], "None (a synthetic tone)");
+        assert_eq!(i, 0);
+        let (labels, specs, i) = audio_choices(&[], "None", "Studio");
+        assert_eq!(specs, ["none", "default", "Studio"]);
+        assert_eq!(labels[2], "Studio (not attached)");
+        assert_eq!(i, 2);
+        // What the lobby shows is what the room opens.
+        let mut ui = UiState {
+            mic_specs: vec!["none".into(), "default".into()],
+            speaker_specs: vec!["none".into(), "default".into(), "USB Headset".into()],
+            ..UiState::default()
+        };
+        ui.form.mic = 0;
+        ui.form.speaker = 2;
+        ui.form.muted = true;
+        let (audio, muted) = ui.audio();
+        assert!(muted);
+        assert_eq!(audio.input_device(), None);
+        assert_eq!(audio.output_device(), Some(Some("USB Headset".into())));
     }
 }

@@ -79,11 +79,13 @@ impl Plugin for WorldPlugin {
             .init_resource::<SnapshotTracker>()
             .add_message::<SwitchTheme>()
             .add_message::<TakeSnapshot>()
+            .add_message::<crate::Notice>()
             .add_plugins(Material2dPlugin::<CutoutMaterial>::default())
             .add_systems(Startup, (scene::spawn_theme, hud::init_shadow_texture))
             .add_systems(
                 Update,
-                participant::drain_cutouts.in_set(AppSystems::Ingest),
+                (participant::drain_cutouts, participant::watch_local_feeds)
+                    .in_set(AppSystems::Ingest),
             )
             .add_systems(
                 Update,

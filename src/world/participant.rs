@@ -152,6 +152,48 @@ pub fn participant_bundle(
     )
 }
 
+/// Tells the person (a [`Notice`](crate::Notice)) when a local feed stops or
+/// slows: the camera failed or its file ended, the segmentation failed, or it runs
+/// on tract because ONNX Runtime is unavailable (once per run: that is the
+/// process's, not the feed's).
+pub fn watch_local_feeds(
+    feeds: Query<(&LocalFeed, &Participant)>,
+    mut notices: MessageWriter<crate::Notice>,
+    mut told_fallback: Local<bool>,
+) {
+    for (feed, person) in &feeds {
+        let whose = if person.local {
+            "your camera".to_string()
+        } else {
+            format!("{}'s camera", person.name)
+        };
+        if let Ok(status) = feed.capture.status.try_recv() {
+            notices.write(match status {
+                crate::capture::CaptureStatus::Failed(e) => {
+                    crate::Notice::error(format!("{whose} stopped: {e}"))
+                }
+                crate::capture::CaptureStatus::Ended => {
+                    crate::Notice::info(format!("{whose} ended (the end of its file)"))
+                }
+            });
+        }
+        if let Ok(e) = feed.segment.failures.try_recv() {
+            notices.write(crate::Notice::error(format!(
+                "the cutout of {whose} stopped: {e}"
+            )));
+        }
+        if !*told_fallback
+            && feed.segment.stats().backend == Some(crate::segment::BackendKind::Tract)
+            && let Err(why) = crate::segment::runtime::ensure_onnxruntime()
+        {
+            *told_fallback = true;
+            notices.write(crate::Notice::warning(format!(
+                "segmentation runs on tract, several times slower: ONNX Runtime is unavailable ({why})"
+            )));
+        }
+    }
+}
+
 /// Copies the newest cutout of every participant into its texture, in place.
 pub fn drain_cutouts(
     mut q: Query<(

@@ -7,6 +7,7 @@ mod games_demo;
 mod gui;
 mod net_demo;
 mod net_netns;
+mod notices;
 mod peer_mesh;
 mod process_mesh;
 mod record;

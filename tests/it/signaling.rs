@@ -889,3 +889,164 @@ async fn wss_to_a_plain_server_fails_with_a_hint() {
     assert!(err.to_string().contains("--tls-cert"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Joins `room` on a fresh connection; the server's refusal, if any.
+async fn try_join(server: &TestServer, room: &str, name: &str) -> Result<Welcome, NetError> {
+    let mut client = SignalingClient::connect(&server.url())
+        .await
+        .expect("connect");
+    client.join_room(code(room), name, None, false).await
+}
+
+#[tokio::test]
+async fn only_the_host_locks_the_room_and_a_locked_room_refuses_joiners_until_unlocked() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (mut host, _) = joined(&server, "KCK-222", "Ada").await;
+    let (mut guest, _) = joined(&server, "KCK-222", "Bob").await;
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+
+    // A guest cannot lock: not-host, and the room stays open.
+    guest.send(&ClientToServer::Lock).await.expect("send");
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::Error {
+            code: ErrorCode::NotHost,
+            ..
+        }
+    ));
+    let (mut cleo, _) = joined(&server, "KCK-222", "Cleo").await;
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+
+    // The host locks: everyone hears it, and a joiner gets room-locked (and may retry).
+    host.send(&ClientToServer::Lock).await.expect("send");
+    for member in [&mut host, &mut guest, &mut cleo] {
+        assert_eq!(
+            next(member).await,
+            ServerToClient::RoomLock { locked: true }
+        );
+    }
+    match try_join(&server, "KCK-222", "Dan").await {
+        Err(NetError::Server {
+            code: ErrorCode::RoomLocked,
+            message,
+        }) => assert!(message.contains("locked"), "{message}"),
+        other => panic!("a locked room let Dan in: {other:?}"),
+    }
+    silent(&mut host, Duration::from_millis(300)).await;
+
+    host.send(&ClientToServer::Unlock).await.expect("send");
+    assert_eq!(
+        next(&mut host).await,
+        ServerToClient::RoomLock { locked: false }
+    );
+    let dan = try_join(&server, "KCK-222", "Dan")
+        .await
+        .expect("open again");
+    assert_eq!(dan.peers.len(), 3);
+}
+
+#[tokio::test]
+async fn the_host_removes_a_member_who_is_told_and_closed_while_the_others_see_them_leave() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (mut host, wa) = joined(&server, "RMV-333", "Ada").await;
+    let (mut guest, wb) = joined(&server, "RMV-333", "Bob").await;
+    let (mut cleo, wc) = joined(&server, "RMV-333", "Cleo").await;
+    for _ in 0..2 {
+        assert!(matches!(
+            next(&mut host).await,
+            ServerToClient::PeerJoined { .. }
+        ));
+    }
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::PeerJoined { .. }
+    ));
+
+    // Only the host removes, and not itself, and only members.
+    guest
+        .send(&ClientToServer::Remove { id: wc.you })
+        .await
+        .expect("send");
+    assert!(matches!(
+        next(&mut guest).await,
+        ServerToClient::Error {
+            code: ErrorCode::NotHost,
+            ..
+        }
+    ));
+    host.send(&ClientToServer::Remove {
+        id: PeerId(999_999),
+    })
+    .await
+    .expect("send");
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::Error {
+            code: ErrorCode::UnknownPeer,
+            ..
+        }
+    ));
+    host.send(&ClientToServer::Remove { id: wa.you })
+        .await
+        .expect("send");
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::Error {
+            code: ErrorCode::BadMessage,
+            ..
+        }
+    ));
+
+    host.send(&ClientToServer::Remove { id: wb.you })
+        .await
+        .expect("send");
+    // Bob: the reason, then the connection closes with it.
+    match next(&mut guest).await {
+        ServerToClient::Error {
+            code: ErrorCode::Removed,
+            message,
+        } => assert!(message.contains("removed"), "{message}"),
+        other => panic!("Bob was not told: {other:?}"),
+    }
+    match tokio::time::timeout(STEP, guest.recv()).await {
+        Ok(Err(NetError::ClosedWith(reason))) => {
+            assert!(reason.starts_with("removed:"), "{reason}");
+        }
+        other => panic!("Bob's connection did not close with the reason: {other:?}"),
+    }
+    // Everyone else sees Bob leave; the host stays host.
+    for member in [&mut host, &mut cleo] {
+        assert_eq!(
+            next(member).await,
+            ServerToClient::PeerLeft {
+                id: wb.you,
+                host: wa.you
+            }
+        );
+    }
+    // A signal to Bob finds nobody.
+    host.send(&ClientToServer::Signal {
+        to: wb.you,
+        attempt: 0,
+        payload: offer("gone"),
+    })
+    .await
+    .expect("send");
+    assert!(matches!(
+        next(&mut host).await,
+        ServerToClient::Error {
+            code: ErrorCode::UnknownPeer,
+            ..
+        }
+    ));
+}

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::net::peer::reorder::ReorderStats;
-use crate::net::protocol::{PeerId, PeerToPeer};
+use crate::net::protocol::{ClientToServer, PeerId, PeerToPeer, ServerToClient};
 
 /// Control commands (world messages, keyframe requests, leave). Producer: the app;
 /// consumer: the room task. Full: [`NetHandle::send`] returns [`NetError::Backlog`].
@@ -93,6 +93,9 @@ pub enum NetCommand {
         /// The sender whose stream is broken.
         from: PeerId,
     },
+    /// Send a room control to the signaling server (`lock`, `unlock`, `remove`:
+    /// host only; the server answers with [`NetEvent::FromServer`]).
+    Server(ClientToServer),
     /// Leave the room (also done on drop).
     Leave,
 }
@@ -149,6 +152,9 @@ pub enum NetEvent {
         /// Loss repair on its video so far.
         video_repair: ReorderStats,
     },
+    /// A server message about the room that the mesh does not act on itself
+    /// (`room-lock`, `error`: e.g. `removed` just before the server closes).
+    FromServer(ServerToClient),
     /// The signaling connection ended; no new peers can join us.
     SignalingClosed {
         /// Why.

@@ -159,6 +159,11 @@ impl Room {
                 NetCommand::RequestKeyframe { from } => self.request_keyframe(from).await,
                 NetCommand::Video(unit) => self.fan_out_video(unit),
                 NetCommand::Audio(packet) => self.fan_out_audio(packet),
+                NetCommand::Server(msg) => {
+                    if self.signaling.outbox.send(msg).await.is_err() {
+                        warn!("room control not sent: the signaling connection is closed");
+                    }
+                }
             }
         }
         while let Ok(unit) = self.video.try_recv() {
@@ -321,7 +326,12 @@ impl Room {
             },
             ServerToClient::Error { code, message } => {
                 warn!(%code, message, "signaling error");
+                self.sink.event(NetEvent::FromServer(ServerToClient::Error {
+                    code,
+                    message,
+                }));
             }
+            lock @ ServerToClient::RoomLock { .. } => self.sink.event(NetEvent::FromServer(lock)),
             ServerToClient::Welcome { .. } | ServerToClient::Pong => {}
         }
     }

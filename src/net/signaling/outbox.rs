@@ -42,6 +42,7 @@ struct Shared {
     queued: AtomicUsize,
     limit: usize,
     overflowed: AtomicBool,
+    removed: AtomicBool,
 }
 
 /// Why the connection task gets nothing more from its outbox.
@@ -49,8 +50,11 @@ struct Shared {
 pub enum OutboxEnd {
     /// More than the byte limit was queued: the client reads too slowly.
     Overflowed,
-    /// The room let go of the outbox (the member was removed).
+    /// The room let go of the outbox (the member was dropped from it).
     Closed,
+    /// The room's host removed the member ([`Outbox::mark_removed`]); what was
+    /// queued before has been delivered.
+    Removed,
 }
 
 /// A new outbox holding at most `limit_bytes`.
@@ -60,6 +64,7 @@ pub fn outbox(limit_bytes: usize) -> (Outbox, OutboxReceiver) {
         queued: AtomicUsize::new(0),
         limit: limit_bytes,
         overflowed: AtomicBool::new(false),
+        removed: AtomicBool::new(false),
     });
     (
         Outbox {
@@ -111,6 +116,12 @@ impl Outbox {
     pub fn overflowed(&self) -> bool {
         self.shared.overflowed.load(Ordering::Acquire)
     }
+
+    /// Notes that the member is being removed by the host: once the room drops this
+    /// outbox, the receiver ends with [`OutboxEnd::Removed`] instead of `Closed`.
+    pub fn mark_removed(&self) {
+        self.shared.removed.store(true, Ordering::Release);
+    }
 }
 
 impl OutboxReceiver {
@@ -125,6 +136,7 @@ impl OutboxReceiver {
                 Ok(text)
             }
             None if self.shared.overflowed.load(Ordering::Acquire) => Err(OutboxEnd::Overflowed),
+            None if self.shared.removed.load(Ordering::Acquire) => Err(OutboxEnd::Removed),
             None => Err(OutboxEnd::Closed),
         }
     }

@@ -258,6 +258,8 @@ struct Member {
 #[derive(Default)]
 struct Room {
     members: Vec<Member>,
+    /// The host locked it: joins are refused with `room-locked`.
+    locked: bool,
 }
 
 impl Room {
@@ -281,6 +283,15 @@ struct HubState {
 /// Why a join was refused.
 struct Refusal(ErrorCode, String);
 
+/// What the host does to its room.
+#[derive(Clone, Copy, Debug)]
+enum RoomControl {
+    /// Lock (`true`) or unlock it.
+    Lock(bool),
+    /// Remove this member.
+    Remove(PeerId),
+}
+
 impl Hub {
     fn lock(&self) -> MutexGuard<'_, HubState> {
         // A panic while holding the lock cannot leave rooms half-updated in a way that
@@ -296,6 +307,12 @@ impl Hub {
         outbox: Outbox,
     ) -> Result<(PeerId, Vec<PeerInfo>, PeerId), Refusal> {
         let mut state = self.lock();
+        if state.rooms.get(&room).is_some_and(|r| r.locked) {
+            return Err(Refusal(
+                ErrorCode::RoomLocked,
+                format!("room {room} is locked by its host"),
+            ));
+        }
         let occupancy = state.rooms.get(&room).map_or(0, |r| r.members.len());
         if occupancy >= capacity {
             return Err(Refusal(
@@ -330,6 +347,56 @@ impl Hub {
 
     fn leave(&self, room: RoomCode, id: PeerId) {
         remove_all(&mut self.lock(), room, vec![id]);
+    }
+
+    /// The host's room controls: `lock`/`unlock` (told to every member) and
+    /// `remove`. Returns the error to send back to the sender, if any.
+    fn control(
+        &self,
+        room_code: RoomCode,
+        by: PeerId,
+        control: RoomControl,
+    ) -> Option<ServerToClient> {
+        let mut state = self.lock();
+        let room = state.rooms.get_mut(&room_code)?;
+        if room.host() != Some(by) {
+            return Some(ServerToClient::error(
+                ErrorCode::NotHost,
+                "only the room's host can lock it or remove people",
+            ));
+        }
+        match control {
+            RoomControl::Lock(locked) => {
+                room.locked = locked;
+                info!(room = %room_code, locked, "room lock changed");
+                let announcement = encode(&ServerToClient::RoomLock { locked });
+                let slow: Vec<PeerId> = room
+                    .members
+                    .iter()
+                    .filter(|member| !member.outbox.push_text(announcement.clone()))
+                    .map(|member| member.id)
+                    .collect();
+                remove_all(&mut state, room_code, slow);
+            }
+            RoomControl::Remove(id) if id == by => {
+                return Some(ServerToClient::error(
+                    ErrorCode::BadMessage,
+                    "the host leaves with leave, not remove",
+                ));
+            }
+            RoomControl::Remove(id) => {
+                let Some(victim) = room.members.iter().find(|m| m.id == id) else {
+                    return Some(ServerToClient::error(
+                        ErrorCode::UnknownPeer,
+                        format!("no peer {} in room {room_code}", id.0),
+                    ));
+                };
+                info!(room = %room_code, peer = %id, "removed by the host");
+                victim.outbox.mark_removed();
+                remove_all(&mut state, room_code, vec![id]);
+            }
+        }
+        None
     }
 
     /// Relays a signal; returns the error to send back to the sender, if any.
@@ -453,6 +520,9 @@ impl Connection {
             } => {
                 return self.handle_join(room, &name, secret.as_deref(), create, replies);
             }
+            ClientToServer::Lock => self.control(RoomControl::Lock(true), replies),
+            ClientToServer::Unlock => self.control(RoomControl::Lock(false), replies),
+            ClientToServer::Remove { id } => self.control(RoomControl::Remove(id), replies),
             ClientToServer::Signal {
                 to,
                 attempt,
@@ -470,6 +540,16 @@ impl Connection {
             },
         }
         Step::Continue
+    }
+
+    fn control(&mut self, control: RoomControl, replies: &mut Vec<ServerToClient>) {
+        match self.joined {
+            None => replies.push(ServerToClient::error(
+                ErrorCode::NotJoined,
+                "join a room before controlling it",
+            )),
+            Some((room, me)) => replies.extend(self.shared.hub.control(room, me, control)),
+        }
     }
 
     fn handle_join(
@@ -789,6 +869,14 @@ async fn run_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
             queued = next_queued(&mut outbox_rx) => {
                 let text = match queued {
                     Ok(text) => text,
+                    Err(OutboxEnd::Removed) => {
+                        // Out of the room already: nothing to leave on drop.
+                        conn.joined = None;
+                        break End::Error(ServerToClient::error(
+                            ErrorCode::Removed,
+                            "the host removed you from the room",
+                        ));
+                    }
                     // Dropped from the room as a slow consumer.
                     Err(OutboxEnd::Overflowed | OutboxEnd::Closed) => {
                         break End::Error(ServerToClient::error(
