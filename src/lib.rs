@@ -25,6 +25,7 @@ pub mod paths;
 pub mod record;
 pub mod room;
 pub mod segment;
+pub mod talk;
 pub mod ui;
 pub mod world;
 

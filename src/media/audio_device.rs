@@ -20,13 +20,17 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use rubato::audioadapter_buffers::direct::SequentialSlice;
+use rubato::{Fft, FixedSync, Resampler as _};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tracing::{debug, info, warn};
 
 use super::audio::{AudioSource, SAMPLE_RATE};
+use super::device_keeper::{AudioEndpoint, StreamHealth};
+use crate::talk::FarEndTap;
 
 /// Captured chunks waiting for the reader.
 pub const MIC_CHUNKS: usize = 64;
@@ -57,57 +61,127 @@ pub enum AudioDeviceError {
     /// The device thread could not start or did not answer.
     #[error("audio device thread: {0}")]
     Thread(String),
+    /// No resampler between the device's rate and ours.
+    #[error("cannot resample {from} Hz to {to} Hz: {message}")]
+    Resample {
+        /// Rate converted from.
+        from: u32,
+        /// Rate converted to.
+        to: u32,
+        /// Why.
+        message: String,
+    },
 }
 
-/// Linear-interpolation resampler for one mono stream, continuous across chunks.
-#[derive(Debug, Clone)]
+/// Sample-rate conversion of one mono stream, continuous across pieces of any
+/// length: rubato's FFT resampler (fixed ratio, anti-aliased) on 10 ms chunks.
+/// Adds up to 10 ms of buffering plus the resampler's own delay.
 pub struct Resampler {
-    step: f64,
-    position: f64,
-    previous: f32,
+    inner: Option<Fft<f32>>,
+    /// Input short of a whole chunk, waiting for the rest.
+    pending: Vec<f32>,
+    /// One chunk of output.
+    chunk_out: Vec<f32>,
+}
+
+impl std::fmt::Debug for Resampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resampler")
+            .field("identity", &self.inner.is_none())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
 }
 
 impl Resampler {
     /// Converts from `from` Hz to `to` Hz.
-    pub fn new(from: u32, to: u32) -> Self {
-        Self {
-            step: f64::from(from.max(1)) / f64::from(to.max(1)),
-            position: 0.0,
-            previous: 0.0,
+    pub fn new(from: u32, to: u32) -> Result<Self, AudioDeviceError> {
+        if from == to {
+            return Ok(Self {
+                inner: None,
+                pending: Vec::new(),
+                chunk_out: Vec::new(),
+            });
         }
+        let chunk = (from as usize / 100).max(1);
+        let inner = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Both)
+            .map_err(|e| AudioDeviceError::Resample {
+                from,
+                to,
+                message: e.to_string(),
+            })?;
+        let chunk_out = vec![0.0; inner.output_frames_max()];
+        Ok(Self {
+            pending: Vec::with_capacity(inner.input_frames_max()),
+            inner: Some(inner),
+            chunk_out,
+        })
     }
 
     /// Whether the rates are equal (then [`Self::process`] copies).
     pub fn is_identity(&self) -> bool {
-        (self.step - 1.0).abs() < f64::EPSILON
+        self.inner.is_none()
+    }
+
+    /// Samples of output delay the resampler adds (besides the waiting input).
+    pub fn delay(&self) -> usize {
+        self.inner.as_ref().map_or(0, |r| r.output_delay())
     }
 
     /// Appends `input` converted to the output rate onto `out`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
-        if self.is_identity() {
+        let Some(inner) = self.inner.as_mut() else {
             out.extend_from_slice(input);
             return;
-        }
-        let Some(&newest) = input.last() else {
-            return;
         };
-        // `position` indexes this chunk; -1 is the previous chunk's last sample.
-        let last = (input.len() - 1) as f64;
-        while self.position <= last {
-            let i = self.position.floor();
-            let frac = (self.position - i) as f32;
-            let a = if i < 0.0 {
-                self.previous
-            } else {
-                input[i as usize]
-            };
-            let b = input[(i + 1.0).min(last) as usize];
-            out.push(a + (b - a) * frac);
-            self.position += self.step;
+        self.pending.extend_from_slice(input);
+        let mut used = 0;
+        loop {
+            let need = inner.input_frames_next();
+            if self.pending.len() - used < need {
+                break;
+            }
+            let frames_out = inner.output_frames_next();
+            let converted = SequentialSlice::new(&self.pending[used..used + need], 1, need)
+                .and_then(|chunk_in| {
+                    SequentialSlice::new_mut(&mut self.chunk_out[..frames_out], 1, frames_out)
+                        .map(|chunk_out| (chunk_in, chunk_out))
+                })
+                .map_err(|e| e.to_string())
+                .and_then(|(chunk_in, mut chunk_out)| {
+                    inner
+                        .process_into_buffer(&chunk_in, &mut chunk_out, None)
+                        .map_err(|e| e.to_string())
+                });
+            match converted {
+                Ok((_, written)) => out.extend_from_slice(&self.chunk_out[..written]),
+                // Buffers are sized from the resampler's own figures; should this
+                // ever fail, the chunk becomes silence rather than a stopped stream.
+                Err(e) => {
+                    debug!(error = %e, "resampling failed");
+                    out.extend(std::iter::repeat_n(0.0, frames_out));
+                }
+            }
+            used += need;
         }
-        self.position -= input.len() as f64;
-        self.previous = newest;
+        self.pending.drain(..used);
     }
+}
+
+/// A whole clip converted from `from` Hz to `to` Hz (the resampler's delay trimmed,
+/// so the result lines up with the input).
+pub fn resample_clip(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioDeviceError> {
+    if from == to {
+        return Ok(samples.to_vec());
+    }
+    let err = |message: String| AudioDeviceError::Resample { from, to, message };
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both)
+        .map_err(|e| err(e.to_string()))?;
+    let input = SequentialSlice::new(samples, 1, samples.len()).map_err(|e| err(e.to_string()))?;
+    let out = resampler
+        .process_all(&input, samples.len(), None)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(out.take_data())
 }
 
 /// Averages interleaved frames of `channels` into mono.
@@ -315,6 +389,7 @@ pub struct Microphone {
     _stream: StreamThread,
     name: String,
     dropped: Arc<AtomicU64>,
+    health: Arc<StreamHealth>,
     /// Samples filled with silence because the device had not delivered them yet.
     pub underrun_samples: u64,
 }
@@ -327,8 +402,10 @@ impl Microphone {
         let (tx, rx) = crossbeam_channel::bounded(MIC_CHUNKS);
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
+        let health = Arc::new(StreamHealth::new(Instant::now()));
+        let watch = health.clone();
         let (stream, name) = spawn_stream("samespace-mic", device, config, move |d, c| {
-            build_input(d, c, tx, counter)
+            build_input(d, c, tx, counter, watch)
         })?;
         info!(device = name, "microphone open");
         Ok(Self {
@@ -337,6 +414,7 @@ impl Microphone {
             _stream: stream,
             name,
             dropped,
+            health,
             underrun_samples: 0,
         })
     }
@@ -349,6 +427,16 @@ impl Microphone {
     /// Chunks the reader was too slow for.
     pub fn dropped_chunks(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl AudioEndpoint for Microphone {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn failure(&self, now: Instant) -> Option<String> {
+        self.health.failure(now)
     }
 }
 
@@ -377,10 +465,14 @@ fn build_input(
     config: &cpal::SupportedStreamConfig,
     tx: Sender<Vec<f32>>,
     dropped: Arc<AtomicU64>,
+    health: Arc<StreamHealth>,
 ) -> Result<cpal::Stream, String> {
     let channels = usize::from(config.channels());
-    let mut resampler = Resampler::new(config.sample_rate().0, SAMPLE_RATE);
+    let mut resampler =
+        Resampler::new(config.sample_rate().0, SAMPLE_RATE).map_err(|e| e.to_string())?;
+    let beats = health.clone();
     let mut deliver = move |interleaved: &[f32]| {
+        beats.beat(Instant::now());
         let mono = downmix(interleaved, channels);
         let mut out = Vec::with_capacity(mono.len() + 8);
         resampler.process(&mono, &mut out);
@@ -388,7 +480,10 @@ fn build_input(
             dropped.fetch_add(1, Ordering::Relaxed);
         }
     };
-    let on_error = |e: cpal::StreamError| warn!(error = %e, "microphone stream error");
+    let on_error = move |e: cpal::StreamError| {
+        warn!(error = %e, "microphone stream error");
+        health.report(e);
+    };
     let stream_config = config.config();
     match config.sample_format() {
         cpal::SampleFormat::F32 => device.build_input_stream(
@@ -410,15 +505,29 @@ fn build_input(
     .map_err(|e| e.to_string())
 }
 
-/// Voices waiting to be played, one queue per source, summed by the callback.
+/// Voices waiting to be played, one queue per source, summed by the speaker's
+/// callback (or, without a speaker, by the clock of the capture side, as the mix
+/// that would be played).
 #[derive(Default)]
-struct Voices {
+pub struct Voices {
     queues: HashMap<u64, VecDeque<f32>>,
 }
 
 impl Voices {
+    /// Queues `pcm` (mono, 48 kHz) of the voice `source`; beyond
+    /// [`MAX_BACKLOG_SAMPLES`] the oldest samples are dropped.
+    pub fn push(&mut self, source: u64, pcm: &[f32]) {
+        let queue = self.queues.entry(source).or_default();
+        queue.extend(pcm.iter().copied());
+        let excess = queue.len().saturating_sub(MAX_BACKLOG_SAMPLES);
+        if excess > 0 {
+            debug!(source, excess, "speaker backlog trimmed");
+            queue.drain(..excess);
+        }
+    }
+
     /// The next `n` mixed samples (silence where a voice has nothing).
-    fn mix(&mut self, n: usize) -> Vec<f32> {
+    pub fn mix(&mut self, n: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; n];
         for queue in self.queues.values_mut() {
             for (o, s) in out.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
@@ -439,18 +548,29 @@ pub struct Speaker {
     _stream: StreamThread,
     name: String,
     played: Arc<AtomicU64>,
+    health: Arc<StreamHealth>,
 }
 
 impl Speaker {
     /// Opens the output device called `name`, or the default one.
     pub fn open(name: Option<&str>) -> Result<Self, AudioDeviceError> {
+        Self::open_with_reference(name, None)
+    }
+
+    /// Opens the output device called `name` (or the default one), handing
+    /// everything it plays to `far_end` (the echo canceller's reference).
+    pub fn open_with_reference(
+        name: Option<&str>,
+        far_end: Option<FarEndTap>,
+    ) -> Result<Self, AudioDeviceError> {
         let device = find_device(false, name)?;
         let config = pick_config(&device, false)?;
         let voices = Arc::new(Mutex::new(Voices::default()));
         let played = Arc::new(AtomicU64::new(0));
-        let (shared, counter) = (voices.clone(), played.clone());
+        let health = Arc::new(StreamHealth::new(Instant::now()));
+        let (shared, counter, watch) = (voices.clone(), played.clone(), health.clone());
         let (stream, name) = spawn_stream("samespace-speaker", device, config, move |d, c| {
-            build_output(d, c, shared, counter)
+            build_output(d, c, shared, counter, far_end, watch)
         })?;
         info!(device = name, "speaker open");
         Ok(Self {
@@ -458,6 +578,7 @@ impl Speaker {
             _stream: stream,
             name,
             played,
+            health,
         })
     }
 
@@ -473,28 +594,36 @@ impl Speaker {
 
     /// Queues `pcm` (mono, 48 kHz) of the voice `source` (e.g. a peer id).
     pub fn play(&self, source: u64, pcm: &[f32]) {
-        let mut voices = self.voices.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = voices.queues.entry(source).or_default();
-        queue.extend(pcm.iter().copied());
-        let excess = queue.len().saturating_sub(MAX_BACKLOG_SAMPLES);
-        if excess > 0 {
-            debug!(source, excess, "speaker backlog trimmed");
-            queue.drain(..excess);
-        }
+        self.voices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source, pcm);
     }
 }
 
-/// Builds the cpal output stream: mixed voices (48 kHz mono) → device rate →
-/// every channel.
+impl AudioEndpoint for Speaker {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn failure(&self, now: Instant) -> Option<String> {
+        self.health.failure(now)
+    }
+}
+
+/// Builds the cpal output stream: mixed voices (48 kHz mono) → the far-end
+/// reference, and → device rate → every channel.
 fn build_output(
     device: &cpal::Device,
     config: &cpal::SupportedStreamConfig,
     voices: Arc<Mutex<Voices>>,
     played: Arc<AtomicU64>,
+    far_end: Option<FarEndTap>,
+    health: Arc<StreamHealth>,
 ) -> Result<cpal::Stream, String> {
     let channels = usize::from(config.channels()).max(1);
     let device_rate = config.sample_rate().0;
-    let mut resampler = Resampler::new(SAMPLE_RATE, device_rate);
+    let mut resampler = Resampler::new(SAMPLE_RATE, device_rate).map_err(|e| e.to_string())?;
     let mut pending: VecDeque<f32> = VecDeque::new();
     let mut next_frames = move |frames: usize| -> Vec<f32> {
         while pending.len() < frames {
@@ -502,18 +631,26 @@ fn build_output(
             let need =
                 (frames - pending.len()) * SAMPLE_RATE as usize / device_rate.max(1) as usize + 2;
             let mixed = voices.lock().unwrap_or_else(|e| e.into_inner()).mix(need);
+            if let Some(tap) = &far_end {
+                tap.push(&mixed);
+            }
             let mut converted = Vec::with_capacity(frames + 4);
             resampler.process(&mixed, &mut converted);
             pending.extend(converted);
         }
         pending.drain(..frames).collect()
     };
-    let on_error = |e: cpal::StreamError| warn!(error = %e, "speaker stream error");
+    let beats = health.clone();
+    let on_error = move |e: cpal::StreamError| {
+        warn!(error = %e, "speaker stream error");
+        health.report(e);
+    };
     let stream_config = config.config();
     match config.sample_format() {
         cpal::SampleFormat::F32 => device.build_output_stream(
             &stream_config,
             move |data: &mut [f32], _: &_| {
+                beats.beat(Instant::now());
                 let mono = next_frames(data.len() / channels);
                 played.fetch_add(mono.len() as u64, Ordering::Relaxed);
                 for (frame, s) in data.chunks_mut(channels).zip(mono) {
@@ -526,6 +663,7 @@ fn build_output(
         _ => device.build_output_stream(
             &stream_config,
             move |data: &mut [i16], _: &_| {
+                beats.beat(Instant::now());
                 let mono = next_frames(data.len() / channels);
                 played.fetch_add(mono.len() as u64, Ordering::Relaxed);
                 for (frame, s) in data.chunks_mut(channels).zip(mono) {
@@ -550,22 +688,43 @@ mod tests {
         let input: Vec<f32> = (0..44_100)
             .map(|i| 0.5 * (std::f32::consts::TAU * 1000.0 * i as f32 / 44_100.0).sin())
             .collect();
-        let mut r = Resampler::new(44_100, SAMPLE_RATE);
+        let mut r = Resampler::new(44_100, SAMPLE_RATE).expect("resampler");
         let mut out = Vec::new();
         // In uneven chunks, as a device delivers them.
         for chunk in input.chunks(441 * 3 + 7) {
             r.process(chunk, &mut out);
         }
-        assert!((out.len() as i64 - 48_000).abs() <= 2, "{}", out.len());
-        // Still a 1 kHz tone, now at 48 kHz.
-        let amp = tone_amplitude(&out[..47_000], SAMPLE_RATE, 1000.0);
+        // All but the last partial 10 ms chunk came out.
+        assert!(out.len() <= 48_000 && out.len() >= 48_000 - 480, "{}", out.len());
+        assert!(r.delay() < 2_400, "delay {}", r.delay());
+        // Still a 1 kHz tone, now at 48 kHz (after the resampler's delay).
+        let settled = &out[r.delay() + 480..r.delay() + 480 + 40_000];
+        let amp = tone_amplitude(settled, SAMPLE_RATE, 1000.0);
         assert!(amp > 0.45, "amplitude {amp}");
-        assert!(tone_amplitude(&out[..47_000], SAMPLE_RATE, 1100.0) < 0.05);
+        assert!(tone_amplitude(settled, SAMPLE_RATE, 1100.0) < 0.05);
         let plain = SineSource::new(700.0, 0.3).next_chunk(100);
-        let mut identity = Resampler::new(SAMPLE_RATE, SAMPLE_RATE);
+        let mut identity = Resampler::new(SAMPLE_RATE, SAMPLE_RATE).expect("resampler");
+        assert!(identity.is_identity());
         let mut copy = Vec::new();
         identity.process(&plain, &mut copy);
         assert_eq!(copy, plain);
+    }
+
+    #[test]
+    fn a_clip_is_resampled_in_line_with_its_input() {
+        // A click at 0.5 s of a 22.05 kHz clip lands at 0.5 s at 48 kHz.
+        let mut clip = vec![0.0f32; 22_050];
+        clip[11_025] = 1.0;
+        let out = resample_clip(&clip, 22_050, SAMPLE_RATE).expect("clip");
+        assert!((out.len() as i64 - 48_000).abs() <= 3, "{}", out.len());
+        let peak = out
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .expect("samples");
+        assert!((peak as i64 - 24_000).abs() <= 2, "peak at {peak}");
+        assert!(Resampler::new(0, SAMPLE_RATE).is_err());
     }
 
     #[test]

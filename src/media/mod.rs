@@ -20,6 +20,7 @@
 pub mod alpha_pack;
 pub mod audio;
 pub mod audio_device;
+pub mod device_keeper;
 pub mod error;
 pub mod h264;
 pub mod opus;

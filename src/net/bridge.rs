@@ -7,11 +7,16 @@
 //!   [`PROBE_EVERY_FRAMES`] sent pictures also a [`PeerToPeer::MaskProbe`].
 //! - `samespace-audio-tx`: the microphone ([`Microphone`], when
 //!   [`AudioDevices::Devices`] and one opens) or a synthetic voice (a sine at this
-//!   peer's [`tone_for_name`]) → Opus 20 ms packets → [`NetCommand::Audio`], paced
-//!   by the clock; nothing is sent while muted.
+//!   peer's [`tone_for_name`]) → [`VoiceProcessor`] (echo cancellation against what
+//!   the speaker plays, noise suppression, gain control) → Opus 20 ms packets →
+//!   [`NetCommand::Audio`], paced by the clock; nothing is sent while muted. A
+//!   microphone that fails mid-call is replaced by the default one, or by silence
+//!   until one is back ([`DeviceKeeper`]; a [`DeviceNotice`] for the screen).
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
-//!   played on the [`Speaker`] when one is open.
+//!   played on the [`Speaker`] when one is open (kept like the microphone), else
+//!   queued as the mix that would be played ([`Shared`]'s playout, pulled by
+//!   `samespace-audio-tx` as its far-end reference).
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -23,6 +28,8 @@
 //! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
+//! | far-end reference | speaker callback → audio-tx | [`FAR_END_CAPACITY`](crate::talk::FAR_END_CAPACITY) | the new piece dropped, counted |
+//! | device notices | audio-tx, media-rx → app | [`AUDIO_NOTICE_CAPACITY`] | drop oldest |
 //!
 //! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
 
@@ -45,7 +52,9 @@ use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, SineSource};
-use crate::media::audio_device::{Microphone, Speaker};
+use crate::media::audio_device::{Microphone, Speaker, Voices};
+use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
+use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::segment::Cutout;
@@ -142,6 +151,8 @@ pub struct BridgeConfig {
     pub muted: bool,
     /// Microphone and speaker, or synthetic audio.
     pub audio: AudioDevices,
+    /// Echo cancellation, noise suppression and gain control on the outgoing voice.
+    pub talk: TalkSettings,
 }
 
 impl BridgeConfig {
@@ -156,6 +167,7 @@ impl BridgeConfig {
             audio_bitrate_bps: 32_000,
             muted: false,
             audio: AudioDevices::Synthetic,
+            talk: TalkSettings::default(),
         }
     }
 }
@@ -186,6 +198,8 @@ pub struct AudioInUse {
     pub output: Option<String>,
     /// Voice samples (48 kHz) handed to the speaker.
     pub played_samples: u64,
+    /// The outgoing voice's processing (echo canceller figures, samples seen).
+    pub talk: TalkStats,
 }
 
 /// Both ends of one peer's decoder input (the sender side drops the oldest when full).
@@ -207,7 +221,17 @@ pub struct Shared {
     remote_audio: Mutex<std::collections::VecDeque<(PeerId, Vec<f32>)>>,
     /// The audio devices in use.
     audio: Mutex<AudioInUse>,
+    /// Received voices when no speaker plays them: the mix that would be played,
+    /// pulled 20 ms at a time by `samespace-audio-tx` as its far-end reference.
+    playout: Mutex<Voices>,
+    /// Whether a speaker is playing (its callback then sends the reference).
+    speaker_playing: AtomicBool,
+    /// Device changes for the screen, oldest first; at most [`AUDIO_NOTICE_CAPACITY`].
+    notices: Mutex<std::collections::VecDeque<DeviceNotice>>,
 }
+
+/// Device notices kept for the app; beyond it the oldest is dropped.
+pub const AUDIO_NOTICE_CAPACITY: usize = 8;
 
 /// Decoded 20 ms packets kept for the room mix (2 s for three peers); beyond it
 /// the oldest is dropped (the app is not draining: no recording).
@@ -242,6 +266,24 @@ impl Shared {
 
     fn set_audio(&self, f: impl FnOnce(&mut AudioInUse)) {
         f(&mut self.audio.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Device changes since the last call, oldest first.
+    pub fn take_audio_notices(&self) -> Vec<DeviceNotice> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
+    }
+
+    fn notice(&self, notice: DeviceNotice) {
+        warn!(%notice, "audio device changed");
+        let mut queue = self.notices.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= AUDIO_NOTICE_CAPACITY {
+            queue.pop_front();
+        }
+        queue.push_back(notice);
     }
 
     fn want_keyframe(&self, peer: PeerId) {
@@ -302,6 +344,7 @@ impl NetBridge {
             config: config.clone(),
         };
         bridge.spawn("samespace-encode", move || encode.run())?;
+        let (far_end_tap, far_end) = far_end_channel();
         let audio = AudioLoop {
             net: bridge.net.clone(),
             shared: bridge.shared.clone(),
@@ -313,6 +356,8 @@ impl NetBridge {
                 AudioDevices::Devices { input, .. } => Some(input.clone()),
                 AudioDevices::Synthetic => None,
             },
+            far_end,
+            talk: config.talk,
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
         let receive = ReceiveLoop {
@@ -323,6 +368,7 @@ impl NetBridge {
                 AudioDevices::Devices { output, .. } => Some(output.clone()),
                 AudioDevices::Synthetic => None,
             },
+            far_end_tap,
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
         info!(tone_hz, "net bridge started");
@@ -636,22 +682,88 @@ struct AudioLoop {
     bitrate: u32,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
+    /// What the speaker plays, for the echo canceller.
+    far_end: FarEnd,
+    talk: TalkSettings,
+}
+
+/// Where the outgoing voice comes from.
+struct VoiceSource {
+    /// The microphone, kept through failures.
+    microphone: DeviceKeeper<Microphone>,
+    /// The synthetic tone, when the call started without a microphone.
+    synthetic: Option<SineSource>,
+}
+
+impl VoiceSource {
+    /// The next 20 ms: the microphone, the synthetic tone, or silence while a lost
+    /// microphone is being waited for.
+    fn next_frame(&mut self) -> Vec<f32> {
+        if let Some(mic) = self.microphone.device_mut() {
+            mic.next_chunk(FRAME_SAMPLES)
+        } else if let Some(tone) = &mut self.synthetic {
+            tone.next_chunk(FRAME_SAMPLES)
+        } else {
+            vec![0.0; FRAME_SAMPLES]
+        }
+    }
 }
 
 impl AudioLoop {
     /// The microphone when asked for and available, else the synthetic tone.
-    fn source(&self) -> Box<dyn AudioSource + Send> {
+    fn source(&self) -> VoiceSource {
+        let wanted = self.device.clone().flatten();
         if let Some(name) = &self.device {
             match Microphone::open(name.as_deref()) {
                 Ok(mic) => {
                     let device = mic.name().to_string();
                     self.shared.set_audio(|a| a.input = Some(device));
-                    return Box::new(mic);
+                    return VoiceSource {
+                        microphone: DeviceKeeper::new(DeviceKind::Microphone, wanted, Some(mic)),
+                        synthetic: None,
+                    };
                 }
                 Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
             }
         }
-        Box::new(SineSource::new(self.tone_hz, 0.3))
+        VoiceSource {
+            microphone: DeviceKeeper::new(DeviceKind::Microphone, wanted, None),
+            synthetic: Some(SineSource::new(self.tone_hz, 0.3)),
+        }
+    }
+
+    /// Replaces a failed microphone (or waits for one), telling the app.
+    fn keep_microphone(&self, source: &mut VoiceSource) {
+        let Some(notice) = source
+            .microphone
+            .poll(Instant::now(), |name| Microphone::open(name))
+        else {
+            return;
+        };
+        let input = source.microphone.device().map(|m| m.name().to_string());
+        self.shared.set_audio(|a| a.input = input);
+        self.shared.notice(notice);
+    }
+
+    /// Hands the echo canceller the far-end audio of this 20 ms: what the speaker
+    /// played, or without one the mix that would have been played.
+    fn feed_far_end(&self, processor: &mut VoiceProcessor) {
+        let fed = self.far_end.drain_into(processor);
+        let fed = if self.shared.speaker_playing.load(Ordering::Relaxed) {
+            fed
+        } else {
+            let mix = self
+                .shared
+                .playout
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .mix(FRAME_SAMPLES);
+            fed.and_then(|_| processor.push_far_end(&mix))
+                .map(|()| FRAME_SAMPLES)
+        };
+        if let Err(e) = fed {
+            debug!(error = %e, "far-end reference not taken");
+        }
     }
 
     fn run(self) {
@@ -665,7 +777,19 @@ impl AudioLoop {
             }
         };
         let mut source = self.source();
+        // A steady synthetic tone is exactly what a noise suppressor removes (it
+        // falls by 20 dB within 2 s): for it, echo cancellation and gain control only.
+        let settings = if source.synthetic.is_some() {
+            TalkSettings {
+                noise_suppression: false,
+                ..self.talk
+            }
+        } else {
+            self.talk
+        };
+        let mut processor = VoiceProcessor::new(settings);
         let mut next = Instant::now();
+        let mut frames = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             next += AUDIO_FRAME;
             let now = Instant::now();
@@ -675,7 +799,18 @@ impl AudioLoop {
                 // Far behind (the machine stalled): resume from now, no burst.
                 next = now;
             }
-            let pcm = source.next_chunk(FRAME_SAMPLES);
+            self.keep_microphone(&mut source);
+            let mut pcm = source.next_frame();
+            // Processing runs while muted too, so the canceller stays converged.
+            self.feed_far_end(&mut processor);
+            if let Err(e) = processor.process_capture(&mut pcm) {
+                debug!(error = %e, "voice processing skipped");
+            }
+            frames += 1;
+            if frames.is_multiple_of(50) {
+                let stats = processor.stats();
+                self.shared.set_audio(|a| a.talk = stats);
+            }
             if self.muted.load(Ordering::Relaxed) {
                 continue;
             }
@@ -706,16 +841,19 @@ struct ReceiveLoop {
     stop: Arc<AtomicBool>,
     /// `Some(name)`: play received voices on the speaker (`None` name: the default).
     device: Option<Option<String>>,
+    /// Where the speaker hands what it plays (the echo canceller's reference).
+    far_end_tap: FarEndTap,
 }
 
 impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
+        let open = |name: Option<&str>| Speaker::open_with_reference(name, Some(self.far_end_tap.clone()));
         let speaker = self
             .device
             .as_ref()
-            .and_then(|name| match Speaker::open(name.as_deref()) {
+            .and_then(|name| match open(name.as_deref()) {
                 Ok(speaker) => {
                     let device = speaker.name().to_string();
                     self.shared.set_audio(|a| a.output = Some(device));
@@ -726,7 +864,21 @@ impl ReceiveLoop {
                     None
                 }
             });
+        let wanted = self.device.clone().flatten();
+        let mut speaker = DeviceKeeper::new(DeviceKind::Speaker, wanted, speaker);
+        self.shared
+            .speaker_playing
+            .store(speaker.device().is_some(), Ordering::Relaxed);
         while !self.stop.load(Ordering::Relaxed) {
+            if let Some(notice) = speaker.poll(Instant::now(), open) {
+                let output = speaker.device().map(|s| s.name().to_string());
+                self.shared
+                    .speaker_playing
+                    .store(output.is_some(), Ordering::Relaxed);
+                self.shared.set_audio(|a| a.output = output);
+                self.shared.notice(notice);
+            }
+            let speaker = speaker.device();
             let event = match self.media.recv_timeout(POLL) {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -734,7 +886,7 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker.as_ref()),
+                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker),
                 _ => {}
             }
             if let Some(speaker) = &speaker {
@@ -818,8 +970,14 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        if let Some(speaker) = speaker {
-            speaker.play(peer.0, &pcm);
+        match speaker {
+            Some(speaker) => speaker.play(peer.0, &pcm),
+            None => self
+                .shared
+                .playout
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(peer.0, &pcm),
         }
         let mut queue = self
             .shared

@@ -9,6 +9,9 @@
 //!   the thread is joined), host changes ([`GameAuthority`]), `world` messages
 //!   (placements, names, game snapshots/events, mask probes), keyframe requests, link
 //!   stats.
+//! - `drain_audio_notices` (`AppSystems::Ingest`): a microphone or speaker that
+//!   failed mid-call and what replaced it, as [`AudioDeviceNotice`] messages (logged
+//!   by the audio threads; shown by `ui`).
 //! - `record_shown_cutouts` (`AppSystems::Sync`, after the cutouts were drained):
 //!   capture → shown latency of remote cutouts. (The local cutouts reach the encoder
 //!   straight from the segmentation thread: `NetBridge::cutout_tee`.)
@@ -94,9 +97,10 @@ impl Plugin for NetPlugin {
         let linked = resource_exists::<NetLink>;
         app.init_resource::<RemoteGame>()
             .init_resource::<GameAuthority>()
+            .add_message::<AudioDeviceNotice>()
             .add_systems(
                 Update,
-                (drain_net_events, mix_remote_audio)
+                (drain_net_events, mix_remote_audio, drain_audio_notices)
                     .run_if(linked)
                     .in_set(AppSystems::Ingest),
             )
@@ -452,6 +456,18 @@ pub fn send_game_state(
             }
         }
         Err(e) => warn!(error = %e, "game snapshot not serializable"),
+    }
+}
+
+/// A microphone or speaker changed during the call (it failed; another one, or
+/// none, took over), in words for the screen.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct AudioDeviceNotice(pub String);
+
+/// Re-emits the audio threads' device notices as [`AudioDeviceNotice`]s.
+pub fn drain_audio_notices(link: Res<NetLink>, mut notices: MessageWriter<AudioDeviceNotice>) {
+    for notice in link.bridge.shared().take_audio_notices() {
+        notices.write(AudioDeviceNotice(notice.to_string()));
     }
 }
 

@@ -10,8 +10,10 @@
 //!
 //! Placement input: drag to move, wheel to scale, `[`/`]` z-order, `M` mirror, `T`
 //! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel; shortcuts never
-//! fire while an egui text field has focus. The game HUD is in [`hud`].
+//! fire while an egui text field has focus. The game HUD is in [`hud`]; notices
+//! about the sound devices (one failed mid-call) in [`audio_notice`].
 
+pub mod audio_notice;
 pub mod hud;
 pub mod lobby;
 
@@ -120,6 +122,7 @@ impl Plugin for UiPlugin {
             })
             .init_resource::<UiState>()
             .init_resource::<UiClipboard>()
+            .add_plugins(audio_notice::plugin)
             .add_systems(Startup, init_ui)
             .add_systems(
                 EguiPrimaryContextPass,

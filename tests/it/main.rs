@@ -14,6 +14,7 @@ mod room;
 mod segment_model;
 mod serve_process;
 mod signaling;
+mod talk;
 mod video_file;
 mod world_memory;
 mod world_render;
