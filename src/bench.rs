@@ -185,7 +185,10 @@ pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, 
                 .collect::<Result<Vec<_>, _>>()?,
         );
     }
-    let echo = convolve(&far_mix, &RoomResponse::living_room(80.0).impulse_response());
+    let echo = convolve(
+        &far_mix,
+        &RoomResponse::living_room(80.0).impulse_response(),
+    );
     let near = SpeechLikeSource::new(0.3, 5).next_chunk(samples);
     let microphone = add(&echo, &near);
 

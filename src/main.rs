@@ -129,10 +129,17 @@ fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let only = args.only.as_str();
-    if !["all", "segmentation", "render", "physics", "encode", "audio"].contains(&only) {
-        bail!(
-            "--only must be all, segmentation, render, physics, encode or audio (got {only:?})"
-        );
+    if ![
+        "all",
+        "segmentation",
+        "render",
+        "physics",
+        "encode",
+        "audio",
+    ]
+    .contains(&only)
+    {
+        bail!("--only must be all, segmentation, render, physics, encode or audio (got {only:?})");
     }
     let want = |what: &str| only == "all" || only == what;
     let mut json = serde_json::Map::new();

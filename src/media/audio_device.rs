@@ -23,9 +23,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use rubato::audioadapter_buffers::direct::SequentialSlice;
 use rubato::{Fft, FixedSync, Resampler as _};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tracing::{debug, info, warn};
 
 use super::audio::{AudioSource, SAMPLE_RATE};
@@ -695,7 +695,11 @@ mod tests {
             r.process(chunk, &mut out);
         }
         // All but the last partial 10 ms chunk came out.
-        assert!(out.len() <= 48_000 && out.len() >= 48_000 - 480, "{}", out.len());
+        assert!(
+            out.len() <= 48_000 && out.len() >= 48_000 - 480,
+            "{}",
+            out.len()
+        );
         assert!(r.delay() < 2_400, "delay {}", r.delay());
         // Still a 1 kHz tone, now at 48 kHz (after the resampler's delay).
         let settled = &out[r.delay() + 480..r.delay() + 480 + 40_000];

@@ -1,6 +1,6 @@
 //! Keeping a call's sound going when a device goes away: [`DeviceKeeper`] notices
 //! a microphone or speaker whose stream failed (an error from the sound system, or
-//! no callback for [`STALL_AFTER`]), drops it, opens the default device in its
+//! no callback for [`STALL_AFTER`] after it had started), drops it, opens the default device in its
 //! place, and while there is none tries again every [`REOPEN_INTERVAL`]. Each
 //! change is a [`DeviceNotice`] for the log and the screen.
 //!
@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use super::audio_device::AudioDeviceError;
 
 /// A stream without a callback for this long is taken as gone (an unplugged
-/// device behind a sound server often just goes quiet).
-pub const STALL_AFTER: Duration = Duration::from_secs(2);
+/// device behind a sound server often just goes quiet). Long enough that a
+/// machine busy for a moment does not count: on a loaded 2-core machine the
+/// callbacks of a healthy stream were seen to pause for over 2 s.
+pub const STALL_AFTER: Duration = Duration::from_secs(5);
 /// While no device can be opened, the keeper tries again this often.
 pub const REOPEN_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -24,7 +26,7 @@ pub const REOPEN_INTERVAL: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct StreamHealth {
     started: Instant,
-    /// Milliseconds from `started` to the latest data callback.
+    /// Milliseconds from `started` to the latest data callback, plus one (0: none yet).
     last_callback_ms: AtomicU64,
     error: Mutex<Option<String>>,
 }
@@ -48,7 +50,7 @@ impl StreamHealth {
     /// A data callback ran at `now`.
     pub fn beat(&self, now: Instant) {
         let ms = now.saturating_duration_since(self.started).as_millis() as u64;
-        self.last_callback_ms.store(ms, Ordering::Relaxed);
+        self.last_callback_ms.store(ms + 1, Ordering::Relaxed);
     }
 
     /// The sound system reported `error` on the stream (the first one is kept).
@@ -59,12 +61,18 @@ impl StreamHealth {
         }
     }
 
-    /// Why the stream is to be given up at `now`, if it is.
+    /// Why the stream is to be given up at `now`, if it is: an error, or callbacks
+    /// that started and then stopped for [`STALL_AFTER`] (a stream slow to start is
+    /// left alone).
     pub fn failure(&self, now: Instant) -> Option<String> {
         if let Some(e) = self.error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Some(e);
         }
-        let last = self.started + Duration::from_millis(self.last_callback_ms.load(Ordering::Relaxed));
+        let last = self
+            .last_callback_ms
+            .load(Ordering::Relaxed)
+            .checked_sub(1)?;
+        let last = self.started + Duration::from_millis(last);
         (now.saturating_duration_since(last) >= STALL_AFTER)
             .then(|| format!("no sound from the device for {} s", STALL_AFTER.as_secs()))
     }
@@ -325,7 +333,11 @@ mod tests {
             Some(first),
         );
         let t0 = Instant::now();
-        assert_eq!(keeper.poll(t0, |n| system.open(n)), None, "healthy: nothing to do");
+        assert_eq!(
+            keeper.poll(t0, |n| system.open(n)),
+            None,
+            "healthy: nothing to do"
+        );
         assert!(system.attempts.is_empty());
         // Unplugged: the stream reports an error, the headset is gone from the list.
         *system.failed.lock().expect("lock") = Some("device not available".into());
@@ -360,7 +372,7 @@ mod tests {
         let first = system.open(None).expect("open");
         let mut keeper = DeviceKeeper::new(DeviceKind::Speaker, None, Some(first));
         let t0 = Instant::now();
-        *system.failed.lock().expect("lock") = Some("no sound from the device for 2 s".into());
+        *system.failed.lock().expect("lock") = Some("no sound from the device for 5 s".into());
         system.plugged.clear();
         let notice = keeper.poll(t0, |n| system.open(n));
         assert!(
@@ -375,13 +387,19 @@ mod tests {
         );
         // Not before the interval, and a failed retry says nothing new.
         system.attempts.clear();
-        assert_eq!(keeper.poll(t0 + REOPEN_INTERVAL / 2, |n| system.open(n)), None);
+        assert_eq!(
+            keeper.poll(t0 + REOPEN_INTERVAL / 2, |n| system.open(n)),
+            None
+        );
         assert!(system.attempts.is_empty());
         assert_eq!(keeper.poll(t0 + REOPEN_INTERVAL, |n| system.open(n)), None);
         assert_eq!(system.attempts.len(), 1);
         // Plugged back in: the next retry opens it.
         system.plugged.push("Speakers");
-        assert_eq!(keeper.poll(t0 + REOPEN_INTERVAL * 3 / 2, |n| system.open(n)), None);
+        assert_eq!(
+            keeper.poll(t0 + REOPEN_INTERVAL * 3 / 2, |n| system.open(n)),
+            None
+        );
         let back = keeper.poll(t0 + REOPEN_INTERVAL * 2, |n| system.open(n));
         assert_eq!(
             back,
@@ -414,16 +432,22 @@ mod tests {
     fn a_stream_fails_on_an_error_or_when_its_callbacks_stop() {
         let t0 = Instant::now();
         let health = StreamHealth::new(t0);
-        assert_eq!(health.failure(t0 + Duration::from_millis(500)), None);
+        assert_eq!(
+            health.failure(t0 + STALL_AFTER * 3),
+            None,
+            "a stream that has not started yet is left alone"
+        );
         health.beat(t0 + Duration::from_secs(1));
-        assert_eq!(health.failure(t0 + Duration::from_millis(2900)), None);
-        assert!(health.failure(t0 + Duration::from_millis(3100)).is_some());
+        let after_beat = t0 + Duration::from_secs(1);
+        assert_eq!(health.failure(after_beat + STALL_AFTER / 2), None);
+        assert!(
+            health
+                .failure(after_beat + STALL_AFTER + Duration::from_millis(10))
+                .is_some()
+        );
         let broken = StreamHealth::new(t0);
         broken.report("device not available");
         broken.report("a later error");
-        assert_eq!(
-            broken.failure(t0),
-            Some("device not available".to_string())
-        );
+        assert_eq!(broken.failure(t0), Some("device not available".to_string()));
     }
 }

@@ -54,10 +54,10 @@ use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker, Voices};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
-use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::segment::Cutout;
+use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
@@ -849,7 +849,8 @@ impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
-        let open = |name: Option<&str>| Speaker::open_with_reference(name, Some(self.far_end_tap.clone()));
+        let open =
+            |name: Option<&str>| Speaker::open_with_reference(name, Some(self.far_end_tap.clone()));
         let speaker = self
             .device
             .as_ref()

@@ -134,7 +134,13 @@ impl SpeechActivity {
         if self.active.is_empty() || self.silent.is_empty() {
             return Err(TalkError::Empty("speech or speech-free frames"));
         }
-        let last = self.active.iter().chain(&self.silent).max().copied().unwrap_or(0);
+        let last = self
+            .active
+            .iter()
+            .chain(&self.silent)
+            .max()
+            .copied()
+            .unwrap_or(0);
         if x.len() < (last + 1) * self.frame {
             return Err(TalkError::LengthMismatch {
                 left: x.len(),
@@ -168,7 +174,9 @@ mod tests {
 
     #[test]
     fn correlation_ignores_scale_and_finds_the_lag() {
-        let a: Vec<f32> = (0..2000).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+        let a: Vec<f32> = (0..2000)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
         let b: Vec<f32> = a.iter().map(|s| s * -3.0).collect();
         assert!((correlation(&a, &b).expect("corr") + 1.0).abs() < 1e-9);
         // `processed` = `clean` delayed by 5 samples.
@@ -184,9 +192,17 @@ mod tests {
         // Speech (power 1) in frames 0..10, nothing in frames 10..20; noise of power 0.01.
         let frame = 100;
         let clean: Vec<f32> = (0..20 * frame)
-            .map(|i| if i < 10 * frame { if i % 2 == 0 { 1.0 } else { -1.0 } } else { 0.0 })
+            .map(|i| {
+                if i < 10 * frame {
+                    if i % 2 == 0 { 1.0 } else { -1.0 }
+                } else {
+                    0.0
+                }
+            })
             .collect();
-        let noise: Vec<f32> = (0..20 * frame).map(|i| if i % 2 == 0 { 0.1 } else { -0.1 }).collect();
+        let noise: Vec<f32> = (0..20 * frame)
+            .map(|i| if i % 2 == 0 { 0.1 } else { -0.1 })
+            .collect();
         let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
         let activity = SpeechActivity::of(&clean, frame, 0);
         assert_eq!(activity.active.len(), 10);

@@ -182,7 +182,9 @@ mod tests {
 
     #[test]
     fn convolving_with_a_delayed_impulse_delays_the_signal() {
-        let signal: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let signal: Vec<f32> = (0..1000)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
         let mut h = vec![0.0; 11];
         h[10] = 0.5;
         let out = convolve(&signal, &h);
@@ -196,7 +198,13 @@ mod tests {
     #[test]
     fn fan_noise_is_scaled_to_the_asked_snr() {
         let speech: Vec<f32> = (0..48_000)
-            .map(|i| if i < 24_000 { 0.3 * ((i as f32) * 0.05).sin() } else { 0.0 })
+            .map(|i| {
+                if i < 24_000 {
+                    0.3 * ((i as f32) * 0.05).sin()
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let fan = fan_noise(48_000, 3);
         assert!((power(&fan) - 1.0).abs() < 1e-3);

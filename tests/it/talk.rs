@@ -46,7 +46,9 @@ fn process(settings: TalkSettings, far: &[f32], mic: &[f32]) -> Vec<f32> {
     let mut p = VoiceProcessor::new(settings);
     let mut out = mic.to_vec();
     for (i, frame) in out.chunks_exact_mut(FRAME_10MS).enumerate() {
-        let reference = far.get(i * FRAME_10MS..(i + 1) * FRAME_10MS).unwrap_or(&[0.0; FRAME_10MS]);
+        let reference = far
+            .get(i * FRAME_10MS..(i + 1) * FRAME_10MS)
+            .unwrap_or(&[0.0; FRAME_10MS]);
         p.push_far_end(reference).expect("far end");
         p.process_capture(frame).expect("capture");
     }
@@ -75,12 +77,15 @@ fn echo_is_cancelled_by_25_db_and_near_end_speech_is_kept() {
     let double_talk = (near_start, 4 * RATE);
     let alone = (9 * RATE + RATE / 4, 3 * RATE + RATE / 2);
     for delay_ms in [40.0, 120.0] {
-        let echo = convolve(&far, &RoomResponse::living_room(delay_ms).impulse_response());
+        let echo = convolve(
+            &far,
+            &RoomResponse::living_room(delay_ms).impulse_response(),
+        );
         let mic = add(&add(&echo, &near), &floor);
         let out = process(TalkSettings::default(), &far, &mic);
         let erle = erle_db(span(&mic, 3.0, 5.0), span(&out, 3.0, 5.0)).expect("erle");
-        let near_to_echo = 10.0
-            * (power(span(&near, 5.0, 9.0)) / power(span(&echo, 5.0, 9.0))).log10();
+        let near_to_echo =
+            10.0 * (power(span(&near, 5.0, 9.0)) / power(span(&echo, 5.0, 9.0))).log10();
         let kept = |(start, len): (usize, usize)| {
             aligned_correlation(&near_alone, &out, start, len, 0)
                 .expect("correlation")
@@ -100,7 +105,10 @@ fn echo_is_cancelled_by_25_db_and_near_end_speech_is_kept() {
             raw(alone),
             raw(double_talk),
         );
-        assert!(erle >= 25.0, "ERLE {erle:.1} dB with a {delay_ms} ms echo path");
+        assert!(
+            erle >= 25.0,
+            "ERLE {erle:.1} dB with a {delay_ms} ms echo path"
+        );
         assert!(
             kept_alone >= 0.9,
             "near-end correlation {kept_alone:.3} after a {delay_ms} ms echo path"
