@@ -481,8 +481,10 @@ fn build_input(
         }
     };
     let on_error = move |e: cpal::StreamError| {
-        warn!(error = %e, "microphone stream error");
-        health.report(e);
+        let message = e.to_string();
+        if health.report(&message) {
+            warn!(error = %message, "microphone stream error");
+        }
     };
     let stream_config = config.config();
     match config.sample_format() {
@@ -642,8 +644,10 @@ fn build_output(
     };
     let beats = health.clone();
     let on_error = move |e: cpal::StreamError| {
-        warn!(error = %e, "speaker stream error");
-        health.report(e);
+        let message = e.to_string();
+        if health.report(&message) {
+            warn!(error = %message, "speaker stream error");
+        }
     };
     let stream_config = config.config();
     match config.sample_format() {

@@ -53,12 +53,16 @@ impl StreamHealth {
         self.last_callback_ms.store(ms + 1, Ordering::Relaxed);
     }
 
-    /// The sound system reported `error` on the stream (the first one is kept).
-    pub fn report(&self, error: impl std::fmt::Display) {
+    /// The sound system reported `error` on the stream (the first one is kept);
+    /// returns whether it was the first (a failing ALSA stream repeats its error
+    /// thousands of times a second, so only the first is worth logging).
+    pub fn report(&self, error: impl std::fmt::Display) -> bool {
         let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
+        let first = slot.is_none();
+        if first {
             *slot = Some(error.to_string());
         }
+        first
     }
 
     /// Why the stream is to be given up at `now`, if it is: an error, or callbacks
@@ -446,8 +450,8 @@ mod tests {
                 .is_some()
         );
         let broken = StreamHealth::new(t0);
-        broken.report("device not available");
-        broken.report("a later error");
+        assert!(broken.report("device not available"));
+        assert!(!broken.report("a later error"));
         assert_eq!(broken.failure(t0), Some("device not available".to_string()));
     }
 }

@@ -736,7 +736,7 @@ impl AudioLoop {
     fn keep_microphone(&self, source: &mut VoiceSource) {
         let Some(notice) = source
             .microphone
-            .poll(Instant::now(), |name| Microphone::open(name))
+            .poll(Instant::now(), Microphone::open)
         else {
             return;
         };

@@ -65,7 +65,7 @@ impl TalkSettings {
             // High: 12 dB better SNR on fan noise at 5 dB (VeryHigh: 15 dB, with more
             // damage to the voice); on the echo canceller's linear output, which is
             // free of most echo, the noise estimate is not thrown by the echo.
-            noise_suppression: self.noise_suppression.then(|| NoiseSuppression {
+            noise_suppression: self.noise_suppression.then_some(NoiseSuppression {
                 level: NoiseSuppressionLevel::High,
                 analyze_linear_aec_output_when_available: true,
             }),
