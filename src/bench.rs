@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use crate::media::MediaError;
 use crate::media::audio::{AudioSource, SAMPLE_RATE, SpeechLikeSource};
-use crate::media::audio_device::Voices;
+use crate::media::audio_device::downmix;
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::talk::room_sim::{RoomResponse, add, convolve};
 use crate::talk::{TalkSettings, VoiceProcessor, far_end_channel};
+use crate::voice::mixer::VoiceMixer;
 
 use crate::capture::{SyntheticParams, SyntheticParticipant};
 use crate::segment::{
@@ -140,8 +141,8 @@ pub fn segmentation_table(rows: &[SegmentBenchRow]) -> String {
 
 /// The audio chain's cost: one 20 ms block = voice processing of two 10 ms frames
 /// (far-end reference in, microphone through AEC3, noise suppression, AGC2), one
-/// Opus encode, one Opus decode per remote person, and their mix for the speaker
-/// (with the reference handed over). Times are ms per 10 ms of audio.
+/// Opus encode, one Opus decode per remote person, and their stereo mix for the
+/// speaker (with the mono reference handed over). Times are ms per 10 ms of audio.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AudioBenchRow {
     /// Remote people decoded and mixed.
@@ -198,7 +199,8 @@ pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, 
     let mut encoder = OpusEncoder::for_voice(1, 32_000, 10)?;
     let mut processor = VoiceProcessor::new(TalkSettings::default());
     let (tap, far_end) = far_end_channel();
-    let mut voices = Voices::default();
+    let mut voices = VoiceMixer::default();
+    let mut stereo = vec![0.0f32; 2 * FRAME_SAMPLES];
     let per_10ms = |t: Instant| t.elapsed().as_secs_f32() * 1000.0 / 2.0;
     let (mut proc, mut enc, mut dec, mut mix, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -211,8 +213,8 @@ pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, 
         }
         dec.push(per_10ms(t));
         let t = Instant::now();
-        let played = voices.mix(FRAME_SAMPLES);
-        tap.push(&played);
+        voices.render(&mut stereo, 2);
+        tap.push(&downmix(&stereo, 2));
         mix.push(per_10ms(t));
         let t = Instant::now();
         let mut pcm = microphone[b * FRAME_SAMPLES..(b + 1) * FRAME_SAMPLES].to_vec();

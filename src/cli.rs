@@ -189,6 +189,14 @@ pub struct DemoArgs {
     /// no device falls back to a synthetic tone / measuring only) or `synthetic`.
     #[arg(long, value_enum, default_value_t = AudioMode::Device)]
     pub audio: AudioMode,
+    /// Hear every voice in the middle, unchanged, rather than where its person
+    /// stands (panned left/right and softened with distance).
+    #[arg(long)]
+    pub no_voice_placement: bool,
+    /// The synthetic voice alternates this many ms of its tone with as many of
+    /// silence (a voice that speaks and pauses).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(20..=60_000))]
+    pub tone_gate_ms: Option<u64>,
     /// Microphone to use by name (default: the system's default input).
     #[arg(long)]
     pub audio_in: Option<String>,

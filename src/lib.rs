@@ -12,11 +12,16 @@
 //! - [`room`]: the screens ([`Screen`]: lobby → connecting → room), creating and
 //!   joining rooms (the embedded signaling server), what a room owns, settings.
 //! - [`ui`]: egui lobby, connecting screen, room panel and stats overlay.
+//! - [`demo`]: the demo driver (demo participants, the timed headless run) and its
+//!   JSON report.
+//! - [`app`]: the composition root ([`app::AppPlugin`], [`app::run_demo`]).
+//! - [`voice`]: voices placed where people stand, who is speaking, volume and mute.
 
 pub mod bench;
 pub mod bodies;
 pub mod capture;
 pub mod cli;
+pub mod demo;
 pub mod games;
 pub mod media;
 pub mod net;
@@ -27,6 +32,7 @@ pub mod room;
 pub mod segment;
 pub mod talk;
 pub mod ui;
+pub mod voice;
 pub mod world;
 
 pub mod app;

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use samespace::app::{DemoConfig, run_demo};
+use samespace::app::run_demo;
 use samespace::bench;
 use samespace::capture::Frame;
 use samespace::capture::still::{list_images, load_rgb};
 use samespace::cli::{BenchArgs, Cli, Command, CutoutArgs, DemoArgs, LobbyArgs, SegmentArgs};
+use samespace::demo::DemoConfig;
 use samespace::net::bridge::BridgeConfig;
 use samespace::net::peer::NetConfig;
 use samespace::net::protocol::RoomCode;
@@ -355,6 +356,10 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
     if args.no_voice_processing {
         config.talk = samespace::talk::TalkSettings::off();
     }
+    config.voices = std::sync::Arc::new(samespace::voice::mixer::VoiceBus::new(
+        !args.no_voice_placement,
+    ));
+    config.tone_gate = args.tone_gate_ms.map(std::time::Duration::from_millis);
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
     config.video_fps = args.video_fps.clamp(1.0, 60.0);
     Ok(config)
@@ -473,12 +478,12 @@ fn run_demo_command(args: DemoArgs) -> anyhow::Result<()> {
 /// The window with the lobby (`samespace`), or straight into `Connecting`
 /// (`samespace join TARGET`). The saved settings are the defaults; flags override.
 fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
-    let mut args = match Cli::try_parse_from(["samespace", "demo", "--participants", "1"]) {
-        Ok(Cli {
-            command: Some(Command::Demo(a)),
-            ..
-        }) => a,
-        _ => bail!("internal: default demo arguments do not parse"),
+    let Ok(Cli {
+        command: Some(Command::Demo(mut args)),
+        ..
+    }) = Cli::try_parse_from(["samespace", "demo", "--participants", "1"])
+    else {
+        bail!("internal: default demo arguments do not parse");
     };
     let saved = Settings::load();
     args.name = lobby.name.or(saved.name);

@@ -147,6 +147,39 @@ impl AudioSource for BeepSource {
     }
 }
 
+/// A source switched on and off in turn: `period` of it, then `period` of
+/// silence, and so on (a voice that speaks and pauses, for voice-activity tests).
+#[derive(Clone, Debug)]
+pub struct GatedSource<S> {
+    inner: S,
+    period: u64,
+    index: u64,
+}
+
+impl<S: AudioSource> GatedSource<S> {
+    /// `inner` for `period`, silence for `period`, repeating (at least 1 ms).
+    pub fn new(inner: S, period: std::time::Duration) -> Self {
+        let samples = (period.as_secs_f64() * f64::from(SAMPLE_RATE)) as u64;
+        Self {
+            inner,
+            period: samples.max(u64::from(SAMPLE_RATE / 1000)),
+            index: 0,
+        }
+    }
+}
+
+impl<S: AudioSource> AudioSource for GatedSource<S> {
+    fn fill(&mut self, out: &mut [f32]) {
+        self.inner.fill(out);
+        for s in out {
+            if (self.index / self.period) % 2 == 1 {
+                *s = 0.0;
+            }
+            self.index += 1;
+        }
+    }
+}
+
 /// Converts f32 in [-1, 1] to i16 (clamped).
 pub fn f32_to_i16(samples: &[f32]) -> Vec<i16> {
     samples
@@ -384,5 +417,16 @@ mod tests {
         assert_eq!(mixer.finish_i16(), vec![i16::MAX]);
         assert!(Mixer::new(3).is_err());
         assert!(mixer.add_f32(&[0.0; 3], 2, 1.0).is_err());
+    }
+
+    #[test]
+    fn a_gated_source_alternates_sound_and_silence() {
+        let period = std::time::Duration::from_millis(100);
+        let mut gated = GatedSource::new(SineSource::new(1000.0, 0.5), period);
+        let samples = gated.next_chunk(4 * 4800);
+        let windows: Vec<f32> = samples.chunks(4800).map(rms).collect();
+        assert!(windows[0] > 0.3 && windows[2] > 0.3, "{windows:?}");
+        assert_eq!(windows[1], 0.0);
+        assert_eq!(windows[3], 0.0);
     }
 }

@@ -1,8 +1,9 @@
 //! Microphone and speaker through cpal (ALSA on Linux, and through it PulseAudio
 //! or PipeWire where they run).
 //!
-//! Our side is always mono f32 at [`SAMPLE_RATE`]; the device's own rate and
-//! channel count are converted here ([`Resampler`], down/up-mix). Each cpal stream
+//! Our side is f32 at [`SAMPLE_RATE`]: mono from the microphone; to the speaker a
+//! [`Playback`] mixed in stereo (mono on a one-channel device). The device's own
+//! rate and channel count are converted here ([`Resampler`], down-mix). Each cpal stream
 //! lives on its own thread (`samespace-mic`, `samespace-speaker`), because a cpal
 //! `Stream` is not `Send`; dropping the handle stops the stream and joins it.
 //!
@@ -10,15 +11,14 @@
 //! | --- | --- | --- | --- |
 //! | mic chunks | device callback → [`Microphone::fill`] | [`MIC_CHUNKS`] | newest dropped, counted |
 //! | mic backlog | inside [`Microphone`] | [`MAX_BACKLOG_SAMPLES`] | oldest dropped (latency stays low) |
-//! | speaker voices | [`Speaker::play`] → device callback | [`MAX_BACKLOG_SAMPLES`] per voice | oldest dropped |
 //!
 //! With no device (this build machine has none), [`Microphone::open`] and
 //! [`Speaker::open`] return [`AudioDeviceError::NoDevice`] and callers fall back to
 //! synthetic audio.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -498,7 +498,7 @@ fn build_input(
             &stream_config,
             move |data: &[i16], _: &_| {
                 let floats: Vec<f32> = data.iter().map(|&s| f32::from(s) / 32768.0).collect();
-                deliver(&floats)
+                deliver(&floats);
             },
             on_error,
             None,
@@ -507,46 +507,17 @@ fn build_input(
     .map_err(|e| e.to_string())
 }
 
-/// Voices waiting to be played, one queue per source, summed by the speaker's
-/// callback (or, without a speaker, by the clock of the capture side, as the mix
-/// that would be played).
-#[derive(Default)]
-pub struct Voices {
-    queues: HashMap<u64, VecDeque<f32>>,
+/// What the speaker plays: the room's voices, mixed by their owner.
+pub trait Playback: Send + Sync {
+    /// Overwrites `out` with the next `out.len() / channels` frames at
+    /// [`SAMPLE_RATE`], interleaved: 1 channel (mono) or 2 (left, right).
+    fn render(&self, out: &mut [f32], channels: usize);
 }
 
-impl Voices {
-    /// Queues `pcm` (mono, 48 kHz) of the voice `source`; beyond
-    /// [`MAX_BACKLOG_SAMPLES`] the oldest samples are dropped.
-    pub fn push(&mut self, source: u64, pcm: &[f32]) {
-        let queue = self.queues.entry(source).or_default();
-        queue.extend(pcm.iter().copied());
-        let excess = queue.len().saturating_sub(MAX_BACKLOG_SAMPLES);
-        if excess > 0 {
-            debug!(source, excess, "speaker backlog trimmed");
-            queue.drain(..excess);
-        }
-    }
-
-    /// The next `n` mixed samples (silence where a voice has nothing).
-    pub fn mix(&mut self, n: usize) -> Vec<f32> {
-        let mut out = vec![0.0f32; n];
-        for queue in self.queues.values_mut() {
-            for (o, s) in out.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
-                *o += s;
-            }
-        }
-        self.queues.retain(|_, q| !q.is_empty());
-        for o in &mut out {
-            *o = o.clamp(-1.0, 1.0);
-        }
-        out
-    }
-}
-
-/// The speaker: plays mono 48 kHz voices on the output device, mixed.
+/// The speaker: plays a [`Playback`] on the output device, in stereo where the
+/// device has two channels or more (left and right in the first two), in mono on a
+/// one-channel device.
 pub struct Speaker {
-    voices: Arc<Mutex<Voices>>,
     _stream: StreamThread,
     name: String,
     played: Arc<AtomicU64>,
@@ -554,29 +525,30 @@ pub struct Speaker {
 }
 
 impl Speaker {
-    /// Opens the output device called `name`, or the default one.
-    pub fn open(name: Option<&str>) -> Result<Self, AudioDeviceError> {
-        Self::open_with_reference(name, None)
+    /// Opens the output device called `name`, or the default one, playing `source`.
+    pub fn open(name: Option<&str>, source: Arc<dyn Playback>) -> Result<Self, AudioDeviceError> {
+        Self::open_with_reference(name, source, None)
     }
 
-    /// Opens the output device called `name` (or the default one), handing
-    /// everything it plays to `far_end` (the echo canceller's reference).
+    /// Opens the output device called `name` (or the default one) playing
+    /// `source`, handing the 48 kHz mix it plays (mono) to `far_end`, the echo
+    /// canceller's reference.
     pub fn open_with_reference(
         name: Option<&str>,
+        source: Arc<dyn Playback>,
         far_end: Option<FarEndTap>,
     ) -> Result<Self, AudioDeviceError> {
         let device = find_device(false, name)?;
         let config = pick_config(&device, false)?;
-        let voices = Arc::new(Mutex::new(Voices::default()));
         let played = Arc::new(AtomicU64::new(0));
+        let counter = played.clone();
         let health = Arc::new(StreamHealth::new(Instant::now()));
-        let (shared, counter, watch) = (voices.clone(), played.clone(), health.clone());
+        let watch = health.clone();
         let (stream, name) = spawn_stream("samespace-speaker", device, config, move |d, c| {
-            build_output(d, c, shared, counter, far_end, watch)
+            build_output(d, c, source, counter, far_end, watch)
         })?;
         info!(device = name, "speaker open");
         Ok(Self {
-            voices,
             _stream: stream,
             name,
             played,
@@ -589,17 +561,9 @@ impl Speaker {
         &self.name
     }
 
-    /// Samples of voice handed to the device so far (48 kHz mono).
+    /// Frames (48 kHz) handed to the device so far.
     pub fn played_samples(&self) -> u64 {
         self.played.load(Ordering::Relaxed)
-    }
-
-    /// Queues `pcm` (mono, 48 kHz) of the voice `source` (e.g. a peer id).
-    pub fn play(&self, source: u64, pcm: &[f32]) {
-        self.voices
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(source, pcm);
     }
 }
 
@@ -613,35 +577,89 @@ impl AudioEndpoint for Speaker {
     }
 }
 
-/// Builds the cpal output stream: mixed voices (48 kHz mono) → the far-end
-/// reference, and → device rate → every channel.
+/// Converts the 48 kHz mix to the device's rate, channel by channel, handing the
+/// mix (mono) to the echo canceller's reference on the way.
+struct OutputConverter {
+    /// Channels rendered at 48 kHz (1 or 2).
+    mixed: usize,
+    resamplers: Vec<Resampler>,
+    /// Converted frames, interleaved by `mixed`.
+    pending: VecDeque<f32>,
+    device_rate: u32,
+    far_end: Option<FarEndTap>,
+}
+
+impl OutputConverter {
+    fn new(
+        device_channels: usize,
+        device_rate: u32,
+        far_end: Option<FarEndTap>,
+    ) -> Result<Self, AudioDeviceError> {
+        let mixed = device_channels.clamp(1, 2);
+        Ok(Self {
+            mixed,
+            resamplers: (0..mixed)
+                .map(|_| Resampler::new(SAMPLE_RATE, device_rate))
+                .collect::<Result<_, _>>()?,
+            pending: VecDeque::new(),
+            device_rate,
+            far_end,
+        })
+    }
+
+    /// Fills `data` (interleaved, `channels` a frame) from `source`.
+    fn fill(&mut self, source: &dyn Playback, data: &mut [f32], channels: usize) -> usize {
+        let frames = data.len() / channels;
+        let mixed = self.mixed;
+        while self.pending.len() < frames * mixed {
+            // Enough 48 kHz input for the frames still missing (+2 for interpolation).
+            let missing = frames - self.pending.len() / mixed;
+            let need = missing * SAMPLE_RATE as usize / self.device_rate.max(1) as usize + 2;
+            let mut block = vec![0.0; need * mixed];
+            source.render(&mut block, mixed);
+            if let Some(tap) = &self.far_end {
+                tap.push(&downmix(&block, mixed));
+            }
+            let mut converted: Vec<Vec<f32>> = Vec::with_capacity(mixed);
+            for (c, resampler) in self.resamplers.iter_mut().enumerate() {
+                let channel: Vec<f32> = block.iter().skip(c).step_by(mixed).copied().collect();
+                let mut out = Vec::with_capacity(frames + 4);
+                resampler.process(&channel, &mut out);
+                converted.push(out);
+            }
+            let n = converted.iter().map(Vec::len).min().unwrap_or(0);
+            for i in 0..n {
+                for channel in &converted {
+                    self.pending.push_back(channel[i]);
+                }
+            }
+        }
+        for frame in data.chunks_mut(channels) {
+            for (c, slot) in frame.iter_mut().enumerate() {
+                *slot = if c < mixed {
+                    self.pending.pop_front().unwrap_or(0.0)
+                } else {
+                    0.0
+                };
+            }
+        }
+        frames
+    }
+}
+
+/// Builds the cpal output stream: the 48 kHz mix → device rate → the device's
+/// channels (mono on a one-channel device; left and right, then silence, on more).
 fn build_output(
     device: &cpal::Device,
     config: &cpal::SupportedStreamConfig,
-    voices: Arc<Mutex<Voices>>,
+    source: Arc<dyn Playback>,
     played: Arc<AtomicU64>,
     far_end: Option<FarEndTap>,
     health: Arc<StreamHealth>,
 ) -> Result<cpal::Stream, String> {
     let channels = usize::from(config.channels()).max(1);
-    let device_rate = config.sample_rate().0;
-    let mut resampler = Resampler::new(SAMPLE_RATE, device_rate).map_err(|e| e.to_string())?;
-    let mut pending: VecDeque<f32> = VecDeque::new();
-    let mut next_frames = move |frames: usize| -> Vec<f32> {
-        while pending.len() < frames {
-            // Enough 48 kHz input for the frames still missing (+1 for interpolation).
-            let need =
-                (frames - pending.len()) * SAMPLE_RATE as usize / device_rate.max(1) as usize + 2;
-            let mixed = voices.lock().unwrap_or_else(|e| e.into_inner()).mix(need);
-            if let Some(tap) = &far_end {
-                tap.push(&mixed);
-            }
-            let mut converted = Vec::with_capacity(frames + 4);
-            resampler.process(&mixed, &mut converted);
-            pending.extend(converted);
-        }
-        pending.drain(..frames).collect()
-    };
+    let mut converter = OutputConverter::new(channels, config.sample_rate().0, far_end)
+        .map_err(|e| e.to_string())?;
     let beats = health.clone();
     let on_error = move |e: cpal::StreamError| {
         let message = e.to_string();
@@ -655,28 +673,29 @@ fn build_output(
             &stream_config,
             move |data: &mut [f32], _: &_| {
                 beats.beat(Instant::now());
-                let mono = next_frames(data.len() / channels);
-                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
-                for (frame, s) in data.chunks_mut(channels).zip(mono) {
-                    frame.fill(s);
-                }
+                let frames = converter.fill(source.as_ref(), data, channels);
+                played.fetch_add(frames as u64, Ordering::Relaxed);
             },
             on_error,
             None,
         ),
-        _ => device.build_output_stream(
-            &stream_config,
-            move |data: &mut [i16], _: &_| {
-                beats.beat(Instant::now());
-                let mono = next_frames(data.len() / channels);
-                played.fetch_add(mono.len() as u64, Ordering::Relaxed);
-                for (frame, s) in data.chunks_mut(channels).zip(mono) {
-                    frame.fill((s * 32767.0) as i16);
-                }
-            },
-            on_error,
-            None,
-        ),
+        _ => {
+            let mut floats = Vec::new();
+            device.build_output_stream(
+                &stream_config,
+                move |data: &mut [i16], _: &_| {
+                    beats.beat(Instant::now());
+                    floats.resize(data.len(), 0.0);
+                    let frames = converter.fill(source.as_ref(), &mut floats, channels);
+                    for (d, s) in data.iter_mut().zip(&floats) {
+                        *d = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+                    }
+                    played.fetch_add(frames as u64, Ordering::Relaxed);
+                },
+                on_error,
+                None,
+            )
+        }
     }
     .map_err(|e| e.to_string())
 }
@@ -741,12 +760,39 @@ mod tests {
         assert_eq!(downmix(&[0.25, 0.75], 1), vec![0.25, 0.75]);
     }
 
+    /// Left at 1, right at 0.5: a fixed stereo source.
+    struct Fixed;
+
+    impl Playback for Fixed {
+        fn render(&self, out: &mut [f32], channels: usize) {
+            for frame in out.chunks_mut(channels) {
+                frame[0] = 1.0;
+                if channels > 1 {
+                    frame[1] = 0.5;
+                }
+            }
+        }
+    }
+
     #[test]
-    fn voices_are_mixed_and_clamped_and_silence_fills_gaps() {
-        let mut v = Voices::default();
-        v.queues.insert(1, [0.5, 0.5, 0.5].into_iter().collect());
-        v.queues.insert(2, [0.75, -0.25].into_iter().collect());
-        assert_eq!(v.mix(4), vec![1.0, 0.25, 0.5, 0.0]);
-        assert!(v.queues.is_empty(), "drained voices are forgotten");
+    fn the_output_keeps_left_and_right_through_resampling_and_extra_channels() {
+        let (tap, far_end) = crate::talk::far_end_channel();
+        let mut six = OutputConverter::new(6, 44_100, Some(tap)).expect("converter");
+        let mut data = vec![9.0; 6 * 4410];
+        assert_eq!(six.fill(&Fixed, &mut data, 6), 4410);
+        // Past the resampler's delay (and its first ripple) the levels hold.
+        let settled = six.resamplers[0].delay() + 200;
+        for frame in data.chunks(6).skip(settled) {
+            assert!((frame[0] - 1.0).abs() < 1e-2 && (frame[1] - 0.5).abs() < 1e-2);
+            assert!(frame[2..].iter().all(|&s| s == 0.0));
+        }
+        // The 48 kHz mix went to the echo canceller's reference, in mono.
+        let mut processor = crate::talk::VoiceProcessor::new(crate::talk::TalkSettings::off());
+        let fed = far_end.drain_into(&mut processor).expect("reference");
+        assert!(fed >= 4800, "{fed}");
+        let mut mono = OutputConverter::new(1, SAMPLE_RATE, None).expect("converter");
+        let mut data = vec![0.0; 480];
+        mono.fill(&Fixed, &mut data, 1);
+        assert!(data.iter().all(|&s| (s - 1.0).abs() < 1e-6));
     }
 }

@@ -19,6 +19,10 @@
 
 pub mod alpha_pack;
 pub mod audio;
+#[allow(
+    unsafe_code,
+    reason = "on Linux, alsa-lib's error handler is set through FFI (`quiet_sound_library`)"
+)]
 pub mod audio_device;
 pub mod device_keeper;
 pub mod error;

@@ -14,9 +14,11 @@
 //!   until one is back ([`DeviceKeeper`]; a [`DeviceNotice`] for the screen).
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
-//!   played on the [`Speaker`] when one is open (kept like the microphone), else
-//!   queued as the mix that would be played ([`Shared`]'s playout, pulled by
-//!   `samespace-audio-tx` as its far-end reference).
+//!   queued on the room's [`VoiceBus`], which the [`Speaker`] plays (in stereo,
+//!   each voice placed) when one is open (kept like the microphone); without one
+//!   this thread mixes the bus on its clock, so the placed mix is still computed and
+//!   measured. Either way the mix at 48 kHz is the far-end reference of the echo
+//!   canceller ([`FarEndTap`]).
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -28,10 +30,12 @@
 //! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
-//! | far-end reference | speaker callback → audio-tx | [`FAR_END_CAPACITY`](crate::talk::FAR_END_CAPACITY) | the new piece dropped, counted |
+//! | far-end reference | speaker callback (or media-rx without a speaker) → audio-tx | [`FAR_END_CAPACITY`](crate::talk::FAR_END_CAPACITY) | the new piece dropped, counted |
 //! | device notices | audio-tx, media-rx → app | [`AUDIO_NOTICE_CAPACITY`] | drop oldest |
 //!
-//! Measurements land in [`PeerStats`] behind one mutex, held only for counter updates.
+//! Measurements land in per-peer [`PeerStats`] behind one mutex inside `net`, held
+//! only for counter updates; the app reads them through [`Shared::peer_reports`] and
+//! adds what it measures through [`Shared::shown`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,15 +53,16 @@ use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, Rece
 use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
-use super::stats::{PeerStats, tone_for_name};
+use super::stats::{PeerReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
-use crate::media::audio::{AudioSource, SineSource};
-use crate::media::audio_device::{Microphone, Speaker, Voices};
+use crate::media::audio::{AudioSource, GatedSource, SineSource};
+use crate::media::audio_device::{Microphone, Playback, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::segment::Cutout;
 use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
+use crate::voice::mixer::VoiceBus;
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
@@ -151,6 +156,11 @@ pub struct BridgeConfig {
     pub muted: bool,
     /// Microphone and speaker, or synthetic audio.
     pub audio: AudioDevices,
+    /// The synthetic voice alternates this long of its tone with as long a silence
+    /// (`None`: a steady tone).
+    pub tone_gate: Option<Duration>,
+    /// Where received voices are mixed (shared with the app, which places them).
+    pub voices: Arc<VoiceBus>,
     /// Echo cancellation, noise suppression and gain control on the outgoing voice.
     pub talk: TalkSettings,
 }
@@ -167,6 +177,8 @@ impl BridgeConfig {
             audio_bitrate_bps: 32_000,
             muted: false,
             audio: AudioDevices::Synthetic,
+            tone_gate: None,
+            voices: Arc::new(VoiceBus::new(true)),
             talk: TalkSettings::default(),
         }
     }
@@ -209,7 +221,7 @@ type DecoderQueue = (Sender<ReceivedMedia>, Receiver<ReceivedMedia>);
 #[derive(Default)]
 pub struct Shared {
     /// Per remote peer measurements (kept after it leaves, for the report).
-    pub stats: Mutex<HashMap<PeerId, PeerStats>>,
+    stats: Mutex<HashMap<PeerId, PeerStats>>,
     /// Where `samespace-media-rx` sends each peer's video.
     decoders: Mutex<HashMap<PeerId, DecoderQueue>>,
     /// Peers whose stream needs a keyframe (decoder error or dropped unit).
@@ -221,11 +233,6 @@ pub struct Shared {
     remote_audio: Mutex<std::collections::VecDeque<(PeerId, Vec<f32>)>>,
     /// The audio devices in use.
     audio: Mutex<AudioInUse>,
-    /// Received voices when no speaker plays them: the mix that would be played,
-    /// pulled 20 ms at a time by `samespace-audio-tx` as its far-end reference.
-    playout: Mutex<Voices>,
-    /// Whether a speaker is playing (its callback then sends the reference).
-    speaker_playing: AtomicBool,
     /// Device changes for the screen, oldest first; at most [`AUDIO_NOTICE_CAPACITY`].
     notices: Mutex<std::collections::VecDeque<DeviceNotice>>,
 }
@@ -239,8 +246,29 @@ pub const REMOTE_AUDIO_CAPACITY: usize = 300;
 
 impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
-    pub fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
+    pub(super) fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report line of every remote peer seen in this room (those that left
+    /// included), by peer id, as of `now`.
+    pub fn peer_reports(&self, now: Instant) -> Vec<PeerReport> {
+        let mut reports: Vec<PeerReport> = self
+            .stats()
+            .iter()
+            .map(|(id, s)| s.report(id.0, now))
+            .collect();
+        reports.sort_by_key(|r| r.id);
+        reports
+    }
+
+    /// One of `peer`'s pictures was shown at `now`, `glass_to_glass_ms` after its
+    /// capture (a peer not in the room is ignored).
+    pub fn shown(&self, peer: PeerId, now: Instant, glass_to_glass_ms: f32) {
+        if let Some(s) = self.stats().get_mut(&peer) {
+            s.shown(now);
+            PeerStats::push_latency(&mut s.glass_to_glass_ms, glass_to_glass_ms);
+        }
     }
 
     fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {
@@ -302,6 +330,7 @@ pub struct NetBridge {
     keyframe: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    voices: Arc<VoiceBus>,
     local: (Sender<Arc<Cutout>>, Receiver<Arc<Cutout>>),
     threads: Vec<JoinHandle<()>>,
 }
@@ -325,6 +354,8 @@ impl NetBridge {
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
         let muted = Arc::new(AtomicBool::new(config.muted));
+        // Voices of an earlier room are forgotten (peer ids are per room).
+        config.voices.mixer().clear();
         let mut bridge = Self {
             net,
             shared,
@@ -332,6 +363,7 @@ impl NetBridge {
             keyframe,
             muted,
             tone_hz,
+            voices: config.voices.clone(),
             local,
             threads: Vec::new(),
         };
@@ -351,7 +383,9 @@ impl NetBridge {
             stop: bridge.stop.clone(),
             muted: bridge.muted.clone(),
             tone_hz,
+            tone_gate: config.tone_gate,
             bitrate: config.audio_bitrate_bps,
+            voices: bridge.voices.clone(),
             device: match &config.audio {
                 AudioDevices::Devices { input, .. } => Some(input.clone()),
                 AudioDevices::Synthetic => None,
@@ -364,6 +398,7 @@ impl NetBridge {
             media: bridge.net.media().clone(),
             shared: bridge.shared.clone(),
             stop: bridge.stop.clone(),
+            voices: bridge.voices.clone(),
             device: match &config.audio {
                 AudioDevices::Devices { output, .. } => Some(output.clone()),
                 AudioDevices::Synthetic => None,
@@ -394,6 +429,11 @@ impl NetBridge {
     /// This peer's synthetic tone.
     pub fn tone_hz(&self) -> f32 {
         self.tone_hz
+    }
+
+    /// The room's voices as mixed for this listener.
+    pub fn voices(&self) -> &Arc<VoiceBus> {
+        &self.voices
     }
 
     /// Mutes or unmutes the outgoing audio.
@@ -679,7 +719,10 @@ struct AudioLoop {
     stop: Arc<AtomicBool>,
     muted: Arc<AtomicBool>,
     tone_hz: f32,
+    tone_gate: Option<Duration>,
     bitrate: u32,
+    /// Where this peer's own voice activity is followed (its speaking ring).
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
     /// What the speaker plays, for the echo canceller.
@@ -692,7 +735,7 @@ struct VoiceSource {
     /// The microphone, kept through failures.
     microphone: DeviceKeeper<Microphone>,
     /// The synthetic tone, when the call started without a microphone.
-    synthetic: Option<SineSource>,
+    synthetic: Option<Box<dyn AudioSource + Send>>,
 }
 
 impl VoiceSource {
@@ -726,44 +769,25 @@ impl AudioLoop {
                 Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
             }
         }
+        let tone = SineSource::new(self.tone_hz, 0.3);
+        let synthetic: Box<dyn AudioSource + Send> = match self.tone_gate {
+            Some(gate) => Box::new(GatedSource::new(tone, gate)),
+            None => Box::new(tone),
+        };
         VoiceSource {
             microphone: DeviceKeeper::new(DeviceKind::Microphone, wanted, None),
-            synthetic: Some(SineSource::new(self.tone_hz, 0.3)),
+            synthetic: Some(synthetic),
         }
     }
 
     /// Replaces a failed microphone (or waits for one), telling the app.
     fn keep_microphone(&self, source: &mut VoiceSource) {
-        let Some(notice) = source
-            .microphone
-            .poll(Instant::now(), Microphone::open)
-        else {
+        let Some(notice) = source.microphone.poll(Instant::now(), Microphone::open) else {
             return;
         };
         let input = source.microphone.device().map(|m| m.name().to_string());
         self.shared.set_audio(|a| a.input = input);
         self.shared.notice(notice);
-    }
-
-    /// Hands the echo canceller the far-end audio of this 20 ms: what the speaker
-    /// played, or without one the mix that would have been played.
-    fn feed_far_end(&self, processor: &mut VoiceProcessor) {
-        let fed = self.far_end.drain_into(processor);
-        let fed = if self.shared.speaker_playing.load(Ordering::Relaxed) {
-            fed
-        } else {
-            let mix = self
-                .shared
-                .playout
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .mix(FRAME_SAMPLES);
-            fed.and_then(|_| processor.push_far_end(&mix))
-                .map(|()| FRAME_SAMPLES)
-        };
-        if let Err(e) = fed {
-            debug!(error = %e, "far-end reference not taken");
-        }
     }
 
     fn run(self) {
@@ -788,8 +812,8 @@ impl AudioLoop {
             self.talk
         };
         let mut processor = VoiceProcessor::new(settings);
-        let mut next = Instant::now();
         let mut frames = 0u64;
+        let mut next = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             next += AUDIO_FRAME;
             let now = Instant::now();
@@ -802,8 +826,11 @@ impl AudioLoop {
             self.keep_microphone(&mut source);
             let mut pcm = source.next_frame();
             // Processing runs while muted too, so the canceller stays converged.
-            self.feed_far_end(&mut processor);
-            if let Err(e) = processor.process_capture(&mut pcm) {
+            let processed = self
+                .far_end
+                .drain_into(&mut processor)
+                .and_then(|_| processor.process_capture(&mut pcm));
+            if let Err(e) = processed {
                 debug!(error = %e, "voice processing skipped");
             }
             frames += 1;
@@ -812,8 +839,10 @@ impl AudioLoop {
                 self.shared.set_audio(|a| a.talk = stats);
             }
             if self.muted.load(Ordering::Relaxed) {
+                self.voices.own_silence(FRAME_SAMPLES);
                 continue;
             }
+            self.voices.own_voice(&pcm);
             match encoder.encode_f32(&pcm) {
                 Ok(packet) => {
                     self.shared
@@ -839,9 +868,11 @@ struct ReceiveLoop {
     media: Receiver<NetEvent>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
+    /// Where received voices are mixed.
+    voices: Arc<VoiceBus>,
     /// `Some(name)`: play received voices on the speaker (`None` name: the default).
     device: Option<Option<String>>,
-    /// Where the speaker hands what it plays (the echo canceller's reference).
+    /// Where the mix goes as the echo canceller's reference.
     far_end_tap: FarEndTap,
 }
 
@@ -849,8 +880,9 @@ impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
-        let open =
-            |name: Option<&str>| Speaker::open_with_reference(name, Some(self.far_end_tap.clone()));
+        let open = |name: Option<&str>| {
+            Speaker::open_with_reference(name, self.voices.clone(), Some(self.far_end_tap.clone()))
+        };
         let speaker = self
             .device
             .as_ref()
@@ -867,19 +899,25 @@ impl ReceiveLoop {
             });
         let wanted = self.device.clone().flatten();
         let mut speaker = DeviceKeeper::new(DeviceKind::Speaker, wanted, speaker);
-        self.shared
-            .speaker_playing
-            .store(speaker.device().is_some(), Ordering::Relaxed);
+        // Without a speaker the mix runs on this thread's clock: computed and
+        // measured as if played, and handed over as the far-end reference.
+        let mut started = Instant::now();
+        let mut mixed = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             if let Some(notice) = speaker.poll(Instant::now(), open) {
                 let output = speaker.device().map(|s| s.name().to_string());
-                self.shared
-                    .speaker_playing
-                    .store(output.is_some(), Ordering::Relaxed);
                 self.shared.set_audio(|a| a.output = output);
                 self.shared.notice(notice);
+                (started, mixed) = (Instant::now(), 0);
             }
-            let speaker = speaker.device();
+            if speaker.device().is_none() {
+                let due = (started.elapsed().as_secs_f64()
+                    * f64::from(crate::media::audio::SAMPLE_RATE)) as u64;
+                if due > mixed {
+                    self.mix_unplayed((due - mixed) as usize);
+                    mixed = due;
+                }
+            }
             let event = match self.media.recv_timeout(POLL) {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -887,14 +925,26 @@ impl ReceiveLoop {
             };
             match event {
                 NetEvent::Video(unit) => self.video(unit),
-                NetEvent::Audio(packet) => self.audio(packet, &mut voices, speaker),
+                NetEvent::Audio(packet) => self.audio(packet, &mut voices),
                 _ => {}
             }
-            if let Some(speaker) = &speaker {
+            if let Some(speaker) = speaker.device() {
                 let played = speaker.played_samples();
                 self.shared.set_audio(|a| a.played_samples = played);
             }
         }
+    }
+
+    /// Mixes `frames` that no device plays, handing them on as the far-end
+    /// reference (mono: the mean of left and right).
+    fn mix_unplayed(&self, frames: usize) {
+        let mut stereo = vec![0.0; frames * 2];
+        self.voices.render(&mut stereo, 2);
+        let mono: Vec<f32> = stereo
+            .chunks_exact(2)
+            .map(|f| 0.5 * (f[0] + f[1]))
+            .collect();
+        self.far_end_tap.push(&mono);
     }
 
     fn video(&self, unit: ReceivedMedia) {
@@ -926,12 +976,7 @@ impl ReceiveLoop {
         }
     }
 
-    fn audio(
-        &self,
-        packet: ReceivedMedia,
-        voices: &mut HashMap<PeerId, VoiceIn>,
-        speaker: Option<&Speaker>,
-    ) {
+    fn audio(&self, packet: ReceivedMedia, voices: &mut HashMap<PeerId, VoiceIn>) {
         let peer = packet.from;
         let voice = match voices.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -971,15 +1016,7 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        match speaker {
-            Some(speaker) => speaker.play(peer.0, &pcm),
-            None => self
-                .shared
-                .playout
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(peer.0, &pcm),
-        }
+        self.voices.push(peer.0, &pcm);
         let mut queue = self
             .shared
             .remote_audio

@@ -15,7 +15,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::world::placement::Placement;
+pub mod game;
+
+use game::{GameKind, GameSnapshot, StampedEvent};
 
 /// Version of the wire protocol described in `docs/PROTOCOL.md`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -446,10 +448,37 @@ pub enum Chat {
     },
 }
 
+/// Where a peer's cutout stands, as its `placement` message announces it (world
+/// units; the world's `Placement` converts to and from it).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WirePlacement {
+    /// Horizontal position of the cutout's bottom centre.
+    pub x: f32,
+    /// Vertical position of the cutout's bottom edge.
+    pub y: f32,
+    /// World units per cutout pixel.
+    pub scale: f32,
+    /// Draw order: higher is in front.
+    pub z: i32,
+    /// Mirrored horizontally (selfie view).
+    pub mirrored: bool,
+}
+
+impl WirePlacement {
+    /// Whether its numbers are finite and modest (a placement from the network is
+    /// used only then).
+    pub fn is_sane(&self) -> bool {
+        [self.x, self.y, self.scale]
+            .iter()
+            .all(|v| v.is_finite() && v.abs() < 1.0e5)
+            && self.scale > 0.0
+    }
+}
+
 /// Messages between peers on the `world` data channel (JSON text, tagged by `type`).
 ///
-/// Game payloads are carried as JSON values whose schema belongs to the games module
-/// (`games::*`); this transport only routes them.
+/// Game payloads are the typed vocabulary of [`game`]; this transport only routes
+/// them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PeerToPeer {
@@ -461,7 +490,7 @@ pub enum PeerToPeer {
     /// The sender's placement and simplified silhouette.
     Placement {
         /// Where and how big the sender's cutout stands.
-        placement: Placement,
+        placement: WirePlacement,
         /// Silhouette polygons in cutout pixel coordinates, possibly empty.
         #[serde(default)]
         outline: Vec<Vec<[f32; 2]>>,
@@ -470,21 +499,21 @@ pub enum PeerToPeer {
     Chat(Chat),
     /// The host's authoritative game state (about 30 Hz).
     GameSnapshot {
-        /// Game identifier (e.g. `balloon`).
-        game: String,
+        /// The game (e.g. `balloon-keepup`).
+        game: GameKind,
         /// Simulation tick the snapshot describes.
         tick: u64,
-        /// Game-defined state.
-        state: serde_json::Value,
+        /// The game's state.
+        state: GameSnapshot,
     },
     /// A reliable game event (score, round start, ...).
     GameEvent {
-        /// Game identifier.
-        game: String,
+        /// The game.
+        game: GameKind,
         /// Simulation tick of the event.
         tick: u64,
-        /// Game-defined event.
-        event: serde_json::Value,
+        /// What happened.
+        event: StampedEvent,
     },
     /// Please send a keyframe (IDR) of your video next: the receiver starts or lost data.
     KeyframeRequest,
@@ -503,6 +532,12 @@ pub enum PeerToPeer {
         step: u32,
         /// Row-major bits (1 = person, mask ≥ 128), packed LSB first, as hex.
         bits: String,
+    },
+    /// The sender's microphone state: `muted` when it muted itself (it then sends
+    /// no audio). Sent on change and every second; receivers show a muted badge.
+    Voice {
+        /// The sender muted itself.
+        muted: bool,
     },
     /// Round-trip probe; the receiver answers [`PeerToPeer::Pong`] with the same `nonce`.
     Ping {
@@ -650,6 +685,52 @@ mod tests {
         assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
         let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, msg);
+    }
+
+    /// The game messages exactly as `docs/PROTOCOL.md` shows them.
+    const GAME_EVENT_JSON: &str = r#"{"type":"game-event","game":"meteor-dodge","tick":240,"event":{"tick":240,"time":4.0,"type":"life_lost","participant":1,"name":"Bob","lives_left":2}}"#;
+    const GAME_SNAPSHOT_JSON: &str = r#"{"type":"game-snapshot","game":"volleyball","tick":240,"state":{"game":"volleyball","phase":"play","round":1,"tick":240,"time_left":10.0,"banner":"Left 1 : 0 Right   10 s","objects":[{"id":7,"kind":"ball","radius":40.0,"position":[120.5,40.0],"angle":0.5,"velocity":[-80.0,150.0],"angular_velocity":1.25}],"scores":[{"id":0,"name":"Ada","total":1,"round":1,"lives":null,"eliminated":false,"invulnerable":false,"side":"left","label_at":[-300.0,95.5]}],"teams":[{"name":"Left","points":1},{"name":"Right","points":0}],"net":[0.0,-70.0]}}"#;
+
+    #[test]
+    fn game_messages_are_typed_and_keep_the_documented_json() {
+        for json in [GAME_EVENT_JSON, GAME_SNAPSHOT_JSON] {
+            let message: PeerToPeer = serde_json::from_str(json).expect("parses");
+            assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+        }
+        let PeerToPeer::GameSnapshot { game, state, .. } =
+            serde_json::from_str(GAME_SNAPSHOT_JSON).expect("parses")
+        else {
+            panic!("a game snapshot");
+        };
+        assert_eq!(game, GameKind::Volleyball);
+        assert_eq!(state.objects[0].kind, game::ObjectKind::Ball);
+        assert_eq!(state.scores[0].side, Some(game::Side::Left));
+    }
+
+    #[test]
+    fn game_messages_ignore_unknown_fields_and_reject_unknown_games() {
+        let newer = GAME_EVENT_JSON
+            .replace(r#""lives_left":2"#, r#""lives_left":2,"shield":true"#)
+            .replace(r#""tick":240,"event""#, r#""tick":240,"seed":9,"event""#);
+        let message: PeerToPeer = serde_json::from_str(&newer).expect("unknown fields ignored");
+        assert_eq!(
+            message,
+            serde_json::from_str::<PeerToPeer>(GAME_EVENT_JSON).expect("parses")
+        );
+        let chess = GAME_SNAPSHOT_JSON.replace("volleyball", "chess");
+        assert!(serde_json::from_str::<PeerToPeer>(&chess).is_err());
+    }
+
+    #[test]
+    fn the_voice_state_reads_with_unknown_fields_and_needs_muted() {
+        let msg = PeerToPeer::Voice { muted: true };
+        let json = serde_json::to_string(&msg).expect("serializes");
+        assert_eq!(json, r#"{"type":"voice","muted":true}"#);
+        let newer: PeerToPeer =
+            serde_json::from_str(r#"{"type":"voice","muted":false,"push_to_talk":true}"#)
+                .expect("unknown fields are ignored");
+        assert_eq!(newer, PeerToPeer::Voice { muted: false });
+        assert!(serde_json::from_str::<PeerToPeer>(r#"{"type":"voice"}"#).is_err());
     }
 
     mod properties {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::peer::reorder::ReorderStats;
 use super::probe::ProbeMatcher;
+use super::protocol::WirePlacement;
 use crate::media::audio::{SAMPLE_RATE, tone_amplitude};
-use crate::world::placement::Placement;
 
 /// Tone frequencies a synthetic voice may use (Hz): far apart, so a Goertzel filter
 /// on one hardly sees another, and above Opus' low-pass-free band edge issues.
@@ -92,61 +92,63 @@ pub fn percentile(samples: &[f32], q: f32) -> Option<f32> {
 /// Latency samples kept per peer (a 20 s run at 30 fps needs 600).
 pub const LATENCY_HISTORY: usize = 8192;
 
-/// Everything measured about one remote peer.
+/// Everything measured about one remote peer: written by the net threads and the
+/// transport's Bevy glue only (its fields are private to `net`); the app reads
+/// [`PeerReport`]s (`bridge::Shared::peer_reports`).
 #[derive(Debug, Clone)]
 pub struct PeerStats {
     /// Its display name.
-    pub name: String,
+    pub(super) name: String,
     /// Whether it has left.
-    pub left: bool,
+    pub(super) left: bool,
     /// When the app learnt of it (`PeerJoined`).
-    pub joined_at: Option<Instant>,
+    pub(super) joined_at: Option<Instant>,
     /// When it left.
-    pub left_at: Option<Instant>,
+    pub(super) left_at: Option<Instant>,
     /// Video access units received.
-    pub video_units: u64,
+    pub(super) video_units: u64,
     /// Pictures decoded.
-    pub video_frames: u64,
+    pub(super) video_frames: u64,
     /// Pictures shown (uploaded to its texture).
-    pub frames_shown: u64,
+    pub(super) frames_shown: u64,
     /// Access units the decoder rejected.
-    pub decode_errors: u64,
+    pub(super) decode_errors: u64,
     /// Video payload bytes received.
-    pub video_bytes: u64,
+    pub(super) video_bytes: u64,
     /// Audio payload bytes received.
-    pub audio_bytes: u64,
+    pub(super) audio_bytes: u64,
     /// First and last media arrival.
-    pub first_media: Option<Instant>,
+    pub(super) first_media: Option<Instant>,
     /// Last media arrival.
-    pub last_media: Option<Instant>,
+    pub(super) last_media: Option<Instant>,
     /// Milliseconds of audio decoded.
-    pub audio_ms: f64,
+    pub(super) audio_ms: f64,
     /// Milliseconds of lost audio rebuilt (forward error correction, concealment).
-    pub audio_rebuilt_ms: f64,
+    pub(super) audio_rebuilt_ms: f64,
     /// The sender's dominant tone.
-    pub tone: ToneDetector,
+    pub(super) tone: ToneDetector,
     /// Newest data-channel round-trip time.
-    pub rtt_ms: Option<f32>,
+    pub(super) rtt_ms: Option<f32>,
     /// Capture (at the sender) → shown here, ms.
-    pub glass_to_glass_ms: Vec<f32>,
+    pub(super) glass_to_glass_ms: Vec<f32>,
     /// Capture (at the sender) → access unit received here, ms.
-    pub network_ms: Vec<f32>,
+    pub(super) network_ms: Vec<f32>,
     /// Sent vs decoded masks.
-    pub probes: ProbeMatcher,
+    pub(super) probes: ProbeMatcher,
     /// Messages received on its `world` data channel.
-    pub world_messages: u64,
+    pub(super) world_messages: u64,
     /// The sender's picture numbers seen (how many pictures it sent us).
-    pub frame_span: FrameSpan,
+    pub(super) frame_span: FrameSpan,
     /// When a picture of it was last shown.
-    pub last_shown: Option<Instant>,
+    pub(super) last_shown: Option<Instant>,
     /// Longest time between two shown pictures.
-    pub longest_freeze: Duration,
+    pub(super) longest_freeze: Duration,
     /// Loss repair on its video (from the transport).
-    pub video_repair: ReorderStats,
+    pub(super) video_repair: ReorderStats,
     /// Delay its pictures currently get to keep their rhythm, ms.
-    pub playout_delay_ms: f32,
+    pub(super) playout_delay_ms: f32,
     /// Where it last placed itself (from its `world` messages).
-    pub placement: Option<Placement>,
+    pub(super) placement: Option<WirePlacement>,
 }
 
 /// The range of a sender's picture numbers seen so far: pictures it sent between
@@ -354,7 +356,7 @@ pub struct PeerReport {
     /// Playout delay added to its pictures at the end, ms.
     pub playout_delay_ms: f32,
     /// Where it last placed itself, as received.
-    pub placement: Option<Placement>,
+    pub placement: Option<WirePlacement>,
 }
 
 impl PeerReport {

@@ -432,7 +432,7 @@ pub fn media_segment(sequence: u32, fragment: &Fragment) -> Result<Vec<u8>, Reco
         w.u32(samples.len() as u32);
         offset_slots.push(w.pos());
         w.u32(0);
-        for s in samples.iter() {
+        for s in *samples {
             w.u32(s.duration);
             w.u32(s.data.len() as u32);
             w.u32(if s.is_sync {
@@ -454,7 +454,7 @@ pub fn media_segment(sequence: u32, fragment: &Fragment) -> Result<Vec<u8>, Reco
     w.u32((payload + 8) as u32);
     w.bytes(b"mdat");
     for (_, samples) in &tracks {
-        for s in samples.iter() {
+        for s in *samples {
             w.bytes(&s.data);
         }
     }

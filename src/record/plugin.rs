@@ -17,7 +17,11 @@ use super::{
 use crate::AppSystems;
 use crate::media::PixelFormat;
 use crate::media::audio::{AudioSource, SpeechLikeSource};
+use crate::voice::plugin::VoiceSettings;
+use crate::voice::spatial::{Placing, StereoGains, normalised_x};
+use crate::world::participant::ParticipantPlacement;
 use crate::world::participant::{LatestCutout, LocalFeed, Participant};
+use crate::world::placement::SCENE_WIDTH;
 use crate::world::scene::SceneTarget;
 
 /// Frame rate of recordings.
@@ -36,6 +40,9 @@ const SETTLE_FRAMES: u32 = 2;
 
 /// Audio sample rate of the room mix.
 pub const MIX_RATE: u32 = 48_000;
+
+/// Channels of the recording's audio: stereo, so voices keep their places.
+pub const MIX_CHANNELS: u16 = 2;
 
 /// Asks to start recording, to a path or a timestamped file in the recordings folder.
 #[derive(Message, Debug, Clone)]
@@ -89,11 +96,15 @@ impl Recording {
 
 /// Extra mono audio at [`MIX_RATE`] other capabilities add to the room mix
 /// (remote participants' voices, game sounds), consumed by the recorder. Each
-/// source has its own queue, so sources are mixed, not played one after another.
+/// source has its own queue, so sources are mixed, not played one after another,
+/// and its own place in the stereo mix ([`AudioInbox::set_gains`]; the same in both
+/// channels unless set).
 #[derive(Resource, Default, Debug)]
 pub struct AudioInbox {
     /// Samples in [-1, 1] per source, oldest first.
     pub sources: std::collections::BTreeMap<String, VecDeque<f32>>,
+    /// Where each source is heard (the voices' placement).
+    pub gains: std::collections::BTreeMap<String, StereoGains>,
 }
 
 impl AudioInbox {
@@ -106,6 +117,20 @@ impl AudioInbox {
         q.extend(samples);
         let excess = q.len().saturating_sub(Self::MAX_QUEUED);
         q.drain(..excess);
+    }
+
+    /// At most this much of a live voice (60 ms) waits after a mix; older samples
+    /// are dropped. Packets that arrive late would otherwise push the voice later
+    /// and later behind the picture, since each late arrival leaves a gap of
+    /// silence in the mix and shifts what follows.
+    pub const LIVE_LAG: usize = MIX_RATE as usize * 60 / 1000;
+
+    /// Sets where a source is heard in the recording's stereo mix. A placed source
+    /// is a live voice: it is kept within [`AudioInbox::LIVE_LAG`] of the mix.
+    pub fn set_gains(&mut self, source: &str, gains: StereoGains) {
+        if self.gains.get(source) != Some(&gains) {
+            self.gains.insert(source.to_string(), gains);
+        }
     }
 
     /// Samples queued by one source.
@@ -172,8 +197,8 @@ fn control_recording(
         width: target.width & !1,
         height: target.height & !1,
         audio: Some(AudioSettings {
-            channels: 1,
-            bitrate_bps: 96_000,
+            channels: MIX_CHANNELS,
+            bitrate_bps: 128_000,
         }),
         ..RecorderConfig::default()
     };
@@ -333,17 +358,40 @@ fn watch_recorder(mut commands: Commands, mut rec: ResMut<Recording>) {
     }
 }
 
+/// Mixes the room's audio for the recording, in stereo: the local voices placed
+/// where their people stand (as remote voices are, through their gains in the
+/// [`AudioInbox`]), on the recording's clock.
 fn mix_audio(
     mut rec: ResMut<Recording>,
     mut voices: ResMut<Voices>,
     mut inbox: ResMut<AudioInbox>,
-    people: Query<&Participant, With<LocalFeed>>,
+    settings: Option<Res<VoiceSettings>>,
+    people: Query<(&Participant, &ParticipantPlacement), With<LocalFeed>>,
 ) {
-    for p in &people {
+    for (p, _) in &people {
         if !voices.0.iter().any(|(id, _)| *id == p.id) {
             voices.0.push((p.id, SpeechLikeSource::new(0.18, 1 + p.id)));
         }
     }
+    let spatial = settings.is_none_or(|s| s.spatial);
+    let listener = people
+        .iter()
+        .find(|(p, _)| p.local)
+        .map(|(_, pl)| normalised_x(pl.x, SCENE_WIDTH));
+    let local_gains = |id: u32| {
+        let x = people
+            .iter()
+            .find(|(p, _)| p.id == id)
+            .map(|(_, pl)| normalised_x(pl.x, SCENE_WIDTH));
+        Placing {
+            speaker: x,
+            listener,
+            volume: 1.0,
+            muted: false,
+            spatial,
+        }
+        .gains()
+    };
     let (Some(handle), Some(origin)) = (&rec.handle, rec.origin) else {
         inbox.sources.clear();
         return;
@@ -353,15 +401,26 @@ fn mix_audio(
     if n == 0 {
         return;
     }
-    let mut mix = vec![0f32; n];
-    for (_, voice) in voices.0.iter_mut() {
-        for (m, v) in mix.iter_mut().zip(voice.next_chunk(n)) {
-            *m += v;
+    let mut mix = vec![0f32; n * 2];
+    let mut add = |samples: &mut dyn Iterator<Item = f32>, g: StereoGains| {
+        for (frame, s) in mix.chunks_exact_mut(2).zip(samples) {
+            frame[0] += s * g.left;
+            frame[1] += s * g.right;
         }
+    };
+    for (id, voice) in voices.0.iter_mut() {
+        add(&mut voice.next_chunk(n).into_iter(), local_gains(*id));
     }
-    for queue in inbox.sources.values_mut() {
-        for (m, s) in mix.iter_mut().zip(queue.drain(..n.min(queue.len()))) {
-            *m += s;
+    let AudioInbox { sources, gains } = &mut *inbox;
+    for (source, queue) in sources.iter_mut() {
+        let placed = gains.get(source).copied();
+        add(
+            &mut queue.drain(..n.min(queue.len())),
+            placed.unwrap_or(StereoGains::UNITY),
+        );
+        if placed.is_some() {
+            let late = queue.len().saturating_sub(AudioInbox::LIVE_LAG);
+            queue.drain(..late);
         }
     }
     let pts = Duration::from_secs_f64(rec.samples_pushed as f64 / MIX_RATE as f64);

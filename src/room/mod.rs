@@ -23,9 +23,17 @@
 //!
 //! The local participant's cutouts reach the room's encoder through [`LocalTee`], a
 //! channel that outlives rooms (the local segmentation thread feeds it from start).
+//!
+//! The room composes the transport (`crate::net`, which knows nothing of what it
+//! carries) with the world and the games: [`peers`] makes each peer's entity a
+//! participant (names, placements, the local slot, shown-picture figures, remote
+//! voices into the recording), [`sync`] shares the game (authority, the host's
+//! snapshots and events, sending placements and the game).
 
 pub mod error;
+pub mod peers;
 pub mod settings;
+pub mod sync;
 pub mod target;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -323,6 +331,7 @@ impl Plugin for RoomPlugin {
             .add_message::<JoinRoom>()
             .add_message::<LeaveRoom>()
             .add_message::<CancelConnecting>()
+            .add_plugins((peers::plugin, sync::plugin))
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
             .add_systems(OnExit(Screen::Room), tear_down_room)
             .add_systems(
@@ -539,6 +548,7 @@ fn enter_room(commands: &mut Commands, joined: Joined) {
         GameAuthority::Follower
     });
     commands.insert_resource(RemoteGame::default());
+    commands.insert_resource(sync::GameSync::default());
     commands.insert_resource(link);
     commands.insert_resource(info);
 }

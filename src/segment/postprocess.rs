@@ -195,8 +195,8 @@ mod tests {
             outs.push(p);
         }
         let late: Vec<f32> = outs[12..].iter().map(|p| p[0]).collect();
-        let spread = late.iter().cloned().fold(f32::MIN, f32::max)
-            - late.iter().cloned().fold(f32::MAX, f32::min);
+        let spread = late.iter().copied().fold(f32::MIN, f32::max)
+            - late.iter().copied().fold(f32::MAX, f32::min);
         assert!(spread < 0.1 * 0.6, "flicker spread {spread}");
         // A 0 → 1 step is followed within one frame.
         assert!(outs[10][1] > 0.99);

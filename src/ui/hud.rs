@@ -1,5 +1,6 @@
-//! The game HUD: round banner (with the time left), name labels with scores above heads,
-//! team scores, and the results board.
+//! The game HUD: round banner (with the time left), name labels with scores above heads
+//! (with 🔇 by the name of whoever muted their microphone), team scores, and the
+//! results board.
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -17,6 +18,11 @@ pub fn game_hud(
     authority: Option<Res<GameAuthority>>,
     remote: Option<Res<RemoteGame>>,
     window: Query<&Window, With<PrimaryWindow>>,
+    people: Query<(
+        &crate::world::participant::Participant,
+        Option<&crate::voice::plugin::PeerVoice>,
+    )>,
+    self_mute: Option<Res<crate::voice::plugin::SelfMute>>,
 ) -> Result {
     let hosting = authority.is_none_or(|a| *a == GameAuthority::Host);
     let snap = match (&game, hosting) {
@@ -56,7 +62,18 @@ pub fn game_hud(
             .lives
             .map(|l| format!("  {}", "♥".repeat(l as usize)))
             .unwrap_or_default();
-        let text = format!("{}  {}{}", s.name, s.total, lives);
+        let muted = people.iter().any(|(p, voice)| {
+            p.name == s.name
+                && self_mute
+                    .as_deref()
+                    .is_some_and(|m| crate::voice::plugin::shows_muted(p.local, m, voice))
+        });
+        let icon = if muted {
+            format!(" {}", super::voices::MUTED_ICON)
+        } else {
+            String::new()
+        };
+        let text = format!("{}{icon}  {}{}", s.name, s.total, lives);
         let colour = if s.eliminated {
             egui::Color32::GRAY
         } else {

@@ -9,13 +9,15 @@
 //!   snapshot, recording, stats.
 //!
 //! Placement input: drag to move, wheel to scale, `[`/`]` z-order, `M` mirror, `T`
-//! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel; shortcuts never
-//! fire while an egui text field has focus. The game HUD is in [`hud`]; notices
-//! about the sound devices (one failed mid-call) in [`audio_notice`].
+//! next theme, `P` snapshot, `R` record, `F3` stats, `F1` room panel, `V` mute
+//! yourself, `Space` held to talk (push-to-talk on); shortcuts never fire while an
+//! egui text field has focus. The room panel's voice controls are in [`voices`]. The game HUD is in [`hud`];
+//! notices about the sound devices (one failed mid-call) in [`audio_notice`].
 
 pub mod audio_notice;
 pub mod hud;
 pub mod lobby;
+pub mod voices;
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -24,7 +26,7 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
 use crate::AppSystems;
 use crate::Screen;
-use crate::app::DemoRun;
+use crate::demo::DemoRun;
 use crate::record::plugin::{Recording, StartRecording, StopRecording};
 use crate::room::settings::Settings;
 use crate::room::{
@@ -303,7 +305,7 @@ fn apply_camera_choice(
         walk_px: 60.0,
         ..crate::capture::SyntheticParams::default()
     };
-    match crate::app::start_feed(
+    match crate::world::participant::start_feed(
         &spec,
         synthetic,
         &run.config.segment,
@@ -314,7 +316,7 @@ fn apply_camera_choice(
             info!(camera = %spec, "camera switched");
             commands
                 .entity(entity)
-                .insert((feed, crate::app::SourceName(source)));
+                .insert((feed, crate::world::participant::SourceName(source)));
         }
         Err(e) => {
             warn!(camera = %spec, error = %e, "camera unavailable");
@@ -338,11 +340,13 @@ fn room_ui(
         &Participant,
         &mut ParticipantPlacement,
         &LatestCutout,
+        PersonVoice,
     )>,
     mut commands: Commands,
     recording: Res<Recording>,
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
+    mut voice: voices::VoiceControls,
 ) -> Result {
     if !ui.show_panel {
         return Ok(());
@@ -368,31 +372,31 @@ fn room_ui(
             }
             w.separator();
             w.label("People");
-            for (e, p, mut pl, latest) in &mut people {
+            for (e, p, mut pl, latest, (listening, peer_voice, speaking)) in &mut people {
                 w.horizontal(|h| {
                     let selected = ui.selected == Some(e);
-                    if h.selectable_label(
-                        selected,
-                        format!(
-                            "{}{}",
-                            p.name,
-                            if p.local && p.name != "You" {
-                                " (you)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .clicked()
-                    {
+                    let name = format!(
+                        "{}{}",
+                        p.name,
+                        if p.local && p.name != "You" {
+                            " (you)"
+                        } else {
+                            ""
+                        }
+                    );
+                    let muted = voices::shows_muted(p.local, &voice.self_mute, peer_voice);
+                    let name = voices::name_text(&name, muted, voices::is_speaking(speaking));
+                    if h.selectable_label(selected, name).clicked() {
                         ui.selected = Some(e);
                     }
                     if h.checkbox(&mut pl.mirrored, "mirror").changed() {
                         commands.entity(e).insert(Pinned);
                     }
                     h.label(format!("{} frames", latest.frames));
+                    voices::person_controls(h, p.local, listening, &mut voice);
                 });
             }
+            voices::voice_switches(w, &mut voice);
             w.separator();
             let mut chosen = theme.0.name.clone();
             egui::ComboBox::from_label("Theme")
@@ -446,6 +450,14 @@ fn room_ui(
         });
     Ok(())
 }
+
+/// A person's voice parts in the room panel: the listener's volume and mute, what
+/// they said of their microphone, whether they speak.
+type PersonVoice = (
+    Option<&'static mut crate::voice::plugin::Listening>,
+    Option<&'static crate::voice::plugin::PeerVoice>,
+    Option<&'static crate::voice::plugin::Speaking>,
+);
 
 /// The room's code (large) and join link, each with **Copy**; returns what a Copy
 /// did, for the status line.
@@ -507,14 +519,9 @@ fn stats_ui(
             .0
             .is_none_or(|t| now.duration_since(t).as_secs_f32() > 0.5)
     {
-        let stats = link.bridge.shared().stats();
-        let mut lines: Vec<(u64, String)> = stats
-            .iter()
-            .filter(|(_, s)| !s.left)
-            .map(|(id, s)| (id.0, s.report(id.0, now).overlay_line()))
-            .collect();
-        lines.sort();
-        *peer_lines = (Some(now), lines.into_iter().map(|(_, l)| l).collect());
+        let lines = link.bridge.shared().peer_reports(now);
+        let lines = lines.iter().filter(|r| !r.left).map(|r| r.overlay_line());
+        *peer_lines = (Some(now), lines.collect());
     }
     let ctx = contexts.ctx_mut()?;
     let fps = 1.0 / time.delta_secs().max(1e-4);
@@ -579,10 +586,16 @@ fn keyboard_shortcuts(
     recording: Res<Recording>,
     mut start_rec: MessageWriter<StartRecording>,
     mut stop_rec: MessageWriter<StopRecording>,
+    mut self_mute: ResMut<crate::voice::plugin::SelfMute>,
 ) {
     // Keys typed into a text field (name, code, …) are text, not shortcuts.
     if typing.wants_any_keyboard_input() {
+        self_mute.talk_held = false;
         return;
+    }
+    let talk = keys.pressed(KeyCode::Space) && *screen.get() == Screen::Room;
+    if self_mute.talk_held != talk {
+        self_mute.talk_held = talk;
     }
     if keys.just_pressed(KeyCode::F3) {
         ui.show_stats = !ui.show_stats;
@@ -604,6 +617,9 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::KeyP) {
         snap.write(TakeSnapshot(snapshot_path()));
+    }
+    if keys.just_pressed(KeyCode::KeyV) {
+        self_mute.muted = !self_mute.muted;
     }
     if keys.just_pressed(KeyCode::KeyR) {
         if recording.is_active() {

@@ -376,7 +376,7 @@ mod tests {
         }
         boxes.sort_by(|a, b| a.0.total_cmp(&b.0));
         for w in boxes.windows(2) {
-            assert!(w[0].1 <= w[1].0 + 1e-3, "overlap {:?}", w);
+            assert!(w[0].1 <= w[1].0 + 1e-3, "overlap {w:?}");
         }
         for b in &boxes {
             assert!(

@@ -16,8 +16,9 @@ use super::material::{CutoutMaterial, CutoutParams};
 use super::placement::Placement;
 use super::scene::ActiveTheme;
 use super::theme::Effect;
-use crate::capture::CaptureWorker;
-use crate::segment::{Cutout, SegmentWorker};
+use crate::capture::{CaptureWorker, SyntheticParams, open_source};
+use crate::paths::assets_dir;
+use crate::segment::{Cutout, CutoutPipeline, SegmentConfig, SegmentWorker};
 
 /// Who a participant is.
 #[derive(Component, Debug, Clone)]
@@ -72,6 +73,10 @@ pub struct LocalFeed {
     /// Segmentation thread.
     pub segment: SegmentWorker,
 }
+
+/// The description of a participant's source, for the report.
+#[derive(Component, Debug, Clone)]
+pub struct SourceName(pub String);
 
 /// Any other source of cutouts (a remote peer's decoder thread).
 #[derive(Component)]
@@ -307,4 +312,27 @@ pub fn auto_arrange(
         }
     }
     arranged.0 = ids.into_iter().zip(widths).collect();
+}
+
+/// Starts the capture and segmentation threads of one local participant.
+/// `tee`, if given, also receives every cutout as soon as it is ready (the network
+/// encoder).
+pub fn start_feed(
+    spec: &str,
+    synthetic: SyntheticParams,
+    segment: &SegmentConfig,
+    index: usize,
+    tee: Option<crate::segment::worker::CutoutTee>,
+) -> anyhow::Result<(LocalFeed, String)> {
+    let source = open_source(spec, &assets_dir(), synthetic, 640, 480, 30)?;
+    let name = source.info().name;
+    let capture = CaptureWorker::spawn(source, &format!("samespace-capture-{index}"))?;
+    let pipeline = CutoutPipeline::new(segment.clone());
+    let segment = SegmentWorker::spawn_with_tee(
+        capture.frames.clone(),
+        pipeline,
+        &format!("samespace-segment-{index}"),
+        tee,
+    )?;
+    Ok((LocalFeed { capture, segment }, name))
 }

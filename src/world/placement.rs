@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::protocol::WirePlacement;
+
 /// Width of the scene in world units (equal to pixels at the default 1280x720 view).
 pub const SCENE_WIDTH: f32 = 1280.0;
 /// Height of the scene in world units.
@@ -34,6 +36,44 @@ impl Default for Placement {
             scale: 1.0,
             z: 0,
             mirrored: false,
+        }
+    }
+}
+
+impl From<Placement> for WirePlacement {
+    fn from(p: Placement) -> Self {
+        let Placement {
+            x,
+            y,
+            scale,
+            z,
+            mirrored,
+        } = p;
+        Self {
+            x,
+            y,
+            scale,
+            z,
+            mirrored,
+        }
+    }
+}
+
+impl From<WirePlacement> for Placement {
+    fn from(p: WirePlacement) -> Self {
+        let WirePlacement {
+            x,
+            y,
+            scale,
+            z,
+            mirrored,
+        } = p;
+        Self {
+            x,
+            y,
+            scale,
+            z,
+            mirrored,
         }
     }
 }

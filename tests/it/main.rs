@@ -16,5 +16,6 @@ mod serve_process;
 mod signaling;
 mod talk;
 mod video_file;
+mod voices;
 mod world_memory;
 mod world_render;

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// One networked room at a time.
-static ROOM: Mutex<()> = Mutex::new(());
+pub(crate) static ROOM: Mutex<()> = Mutex::new(());
 
 /// A child process killed (SIGKILL) when dropped, unless it already ended.
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -33,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 /// `samespace serve` on a free loopback port, ready for connections.
-fn serve(dir: &Path) -> (Proc, String) {
+pub(crate) fn serve(dir: &Path) -> (Proc, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("serve.log")).expect("log file");
@@ -54,7 +54,14 @@ fn serve(dir: &Path) -> (Proc, String) {
 
 /// One headless peer with the synthetic voice (its tone identifies it); its report
 /// goes to `dir/<name>.json`.
-fn peer(dir: &Path, url: &str, room: &str, name: &str, seconds: u32, extra: &[&str]) -> Proc {
+pub(crate) fn peer(
+    dir: &Path,
+    url: &str,
+    room: &str,
+    name: &str,
+    seconds: u32,
+    extra: &[&str],
+) -> Proc {
     let mut command = peer_command(dir, url, room, name, seconds);
     command.args(["--audio", "synthetic"]).args(extra);
     Proc(command.spawn().expect("start samespace demo"))
@@ -92,7 +99,7 @@ fn peer_command(dir: &Path, url: &str, room: &str, name: &str, seconds: u32) -> 
 }
 
 /// Waits for a peer to exit by itself, killing it after `limit`.
-fn finish(mut proc: Proc, limit: Duration, dir: &Path, name: &str) {
+pub(crate) fn finish(mut proc: Proc, limit: Duration, dir: &Path, name: &str) {
     let deadline = Instant::now() + limit;
     loop {
         match proc.0.try_wait() {
@@ -110,7 +117,7 @@ fn finish(mut proc: Proc, limit: Duration, dir: &Path, name: &str) {
 }
 
 /// Waits until peer `name` has logged that it is in the room.
-fn wait_in_room(dir: &Path, name: &str) {
+pub(crate) fn wait_in_room(dir: &Path, name: &str) {
     let path = dir.join(format!("{name}.log"));
     assert!(
         crate::common::wait_for_log(&path, "in the room"),
@@ -119,13 +126,13 @@ fn wait_in_room(dir: &Path, name: &str) {
     );
 }
 
-fn log_tail(dir: &Path, name: &str) -> String {
+pub(crate) fn log_tail(dir: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
     let start = text.len().saturating_sub(3000);
     text.get(start..).unwrap_or_default().to_string()
 }
 
-fn report(dir: &Path, name: &str) -> Value {
+pub(crate) fn report(dir: &Path, name: &str) -> Value {
     let path: PathBuf = dir.join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{name} wrote no report ({e}): {}", log_tail(dir, name)));
@@ -133,14 +140,14 @@ fn report(dir: &Path, name: &str) -> Value {
 }
 
 /// The report's lines about peers called `name`, oldest id first.
-fn peers_named<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
+pub(crate) fn peers_named<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
     report["peers"]
         .as_array()
         .map(|a| a.iter().filter(|p| p["name"] == name).collect())
         .unwrap_or_default()
 }
 
-fn num(v: &Value, key: &str) -> f64 {
+pub(crate) fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(0.0)
 }
 
@@ -156,6 +163,8 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
     // whatever the start-up time of each process on a busy machine.
     wait_in_room(&dir, "P0");
     let p1 = peer(&dir, &url, room, "P1", 12, &[]);
+    // P2 after P1, so that the slots by id put P0 left, P1 in the middle, P2 right.
+    wait_in_room(&dir, "P1");
     let p2 = peer(&dir, &url, room, "P2", 12, &[]);
     let limit = Duration::from_secs(45);
     finish(p0, limit, &dir, "P0");
@@ -180,6 +189,16 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
                 num(p, "alpha_iou_min") >= 0.9,
                 "{me} <- {other} alpha IoU: {p}"
             );
+        }
+        if me == "P1" {
+            // P1 stands in the middle, P0 at the left, P2 at the right (slots by id):
+            // P0's voice comes out at least 6 dB louder on the left, P2's on the right.
+            let left = peers_named(&r, "P0")[0];
+            let right = peers_named(&r, "P2")[0];
+            assert!(num(left, "x") < -0.3, "P0 stands left: {left}");
+            assert!(num(right, "x") > 0.3, "P2 stands right: {right}");
+            assert!(num(left, "audio_lr_db") >= 6.0, "P0 heard left: {left}");
+            assert!(num(right, "audio_lr_db") <= -6.0, "P2 heard right: {right}");
         }
         let net = &r["net"];
         assert_eq!(

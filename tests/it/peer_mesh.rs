@@ -177,7 +177,7 @@ fn two_peers_exchange_world_messages_video_and_audio() {
 
     // Placements travel on the unreliable `world-fast` channel.
     let placement = PeerToPeer::Placement {
-        placement: Placement::default(),
+        placement: Placement::default().into(),
         outline: vec![vec![[0.0, 0.0], [10.0, 0.0], [5.0, 8.0]]],
     };
     let got_placement = b.wait(CONNECT, |p| {

@@ -8,22 +8,37 @@
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - `track_rx`: the tasks reading one peer's remote video and audio tracks.
 //! - [`impair`]: simulated RTP loss for recovery tests.
-//! - [`driver`]: tokio + webrtc-rs; [`NetHandle`] owns the runtime and is the only
-//!   thing the app touches (bounded crossbeam channels in and out, capacities and
-//!   full-policies documented there).
+//! - [`handle`]: [`NetHandle`] owns the tokio runtime and is the only thing the app
+//!   touches (bounded crossbeam channels in and out, capacities and full-policies
+//!   documented there); [`channels`] holds what crosses them, [`config`] the
+//!   settings.
+//! - The tokio + webrtc-rs driver, one role per file: `room` (the room task:
+//!   sessions, negotiation, fan-out, link figures, reconnects), `connection`
+//!   (building a peer connection and its event handler: ICE candidates, mDNS mode,
+//!   remote channels and tracks), `data_channel` (the `world` readers), `media_tx`
+//!   (track writers, RTCP keyframe requests), `track_rx` (track readers), `internal`
+//!   (the room task's inbox). Imports go one way: `handle → room → connection →
+//!   {data_channel, media_tx, track_rx} → {internal, channels, config}`.
 //!
 //! Threads: the `samespace-net` tokio runtime (2 workers). Invariants: no Bevy type
 //! crosses into this module; the app never blocks on it.
 
 pub mod assembler;
 pub mod capture_time;
-pub mod driver;
+pub mod channels;
+pub mod config;
+mod connection;
+mod data_channel;
+pub mod handle;
 pub mod impair;
+mod internal;
+mod media_tx;
 pub mod reorder;
+mod room;
 pub mod rtcp;
 pub mod session;
 mod track_rx;
 
-pub use driver::{
-    EncodedMedia, IceServer, NetCommand, NetConfig, NetCounters, NetEvent, NetHandle, ReceivedMedia,
-};
+pub use channels::{EncodedMedia, NetCommand, NetCounters, NetEvent, ReceivedMedia};
+pub use config::{IceServer, NetConfig};
+pub use handle::NetHandle;

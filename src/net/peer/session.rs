@@ -211,7 +211,7 @@ impl PeerSession {
                 .push_back(SessionOutput::Send(SignalPayload::Candidate(candidate))),
             SessionInput::Remote(SignalPayload::Sdp(desc)) => self.on_remote_description(desc),
             SessionInput::Remote(SignalPayload::Candidate(candidate)) => {
-                self.on_remote_candidate(candidate)
+                self.on_remote_candidate(candidate);
             }
             SessionInput::Connectivity(state) => self.on_connectivity(now, state),
             SessionInput::OperationFailed(reason) => {

@@ -19,7 +19,8 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{AccessUnitAssembler, Assembled};
 use super::capture_time::{strip_capture_time, unix_micros};
-use super::driver::{EventSink, Internal, NetEvent, ReceivedMedia};
+use super::channels::{EventSink, NetEvent, ReceivedMedia};
+use super::internal::Internal;
 use super::reorder::{Released, ReorderBuffer, ReorderStats};
 use crate::net::protocol::PeerId;
 
@@ -82,7 +83,7 @@ impl VideoReader {
                         }
                     }
                     Released::Lost(count) => {
-                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost")
+                        debug!(peer = %self.peer, count, rtt = ?reorder.rtt(), "video packets lost");
                     }
                 }
             }

@@ -1,0 +1,356 @@
+//! The room's voices mixed for the output: one queue per person, placed in stereo
+//! ([`StereoGains`]), measured ([`LrMeter`]) and watched for speech
+//! ([`VoiceActivity`]) as they are mixed. No Bevy, no device.
+//!
+//! [`VoiceBus`] shares one [`VoiceMixer`] between the thread that decodes voices
+//! (`samespace-media-rx` pushes 20 ms packets), the output (the speaker's device
+//! callback, or without a speaker the receive thread on its clock: the mix is then
+//! computed and measured, not played) and the app (sets each person's gains, reads
+//! who is speaking).
+//!
+//! | queue | producer → consumer | bound | full-policy |
+//! | --- | --- | --- | --- |
+//! | one per voice | `push` → `render` | [`MAX_QUEUED`] samples (200 ms) | the oldest dropped |
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::activity::VoiceActivity;
+use super::meter::LrMeter;
+use super::spatial::StereoGains;
+use crate::media::audio::SAMPLE_RATE;
+use crate::media::audio_device::Playback;
+
+/// At most this much of one voice (200 ms) waits for the output.
+pub const MAX_QUEUED: usize = SAMPLE_RATE as usize / 5;
+
+/// One voice in the mix.
+#[derive(Debug, Clone)]
+struct Voice {
+    queue: VecDeque<f32>,
+    /// The gains asked for.
+    target: StereoGains,
+    /// The gains the last mixed sample had (moved to `target` over one block, so a
+    /// change never clicks).
+    applied: StereoGains,
+    /// Where its person stands, −1…1, when known.
+    x: Option<f32>,
+    meter: LrMeter,
+    activity: VoiceActivity,
+    /// Samples dropped because the output was behind.
+    dropped: u64,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            target: StereoGains::UNITY,
+            applied: StereoGains::UNITY,
+            x: None,
+            meter: LrMeter::default(),
+            activity: VoiceActivity::default(),
+            dropped: 0,
+        }
+    }
+}
+
+/// What the mix knows about one voice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoiceStatus {
+    /// Speaking now (voice activity with hangover).
+    pub speaking: bool,
+    /// Left minus right energy of the voice at the output, dB.
+    pub lr_db: Option<f32>,
+    /// Where its person stands, −1…1.
+    pub x: Option<f32>,
+    /// The gains it is mixed with.
+    pub gains: StereoGains,
+    /// Output frames in which it was measured.
+    pub frames_measured: u64,
+}
+
+/// Per-voice queues summed into a mono or stereo output.
+#[derive(Debug, Default)]
+pub struct VoiceMixer {
+    voices: BTreeMap<u64, Voice>,
+}
+
+impl VoiceMixer {
+    /// Queues 48 kHz mono samples of voice `id`.
+    pub fn push(&mut self, id: u64, pcm: &[f32]) {
+        let voice = self.voices.entry(id).or_default();
+        voice.queue.extend(pcm.iter().copied());
+        let excess = voice.queue.len().saturating_sub(MAX_QUEUED);
+        if excess > 0 {
+            voice.queue.drain(..excess);
+            voice.dropped += excess as u64;
+        }
+    }
+
+    /// Sets how voice `id` is heard, and where its person stands (for the report).
+    pub fn set_gains(&mut self, id: u64, gains: StereoGains, x: Option<f32>) {
+        let voice = self.voices.entry(id).or_default();
+        voice.target = gains;
+        if voice.meter.frames() == 0 {
+            // Nothing mixed yet: start at these gains rather than ramp to them.
+            voice.applied = gains;
+        }
+        voice.x = x;
+    }
+
+    /// Forgets voice `id` (its person left).
+    pub fn forget(&mut self, id: u64) {
+        self.voices.remove(&id);
+    }
+
+    /// Forgets every voice (a new room).
+    pub fn clear(&mut self) {
+        self.voices.clear();
+    }
+
+    /// The voices known.
+    pub fn ids(&self) -> Vec<u64> {
+        self.voices.keys().copied().collect()
+    }
+
+    /// What the mix knows about voice `id`.
+    pub fn status(&self, id: u64) -> Option<VoiceStatus> {
+        self.voices.get(&id).map(|v| VoiceStatus {
+            speaking: v.activity.speaking(),
+            lr_db: v.meter.lr_db(),
+            x: v.x,
+            gains: v.target,
+            frames_measured: v.meter.frames(),
+        })
+    }
+
+    /// Mixes the next `out.len() / channels` frames into `out` (interleaved,
+    /// overwritten). One channel gets every voice's mono gain (no panning); two or
+    /// more get left and right in the first two, silence in the rest. A voice with
+    /// nothing queued is silent (and counts as silence for its activity).
+    pub fn render(&mut self, out: &mut [f32], channels: usize) {
+        let channels = channels.max(1);
+        let frames = out.len() / channels;
+        out.fill(0.0);
+        let mut samples = Vec::with_capacity(frames);
+        for voice in self.voices.values_mut() {
+            samples.clear();
+            let have = voice.queue.len().min(frames);
+            samples.extend(voice.queue.drain(..have));
+            voice.activity.push(&samples);
+            voice.activity.push_silence(frames - have);
+            voice.meter.age(frames);
+            let (from, to) = (voice.applied, voice.target);
+            for (i, &s) in samples.iter().enumerate() {
+                let g = from.lerp(to, (i + 1) as f32 / frames as f32);
+                let frame = &mut out[i * channels..(i + 1) * channels];
+                if channels == 1 {
+                    frame[0] += s * g.mono;
+                    voice.meter.add(s * g.mono, s * g.mono);
+                } else {
+                    frame[0] += s * g.left;
+                    frame[1] += s * g.right;
+                    voice.meter.add(s * g.left, s * g.right);
+                }
+            }
+            voice.applied = to;
+        }
+        for s in out.iter_mut() {
+            *s = s.clamp(-1.0, 1.0);
+        }
+    }
+}
+
+/// The mixer shared by the receive thread, the output and the app.
+#[derive(Default)]
+pub struct VoiceBus {
+    mixer: Mutex<VoiceMixer>,
+    spatial: AtomicBool,
+    /// This peer's own voice as sent (nothing while muted), for its own ring.
+    own: Mutex<VoiceActivity>,
+}
+
+impl std::fmt::Debug for VoiceBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceBus")
+            .field("spatial", &self.spatial())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VoiceBus {
+    /// A bus with voices placed where their people stand (`spatial`), or all in
+    /// the middle.
+    pub fn new(spatial: bool) -> Self {
+        Self {
+            mixer: Mutex::default(),
+            spatial: AtomicBool::new(spatial),
+            own: Mutex::default(),
+        }
+    }
+
+    /// The mixer (a poisoned lock still holds valid queues).
+    pub fn mixer(&self) -> std::sync::MutexGuard<'_, VoiceMixer> {
+        self.mixer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether voices are placed where their people stand.
+    pub fn spatial(&self) -> bool {
+        self.spatial.load(Ordering::Relaxed)
+    }
+
+    /// Switches placement on or off.
+    pub fn set_spatial(&self, on: bool) {
+        self.spatial.store(on, Ordering::Relaxed);
+    }
+
+    /// Queues samples of voice `id`.
+    pub fn push(&self, id: u64, pcm: &[f32]) {
+        self.mixer().push(id, pcm);
+    }
+
+    /// Follows this peer's own voice as it is sent.
+    pub fn own_voice(&self, pcm: &[f32]) {
+        self.own.lock().unwrap_or_else(|e| e.into_inner()).push(pcm);
+    }
+
+    /// `n` samples of this peer sent nothing (muted).
+    pub fn own_silence(&self, n: usize) {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_silence(n);
+    }
+
+    /// Whether this peer is speaking (what it sends).
+    pub fn own_speaking(&self) -> bool {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .speaking()
+    }
+
+    /// Mixes `frames` stereo frames that no device plays: the output without a
+    /// speaker, so the mix is still computed and measured.
+    pub fn render_unplayed(&self, frames: usize) {
+        let mut out = vec![0.0; frames * 2];
+        self.mixer().render(&mut out, 2);
+    }
+}
+
+impl Playback for VoiceBus {
+    fn render(&self, out: &mut [f32], channels: usize) {
+        self.mixer().render(out, channels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::{AudioSource, SineSource, tone_amplitude};
+    use crate::voice::spatial::Placing;
+
+    fn deinterleave(stereo: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        stereo.chunks_exact(2).map(|f| (f[0], f[1])).unzip()
+    }
+
+    #[test]
+    fn two_voices_come_out_where_their_people_stand_and_the_meter_agrees() {
+        let mut mixer = VoiceMixer::default();
+        let place = |x: f32| Placing {
+            speaker: Some(x),
+            listener: Some(0.0),
+            volume: 1.0,
+            muted: false,
+            spatial: true,
+        };
+        mixer.set_gains(1, place(-0.667).gains(), Some(-0.667));
+        mixer.set_gains(3, place(0.667).gains(), Some(0.667));
+        let (mut a, mut c) = (SineSource::new(500.0, 0.3), SineSource::new(900.0, 0.3));
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            mixer.push(1, &a.next_chunk(960));
+            mixer.push(3, &c.next_chunk(960));
+            let mut block = vec![0.0; 960 * 2];
+            mixer.render(&mut block, 2);
+            out.extend(block);
+        }
+        let (left, right) = deinterleave(&out[9600..]);
+        let db = |l: f32, r: f32| 20.0 * (l / r).log10();
+        let a_db = db(
+            tone_amplitude(&left, SAMPLE_RATE, 500.0),
+            tone_amplitude(&right, SAMPLE_RATE, 500.0),
+        );
+        let c_db = db(
+            tone_amplitude(&left, SAMPLE_RATE, 900.0),
+            tone_amplitude(&right, SAMPLE_RATE, 900.0),
+        );
+        assert!(a_db > 6.0, "A on the left: {a_db}");
+        assert!(c_db < -6.0, "C on the right: {c_db}");
+        let a = mixer.status(1).expect("A");
+        let c = mixer.status(3).expect("C");
+        assert!(
+            (a.lr_db.expect("measured") - a_db).abs() < 0.5,
+            "{a:?} vs {a_db}"
+        );
+        assert!(
+            (c.lr_db.expect("measured") - c_db).abs() < 0.5,
+            "{c:?} vs {c_db}"
+        );
+        assert!(a.speaking && c.speaking);
+        assert_eq!(a.x, Some(-0.667));
+    }
+
+    #[test]
+    fn a_mono_output_gets_every_voice_unpanned_and_switched_off_is_centred() {
+        let mut mixer = VoiceMixer::default();
+        let left = Placing {
+            speaker: Some(-1.0),
+            listener: Some(-1.0),
+            volume: 1.0,
+            muted: false,
+            spatial: true,
+        };
+        mixer.set_gains(1, left.gains(), Some(-1.0));
+        let tone = SineSource::new(600.0, 0.3).next_chunk(4800);
+        // The first block ramps from unity to the placed gains; skip it.
+        mixer.push(1, &tone[..960]);
+        let mut warm = vec![0.0; 960];
+        mixer.render(&mut warm, 1);
+        mixer.push(1, &tone[960..]);
+        let mut mono = vec![0.0; 3840];
+        mixer.render(&mut mono, 1);
+        let level = tone_amplitude(&mono, SAMPLE_RATE, 600.0);
+        assert!((level - 0.3).abs() < 0.01, "full level in mono: {level}");
+        let off = Placing {
+            spatial: false,
+            ..left
+        };
+        let mut centred = VoiceMixer::default();
+        centred.set_gains(2, off.gains(), Some(-1.0));
+        centred.push(2, &tone);
+        let mut stereo = vec![0.0; 4800 * 2];
+        centred.render(&mut stereo, 2);
+        let db = centred.status(2).and_then(|s| s.lr_db).expect("measured");
+        assert!(db.abs() < 0.01, "switched off: {db} dB");
+    }
+
+    #[test]
+    fn a_muted_voice_is_silent_but_still_seen_speaking_and_queues_are_bounded() {
+        let mut mixer = VoiceMixer::default();
+        mixer.set_gains(5, StereoGains::SILENT, None);
+        mixer.push(5, &SineSource::new(700.0, 0.3).next_chunk(MAX_QUEUED * 2));
+        let mut out = vec![0.0; 2 * MAX_QUEUED];
+        mixer.render(&mut out, 2);
+        // The first block ramps down from unity; after it, nothing.
+        let mut out = vec![0.0; 2 * 960];
+        mixer.push(5, &SineSource::new(700.0, 0.3).next_chunk(960));
+        mixer.render(&mut out, 2);
+        assert!(out.iter().all(|&s| s == 0.0));
+        assert!(mixer.status(5).expect("known").speaking);
+        mixer.forget(5);
+        assert_eq!(mixer.status(5), None);
+    }
+}
