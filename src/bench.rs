@@ -8,9 +8,9 @@ use crate::media::MediaError;
 use crate::media::audio::{AudioSource, SAMPLE_RATE, SpeechLikeSource};
 use crate::media::audio_device::downmix;
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+use crate::media::voice::mixer::VoiceMixer;
 use crate::talk::room_sim::{RoomResponse, add, convolve};
 use crate::talk::{TalkSettings, VoiceProcessor, far_end_channel};
-use crate::voice::mixer::VoiceMixer;
 
 use crate::capture::{SyntheticParams, SyntheticParticipant};
 use crate::segment::{

@@ -356,7 +356,7 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
     if args.no_voice_processing {
         config.talk = samespace::talk::TalkSettings::off();
     }
-    config.voices = std::sync::Arc::new(samespace::voice::mixer::VoiceBus::new(
+    config.voices = std::sync::Arc::new(samespace::media::voice::mixer::VoiceBus::new(
         !args.no_voice_placement,
     ));
     config.tone_gate = args.tone_gate_ms.map(std::time::Duration::from_millis);

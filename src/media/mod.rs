@@ -9,6 +9,7 @@
 //!   alpha as limited-range luma below). Used by the network video track.
 //! - [`opus`]: 48 kHz Opus in 20 ms frames, and a framer for arbitrary chunks.
 //! - [`audio`]: tone / speech-like / beep sources, [`Mixer`], Goertzel detector.
+//! - [`voice`]: the room's voices placed in stereo, voice activity, L/R meter.
 //! - [`audio_device`]: microphone and speaker through cpal, converted to and from
 //!   mono 48 kHz (each stream on its own thread; the one exception to the rule below).
 //!
@@ -28,6 +29,7 @@ pub mod device_keeper;
 pub mod error;
 pub mod h264;
 pub mod opus;
+pub mod voice;
 
 pub use audio::Mixer;
 pub use error::MediaError;

@@ -17,8 +17,7 @@ use super::{
 use crate::AppSystems;
 use crate::media::PixelFormat;
 use crate::media::audio::{AudioSource, SpeechLikeSource};
-use crate::voice::plugin::VoiceSettings;
-use crate::voice::spatial::{Placing, StereoGains, normalised_x};
+use crate::media::voice::spatial::{Placing, StereoGains, normalised_x};
 use crate::world::participant::ParticipantPlacement;
 use crate::world::participant::{LatestCutout, LocalFeed, Participant};
 use crate::world::placement::SCENE_WIDTH;
@@ -105,6 +104,9 @@ pub struct AudioInbox {
     pub sources: std::collections::BTreeMap<String, VecDeque<f32>>,
     /// Where each source is heard (the voices' placement).
     pub gains: std::collections::BTreeMap<String, StereoGains>,
+    /// Whether the local voices too are placed where their people stand (the voice
+    /// settings' switch; on unless the voice plugin turns it off).
+    pub unplaced: bool,
 }
 
 impl AudioInbox {
@@ -365,7 +367,6 @@ fn mix_audio(
     mut rec: ResMut<Recording>,
     mut voices: ResMut<Voices>,
     mut inbox: ResMut<AudioInbox>,
-    settings: Option<Res<VoiceSettings>>,
     people: Query<(&Participant, &ParticipantPlacement), With<LocalFeed>>,
 ) {
     for (p, _) in &people {
@@ -373,7 +374,7 @@ fn mix_audio(
             voices.0.push((p.id, SpeechLikeSource::new(0.18, 1 + p.id)));
         }
     }
-    let spatial = settings.is_none_or(|s| s.spatial);
+    let spatial = !inbox.unplaced;
     let listener = people
         .iter()
         .find(|(p, _)| p.local)
@@ -411,7 +412,7 @@ fn mix_audio(
     for (id, voice) in voices.0.iter_mut() {
         add(&mut voice.next_chunk(n).into_iter(), local_gains(*id));
     }
-    let AudioInbox { sources, gains } = &mut *inbox;
+    let AudioInbox { sources, gains, .. } = &mut *inbox;
     for (source, queue) in sources.iter_mut() {
         let placed = gains.get(source).copied();
         add(

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use super::activity::Glow;
 use super::badge::{BADGE_SIZE, muted_badge};
-use super::mixer::VoiceBus;
-use super::spatial::{Placing, normalised_x};
 use crate::AppSystems;
+use crate::media::voice::activity::Glow;
+use crate::media::voice::mixer::VoiceBus;
+use crate::media::voice::spatial::{Placing, normalised_x};
 use crate::net::peer::NetCommand;
 use crate::net::plugin::{NetLink, RemotePeer};
 use crate::net::protocol::PeerToPeer;
@@ -262,6 +262,11 @@ fn place_voices(
         bus.set_spatial(settings.spatial);
     }
     let mut inbox = inbox;
+    if let Some(inbox) = inbox.as_mut()
+        && inbox.unplaced == settings.spatial
+    {
+        inbox.unplaced = !settings.spatial;
+    }
     for (_, placement, latest, remote, listening) in &people {
         let Some(remote) = remote else { continue };
         let x = normalised_x(person_x(placement, latest), SCENE_WIDTH);
@@ -479,8 +484,8 @@ pub fn reset_self_mute(mut self_mute: ResMut<SelfMute>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::voice::spatial::StereoGains;
     use crate::net::protocol::PeerId;
-    use crate::voice::spatial::StereoGains;
     use crate::world::Placement;
 
     fn person(id: u32, x: f32, local: bool) -> impl Bundle {

@@ -250,7 +250,7 @@ impl Playback for VoiceBus {
 mod tests {
     use super::*;
     use crate::media::audio::{AudioSource, SineSource, tone_amplitude};
-    use crate::voice::spatial::Placing;
+    use crate::media::voice::spatial::Placing;
 
     fn deinterleave(stereo: &[f32]) -> (Vec<f32>, Vec<f32>) {
         stereo.chunks_exact(2).map(|f| (f[0], f[1])).unzip()
