@@ -2,6 +2,15 @@
 //! of the other stages), reported as medians and 95th percentiles.
 
 use std::path::Path;
+use std::time::Instant;
+
+use crate::media::MediaError;
+use crate::media::audio::{AudioSource, SAMPLE_RATE, SpeechLikeSource};
+use crate::media::audio_device::downmix;
+use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+use crate::media::voice::mixer::VoiceMixer;
+use crate::talk::room_sim::{RoomResponse, add, convolve};
+use crate::talk::{TalkSettings, VoiceProcessor, far_end_channel};
 
 use crate::capture::{SyntheticParams, SyntheticParticipant};
 use crate::segment::{
@@ -130,6 +139,110 @@ pub fn segmentation_table(rows: &[SegmentBenchRow]) -> String {
     s
 }
 
+/// The audio chain's cost: one 20 ms block = voice processing of two 10 ms frames
+/// (far-end reference in, microphone through AEC3, noise suppression, AGC2), one
+/// Opus encode, one Opus decode per remote person, and their stereo mix for the
+/// speaker (with the mono reference handed over). Times are ms per 10 ms of audio.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AudioBenchRow {
+    /// Remote people decoded and mixed.
+    pub remote_people: usize,
+    /// Audio measured, s.
+    pub seconds: f32,
+    /// Voice processing, ms per 10 ms.
+    pub processing: Percentiles,
+    /// Opus encode, ms per 10 ms.
+    pub encode: Percentiles,
+    /// Opus decodes of everyone, ms per 10 ms.
+    pub decode: Percentiles,
+    /// The speaker mix and the reference hand-over, ms per 10 ms.
+    pub mix: Percentiles,
+    /// The whole chain, ms per 10 ms.
+    pub total: Percentiles,
+    /// The median whole chain as a fraction of one core (time per second of audio).
+    pub core_fraction: f32,
+}
+
+/// Measures the audio chain over `seconds` of speech-like audio: `remote_people`
+/// voices arrive as Opus packets, are decoded and mixed for the speaker; the
+/// microphone hears that mix through a room (80 ms echo path) plus its own
+/// talker, and goes through voice processing and the Opus encoder.
+pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, MediaError> {
+    let blocks = ((seconds * SAMPLE_RATE as f32) as usize / FRAME_SAMPLES).max(10);
+    let samples = blocks * FRAME_SAMPLES;
+    // What the others say, encoded as they would send it.
+    let mut packets = Vec::with_capacity(remote_people);
+    let mut far_mix = vec![0.0f32; samples];
+    for person in 0..remote_people {
+        let voice = SpeechLikeSource::new(0.3, 17 + person as u32).next_chunk(samples);
+        for (m, v) in far_mix.iter_mut().zip(&voice) {
+            *m += v;
+        }
+        let mut encoder = OpusEncoder::for_voice(1, 32_000, 10)?;
+        packets.push(
+            voice
+                .chunks_exact(FRAME_SAMPLES)
+                .map(|f| encoder.encode_f32(f))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    let echo = convolve(
+        &far_mix,
+        &RoomResponse::living_room(80.0).impulse_response(),
+    );
+    let near = SpeechLikeSource::new(0.3, 5).next_chunk(samples);
+    let microphone = add(&echo, &near);
+
+    let mut decoders = (0..remote_people)
+        .map(|_| OpusDecoder::new(1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut encoder = OpusEncoder::for_voice(1, 32_000, 10)?;
+    let mut processor = VoiceProcessor::new(TalkSettings::default());
+    let (tap, far_end) = far_end_channel();
+    let mut voices = VoiceMixer::default();
+    let mut stereo = vec![0.0f32; 2 * FRAME_SAMPLES];
+    let per_10ms = |t: Instant| t.elapsed().as_secs_f32() * 1000.0 / 2.0;
+    let (mut proc, mut enc, mut dec, mut mix, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for b in 0..blocks {
+        let start = Instant::now();
+        let t = Instant::now();
+        for (person, decoder) in decoders.iter_mut().enumerate() {
+            let pcm = decoder.decode_after_loss(&packets[person][b], 0)?;
+            voices.push(person as u64, &pcm);
+        }
+        dec.push(per_10ms(t));
+        let t = Instant::now();
+        voices.render(&mut stereo, 2);
+        tap.push(&downmix(&stereo, 2));
+        mix.push(per_10ms(t));
+        let t = Instant::now();
+        let mut pcm = microphone[b * FRAME_SAMPLES..(b + 1) * FRAME_SAMPLES].to_vec();
+        let fed = far_end.drain_into(&mut processor);
+        let processed = fed.and_then(|_| processor.process_capture(&mut pcm));
+        if let Err(e) = processed {
+            tracing::warn!(error = %e, "voice processing failed in the bench");
+        }
+        proc.push(per_10ms(t));
+        let t = Instant::now();
+        encoder.encode_f32(&pcm)?;
+        enc.push(per_10ms(t));
+        total.push(per_10ms(start));
+    }
+    let total = Percentiles::of(&total);
+    Ok(AudioBenchRow {
+        remote_people,
+        seconds: samples as f32 / SAMPLE_RATE as f32,
+        processing: Percentiles::of(&proc),
+        encode: Percentiles::of(&enc),
+        decode: Percentiles::of(&dec),
+        mix: Percentiles::of(&mix),
+        // ms per 10 ms of audio → seconds of CPU per second of audio.
+        core_fraction: total.p50 / 10.0,
+        total,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +254,16 @@ mod tests {
         assert_eq!(p.p50, 51.0);
         assert_eq!(p.p95, 95.0);
         assert_eq!(Percentiles::of(&[]), Percentiles::default());
+    }
+
+    #[test]
+    fn the_audio_bench_runs_every_stage_for_each_person() {
+        let r = bench_audio(4, 0.5).expect("bench");
+        assert_eq!(r.remote_people, 4);
+        assert!((r.seconds - 0.5).abs() < 0.03, "{}", r.seconds);
+        for stage in [r.processing, r.encode, r.decode, r.mix] {
+            assert!(stage.p50 > 0.0 && stage.p50 <= r.total.p95 + 1e-3, "{r:?}");
+        }
+        assert!((r.core_fraction - r.total.p50 / 10.0).abs() < 1e-6);
     }
 }

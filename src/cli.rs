@@ -203,6 +203,9 @@ pub struct DemoArgs {
     /// Speaker to use by name (default: the system's default output).
     #[arg(long)]
     pub audio_out: Option<String>,
+    /// Send the voice as captured: no echo cancellation, noise suppression or gain control.
+    #[arg(long)]
+    pub no_voice_processing: bool,
     /// Video bit rate target for the network stream, kbit/s.
     #[arg(long, default_value_t = 600)]
     pub video_kbit: u32,
@@ -299,9 +302,12 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
-    /// Which measurements: all, or one of segmentation, render, physics, encode.
+    /// Which measurements: all, or one of segmentation, render, physics, encode, audio.
     #[arg(long, default_value = "all")]
     pub only: String,
+    /// Seconds of audio through the audio chain.
+    #[arg(long, default_value_t = 20.0)]
+    pub audio_seconds: f32,
     /// Seconds per headless render run.
     #[arg(long, default_value_t = 6.0)]
     pub render_seconds: f32,

@@ -35,6 +35,7 @@ pub mod paths;
 pub mod record;
 pub mod room;
 pub mod segment;
+pub mod talk;
 pub mod ui;
 pub mod voice;
 pub mod world;

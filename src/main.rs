@@ -130,8 +130,17 @@ fn run_cutout(args: CutoutArgs) -> anyhow::Result<()> {
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let only = args.only.as_str();
-    if !["all", "segmentation", "render", "physics", "encode"].contains(&only) {
-        bail!("--only must be all, segmentation, render, physics or encode (got {only:?})");
+    if ![
+        "all",
+        "segmentation",
+        "render",
+        "physics",
+        "encode",
+        "audio",
+    ]
+    .contains(&only)
+    {
+        bail!("--only must be all, segmentation, render, physics, encode or audio (got {only:?})");
     }
     let want = |what: &str| only == "all" || only == what;
     let mut json = serde_json::Map::new();
@@ -208,6 +217,27 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
             r.packed_decode_ms_640x960
         );
         json.insert("encode".into(), serde_json::to_value(&r)?);
+    }
+    if want("audio") {
+        let r = bench::bench_audio(4, args.audio_seconds)?;
+        println!(
+            "\nAudio chain, {} remote people, {:.0} s of speech-like audio, ms per 10 ms (p50 / p95):",
+            r.remote_people, r.seconds
+        );
+        for (stage, p) in [
+            ("voice processing (AEC3 + NS + AGC2)", r.processing),
+            ("Opus encode", r.encode),
+            ("Opus decode, everyone", r.decode),
+            ("speaker mix + reference", r.mix),
+            ("whole chain", r.total),
+        ] {
+            println!("  {stage:<36} {:>6.3} / {:<6.3}", p.p50, p.p95);
+        }
+        println!(
+            "  median cost: {:.3} of one core (target ≤ 0.1)",
+            r.core_fraction
+        );
+        json.insert("audio".into(), serde_json::to_value(&r)?);
     }
     if want("render") {
         println!(
@@ -323,6 +353,9 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
         },
         samespace::cli::AudioMode::Synthetic => samespace::net::bridge::AudioDevices::Synthetic,
     };
+    if args.no_voice_processing {
+        config.talk = samespace::talk::TalkSettings::off();
+    }
     config.voices = std::sync::Arc::new(samespace::media::voice::mixer::VoiceBus::new(
         !args.no_voice_placement,
     ));

@@ -25,6 +25,7 @@ pub mod audio;
     reason = "on Linux, alsa-lib's error handler is set through FFI (`quiet_sound_library`)"
 )]
 pub mod audio_device;
+pub mod device_keeper;
 pub mod error;
 pub mod h264;
 pub mod opus;

@@ -7,13 +7,18 @@
 //!   [`PROBE_EVERY_FRAMES`] sent pictures also a [`PeerToPeer::MaskProbe`].
 //! - `samespace-audio-tx`: the microphone ([`Microphone`], when
 //!   [`AudioDevices::Devices`] and one opens) or a synthetic voice (a sine at this
-//!   peer's [`tone_for_name`]) → Opus 20 ms packets → [`NetCommand::Audio`], paced
-//!   by the clock; nothing is sent while muted.
+//!   peer's [`tone_for_name`]) → [`VoiceProcessor`] (echo cancellation against what
+//!   the speaker plays, noise suppression, gain control) → Opus 20 ms packets →
+//!   [`NetCommand::Audio`], paced by the clock; nothing is sent while muted. A
+//!   microphone that fails mid-call is replaced by the default one, or by silence
+//!   until one is back ([`DeviceKeeper`]; a [`DeviceNotice`] for the screen).
 //! - `samespace-media-rx`: drains the mesh's media channel; video goes to that
 //!   peer's decoder thread, audio is Opus-decoded here, measured (ms, tone) and
 //!   queued on the room's [`VoiceBus`], which the [`Speaker`] plays (in stereo,
-//!   each voice placed) when one is open; without one this thread mixes the bus on
-//!   its clock, so the placed mix is still computed and measured.
+//!   each voice placed) when one is open (kept like the microphone); without one
+//!   this thread mixes the bus on its clock, so the placed mix is still computed and
+//!   measured. Either way the mix at 48 kHz is the far-end reference of the echo
+//!   canceller ([`FarEndTap`]).
 //! - per remote peer, `samespace-decode-<id>` ([`RemoteDecoder`]): access unit →
 //!   H.264 decode → unpack → [`Cutout`] (capture time carried over) → paced by
 //!   [`Playout`] (pictures released together after a loss repair are spread back to
@@ -25,6 +30,8 @@
 //! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
 //! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
+//! | far-end reference | speaker callback (or media-rx without a speaker) → audio-tx | [`FAR_END_CAPACITY`](crate::talk::FAR_END_CAPACITY) | the new piece dropped, counted |
+//! | device notices | audio-tx, media-rx → app | [`AUDIO_NOTICE_CAPACITY`] | drop oldest |
 //!
 //! Measurements land in per-peer [`PeerStats`] behind one mutex inside `net`, held
 //! only for counter updates; the app reads them through [`Shared::peer_reports`] and
@@ -49,11 +56,13 @@ use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{PeerReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
-use crate::media::audio_device::{Microphone, Speaker};
+use crate::media::audio_device::{Microphone, Playback, Speaker};
+use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::media::voice::mixer::VoiceBus;
 use crate::segment::Cutout;
+use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 
 /// Local cutouts waiting for the encoder. Producer: the app (once per new cutout);
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
@@ -182,6 +191,8 @@ pub struct BridgeConfig {
     pub tone_gate: Option<Duration>,
     /// Where received voices are mixed (shared with the app, which places them).
     pub voices: Arc<VoiceBus>,
+    /// Echo cancellation, noise suppression and gain control on the outgoing voice.
+    pub talk: TalkSettings,
 }
 
 impl BridgeConfig {
@@ -198,6 +209,7 @@ impl BridgeConfig {
             audio: AudioDevices::Synthetic,
             tone_gate: None,
             voices: Arc::new(VoiceBus::new(true)),
+            talk: TalkSettings::default(),
         }
     }
 }
@@ -228,6 +240,8 @@ pub struct AudioInUse {
     pub output: Option<String>,
     /// Voice samples (48 kHz) handed to the speaker.
     pub played_samples: u64,
+    /// The outgoing voice's processing (echo canceller figures, samples seen).
+    pub talk: TalkStats,
 }
 
 /// Both ends of one peer's decoder input (the sender side drops the oldest when full).
@@ -249,7 +263,12 @@ pub struct Shared {
     remote_audio: Mutex<std::collections::VecDeque<(PeerId, Vec<f32>)>>,
     /// The audio devices in use.
     audio: Mutex<AudioInUse>,
+    /// Device changes for the screen, oldest first; at most [`AUDIO_NOTICE_CAPACITY`].
+    notices: Mutex<std::collections::VecDeque<DeviceNotice>>,
 }
+
+/// Device notices kept for the app; beyond it the oldest is dropped.
+pub const AUDIO_NOTICE_CAPACITY: usize = 8;
 
 /// Decoded 20 ms packets kept for the room mix (2 s for three peers); beyond it
 /// the oldest is dropped (the app is not draining: no recording).
@@ -305,6 +324,24 @@ impl Shared {
 
     fn set_audio(&self, f: impl FnOnce(&mut AudioInUse)) {
         f(&mut self.audio.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Device changes since the last call, oldest first.
+    pub fn take_audio_notices(&self) -> Vec<DeviceNotice> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
+    }
+
+    fn notice(&self, notice: DeviceNotice) {
+        warn!(%notice, "audio device changed");
+        let mut queue = self.notices.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= AUDIO_NOTICE_CAPACITY {
+            queue.pop_front();
+        }
+        queue.push_back(notice);
     }
 
     fn want_keyframe(&self, peer: PeerId) {
@@ -369,6 +406,7 @@ impl NetBridge {
             config: config.clone(),
         };
         bridge.spawn("samespace-encode", move || encode.run())?;
+        let (far_end_tap, far_end) = far_end_channel();
         let audio = AudioLoop {
             net: bridge.net.clone(),
             shared: bridge.shared.clone(),
@@ -379,6 +417,8 @@ impl NetBridge {
             bitrate: config.audio_bitrate_bps,
             voices: bridge.voices.clone(),
             device: config.audio.input_device(),
+            far_end,
+            talk: config.talk,
         };
         bridge.spawn("samespace-audio-tx", move || audio.run())?;
         let receive = ReceiveLoop {
@@ -387,6 +427,7 @@ impl NetBridge {
             stop: bridge.stop.clone(),
             voices: bridge.voices.clone(),
             device: config.audio.output_device(),
+            far_end_tap,
         };
         bridge.spawn("samespace-media-rx", move || receive.run())?;
         info!(tone_hz, "net bridge started");
@@ -708,26 +749,69 @@ struct AudioLoop {
     voices: Arc<VoiceBus>,
     /// `Some(name)`: try the microphone (`None` name: the default one).
     device: Option<Option<String>>,
+    /// What the speaker plays, for the echo canceller.
+    far_end: FarEnd,
+    talk: TalkSettings,
+}
+
+/// Where the outgoing voice comes from.
+struct VoiceSource {
+    /// The microphone, kept through failures.
+    microphone: DeviceKeeper<Microphone>,
+    /// The synthetic tone, when the call started without a microphone.
+    synthetic: Option<Box<dyn AudioSource + Send>>,
+}
+
+impl VoiceSource {
+    /// The next 20 ms: the microphone, the synthetic tone, or silence while a lost
+    /// microphone is being waited for.
+    fn next_frame(&mut self) -> Vec<f32> {
+        if let Some(mic) = self.microphone.device_mut() {
+            mic.next_chunk(FRAME_SAMPLES)
+        } else if let Some(tone) = &mut self.synthetic {
+            tone.next_chunk(FRAME_SAMPLES)
+        } else {
+            vec![0.0; FRAME_SAMPLES]
+        }
+    }
 }
 
 impl AudioLoop {
     /// The microphone when asked for and available, else the synthetic tone.
-    fn source(&self) -> Box<dyn AudioSource + Send> {
+    fn source(&self) -> VoiceSource {
+        let wanted = self.device.clone().flatten();
         if let Some(name) = &self.device {
             match Microphone::open(name.as_deref()) {
                 Ok(mic) => {
                     let device = mic.name().to_string();
                     self.shared.set_audio(|a| a.input = Some(device));
-                    return Box::new(mic);
+                    return VoiceSource {
+                        microphone: DeviceKeeper::new(DeviceKind::Microphone, wanted, Some(mic)),
+                        synthetic: None,
+                    };
                 }
                 Err(e) => info!(error = %e, "no microphone: sending a synthetic tone"),
             }
         }
         let tone = SineSource::new(self.tone_hz, 0.3);
-        match self.tone_gate {
+        let synthetic: Box<dyn AudioSource + Send> = match self.tone_gate {
             Some(gate) => Box::new(GatedSource::new(tone, gate)),
             None => Box::new(tone),
+        };
+        VoiceSource {
+            microphone: DeviceKeeper::new(DeviceKind::Microphone, wanted, None),
+            synthetic: Some(synthetic),
         }
+    }
+
+    /// Replaces a failed microphone (or waits for one), telling the app.
+    fn keep_microphone(&self, source: &mut VoiceSource) {
+        let Some(notice) = source.microphone.poll(Instant::now(), Microphone::open) else {
+            return;
+        };
+        let input = source.microphone.device().map(|m| m.name().to_string());
+        self.shared.set_audio(|a| a.input = input);
+        self.shared.notice(notice);
     }
 
     fn run(self) {
@@ -741,6 +825,18 @@ impl AudioLoop {
             }
         };
         let mut source = self.source();
+        // A steady synthetic tone is exactly what a noise suppressor removes (it
+        // falls by 20 dB within 2 s): for it, echo cancellation and gain control only.
+        let settings = if source.synthetic.is_some() {
+            TalkSettings {
+                noise_suppression: false,
+                ..self.talk
+            }
+        } else {
+            self.talk
+        };
+        let mut processor = VoiceProcessor::new(settings);
+        let mut frames = 0u64;
         let mut next = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             next += AUDIO_FRAME;
@@ -751,7 +847,21 @@ impl AudioLoop {
                 // Far behind (the machine stalled): resume from now, no burst.
                 next = now;
             }
-            let pcm = source.next_chunk(FRAME_SAMPLES);
+            self.keep_microphone(&mut source);
+            let mut pcm = source.next_frame();
+            // Processing runs while muted too, so the canceller stays converged.
+            let processed = self
+                .far_end
+                .drain_into(&mut processor)
+                .and_then(|_| processor.process_capture(&mut pcm));
+            if let Err(e) = processed {
+                debug!(error = %e, "voice processing skipped");
+            }
+            frames += 1;
+            if frames.is_multiple_of(50) {
+                let stats = processor.stats();
+                self.shared.set_audio(|a| a.talk = stats);
+            }
             if self.muted.load(Ordering::Relaxed) {
                 self.voices.own_silence(FRAME_SAMPLES);
                 continue;
@@ -786,14 +896,21 @@ struct ReceiveLoop {
     voices: Arc<VoiceBus>,
     /// `Some(name)`: play received voices on the speaker (`None` name: the default).
     device: Option<Option<String>>,
+    /// Where the mix goes as the echo canceller's reference.
+    far_end_tap: FarEndTap,
 }
 
 impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
-        let speaker = self.device.as_ref().and_then(|name| {
-            match Speaker::open(name.as_deref(), self.voices.clone()) {
+        let open = |name: Option<&str>| {
+            Speaker::open_with_reference(name, self.voices.clone(), Some(self.far_end_tap.clone()))
+        };
+        let speaker = self
+            .device
+            .as_ref()
+            .and_then(|name| match open(name.as_deref()) {
                 Ok(speaker) => {
                     let device = speaker.name().to_string();
                     self.shared.set_audio(|a| a.output = Some(device));
@@ -803,18 +920,25 @@ impl ReceiveLoop {
                     info!(error = %e, "no speaker: received voices are measured only");
                     None
                 }
-            }
-        });
+            });
+        let wanted = self.device.clone().flatten();
+        let mut speaker = DeviceKeeper::new(DeviceKind::Speaker, wanted, speaker);
         // Without a speaker the mix runs on this thread's clock: computed and
-        // measured as if played.
-        let started = Instant::now();
+        // measured as if played, and handed over as the far-end reference.
+        let mut started = Instant::now();
         let mut mixed = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
-            if speaker.is_none() {
+            if let Some(notice) = speaker.poll(Instant::now(), open) {
+                let output = speaker.device().map(|s| s.name().to_string());
+                self.shared.set_audio(|a| a.output = output);
+                self.shared.notice(notice);
+                (started, mixed) = (Instant::now(), 0);
+            }
+            if speaker.device().is_none() {
                 let due = (started.elapsed().as_secs_f64()
                     * f64::from(crate::media::audio::SAMPLE_RATE)) as u64;
                 if due > mixed {
-                    self.voices.render_unplayed((due - mixed) as usize);
+                    self.mix_unplayed((due - mixed) as usize);
                     mixed = due;
                 }
             }
@@ -828,11 +952,23 @@ impl ReceiveLoop {
                 NetEvent::Audio(packet) => self.audio(packet, &mut voices),
                 _ => {}
             }
-            if let Some(speaker) = &speaker {
+            if let Some(speaker) = speaker.device() {
                 let played = speaker.played_samples();
                 self.shared.set_audio(|a| a.played_samples = played);
             }
         }
+    }
+
+    /// Mixes `frames` that no device plays, handing them on as the far-end
+    /// reference (mono: the mean of left and right).
+    fn mix_unplayed(&self, frames: usize) {
+        let mut stereo = vec![0.0; frames * 2];
+        self.voices.render(&mut stereo, 2);
+        let mono: Vec<f32> = stereo
+            .chunks_exact(2)
+            .map(|f| 0.5 * (f[0] + f[1]))
+            .collect();
+        self.far_end_tap.push(&mono);
     }
 
     fn video(&self, unit: ReceivedMedia) {

@@ -4,6 +4,9 @@
 //! Works on the [`NetLink`] resource (the [`NetBridge`]: mesh handle plus encode,
 //! audio and receive threads), which the room (`room` module) inserts on entering it and
 //! removes on leaving it; every system runs only while it exists.
+//! - `drain_audio_notices` (`AppSystems::Ingest`): a microphone or speaker that
+//!   failed mid-call and what replaced it, as [`crate::Notice`]s (logged by the audio
+//!   threads; shown by `ui` as a toast).
 //!
 //! - `drain_net_events` (`AppSystems::Ingest`, [`NetSystems::Drain`]) turns the
 //!   mesh's events into typed Messages: [`PeerJoined`], [`PeerConnected`],
@@ -165,10 +168,11 @@ impl Plugin for NetPlugin {
             .add_message::<HostChanged>()
             .add_message::<PeerMessageReceived>()
             .add_message::<SignalingClosed>()
+            .add_message::<crate::Notice>()
             .configure_sets(Update, NetSystems::Drain.in_set(AppSystems::Ingest))
             .add_systems(
                 Update,
-                drain_net_events
+                (drain_net_events, drain_audio_notices)
                     .run_if(resource_exists::<NetLink>)
                     .in_set(NetSystems::Drain),
             );
@@ -320,4 +324,12 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
         | PeerToPeer::GameEvent { .. } => {}
     }
     Some(message)
+}
+
+/// Re-emits the audio threads' device notices (a microphone or speaker changed during
+/// the call: it failed; another one, or none, took over) as on-screen [`crate::Notice`]s.
+pub fn drain_audio_notices(link: Res<NetLink>, mut notices: MessageWriter<crate::Notice>) {
+    for notice in link.bridge.shared().take_audio_notices() {
+        notices.write(crate::Notice::warning(notice.to_string()));
+    }
 }

@@ -16,6 +16,7 @@ mod same_place;
 mod segment_model;
 mod serve_process;
 mod signaling;
+mod talk;
 mod video_file;
 mod voices;
 mod world_memory;

@@ -415,6 +415,16 @@ fn a_peer_talks_through_its_microphone_and_hears_the_others_on_its_speaker() {
         log_tail(&dir, "Mika")
     );
     assert!(num(audio, "played_samples") > 48_000.0 * 3.0, "{audio}");
+    // What the speaker played reached the echo canceller as its reference, and the
+    // microphone went through the voice processing.
+    assert!(
+        num(&audio["talk"], "far_end_samples") > 48_000.0 * 3.0,
+        "far-end reference: {audio}"
+    );
+    assert!(
+        num(&audio["talk"], "capture_samples") > 48_000.0 * 3.0,
+        "{audio}"
+    );
     // Noor heard Mika's microphone, not Mika's synthetic tone.
     let from_mika = peers_named(&noor_report, "Mika");
     assert_eq!(from_mika.len(), 1, "{noor_report}");
