@@ -24,7 +24,7 @@ use crate::segment::SegmentConfig;
 use crate::world::Placement;
 use crate::world::material::CutoutMaterial;
 use crate::world::participant::{
-    LatestCutout, LocalFeed, Participant, SourceName, UploadStats, participant_bundle, start_feed,
+    Participant, SourceName, UploadStats, participant_bundle, start_feed,
 };
 use crate::world::scene::{ActiveTheme, SceneTarget, SnapshotTracker, TakeSnapshot};
 use report::{RecordingReport, build_report, elapsed_since, net_report};
@@ -247,13 +247,7 @@ fn finish_demo(
     mut run: ResMut<DemoRun>,
     mut snapshots: MessageWriter<TakeSnapshot>,
     tracker: Res<SnapshotTracker>,
-    people: Query<(
-        &Participant,
-        &LatestCutout,
-        &crate::world::participant::ParticipantPlacement,
-        Option<&LocalFeed>,
-        Option<&SourceName>,
-    )>,
+    people: report::ReportedPeople,
     uploads: Res<UploadStats>,
     theme: Res<ActiveTheme>,
     target: Option<Res<SceneTarget>>,

@@ -235,16 +235,24 @@ pub(super) fn net_report(
 pub(super) fn elapsed_since(start: Instant, now: Instant) -> f32 {
     (now - start).as_secs_f32()
 }
+/// Who the report lists: each participant with its newest cutout, placement, and
+/// (local ones) its feed and source name.
+pub(super) type ReportedPeople<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static Participant,
+        &'static LatestCutout,
+        &'static crate::world::participant::ParticipantPlacement,
+        Option<&'static LocalFeed>,
+        Option<&'static SourceName>,
+    ),
+>;
+
 pub(super) fn build_report(
     run: &DemoRun,
     elapsed: f32,
-    people: &Query<(
-        &Participant,
-        &LatestCutout,
-        &crate::world::participant::ParticipantPlacement,
-        Option<&LocalFeed>,
-        Option<&SourceName>,
-    )>,
+    people: &ReportedPeople,
     uploads: &UploadStats,
     theme: &ActiveTheme,
     tracker: &SnapshotTracker,

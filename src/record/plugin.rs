@@ -437,7 +437,7 @@ fn mix_audio(
             frame[1] += s * g.right;
         }
     };
-    for (id, voice) in voices.0.iter_mut() {
+    for (id, voice) in &mut voices.0 {
         add(&mut voice.next_chunk(n).into_iter(), local_gains(*id));
     }
     let AudioInbox { sources, gains, .. } = &mut *inbox;

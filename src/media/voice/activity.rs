@@ -61,15 +61,7 @@ impl VoiceActivity {
             let take = (FRAME - self.partial.len()).min(rest.len());
             self.partial.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if self.partial.len() == FRAME {
-                let energy: f64 = self
-                    .partial
-                    .iter()
-                    .map(|&s| f64::from(s) * f64::from(s))
-                    .sum();
-                self.partial.clear();
-                self.frame((energy / FRAME as f64).sqrt() as f32);
-            }
+            self.finish_full_frame();
         }
     }
 
@@ -80,15 +72,20 @@ impl VoiceActivity {
             let take = (FRAME - self.partial.len()).min(left);
             self.partial.resize(self.partial.len() + take, 0.0);
             left -= take;
-            if self.partial.len() == FRAME {
-                let energy: f64 = self
-                    .partial
-                    .iter()
-                    .map(|&s| f64::from(s) * f64::from(s))
-                    .sum();
-                self.partial.clear();
-                self.frame((energy / FRAME as f64).sqrt() as f32);
-            }
+            self.finish_full_frame();
+        }
+    }
+
+    /// Judges the pending frame once it holds `FRAME` samples.
+    fn finish_full_frame(&mut self) {
+        if self.partial.len() == FRAME {
+            let energy: f64 = self
+                .partial
+                .iter()
+                .map(|&s| f64::from(s) * f64::from(s))
+                .sum();
+            self.partial.clear();
+            self.frame((energy / FRAME as f64).sqrt() as f32);
         }
     }
 
