@@ -6,6 +6,7 @@ The optional box limits the search to one window. Exit status 1 when not found.
 """
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -50,6 +51,12 @@ def words(shot, box=None):
     return out
 
 
+def bare(word):
+    """A word without the marks OCR reads around it: "(Bob" for the speaker icon
+    before a name, "(P}" for a bracket, a trailing full stop."""
+    return re.sub(r"^\W+|\W+$", "", word.lower())
+
+
 def main():
     shot, phrase = sys.argv[1], sys.argv[2].split()
     box = [int(v) for v in sys.argv[3:7]] if len(sys.argv) >= 7 else None
@@ -57,7 +64,7 @@ def main():
     n = len(phrase)
     for i in range(len(found) - n + 1):
         run = found[i : i + n]
-        if [w[0].lower().strip(".,:") for w in run] == [p.lower() for p in phrase]:
+        if [bare(w[0]) for w in run] == [bare(p) for p in phrase]:
             x0 = min(w[1] for w in run)
             y0 = min(w[2] for w in run)
             x1 = max(w[1] + w[3] for w in run)

@@ -633,7 +633,7 @@ fn serve(args: &samespace::cli::ServeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    samespace::memory::cap_allocator_arenas();
+    samespace::memory::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Cutout(args)) => {

@@ -8,7 +8,7 @@
 //! - `show_speaking` (`AppSystems::Present`): [`Speaking`] from the bus's voice
 //!   activity, and the speaking ring (a soft green ring and halo behind the
 //!   cutout, children of the participant on the scene's render layer, so snapshots
-//!   and recordings show them) and the muted badge above the head.
+//!   and recordings show them) and the muted badge beside the name tag.
 //! - `apply_self_mute` (`AppSystems::Sync`): [`SelfMute`] (the room panel, the `V`
 //!   key, push-to-talk on `Space`) to the microphone, and `voice` messages to the
 //!   others when it changes and every [`VOICE_STATE_INTERVAL`].
@@ -17,6 +17,7 @@
 //! nothing while muted), remote ones [`Listening`] too, when they appear; a `voice`
 //! message from a peer sets its [`PeerVoice`] (`net::plugin`).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -30,6 +31,8 @@ use crate::net::peer::NetCommand;
 use crate::net::plugin::{NetLink, RemotePeer};
 use crate::net::protocol::PeerToPeer;
 use crate::record::plugin::AudioInbox;
+use crate::world::grounding::beside_name_tag;
+use crate::world::hud::NameTag;
 use crate::world::participant::{CutoutTexture, LatestCutout, Participant, ParticipantPlacement};
 use crate::world::placement::{SCENE_HEIGHT, SCENE_WIDTH};
 
@@ -116,7 +119,7 @@ struct SpeakingRing {
     grow: f32,
 }
 
-/// The muted badge above a participant's head.
+/// The muted badge beside a participant's name tag.
 #[derive(Component, Debug, Clone, Copy)]
 struct MutedBadge;
 
@@ -332,6 +335,7 @@ fn show_speaking(
     link: Option<Res<NetLink>>,
     self_mute: Res<SelfMute>,
     mut people: Query<(
+        Entity,
         &Participant,
         &ParticipantPlacement,
         &CutoutTexture,
@@ -351,11 +355,24 @@ fn show_speaking(
         Without<MutedBadge>,
     >,
     mut badges: Query<(&mut Transform, &mut Visibility), With<MutedBadge>>,
+    tags: Query<(&NameTag, &Transform, &Sprite), (Without<MutedBadge>, Without<SpeakingRing>)>,
     mut materials: ResMut<Assets<ColorMaterial>>,
 ) {
     let dt = time.delta_secs();
     let bus: Option<std::sync::Arc<VoiceBus>> = link.as_ref().map(|l| l.bridge.voices().clone());
-    for (participant, placement, tex, latest, children, remote, speaking, peer_voice) in &mut people
+    // Each person's name tag: bottom centre and size (the badge goes beside it).
+    let tag_of: HashMap<Entity, ([f32; 2], [f32; 2])> = tags
+        .iter()
+        .filter_map(|(tag, t, sprite)| {
+            let size = sprite.custom_size?;
+            Some((
+                tag.owner,
+                ([t.translation.x, t.translation.y], size.to_array()),
+            ))
+        })
+        .collect();
+    for (owner, participant, placement, tex, latest, children, remote, speaking, peer_voice) in
+        &mut people
     {
         let glow = match (speaking, remote, &bus) {
             (Some(mut speaking), Some(remote), Some(bus)) => {
@@ -430,10 +447,16 @@ fn show_speaking(
                 } else {
                     Visibility::Hidden
                 };
-                // Above the head, kept inside the scene.
-                let top =
-                    (box_max.y + BADGE_WORLD * 0.8).min(SCENE_HEIGHT / 2.0 - BADGE_WORLD * 0.6);
-                let at = Vec2::new(box_centre.x, top);
+                // Beside the name tag (above the head before the tag is drawn).
+                let at = match tag_of.get(&owner) {
+                    Some(&(anchor, size)) => {
+                        Vec2::from_array(beside_name_tag(anchor, size, BADGE_WORLD))
+                    }
+                    None => Vec2::new(
+                        box_centre.x,
+                        (box_max.y + BADGE_WORLD * 0.8).min(SCENE_HEIGHT / 2.0 - BADGE_WORLD * 0.6),
+                    ),
+                };
                 transform.translation = to_local(at).extend(0.004);
                 transform.scale = (Vec2::splat(BADGE_WORLD) / Vec2::new(w, h)).extend(1.0);
             }

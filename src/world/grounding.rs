@@ -104,9 +104,51 @@ pub fn name_tag_anchor(crown: f32, top: f32, tag_width: f32) -> [f32; 2] {
     [x, y]
 }
 
+/// Space between a name tag and a mark beside it (the muted badge).
+pub const BESIDE_TAG_GAP: f32 = 6.0;
+
+/// Where the centre of a square mark of side `side` goes beside a name tag whose
+/// bottom centre is `tag_anchor` and whose size is `tag_size` (world units): left
+/// of the tag at its middle height, or right of it when the left would leave the
+/// scene. The tag's words stay readable, whatever the mark.
+pub fn beside_name_tag(tag_anchor: [f32; 2], tag_size: [f32; 2], side: f32) -> [f32; 2] {
+    let [x, bottom] = tag_anchor;
+    let [w, h] = tag_size;
+    let reach = w / 2.0 + BESIDE_TAG_GAP + side / 2.0;
+    let left = x - reach;
+    let x = if left - side / 2.0 >= -SCENE_WIDTH / 2.0 {
+        left
+    } else {
+        x + reach
+    };
+    [x, bottom + h / 2.0]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mark_beside_a_tag_does_not_cover_it_and_stays_in_the_scene() {
+        let side = 40.0;
+        let (size, bottom) = ([80.0, 30.0], 100.0);
+        let overlaps = |c: [f32; 2], tag_x: f32| {
+            (c[0] - tag_x).abs() < (size[0] + side) / 2.0
+                && (c[1] - (bottom + size[1] / 2.0)).abs() < (size[1] + side) / 2.0
+        };
+        let mid = beside_name_tag([0.0, bottom], size, side);
+        assert!(mid[0] < -size[0] / 2.0, "left of the tag: {mid:?}");
+        assert!(!overlaps(mid, 0.0));
+        assert_eq!(mid[1], bottom + size[1] / 2.0);
+        let edge_x = -SCENE_WIDTH / 2.0 + TAG_MARGIN + size[0] / 2.0;
+        let edge = beside_name_tag([edge_x, bottom], size, side);
+        assert!(
+            edge[0] > edge_x,
+            "right of a tag at the left edge: {edge:?}"
+        );
+        assert!(!overlaps(edge, edge_x));
+        assert!(edge[0] - side / 2.0 >= -SCENE_WIDTH / 2.0);
+    }
 
     #[test]
     fn a_person_cut_at_the_chest_touches_the_bottom_edge_only() {

@@ -25,7 +25,6 @@ fn missing_tools() -> Vec<&'static str> {
 }
 
 #[test]
-#[ignore = "fails on the merged main since the names moved into the world (screen text read differently); run with --ignored while it is mended"]
 fn two_windows_create_join_leave_and_show_a_wrong_code() {
     let missing = missing_tools();
     if !missing.is_empty() {

@@ -555,6 +555,11 @@ fn process_figures() -> (usize, usize, u64) {
     (field("Threads:") as usize, fds, field("VmRSS:"))
 }
 
+/// The allocator's bytes in use, KiB (0 where it does not say).
+fn allocated_kib() -> u64 {
+    samespace::memory::allocator_figures().map_or(0, |f| f.in_use / 1024)
+}
+
 /// One cycle: A creates a room, B joins by code, both see each other, B leaves,
 /// then A leaves (its server stops); both back in the lobby with nothing left.
 fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
@@ -611,10 +616,11 @@ fn settled_figures(a: &mut Peer, b: &mut Peer) -> (usize, usize, u64) {
     process_figures()
 }
 
-/// Runs in a child process of this test binary, alone, with the malloc arena cap
-/// the app's `main` sets before any thread starts (`samespace::memory`; a cap set
-/// later, as this test's thread already has an arena, does not take). Without it
-/// the per-thread arenas alone add 10-25 % after a few cycles, with no leak.
+/// Runs in a child process of this test binary, alone, with the allocator settings
+/// the app's `main` makes before any thread starts (`samespace::memory`; set later,
+/// as this test's thread already has an arena, they do not all take). Without them
+/// resident memory moves by 10-25 % between cycles with no leak (the allocator's
+/// bytes in use, printed, stay flat).
 #[test]
 fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_the_first() {
     const CHILD: &str = "SAMESPACE_CYCLES_CHILD";
@@ -624,10 +630,7 @@ fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_
         let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
             .args(["--exact", name, "--nocapture", "--test-threads", "1"])
             .env(CHILD, "1")
-            .env(
-                "MALLOC_ARENA_MAX",
-                samespace::memory::MAX_ALLOCATOR_ARENAS.to_string(),
-            )
+            .envs(samespace::memory::allocator_environment())
             .output()
             .expect("run the cycles in a child");
         let text = crate::common::text(&out);
@@ -639,17 +642,22 @@ fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_
     let mut b = Peer::new();
     create_join_leave(&mut a, &mut b, 1);
     let first = settled_figures(&mut a, &mut b);
+    eprintln!("after cycle 1: {} KiB allocated", allocated_kib());
     for round in 2..=50 {
         create_join_leave(&mut a, &mut b, round);
         if round % 10 == 0 {
             let f = settled_figures(&mut a, &mut b);
             eprintln!(
-                "after cycle {round}: {} threads, {} fds, {} KiB RSS",
-                f.0, f.1, f.2
+                "after cycle {round}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
+                f.0,
+                f.1,
+                f.2,
+                allocated_kib()
             );
         }
     }
     let last = settled_figures(&mut a, &mut b);
+    eprintln!("after cycle 50: {} KiB allocated", allocated_kib());
     eprintln!(
         "after cycle 1: {} threads, {} fds, {} KiB RSS; after cycle 50: {} threads, {} fds, {} KiB RSS",
         first.0, first.1, first.2, last.0, last.1, last.2
