@@ -159,6 +159,7 @@ fn setup_scene(mut commands: Commands, mut images: ResMut<Assets<Image>>, run: R
         ));
         commands.spawn((
             Name::new("scene view"),
+            crate::ui::SceneView,
             Sprite {
                 image: target.image.clone(),
                 custom_size: Some(Vec2::new(run.config.width as f32, run.config.height as f32)),

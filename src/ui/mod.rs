@@ -67,6 +67,57 @@ pub struct UiState {
     pub dragging: Option<(Entity, Vec2)>,
     /// Message line.
     pub status: String,
+    /// What panels left of the window for the scene in the last UI pass (logical
+    /// pixels); `None`: the whole window. Taken by `fit_scene_view`.
+    pub scene_area: Option<egui::Rect>,
+    /// Where the scene is shown in the window (logical pixels, top-left origin).
+    pub scene_rect: Option<egui::Rect>,
+}
+
+/// Width of the room panel at the window's right with its margins, logical pixels.
+pub const ROOM_PANEL_WIDTH: f32 = 300.0;
+/// Space around the room panel, logical pixels.
+const PANEL_MARGIN: f32 = 8.0;
+
+/// The sprite that shows the rendered scene in the window (fitted by
+/// `fit_scene_view` into what the panels leave).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct SceneView;
+
+/// The largest rectangle of the scene's aspect inside `area`, centred in it.
+pub fn fit_scene(area: egui::Rect) -> egui::Rect {
+    let scale = (area.width() / SCENE_WIDTH).min(area.height() / SCENE_HEIGHT);
+    egui::Rect::from_center_size(
+        area.center(),
+        egui::vec2(SCENE_WIDTH * scale, SCENE_HEIGHT * scale),
+    )
+}
+
+/// Shows the scene in the part of the window the panels leave, at its aspect.
+fn fit_scene_view(
+    window: Query<&Window, With<PrimaryWindow>>,
+    mut ui: ResMut<UiState>,
+    mut views: Query<(&mut Sprite, &mut Transform), With<SceneView>>,
+) {
+    let Ok(win) = window.single() else { return };
+    let whole = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(win.width(), win.height()));
+    let area = ui.scene_area.take().unwrap_or(whole);
+    let rect = fit_scene(area);
+    for (mut sprite, mut transform) in &mut views {
+        let size = Vec2::new(rect.width(), rect.height());
+        if sprite.custom_size != Some(size) {
+            sprite.custom_size = Some(size);
+        }
+        let at = Vec3::new(
+            rect.center().x - win.width() / 2.0,
+            win.height() / 2.0 - rect.center().y,
+            transform.translation.z,
+        );
+        if transform.translation != at {
+            transform.translation = at;
+        }
+    }
+    ui.scene_rect = Some(rect);
 }
 
 /// The system clipboard, opened on first use and kept open (on X11 the copied text
@@ -185,7 +236,13 @@ impl Plugin for UiPlugin {
             )
             .add_systems(
                 Update,
-                (keyboard_shortcuts, drag_and_scale, apply_camera_choice).in_set(AppSystems::Input),
+                (
+                    keyboard_shortcuts,
+                    fit_scene_view,
+                    drag_and_scale.after(fit_scene_view),
+                    apply_camera_choice,
+                )
+                    .in_set(AppSystems::Input),
             )
             .add_systems(Update, toast::collect_notices.in_set(AppSystems::Present));
     }
@@ -447,129 +504,155 @@ fn room_ui(
     let is_host = crate::room::control::is_host(host.link.as_deref());
     let networked = host.link.is_some();
     let ctx = contexts.ctx_mut()?;
-    egui::Window::new("Room")
-        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
-        .default_width(260.0)
+    // A side panel, not a window over the scene: the scene is fitted into the rest
+    // of the window (`fit_scene_view`), so the panel never covers a person.
+    // The scene is fitted into the window left of this panel (`fit_scene_view`),
+    // so the panel never covers a person.
+    // As tall as the window allows (a long list of people scrolls).
+    let tallest = ctx.viewport_rect().height() - 2.0 * PANEL_MARGIN - 40.0;
+    let panel = egui::Window::new("Room")
+        .anchor(egui::Align2::RIGHT_TOP, [-PANEL_MARGIN, PANEL_MARGIN])
+        .default_width(ROOM_PANEL_WIDTH - 2.0 * PANEL_MARGIN)
         .resizable(false)
         .show(ctx, |w| {
-            match &info {
-                Some(info) => {
-                    if let Some(status) = room_share(w, info, &clipboard) {
-                        ui.status = status;
-                    }
-                }
-                None => {
-                    w.heading("Demo room (offline)");
-                }
-            }
-            if w.button("Leave room").clicked() {
-                leave.write(LeaveRoom);
-            }
-            w.separator();
-            w.label("People");
-            for (e, p, mut pl, latest, (listening, peer_voice, speaking), remote) in &mut people {
-                w.horizontal(|h| {
-                    let selected = ui.selected == Some(e);
-                    let name = format!(
-                        "{}{}",
-                        p.name,
-                        if p.local && p.name != "You" {
-                            " (you)"
-                        } else {
-                            ""
+            egui::ScrollArea::vertical()
+                .max_height(tallest)
+                .show(w, |w| {
+                    match &info {
+                        Some(info) => {
+                            if let Some(status) = room_share(w, info, &clipboard) {
+                                ui.status = status;
+                            }
                         }
-                    );
-                    let muted = voices::shows_muted(p.local, &voice.self_mute, peer_voice);
-                    let name = voices::name_text(&name, muted, voices::is_speaking(speaking));
-                    if h.selectable_label(selected, name).clicked() {
-                        ui.selected = Some(e);
+                        None => {
+                            w.heading("Demo room (offline)");
+                        }
                     }
-                    if h.checkbox(&mut pl.mirrored, "mirror").changed() {
-                        commands.entity(e).insert(Pinned);
+                    if w.button("Leave room").clicked() {
+                        leave.write(LeaveRoom);
                     }
-                    h.label(format!("{} frames", latest.frames));
-                    voices::person_controls(h, p.local, listening, &mut voice);
-                    if let Some(remote) = remote
-                        && is_host
-                        && h.button("Remove").clicked()
+                    w.separator();
+                    w.label("People");
+                    for (e, p, mut pl, latest, (listening, peer_voice, speaking), remote) in
+                        &mut people
                     {
-                        host.remove
-                            .write(crate::room::control::RemovePerson(remote.0));
+                        w.horizontal(|h| {
+                            let selected = ui.selected == Some(e);
+                            let name = format!(
+                                "{}{}",
+                                p.name,
+                                if p.local && p.name != "You" {
+                                    " (you)"
+                                } else {
+                                    ""
+                                }
+                            );
+                            let muted = voices::shows_muted(p.local, &voice.self_mute, peer_voice);
+                            let name =
+                                voices::name_text(&name, muted, voices::is_speaking(speaking));
+                            if h.selectable_label(selected, name).clicked() {
+                                ui.selected = Some(e);
+                            }
+                            if h.checkbox(&mut pl.mirrored, "mirror").changed() {
+                                commands.entity(e).insert(Pinned);
+                            }
+                            h.label(format!("{} frames", latest.frames));
+                        });
+                        // The person's sound and the host's Remove on a line of their own
+                        // (the panel stays narrow).
+                        w.horizontal(|h| {
+                            h.add_space(16.0);
+                            voices::person_controls(h, p.local, listening, &mut voice);
+                            if let Some(remote) = remote
+                                && is_host
+                                && h.button("Remove").clicked()
+                            {
+                                host.remove
+                                    .write(crate::room::control::RemovePerson(remote.0));
+                            }
+                        });
                     }
+                    voices::voice_switches(w, &mut voice);
+                    w.separator();
+                    // Networked, a guest shows the host's choice; the host (or the offline
+                    // room) what it runs.
+                    let (theme_name, game) = if networked && !is_host {
+                        (host.choice.theme.clone(), host.choice.game)
+                    } else {
+                        (
+                            theme.0.name.clone(),
+                            host.game.as_ref().map(|g| g.sim.kind()),
+                        )
+                    };
+                    let view = host::HostView {
+                        is_host,
+                        networked,
+                        themes: &ui.themes,
+                        theme: &theme_name,
+                        game,
+                        locked: info.as_ref().is_some_and(|i| i.locked),
+                    };
+                    match host::host_section(w, &view) {
+                        Some(host::HostAction::Theme(t)) => {
+                            switch.write(SwitchTheme(t));
+                        }
+                        Some(host::HostAction::Game(g)) => {
+                            host.choose_game.write(crate::games::plugin::ChooseGame(g));
+                        }
+                        Some(host::HostAction::Lock(l)) => {
+                            host.lock.write(crate::room::control::LockRoom(l));
+                        }
+                        None => {}
+                    }
+                    w.separator();
+                    if w.button("Snapshot (P)").clicked() {
+                        snap.write(TakeSnapshot(snapshot_path()));
+                    }
+                    if recording.is_active() {
+                        let name = recording
+                            .path
+                            .as_ref()
+                            .and_then(|p| p.file_name())
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        w.label(
+                            egui::RichText::new(format!("REC {:.0}s  {name}", recording.elapsed()))
+                                .color(egui::Color32::RED),
+                        );
+                        if w.button("Stop recording (R)").clicked() {
+                            stop_rec.write(StopRecording);
+                        }
+                    } else if w.button("Record (R)").clicked() {
+                        start_rec.write(StartRecording(None));
+                    }
+                    if let Some(e) = &recording.error {
+                        w.label(
+                            egui::RichText::new(format!("recording: {e}"))
+                                .color(egui::Color32::LIGHT_RED),
+                        );
+                    } else if let (Some(stats), Some(path)) = (&recording.last, &recording.path)
+                        && !recording.is_active()
+                    {
+                        w.label(format!(
+                            "saved {} ({:.0} s)",
+                            path.display(),
+                            stats.duration.as_secs_f32()
+                        ));
+                    }
+                    w.checkbox(&mut ui.show_stats, "Stats (F3)");
+                    if !ui.status.is_empty() {
+                        w.label(&ui.status);
+                    }
+                    w.label(egui::RichText::new("F1 hides this panel").weak());
                 });
-            }
-            voices::voice_switches(w, &mut voice);
-            w.separator();
-            // Networked, a guest shows the host's choice; the host (or the offline
-            // room) what it runs.
-            let (theme_name, game) = if networked && !is_host {
-                (host.choice.theme.clone(), host.choice.game)
-            } else {
-                (
-                    theme.0.name.clone(),
-                    host.game.as_ref().map(|g| g.sim.kind()),
-                )
-            };
-            let view = host::HostView {
-                is_host,
-                networked,
-                themes: &ui.themes,
-                theme: &theme_name,
-                game,
-                locked: info.as_ref().is_some_and(|i| i.locked),
-            };
-            match host::host_section(w, &view) {
-                Some(host::HostAction::Theme(t)) => {
-                    switch.write(SwitchTheme(t));
-                }
-                Some(host::HostAction::Game(g)) => {
-                    host.choose_game.write(crate::games::plugin::ChooseGame(g));
-                }
-                Some(host::HostAction::Lock(l)) => {
-                    host.lock.write(crate::room::control::LockRoom(l));
-                }
-                None => {}
-            }
-            w.separator();
-            if w.button("Snapshot (P)").clicked() {
-                snap.write(TakeSnapshot(snapshot_path()));
-            }
-            if recording.is_active() {
-                let name = recording
-                    .path
-                    .as_ref()
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                w.label(
-                    egui::RichText::new(format!("REC {:.0}s  {name}", recording.elapsed()))
-                        .color(egui::Color32::RED),
-                );
-                if w.button("Stop recording (R)").clicked() {
-                    stop_rec.write(StopRecording);
-                }
-            } else if w.button("Record (R)").clicked() {
-                start_rec.write(StartRecording(None));
-            }
-            if let Some(e) = &recording.error {
-                w.label(
-                    egui::RichText::new(format!("recording: {e}")).color(egui::Color32::LIGHT_RED),
-                );
-            } else if let (Some(stats), Some(path)) = (&recording.last, &recording.path)
-                && !recording.is_active()
-            {
-                w.label(format!(
-                    "saved {} ({:.0} s)",
-                    path.display(),
-                    stats.duration.as_secs_f32()
-                ));
-            }
-            w.checkbox(&mut ui.show_stats, "Stats (F3)");
-            if !ui.status.is_empty() {
-                w.label(&ui.status);
-            }
-            w.label(egui::RichText::new("F1 hides this panel").weak());
         });
+    let whole = ctx.viewport_rect();
+    ui.scene_area = panel.map(|panel| {
+        egui::Rect::from_min_max(
+            whole.min,
+            egui::pos2(panel.response.rect.min.x - PANEL_MARGIN, whole.max.y),
+        )
+    });
     Ok(())
 }
 
@@ -796,9 +879,12 @@ fn drag_and_scale(
     let Some(cursor) = win.cursor_position() else {
         return;
     };
+    let rect = ui.scene_rect.unwrap_or_else(|| {
+        egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(win.width(), win.height()))
+    });
     let world = Vec2::new(
-        (cursor.x / win.width() - 0.5) * SCENE_WIDTH,
-        (0.5 - cursor.y / win.height()) * SCENE_HEIGHT,
+        ((cursor.x - rect.min.x) / rect.width() - 0.5) * SCENE_WIDTH,
+        (0.5 - (cursor.y - rect.min.y) / rect.height()) * SCENE_HEIGHT,
     );
     if buttons.just_pressed(MouseButton::Left) && !over_ui {
         // Topmost participant whose person pixel is under the cursor.
@@ -846,6 +932,30 @@ fn drag_and_scale(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scene_fills_what_the_room_panel_leaves_at_its_aspect() {
+        // A 1280x720 window less the panel: the scene keeps its aspect, centred in
+        // the space on the left, and never reaches under the panel.
+        let area = egui::Rect::from_min_max(
+            egui::pos2(0.0, 0.0),
+            egui::pos2(1280.0 - ROOM_PANEL_WIDTH, 720.0),
+        );
+        let r = fit_scene(area);
+        assert!((r.width() / r.height() - SCENE_WIDTH / SCENE_HEIGHT).abs() < 1e-4);
+        assert!(r.max.x <= area.max.x + 1e-3 && r.min.x >= -1e-3, "{r:?}");
+        assert!(
+            (r.width() - area.width()).abs() < 1e-3,
+            "as wide as it can: {r:?}"
+        );
+        assert!((r.center().y - 360.0).abs() < 1e-3, "centred: {r:?}");
+        // The whole window of the scene's aspect: all of it.
+        let whole = egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(SCENE_WIDTH * 2.0, SCENE_HEIGHT * 2.0),
+        );
+        assert_eq!(fit_scene(whole), whole);
+    }
 
     #[test]
     fn audio_choices_offer_none_and_the_default_first_and_keep_an_unattached_saved_device() {
