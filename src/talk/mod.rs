@@ -10,7 +10,8 @@
 //! - [`reference`]: the far-end reference from the speaker's callback (or from the
 //!   mix that would be played, without a speaker) to the processor: a bounded
 //!   channel, [`FAR_END_CAPACITY`] pieces, the newest dropped and counted when full.
-//! - [`measure`]: ERLE, correlation, SNR.
+//! - [`measure`]: ERLE, correlation (of waveforms, and of short-time spectral
+//!   envelopes, phase-blind), SNR.
 //! - [`room_sim`]: a simulated room (impulse response, fan noise) for the tests and
 //!   `samespace bench`.
 //!

@@ -291,8 +291,8 @@ fn a_killed_peer_leaves_for_the_others_who_go_on_and_it_can_rejoin() {
     }
 }
 
-/// A PulseAudio server of its own (a sine "microphone" and a null "speaker"),
-/// stopped when dropped.
+/// A PulseAudio server of its own (a sine "microphone" and, if asked for, a null
+/// "speaker"), stopped when dropped.
 struct SoundServer {
     _daemon: Proc,
     socket: PathBuf,
@@ -301,9 +301,13 @@ struct SoundServer {
 /// The microphone's tone: none of the peers' synthetic tones below.
 const MIC_HZ: f32 = 900.0;
 
+/// The PulseAudio command that adds the sine "microphone" (at `MIC_HZ`).
+const PLUG_MICROPHONE: &str =
+    "load-module module-sine-source source_name=mic frequency=900 rate=48000";
+
 impl SoundServer {
     /// `None` (with a message) where PulseAudio or its ALSA plugin is missing.
-    fn start(dir: &Path) -> Option<Self> {
+    fn start(dir: &Path, with_speaker: bool) -> Option<Self> {
         let plugin = [
             "/usr/lib/x86_64-linux-gnu",
             "/usr/lib/aarch64-linux-gnu",
@@ -324,13 +328,17 @@ impl SoundServer {
         }
         let socket = dir.join("pulse.sock");
         let config = dir.join("pulse.pa");
+        let speaker = if with_speaker {
+            "load-module module-null-sink sink_name=speaker rate=48000\n\
+             set-default-sink speaker\n"
+        } else {
+            ""
+        };
         std::fs::write(
             &config,
             format!(
                 "load-module module-native-protocol-unix socket={} auth-anonymous=1\n\
-                 load-module module-null-sink sink_name=speaker rate=48000\n\
-                 load-module module-sine-source source_name=mic frequency={MIC_HZ} rate=48000\n\
-                 set-default-sink speaker\n\
+                 {speaker}{PLUG_MICROPHONE}\n\
                  set-default-source mic\n",
                 socket.display()
             ),
@@ -378,7 +386,7 @@ impl SoundServer {
 fn a_peer_talks_through_its_microphone_and_hears_the_others_on_its_speaker() {
     let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = crate::common::temp_dir("net-sound");
-    let Some(sound) = SoundServer::start(&dir) else {
+    let Some(sound) = SoundServer::start(&dir, true) else {
         return;
     };
     // Whatever reaches the speaker, recorded from the null sink's monitor.
@@ -454,5 +462,90 @@ fn a_peer_talks_through_its_microphone_and_hears_the_others_on_its_speaker() {
         loud >= 8,
         "Noor's {noor_hz} Hz tone is on Mika's speaker in {loud} quarter seconds of {}",
         samples.len() / 12_000
+    );
+}
+
+/// A microphone unplugged mid-call and plugged in again. Mika talks through
+/// PulseAudio's sine "microphone" (through ALSA's PulseAudio plugin, as a desktop
+/// does), the server's only input (Mika has no speaker: a sink's monitor would be
+/// another input, to which PulseAudio would quietly move the stream). Two seconds
+/// into the call the source is removed (`pactl unload-module`, what unplugging a USB
+/// microphone does): the server ends Mika's stream, the audio thread's device keeper
+/// gives it up, finds no input to open and says so; the change reaches the app as
+/// an on-screen `Notice` (logged by every run, a toast in the window). Mika keeps
+/// sending (silence) meanwhile. The source comes back: the keeper, retrying, opens
+/// it, and says so too. Noor receives Mika's voice packets throughout.
+#[test]
+fn a_microphone_unplugged_mid_call_is_said_on_screen_and_the_call_goes_on() {
+    let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = crate::common::temp_dir("net-unplug");
+    let Some(sound) = SoundServer::start(&dir, false) else {
+        return;
+    };
+    let pactl = |args: &str| {
+        let out = Command::new("pactl")
+            .args(args.split(' '))
+            .env("PULSE_SERVER", sound.address())
+            .output()
+            .expect("run pactl");
+        assert!(
+            out.status.success(),
+            "pactl {args}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (_server, url) = serve(&dir);
+    let room = "UNP-234";
+    let seconds = 20;
+    let mut mika = peer_command(&dir, &url, room, "Mika", seconds);
+    // NO_COLOR: plain log lines, to find the notices' fields in.
+    mika.args(["--audio", "device"])
+        .env("PULSE_SERVER", sound.address())
+        .env("NO_COLOR", "1");
+    let mika = Proc(mika.spawn().expect("start samespace demo"));
+    let noor = peer(&dir, &url, room, "Noor", seconds, &[]);
+    wait_in_room(&dir, "Mika");
+    std::thread::sleep(Duration::from_secs(2));
+    let unplugged_at = Instant::now();
+    pactl("unload-module module-sine-source");
+    let log = dir.join("Mika.log");
+    let notice = |needle: &str| {
+        assert!(
+            crate::common::wait_for_log(&log, needle),
+            "no notice {needle:?}: {}",
+            log_tail(&dir, "Mika")
+        );
+        let text = std::fs::read_to_string(&log).expect("Mika's log");
+        let line = text
+            .lines()
+            .find(|l| l.contains(needle))
+            .expect("the notice line")
+            .to_string();
+        assert!(line.contains("WARN"), "a warning: {line}");
+        line
+    };
+    let lost = notice("notice text=microphone");
+    let lost_after = unplugged_at.elapsed();
+    assert!(lost.contains("stopped"), "{lost}");
+    std::thread::sleep(Duration::from_secs(1));
+    pactl(PLUG_MICROPHONE);
+    pactl("set-default-source mic");
+    let restored = notice("notice text=microphone back");
+    let restored_after = unplugged_at.elapsed();
+    eprintln!("{lost_after:?} after the unplug: {lost}\n{restored_after:?} after it: {restored}");
+    let limit = Duration::from_secs(40);
+    finish(mika, limit, &dir, "Mika");
+    finish(noor, limit, &dir, "Noor");
+    // Mika's packets reached Noor for the whole call (`seconds` in the room), while
+    // the microphone was gone too: had they stopped at the unplug, about 2 s.
+    let noor_report = report(&dir, "Noor");
+    let from_mika = peers_named(&noor_report, "Mika");
+    assert_eq!(from_mika.len(), 1, "{noor_report}");
+    let heard_ms = num(from_mika[0], "audio_ms");
+    eprintln!("Noor received {heard_ms} ms of Mika's voice in a {seconds} s call");
+    assert!(
+        heard_ms >= 0.8 * f64::from(seconds) * 1000.0,
+        "Noor received {heard_ms} ms of Mika's voice in a {seconds} s call: {}",
+        from_mika[0]
     );
 }

@@ -5,16 +5,19 @@
 //! - Echo: far-end speech played through a room (direct path after 40–120 ms, 250
 //!   ms reverberant tail) into the microphone, with near-end speech from 5 s on.
 //!   ERLE over the converged echo-only span (3–5 s) ≥ 25 dB; the near-end speech
-//!   is kept: correlation of the output with the near-end alone through the same
-//!   processing ≥ 0.9 once the far end has stopped; reported during double talk and
-//!   against the raw file.
+//!   is kept once the far end has stopped: envelope correlation (STOI-like,
+//!   `talk::measure::envelope_correlation`) of the output with the clean near-end
+//!   ≥ 0.9. During double talk the same figure is reported, not asserted (see the
+//!   test's comment).
 //! - Noise: speech plus fan noise at 5 dB SNR; the output SNR is ≥ 10 dB better.
 
 use std::path::Path;
 
 use samespace::media::audio::SAMPLE_RATE;
 use samespace::media::audio_device::resample_clip;
-use samespace::talk::measure::{SpeechActivity, aligned_correlation, erle_db, power};
+use samespace::talk::measure::{
+    SpeechActivity, aligned_correlation, envelope_correlation, erle_db, power,
+};
 use samespace::talk::room_sim::{RoomResponse, add, convolve, fan_noise, noise_at_snr, place};
 use samespace::talk::{FRAME_10MS, TalkSettings, VoiceProcessor};
 
@@ -59,6 +62,26 @@ fn span(x: &[f32], from_s: f32, to_s: f32) -> &[f32] {
     &x[(from_s * RATE as f32) as usize..(to_s * RATE as f32) as usize]
 }
 
+/// Levels: the near-end talker at −20 dBFS of active speech, the echo at the same
+/// active level (0 dB; a speakerphone user's own voice at the microphone is usually
+/// as loud as the echo of the far end or louder) and, as a harder case, 8.5 dB
+/// above it (the echo of this room at its natural gain with both voices at −20
+/// dBFS at their sources).
+///
+/// "Kept" compares the output with the clean near-end file (as placed, before the
+/// room noise), aligned by the output's delay (found by waveform correlation where
+/// the near end talks alone): the correlation of their short-time spectral
+/// envelopes, which ignores the phase shifts of the filter banks (the waveform
+/// correlation is printed too: about 0.8 even where nothing but the near end
+/// reaches the microphone).
+///
+/// Double talk (5–9 s, both talking) is reported, not asserted: the echo
+/// canceller's linear filter removes only 13–17 dB of this room's echo (most of its
+/// energy is in a 250 ms diffuse tail, longer than the filter), and its suppressor
+/// takes much of the near end with the rest. The figures are 0.68 (40 ms path) and
+/// 0.70 (120 ms) at 0 dB, 0.51 and 0.50 with the echo 8.5 dB louder, against 0.76
+/// and 0.48–0.49 for the unprocessed microphone. The issue's 0.9 in double talk is
+/// not reached (docs/ARCHITECTURE.md, "Voice processing").
 #[test]
 fn echo_is_cancelled_by_25_db_and_near_end_speech_is_kept() {
     let far = speech("far_end.wav", 0.1);
@@ -67,52 +90,77 @@ fn echo_is_cancelled_by_25_db_and_near_end_speech_is_kept() {
     let far = place(&far, 0, total);
     let near_start = 5 * RATE;
     let near = place(&near, near_start, total);
+    let near_power = SpeechActivity::of(&near, FRAME_10MS, 0).active_power(&near);
     // A quiet room: -60 dBFS of fan noise under everything.
     let floor: Vec<f32> = fan_noise(total, 11).iter().map(|s| s * 0.001).collect();
-    // The near-end as the same processing delivers it without any echo: its
-    // filter banks and resampling shift phases (even the high-pass filter alone
-    // leaves a waveform correlation of about 0.8 with its input), so this, not
-    // the raw file, is what "kept" is measured against.
-    let near_alone = process(TalkSettings::default(), &far, &add(&near, &floor));
-    let double_talk = (near_start, 4 * RATE);
-    let alone = (9 * RATE + RATE / 4, 3 * RATE + RATE / 2);
+    let double_talk = (5.0, 9.0);
+    let alone = (9.25, 12.75);
     for delay_ms in [40.0, 120.0] {
-        let echo = convolve(
+        let room_echo = convolve(
             &far,
             &RoomResponse::living_room(delay_ms).impulse_response(),
         );
-        let mic = add(&add(&echo, &near), &floor);
-        let out = process(TalkSettings::default(), &far, &mic);
-        let erle = erle_db(span(&mic, 3.0, 5.0), span(&out, 3.0, 5.0)).expect("erle");
-        let near_to_echo =
-            10.0 * (power(span(&near, 5.0, 9.0)) / power(span(&echo, 5.0, 9.0))).log10();
-        let kept = |(start, len): (usize, usize)| {
-            aligned_correlation(&near_alone, &out, start, len, 0)
+        let echo_power = SpeechActivity::of(&room_echo, FRAME_10MS, 0).active_power(&room_echo);
+        for echo_over_near_db in [0.0, 8.5] {
+            let gain = (near_power / echo_power * 10f64.powf(echo_over_near_db / 10.0)).sqrt();
+            let echo: Vec<f32> = room_echo.iter().map(|s| s * gain as f32).collect();
+            let mic = add(&add(&echo, &near), &floor);
+            let out = process(TalkSettings::default(), &far, &mic);
+            let erle = erle_db(span(&mic, 3.0, 5.0), span(&out, 3.0, 5.0)).expect("erle");
+            let (_, lag) = aligned_correlation(
+                &near,
+                &out,
+                (alone.0 * RATE as f32) as usize,
+                3 * RATE,
+                MAX_LAG,
+            )
+            .expect("delay");
+            let delayed = |x: &[f32], (from, to): (f32, f32)| -> Vec<f32> {
+                let (a, b) = ((from * RATE as f32) as usize, (to * RATE as f32) as usize);
+                x[a + lag..b + lag].to_vec()
+            };
+            let kept = |(from, to): (f32, f32)| {
+                envelope_correlation(span(&near, from, to), &delayed(&out, (from, to)))
+                    .expect("envelope correlation")
+            };
+            let wave = |(from, to): (f32, f32)| {
+                aligned_correlation(
+                    &near,
+                    &out,
+                    (from * RATE as f32) as usize,
+                    ((to - from) * RATE as f32) as usize,
+                    MAX_LAG,
+                )
                 .expect("correlation")
                 .0
-        };
-        let raw = |(start, len): (usize, usize)| {
-            aligned_correlation(&near, &out, start, len, MAX_LAG)
-                .expect("correlation")
-                .0
-        };
-        let (kept_alone, kept_double) = (kept(alone), kept(double_talk));
-        eprintln!(
-            "echo path {delay_ms} ms: ERLE {erle:.1} dB (3-5 s, converged, echo only); \
-             near-end kept (correlation with it processed without echo): {kept_alone:.3} alone \
-             (9.25-12.75 s), {kept_double:.3} in double talk (5-9 s, near-end {near_to_echo:.1} dB \
-             against the echo); with the raw near-end file: {:.3} alone, {:.3} in double talk",
-            raw(alone),
-            raw(double_talk),
-        );
-        assert!(
-            erle >= 25.0,
-            "ERLE {erle:.1} dB with a {delay_ms} ms echo path"
-        );
-        assert!(
-            kept_alone >= 0.9,
-            "near-end correlation {kept_alone:.3} after a {delay_ms} ms echo path"
-        );
+            };
+            let unprocessed = envelope_correlation(
+                span(&near, double_talk.0, double_talk.1),
+                span(&mic, double_talk.0, double_talk.1),
+            )
+            .expect("envelope correlation");
+            let near_to_echo =
+                10.0 * (power(span(&near, 5.0, 9.0)) / power(span(&echo, 5.0, 9.0))).log10();
+            let (kept_alone, kept_double) = (kept(alone), kept(double_talk));
+            eprintln!(
+                "echo path {delay_ms} ms, echo {echo_over_near_db} dB over the near end \
+                 ({near_to_echo:.1} dB near-to-echo power in 5-9 s): ERLE {erle:.1} dB \
+                 (3-5 s, echo only); near end kept (envelope correlation with the clean \
+                 file): {kept_alone:.3} alone (9.25-12.75 s), {kept_double:.3} in double \
+                 talk (5-9 s; unprocessed microphone {unprocessed:.3}); waveform \
+                 correlation {:.3} alone, {:.3} in double talk",
+                wave(alone),
+                wave(double_talk),
+            );
+            assert!(
+                erle >= 25.0,
+                "ERLE {erle:.1} dB with a {delay_ms} ms echo path, echo {echo_over_near_db} dB over the near end"
+            );
+            assert!(
+                kept_alone >= 0.9,
+                "near-end envelope correlation {kept_alone:.3} after a {delay_ms} ms echo path"
+            );
+        }
     }
 }
 

@@ -231,13 +231,6 @@ impl VoiceBus {
             .unwrap_or_else(|e| e.into_inner())
             .speaking()
     }
-
-    /// Mixes `frames` stereo frames that no device plays: the output without a
-    /// speaker, so the mix is still computed and measured.
-    pub fn render_unplayed(&self, frames: usize) {
-        let mut out = vec![0.0; frames * 2];
-        self.mixer().render(&mut out, 2);
-    }
 }
 
 impl Playback for VoiceBus {
