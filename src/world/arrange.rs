@@ -76,6 +76,9 @@ pub fn head_width(mask: &[u8], width: u32, height: u32) -> Option<f32> {
     let mut widest = 0usize;
     // Whether the rows down to `y` cover a whole head of the widest width so far.
     let whole_head = |y: usize, widest: usize| widest > 0 && (y - top) * 10 > widest * 9;
+    // Past a whole head: the narrowest run so far (the neck, or the jaw over a
+    // collar) and the widest run above it (the head).
+    let mut neck: Option<(usize, usize)> = None;
     for y in top..h {
         let Some((left, right)) = run(y, centre) else {
             // A hole under the head's centre (a dark collar the model left out).
@@ -90,6 +93,15 @@ pub fn head_width(mask: &[u8], width: u32, height: u32) -> Option<f32> {
         if widest > 0 && span * 10 < widest * 8 {
             // Narrower than the head by a fifth: the neck.
             return Some(widest as f32);
+        }
+        match neck {
+            // A fifth wider than the neck: the shoulders widen gradually below it
+            // (a coat's collar, a far person's small head), and the head is the
+            // widest run above the neck.
+            Some((narrowest, head)) if span * 5 > narrowest * 6 => return Some(head as f32),
+            Some((narrowest, _)) if span < narrowest => neck = Some((span, widest)),
+            None if whole_head(y, widest) => neck = Some((span, widest)),
+            _ => {}
         }
         widest = widest.max(span);
         centre = (left + right) / 2;
@@ -351,6 +363,45 @@ mod tests {
             );
         }
         assert_eq!(head_width(&[0u8; 64 * 48], 64, 48), None, "nobody");
+    }
+
+    /// A far person in a high collar: a head `head` pixels wide (an ellipse 1.2
+    /// times as tall, its top cut by the frame's top edge), the collar only a tenth
+    /// narrower, then shoulders that widen two pixels a row, with no neck between.
+    fn collared(w: usize, h: usize, cx: usize, head: usize) -> Vec<u8> {
+        let mut m = vec![0u8; w * h];
+        let (a, b) = (head as f32 / 2.0, head as f32 * 0.6);
+        // The ellipse's centre, so that its top is a tenth of a head above the frame.
+        let cy = b - head as f32 * 0.1;
+        let chin = (cy + b * 0.8) as usize;
+        for y in 0..h {
+            let half = if y < chin {
+                let dy = (y as f32 - cy) / b;
+                a * (1.0 - dy * dy).max(0.0).sqrt()
+            } else {
+                (a * 0.9 + (y - chin) as f32).min(w as f32 / 2.0)
+            };
+            let (l, r) = (
+                (cx as f32 - half).max(0.0),
+                (cx as f32 + half).min(w as f32),
+            );
+            for x in l as usize..r as usize {
+                m[y * w + x] = 255;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn a_head_over_gradually_widening_shoulders_is_not_the_shoulders() {
+        // A full body filmed from afar (a 188x480 portrait, head 58 px): the mask's
+        // run under the head never narrows by a fifth nor jumps at the shoulders.
+        let m = collared(188, 480, 90, 58);
+        let measured = head_width(&m, 188, 480).expect("a head");
+        assert!((measured - 58.0).abs() <= 4.0, "measured {measured}");
+        let m = collared(640, 480, 300, 180);
+        let measured = head_width(&m, 640, 480).expect("a head");
+        assert!((measured - 180.0).abs() <= 10.0, "measured {measured}");
     }
 
     #[test]
