@@ -134,9 +134,10 @@ pub struct DemoArgs {
     /// Stop after this many seconds (headless default: 6).
     #[arg(long)]
     pub seconds: Option<f32>,
-    /// People in the room, you included; the others are demo participants (0: the empty world).
-    #[arg(long, default_value_t = 3)]
-    pub participants: usize,
+    /// People in the room, you included; the others are demo participants (0: the
+    /// empty world). Default: 3, or one per `--camera` when more are given.
+    #[arg(long)]
+    pub participants: Option<usize>,
     /// Theme name (see `samespace themes`).
     #[arg(long, default_value = "beach")]
     pub theme: String,
@@ -147,9 +148,11 @@ pub struct DemoArgs {
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Your camera: an index or name (`0`, `webcam:usb`), an image, a folder of
-    /// images, an `.h264` file, or `synthetic`. Default: the demo participant.
+    /// images, a video file, or `synthetic`. Default: the demo participant.
+    /// Repeatable: each further `--camera` replaces the next demo participant, in
+    /// order (a scene made from files of several people).
     #[arg(long)]
-    pub camera: Option<String>,
+    pub camera: Vec<String>,
     /// Your name.
     #[arg(long)]
     pub name: Option<String>,
@@ -321,6 +324,9 @@ pub struct BenchArgs {
 pub const MIN_SIDE: u32 = 16;
 /// Largest scene side, in pixels (the H.264 encoder's limit).
 pub const MAX_SIDE: u32 = 3840;
+/// People in a demo room when neither `--participants` nor several `--camera`s say.
+pub const DEFAULT_PARTICIPANTS: usize = 3;
+
 /// Largest shorter side, in pixels (the encoder takes at most 3840x2160).
 pub const MAX_SHORT_SIDE: u32 = 2160;
 
@@ -339,13 +345,23 @@ pub enum ArgError {
     },
     /// More people than a room holds.
     #[error(
-        "--participants {given} is more than a room holds: at most {capacity} people, you included"
+        "{given} participants (--participants, or one per --camera) is more than a room holds: at most {capacity} people, you included"
     )]
     TooManyParticipants {
         /// The number given.
         given: usize,
         /// The room capacity.
         capacity: usize,
+    },
+    /// More `--camera`s than people asked for: each camera is one person.
+    #[error(
+        "{cameras} cameras for --participants {participants}: each --camera is one person (you first, then the demo participants in order); give --participants {cameras} or more, or leave it out"
+    )]
+    MoreCamerasThanParticipants {
+        /// The `--camera`s given.
+        cameras: usize,
+        /// The `--participants` given.
+        participants: usize,
     },
     /// A name that is not one of the choices.
     #[error("unknown {what} {given:?}; choose one of: {choices}")]
@@ -425,6 +441,9 @@ fn positive(flag: &'static str, value: f64, max: f64) -> Result<(), ArgError> {
 /// What `demo`'s flags come to, once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckedDemo {
+    /// People in the room, you included: `--participants`, or by default 3 or
+    /// one per `--camera`, whichever is more.
+    pub participants: usize,
     /// Scene width, even.
     pub width: u32,
     /// Scene height, even.
@@ -469,9 +488,19 @@ impl DemoArgs {
                 expected: "a fraction from 0 to 1",
             });
         }
-        if self.participants > room_capacity {
+        let participants = match self.participants {
+            Some(given) if given < self.camera.len() => {
+                return Err(ArgError::MoreCamerasThanParticipants {
+                    cameras: self.camera.len(),
+                    participants: given,
+                });
+            }
+            Some(given) => given,
+            None => DEFAULT_PARTICIPANTS.max(self.camera.len()),
+        };
+        if participants > room_capacity {
             return Err(ArgError::TooManyParticipants {
-                given: self.participants,
+                given: participants,
                 capacity: room_capacity,
             });
         }
@@ -515,7 +544,11 @@ impl DemoArgs {
                 }
             }
         }
-        Ok(CheckedDemo { width, height })
+        Ok(CheckedDemo {
+            participants,
+            width,
+            height,
+        })
     }
 }
 
@@ -599,7 +632,8 @@ mod tests {
             Some(Command::Demo(d)) => {
                 assert!(d.headless);
                 assert_eq!(d.seconds, Some(3.0));
-                assert_eq!(d.participants, 3);
+                assert_eq!(d.participants, None);
+                assert!(d.camera.is_empty());
                 assert_eq!(d.theme, "space");
             }
             other => panic!("unexpected {other:?}"),
@@ -714,6 +748,7 @@ mod tests {
         assert_eq!(
             check(&[]),
             Ok(CheckedDemo {
+                participants: 3,
                 width: 1280,
                 height: 720
             })
@@ -735,6 +770,7 @@ mod tests {
         assert_eq!(
             check(&["--width", "641", "--height", "361"]),
             Ok(CheckedDemo {
+                participants: 3,
                 width: 640,
                 height: 360
             })
@@ -762,6 +798,36 @@ mod tests {
         assert!(err.to_string().contains("at most 8 people"), "{err}");
         assert!(check(&["--participants", "8"]).is_ok());
         assert!(check(&["--participants", "0"]).is_ok());
+    }
+
+    #[test]
+    fn each_camera_is_one_participant_and_more_cameras_than_people_are_refused() {
+        let cams = [
+            "--camera", "a.png", "--camera", "b.png", "--camera", "c.png",
+        ];
+        let people = |args: &[&str]| check(args).map(|c| c.participants);
+        assert_eq!(people(&cams[..2]), Ok(3), "one camera, the default room");
+        assert_eq!(people(&cams), Ok(3));
+        let five = [&cams[..], &["--camera", "d.png", "--camera", "e.png"]].concat();
+        assert_eq!(people(&five), Ok(5), "the room grows to one per camera");
+        assert_eq!(
+            people(&[&cams[..], &["--participants", "4"]].concat()),
+            Ok(4)
+        );
+        let err = check(&[&cams[..], &["--participants", "2"]].concat()).expect_err("3 > 2");
+        assert_eq!(
+            err,
+            ArgError::MoreCamerasThanParticipants {
+                cameras: 3,
+                participants: 2
+            }
+        );
+        assert!(err.to_string().contains("give --participants 3"), "{err}");
+        let nine: Vec<&str> = (0..9).flat_map(|_| ["--camera", "a.png"]).collect();
+        assert!(matches!(
+            check(&nine),
+            Err(ArgError::TooManyParticipants { given: 9, .. })
+        ));
     }
 
     #[test]

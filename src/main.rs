@@ -421,7 +421,7 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
         .collect();
     let capacity = samespace::net::signaling::server::ServerConfig::default().room_capacity;
     let checked = args.check(&themes, headless, capacity)?;
-    if let Some(spec) = &args.camera {
+    for spec in &args.camera {
         check_camera(spec)?;
     }
     let segment = segment_config(&args.segment, true);
@@ -443,7 +443,7 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
     Ok(DemoConfig {
         headless,
         seconds: args.seconds.or(headless.then_some(6.0)),
-        participants: args.participants,
+        participants: checked.participants,
         theme: args.theme,
         // Headless with nothing asked for: show something — a snapshot and a short clip.
         record: args.record.clone().or_else(|| {
@@ -454,7 +454,8 @@ fn demo_config(args: DemoArgs) -> anyhow::Result<DemoConfig> {
             (headless && args.record.is_none()).then(|| PathBuf::from("out/demo-snapshot.png"))
         }),
         report: args.report,
-        camera: args.camera,
+        camera: args.camera.first().cloned(),
+        demo_cameras: args.camera.iter().skip(1).cloned().collect(),
         name,
         segment,
         width: checked.width,
@@ -487,7 +488,7 @@ fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
     };
     let saved = Settings::load();
     args.name = lobby.name.or(saved.name);
-    args.camera = lobby.camera.or(saved.camera);
+    args.camera = lobby.camera.or(saved.camera).into_iter().collect();
     if let Some(theme) = lobby.theme.or(saved.theme) {
         args.theme = theme;
     }

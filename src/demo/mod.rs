@@ -58,6 +58,9 @@ pub struct DemoConfig {
     pub report: Option<PathBuf>,
     /// Camera spec for the local participant (`None`: the demo participant).
     pub camera: Option<String>,
+    /// Camera specs for the demo participants after the local one, in order; the
+    /// ones left over are synthetic.
+    pub demo_cameras: Vec<String>,
     /// The local participant's name.
     pub name: String,
     /// Segmentation settings.
@@ -168,11 +171,7 @@ pub fn spawn_demo_participants(
             walk_px: 60.0,
             ..SyntheticParams::default()
         };
-        let spec = if local {
-            c.camera.clone().unwrap_or_else(|| "synthetic".into())
-        } else {
-            "synthetic".into()
-        };
+        let spec = camera_spec(c, i);
         // No stand-in for a camera that does not start: the run ends with the reason.
         let (feed, source) = match start_feed(&spec, synthetic, &c.segment, i, tee) {
             Ok(f) => f,
@@ -213,6 +212,16 @@ pub fn spawn_demo_participants(
         }
     }
 }
+/// The camera of participant `i` (0: the local one): its `--camera`, else the
+/// synthetic demo participant.
+fn camera_spec(config: &DemoConfig, i: usize) -> String {
+    let given = match i {
+        0 => config.camera.as_ref(),
+        _ => config.demo_cameras.get(i - 1),
+    };
+    given.cloned().unwrap_or_else(|| "synthetic".into())
+}
+
 /// With `--theme-cycle`, moves to the next theme (by name order) every few seconds.
 fn cycle_themes(
     run: Res<DemoRun>,

@@ -143,6 +143,21 @@ fn demo_refuses_more_participants_than_a_room_holds() {
 }
 
 #[test]
+fn demo_refuses_more_cameras_than_participants_and_a_bad_later_camera() {
+    let photo = data("astronaut.png");
+    let photo = photo.to_str().expect("utf8");
+    refused_demo(
+        &["--participants", "1", "--camera", photo, "--camera", photo],
+        &["2 cameras for --participants 1", "give --participants 2"],
+    );
+    // Every camera is checked, not only yours.
+    refused_demo(
+        &["--camera", photo, "--camera", "no-such-friend.png"],
+        &["unknown camera", "no-such-friend.png"],
+    );
+}
+
+#[test]
 fn demo_refuses_an_unknown_camera_theme_or_game_and_lists_the_choices() {
     refused_demo(
         &["--camera", "no-such-camera.png"],

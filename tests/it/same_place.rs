@@ -327,3 +327,93 @@ fn a_recorded_game_shows_the_countdown_score_and_instruction_in_its_frames() {
     assert!(seen_score, "no score after a name in the recording");
     assert!(seen_instruction, "no instruction in the recording");
 }
+
+/// Mean red minus blue over the pixels of a rectangle (x0..x1, y0..y1) where a
+/// person covers the theme (the colour differs from the empty scene), and how
+/// many such pixels there were.
+fn person_red_minus_blue(pic: &Picture, empty: &Picture, rect: (u32, u32, u32, u32)) -> (f32, u32) {
+    let (x0, y0, x1, y1) = rect;
+    let (mut sum, mut n) = (0.0, 0);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (a, b) = (pic.px(x, y), empty.px(x, y));
+            let change: i32 = (0..3).map(|k| (a[k] as i32 - b[k] as i32).abs()).sum();
+            if change > 90 {
+                sum += a[0] as f32 - a[2] as f32;
+                n += 1;
+            }
+        }
+    }
+    (sum / n.max(1) as f32, n)
+}
+
+#[test]
+fn each_camera_feeds_its_own_participant() {
+    let dir = temp_dir("same-place-cameras");
+    // Three different people as far as the cameras go: the photo, the photo with
+    // red and blue swapped (the orange suit turns blue), and the photo in grey.
+    let photo = image::open(crate::common::data("astronaut.png"))
+        .expect("the test photo")
+        .into_rgb8();
+    let mut swapped = photo.clone();
+    for p in swapped.pixels_mut() {
+        p.0.swap(0, 2);
+    }
+    let grey = image::DynamicImage::ImageRgb8(photo.clone())
+        .grayscale()
+        .into_rgb8();
+    let cams = [
+        (dir.join("orange.png"), photo),
+        (dir.join("blue.png"), swapped),
+        (dir.join("grey.png"), grey),
+    ];
+    for (path, img) in &cams {
+        img.save(path).expect("write a camera image");
+    }
+    let (empty, _) = demo(&dir, "empty", "beach", "0", &[]);
+    let paths: Vec<&str> = cams
+        .iter()
+        .map(|(p, _)| p.to_str().expect("utf8"))
+        .collect();
+    let (pic, report) = demo(
+        &dir,
+        "three",
+        "beach",
+        "3",
+        &[
+            "--camera", paths[0], "--camera", paths[1], "--camera", paths[2],
+        ],
+    );
+    let people = report["participants"].as_array().expect("participants");
+    assert_eq!(people.len(), 3, "{report}");
+    let mut tint = Vec::new();
+    for (p, path) in people.iter().zip(&paths) {
+        let source = p["source"].as_str().expect("a source");
+        assert!(
+            source.ends_with(path),
+            "participant {} shows {source:?}, not {path}",
+            p["id"]
+        );
+        assert!(p["cutouts_shown"].as_u64() > Some(0), "{p}");
+        // The middle of each person, below the name and above the fade at the cut.
+        let (x0, y0, x1, y1) = cutout_box(p, &pic);
+        let rect = (
+            x0 + (x1 - x0) * 3 / 10,
+            y0 + (y1 - y0) / 4,
+            x0 + (x1 - x0) * 7 / 10,
+            y1 - (y1 - y0) / 8,
+        );
+        let (red_minus_blue, pixels) = person_red_minus_blue(&pic, &empty, rect);
+        assert!(
+            pixels > 500,
+            "{source}: hardly anyone in {rect:?} ({pixels} px)"
+        );
+        tint.push(red_minus_blue);
+    }
+    // The orange suit is red over blue, the swapped one blue over red, the grey
+    // one in between (the theme's light tints it a little).
+    assert!(
+        tint[0] > tint[2] + 15.0 && tint[2] > tint[1] + 15.0,
+        "red minus blue of the orange, blue and grey cameras: {tint:?}"
+    );
+}
