@@ -20,6 +20,10 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; boxing would only add noise to every match"
+)]
 pub enum Command {
     /// Cut the person out of an image (or every image in a folder) into an RGBA PNG.
     Cutout(CutoutArgs),

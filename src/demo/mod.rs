@@ -253,6 +253,7 @@ fn finish_demo(
     target: Option<Res<SceneTarget>>,
     game: Option<Res<crate::games::plugin::ActiveGame>>,
     net: Option<Res<crate::net::plugin::NetLink>>,
+    peer_figures: crate::room::figures::PeerFigures,
     remote_game: Option<Res<crate::games::plugin::RemoteGame>>,
     mut recording: ResMut<crate::record::plugin::Recording>,
     outputs: Res<Outputs>,
@@ -321,8 +322,13 @@ fn finish_demo(
         .filter(|(_, cores)| *cores >= 0.001)
         .collect();
     if let Some(link) = &net {
-        let (peers, net_report) =
-            net_report(link, game.as_deref(), remote_game.as_deref(), elapsed);
+        let (peers, net_report) = net_report(
+            link,
+            &peer_figures,
+            game.as_deref(),
+            remote_game.as_deref(),
+            elapsed,
+        );
         report.peers = peers;
         report.net = Some(net_report);
     }

@@ -147,12 +147,16 @@ pub struct ParticipantReport {
     /// Final placement.
     pub placement: Placement,
 }
-/// One other peer in the report: its link, and its voice as heard here.
+/// One other peer in the report: its link, what was shown of it, and its voice as
+/// heard here.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerLine {
     /// Frames, audio, latency, bit rate… of its link.
     #[serde(flatten)]
-    pub link: crate::net::stats::PeerReport,
+    pub link: crate::net::stats::LinkReport,
+    /// Pictures shown, capture → shown latency, freezes.
+    #[serde(flatten)]
+    pub shown: crate::room::figures::ShownReport,
     /// Where it stands and where its voice came out.
     #[serde(flatten)]
     pub voice: crate::voice::plugin::VoiceLine,
@@ -160,17 +164,19 @@ pub struct PeerLine {
 
 pub(super) fn net_report(
     link: &crate::net::plugin::NetLink,
+    figures: &crate::room::figures::PeerFigures,
     game: Option<&crate::games::plugin::ActiveGame>,
     remote: Option<&crate::games::plugin::RemoteGame>,
     elapsed: f32,
 ) -> (Vec<PeerLine>, NetReport) {
     let shared = link.bridge.shared();
-    let peers = shared
-        .peer_reports(Instant::now())
+    let peers = figures
+        .all()
         .into_iter()
-        .map(|link_report| PeerLine {
-            voice: crate::voice::plugin::VoiceLine::of(link.bridge.voices(), link_report.id),
-            link: link_report,
+        .map(|line| PeerLine {
+            voice: crate::voice::plugin::VoiceLine::of(link.bridge.voices(), line.link.id),
+            link: line.link,
+            shown: line.shown,
         })
         .collect();
     let sent = &shared.sent;

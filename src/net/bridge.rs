@@ -34,8 +34,9 @@
 //! | device notices | audio-tx, media-rx → app | [`AUDIO_NOTICE_CAPACITY`] | drop oldest |
 //!
 //! Measurements land in per-peer [`PeerStats`] behind one mutex inside `net`, held
-//! only for counter updates; the app reads them through [`Shared::peer_reports`] and
-//! adds what it measures through [`Shared::shown`].
+//! only for counter updates; the transport's Bevy glue copies them twice a second
+//! onto each peer's entity as its `LinkFigures` component, which is all the app
+//! reads.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,7 +54,7 @@ use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, Rece
 use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
-use super::stats::{PeerReport, PeerStats, tone_for_name};
+use super::stats::{LinkReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Playback, Speaker};
@@ -280,25 +281,9 @@ impl Shared {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The report line of every remote peer seen in this room (those that left
-    /// included), by peer id, as of `now`.
-    pub fn peer_reports(&self, now: Instant) -> Vec<PeerReport> {
-        let mut reports: Vec<PeerReport> = self
-            .stats()
-            .iter()
-            .map(|(id, s)| s.report(id.0, now))
-            .collect();
-        reports.sort_by_key(|r| r.id);
-        reports
-    }
-
-    /// One of `peer`'s pictures was shown at `now`, `glass_to_glass_ms` after its
-    /// capture (a peer not in the room is ignored).
-    pub fn shown(&self, peer: PeerId, now: Instant, glass_to_glass_ms: f32) {
-        if let Some(s) = self.stats().get_mut(&peer) {
-            s.shown(now);
-            PeerStats::push_latency(&mut s.glass_to_glass_ms, glass_to_glass_ms);
-        }
+    /// `peer`'s link figures as of `now` (`None` for a peer never seen).
+    pub(super) fn link_report(&self, peer: PeerId, now: Instant) -> Option<LinkReport> {
+        self.stats().get(&peer).map(|s| s.report(peer.0, now))
     }
 
     fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {

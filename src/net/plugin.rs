@@ -15,12 +15,15 @@
 //!   [`SignalingClosed`]. What only the transport needs it handles itself:
 //!   keyframe requests, link figures, mask probes, pings.
 //! - Each remote peer is an entity that this plugin spawns on [`PeerJoined`] (a
-//!   [`RemotePeer`] with its decoder thread, [`RemoteVideo`]) and despawns on
-//!   [`PeerLeft`]; others add to it (the room makes it a participant).
+//!   [`RemotePeer`] with its decoder thread, [`RemoteVideo`], and its link figures,
+//!   [`LinkFigures`], refreshed by `refresh_link_figures`) and despawns on
+//!   [`PeerLeft`]; others add to it (the room makes it a participant and measures
+//!   what it shows of it).
 //! - Sending: [`NetLink::broadcast`] (no system here blocks; the mesh queues).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use crossbeam_channel::Receiver;
@@ -30,7 +33,7 @@ use super::error::NetResult;
 use super::peer::{NetCommand, NetEvent};
 use super::probe::ProbeMask;
 use super::protocol::{PeerId, PeerToPeer, RoomCode};
-use super::stats::PeerStats;
+use super::stats::{LinkReport, PeerStats};
 use crate::AppSystems;
 use crate::segment::Cutout;
 
@@ -91,6 +94,16 @@ impl NetLink {
 /// A remote peer's entity (spawned by this plugin when it joins).
 #[derive(Component, Debug, Clone, Copy)]
 pub struct RemotePeer(pub PeerId);
+
+/// What the transport measured of a remote peer's link, on its entity: refreshed
+/// every [`LINK_FIGURES_INTERVAL`], and a last time (with `left` set) just before
+/// the entity goes, so that whoever keeps departed peers' figures sees the final
+/// ones on its removal.
+#[derive(Component, Debug, Clone, Default)]
+pub struct LinkFigures(pub LinkReport);
+
+/// How often [`LinkFigures`] are refreshed (they sort latency samples).
+pub const LINK_FIGURES_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The decoder thread of a remote peer (joined when the entity goes) and the
 /// cutouts it decodes.
@@ -172,7 +185,7 @@ impl Plugin for NetPlugin {
             .configure_sets(Update, NetSystems::Drain.in_set(AppSystems::Ingest))
             .add_systems(
                 Update,
-                (drain_net_events, drain_audio_notices)
+                (drain_net_events, drain_audio_notices, refresh_link_figures)
                     .run_if(resource_exists::<NetLink>)
                     .in_set(NetSystems::Drain),
             );
@@ -208,11 +221,13 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                     }
                 };
                 info!(peer = id.0, %name, "peer joined");
+                let figures = link.bridge.shared().link_report(id, Instant::now());
                 let entity = commands
                     .spawn((
                         Name::new(format!("peer {}", id.0)),
                         RemotePeer(id),
                         RemoteVideo { decoder, cutouts },
+                        LinkFigures(figures.unwrap_or_default()),
                     ))
                     .id();
                 link.peers.insert(id, entity);
@@ -227,7 +242,12 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                 info!(peer = id.0, "peer left");
                 link.bridge.peer_left(id);
                 if let Some(entity) = link.peers.remove(&id) {
-                    commands.entity(entity).despawn();
+                    let last = link.bridge.shared().link_report(id, Instant::now());
+                    let mut peer = commands.entity(entity);
+                    if let Some(last) = last {
+                        peer.insert(LinkFigures(last));
+                    }
+                    peer.despawn();
                 }
                 out.left.write(PeerLeft { id });
             }
@@ -281,6 +301,26 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
 
 /// Counts a `world` message and takes what the transport measures from it; returns
 /// it when the app should see it.
+/// Copies the transport's measurements onto the peers' entities, every
+/// [`LINK_FIGURES_INTERVAL`].
+fn refresh_link_figures(
+    link: Res<NetLink>,
+    mut peers: Query<(&RemotePeer, &mut LinkFigures)>,
+    mut last: Local<Option<Instant>>,
+) {
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < LINK_FIGURES_INTERVAL) {
+        return;
+    }
+    *last = Some(now);
+    let shared = link.bridge.shared();
+    for (peer, mut figures) in &mut peers {
+        if let Some(report) = shared.link_report(peer.0, now) {
+            figures.0 = report;
+        }
+    }
+}
+
 fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Option<PeerToPeer> {
     let mut stats = link.bridge.shared().stats();
     if let Some(s) = stats.get_mut(&from) {

@@ -2,7 +2,7 @@
 //! latency percentiles, bit rate, alpha fidelity; and the report lines built from it.
 //! Pure (callers pass times in), apart from [`process_cpu_seconds`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -92,9 +92,9 @@ pub fn percentile(samples: &[f32], q: f32) -> Option<f32> {
 /// Latency samples kept per peer (a 20 s run at 30 fps needs 600).
 pub const LATENCY_HISTORY: usize = 8192;
 
-/// Everything measured about one remote peer: written by the net threads and the
-/// transport's Bevy glue only (its fields are private to `net`); the app reads
-/// [`PeerReport`]s (`bridge::Shared::peer_reports`).
+/// Everything the transport measures about one remote peer: written by the net
+/// threads and the transport's Bevy glue only (its fields are private to `net`);
+/// the app reads it as a [`LinkReport`] on the peer's entity (`plugin::LinkFigures`).
 #[derive(Debug, Clone)]
 pub struct PeerStats {
     /// Its display name.
@@ -109,8 +109,6 @@ pub struct PeerStats {
     pub(super) video_units: u64,
     /// Pictures decoded.
     pub(super) video_frames: u64,
-    /// Pictures shown (uploaded to its texture).
-    pub(super) frames_shown: u64,
     /// Access units the decoder rejected.
     pub(super) decode_errors: u64,
     /// Video payload bytes received.
@@ -129,8 +127,6 @@ pub struct PeerStats {
     pub(super) tone: ToneDetector,
     /// Newest data-channel round-trip time.
     pub(super) rtt_ms: Option<f32>,
-    /// Capture (at the sender) → shown here, ms.
-    pub(super) glass_to_glass_ms: Vec<f32>,
     /// Capture (at the sender) → access unit received here, ms.
     pub(super) network_ms: Vec<f32>,
     /// Sent vs decoded masks.
@@ -139,10 +135,6 @@ pub struct PeerStats {
     pub(super) world_messages: u64,
     /// The sender's picture numbers seen (how many pictures it sent us).
     pub(super) frame_span: FrameSpan,
-    /// When a picture of it was last shown.
-    pub(super) last_shown: Option<Instant>,
-    /// Longest time between two shown pictures.
-    pub(super) longest_freeze: Duration,
     /// Loss repair on its video (from the transport).
     pub(super) video_repair: ReorderStats,
     /// Delay its pictures currently get to keep their rhythm, ms.
@@ -188,7 +180,6 @@ impl PeerStats {
             left_at: None,
             video_units: 0,
             video_frames: 0,
-            frames_shown: 0,
             decode_errors: 0,
             video_bytes: 0,
             audio_bytes: 0,
@@ -198,26 +189,14 @@ impl PeerStats {
             audio_rebuilt_ms: 0.0,
             tone: ToneDetector::default(),
             rtt_ms: None,
-            glass_to_glass_ms: Vec::new(),
             network_ms: Vec::new(),
             probes: ProbeMatcher::default(),
             world_messages: 0,
             frame_span: FrameSpan::default(),
-            last_shown: None,
-            longest_freeze: Duration::ZERO,
             video_repair: ReorderStats::default(),
             playout_delay_ms: 0.0,
             placement: None,
         }
-    }
-
-    /// One of its pictures was shown at `now`.
-    pub fn shown(&mut self, now: Instant) {
-        self.frames_shown += 1;
-        if let Some(last) = self.last_shown {
-            self.longest_freeze = self.longest_freeze.max(now.saturating_duration_since(last));
-        }
-        self.last_shown = Some(now);
     }
 
     /// Media arrived at `now`.
@@ -233,8 +212,8 @@ impl PeerStats {
         }
     }
 
-    /// The report line for this peer, as of `now`.
-    pub fn report(&self, id: u64, now: Instant) -> PeerReport {
+    /// Its link figures as of `now`.
+    pub fn report(&self, id: u64, now: Instant) -> LinkReport {
         let seconds = match (self.first_media, self.last_media) {
             (Some(a), Some(b)) => (b - a).as_secs_f64(),
             _ => 0.0,
@@ -248,7 +227,7 @@ impl PeerStats {
         };
         let expected = tone_for_name(&self.name);
         let ious = &self.probes.ious;
-        PeerReport {
+        LinkReport {
             id,
             name: self.name.clone(),
             left: self.left,
@@ -257,7 +236,6 @@ impl PeerStats {
                 .map(|j| (self.left_at.unwrap_or(now) - j).as_secs_f32()),
             video_frames: self.video_frames,
             video_units: self.video_units,
-            frames_shown: self.frames_shown,
             decode_errors: self.decode_errors,
             audio_ms: self.audio_ms.round(),
             audio_rebuilt_ms: self.audio_rebuilt_ms.round(),
@@ -266,8 +244,6 @@ impl PeerStats {
             tone_detected: self.tone.dominant() == Some(expected),
             tone_share: self.tone.share_of(expected),
             rtt_ms: self.rtt_ms,
-            glass_to_glass_ms: percentile(&self.glass_to_glass_ms, 0.5),
-            glass_to_glass_p95_ms: percentile(&self.glass_to_glass_ms, 0.95),
             network_p50_ms: percentile(&self.network_ms, 0.5),
             kbit_s: kbit(self.video_bytes + self.audio_bytes),
             video_kbit_s: kbit(self.video_bytes),
@@ -277,7 +253,6 @@ impl PeerStats {
             alpha_probes_received: self.probes.received,
             world_messages: self.world_messages,
             frames_sent_to_us: self.frame_span.count(),
-            longest_freeze_ms: self.longest_freeze.as_secs_f32() * 1000.0,
             packets_received: self.video_repair.received,
             packets_recovered: self.video_repair.recovered,
             packets_lost: self.video_repair.lost,
@@ -288,9 +263,12 @@ impl PeerStats {
     }
 }
 
-/// One remote peer in the demo report.
-#[derive(Debug, Clone, Serialize)]
-pub struct PeerReport {
+/// What the transport measured of one remote peer's link: its media, latency to
+/// arrival, loss repair, round trip and bit rate (what the app shows of it is the
+/// room's to measure). A Component on the peer's entity (`plugin::LinkFigures`) and
+/// part of its line in the demo report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkReport {
     /// Its id in the room.
     pub id: u64,
     /// Its name.
@@ -303,8 +281,6 @@ pub struct PeerReport {
     pub video_frames: u64,
     /// Access units received from it.
     pub video_units: u64,
-    /// Pictures shown.
-    pub frames_shown: u64,
     /// Units the decoder rejected.
     pub decode_errors: u64,
     /// Audio decoded from it, ms.
@@ -321,10 +297,6 @@ pub struct PeerReport {
     pub tone_share: f32,
     /// Data-channel round trip, ms.
     pub rtt_ms: Option<f32>,
-    /// Capture → shown, median ms.
-    pub glass_to_glass_ms: Option<f32>,
-    /// Capture → shown, 95th percentile ms.
-    pub glass_to_glass_p95_ms: Option<f32>,
     /// Capture → received, median ms.
     pub network_p50_ms: Option<f32>,
     /// Received media bit rate, kbit/s.
@@ -343,8 +315,6 @@ pub struct PeerReport {
     pub world_messages: u64,
     /// Pictures it sent between the first and the newest that reached us.
     pub frames_sent_to_us: u64,
-    /// Longest time between two of its shown pictures, ms.
-    pub longest_freeze_ms: f32,
     /// Its video RTP packets received.
     pub packets_received: u64,
     /// Missing video packets that a retransmission (or late arrival) filled.
@@ -357,25 +327,6 @@ pub struct PeerReport {
     pub playout_delay_ms: f32,
     /// Where it last placed itself, as received.
     pub placement: Option<WirePlacement>,
-}
-
-impl PeerReport {
-    /// One line for the stats overlay: link quality as the user feels it.
-    pub fn overlay_line(&self) -> String {
-        let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
-        let missing = self.packets_recovered + self.packets_lost;
-        format!(
-            "{}: {} kbit/s  rtt {} ms  glass-to-glass {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
-            self.name,
-            self.kbit_s.round(),
-            ms(self.rtt_ms),
-            ms(self.glass_to_glass_ms),
-            self.packets_recovered,
-            missing,
-            self.playout_delay_ms,
-            self.longest_freeze_ms,
-        )
-    }
 }
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`
@@ -452,30 +403,6 @@ mod tests {
             span.see(n);
         }
         assert_eq!(span.count(), 7, "MAX-2 ..= 3 across the wrap");
-    }
-
-    #[test]
-    fn the_longest_freeze_is_the_widest_gap_between_shown_pictures() {
-        let mut s = PeerStats::new("p");
-        let t = Instant::now();
-        for ms in [0u64, 66, 133, 600, 666] {
-            s.shown(t + Duration::from_millis(ms));
-        }
-        assert_eq!(s.frames_shown, 5);
-        assert_eq!(s.longest_freeze, Duration::from_millis(467));
-    }
-
-    #[test]
-    fn the_overlay_line_names_the_peer_and_its_link() {
-        let mut s = PeerStats::new("Ada");
-        s.rtt_ms = Some(12.4);
-        s.video_repair.recovered = 3;
-        s.video_repair.lost = 1;
-        let line = s.report(1, Instant::now()).overlay_line();
-        assert!(line.starts_with("Ada: "), "{line}");
-        assert!(line.contains("rtt 12 ms"), "{line}");
-        assert!(line.contains("repaired 3/4"), "{line}");
-        assert!(line.contains("glass-to-glass – ms"), "{line}");
     }
 
     #[test]

@@ -32,6 +32,7 @@
 
 pub mod control;
 pub mod error;
+pub mod figures;
 pub mod peers;
 pub mod settings;
 pub mod sync;
@@ -345,6 +346,7 @@ impl Plugin for RoomPlugin {
             .add_message::<crate::net::plugin::PeerConnected>()
             .init_resource::<control::RoomChoice>()
             .add_plugins((peers::plugin, sync::plugin))
+            .add_observer(figures::keep_departed_figures)
             .add_systems(OnEnter(Screen::Connecting), start_connecting)
             .add_systems(OnEnter(Screen::Lobby), |mut commands: Commands| {
                 commands.insert_resource(PendingTrim(Instant::now() + TRIM_AFTER_LEAVING));
@@ -578,6 +580,7 @@ fn enter_room(commands: &mut Commands, joined: Joined) {
     });
     commands.insert_resource(RemoteGame::default());
     commands.insert_resource(sync::GameSync::default());
+    commands.insert_resource(figures::DepartedPeers::default());
     commands.insert_resource(link);
     commands.insert_resource(info);
 }
@@ -613,6 +616,7 @@ fn tear_down_room(
     for entity in &remotes {
         commands.entity(entity).despawn();
     }
+    commands.remove_resource::<figures::DepartedPeers>();
     if link.is_some() {
         commands.queue(|world: &mut World| {
             let Some(link) = world.remove_resource::<NetLink>() else {

@@ -12,11 +12,11 @@
 //! Remote participants get the room id [`REMOTE_PARTICIPANT_BASE`] + their peer id;
 //! their placement is whatever they last announced (they are [`Pinned`]).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use bevy::prelude::*;
 
+use super::figures::ShownFigures;
 use crate::AppSystems;
 use crate::net::plugin::{
     NetLink, NetSystems, PeerJoined, PeerMessageReceived, RemotePeer, RemoteVideo,
@@ -89,6 +89,7 @@ pub fn spawn_remote_participants(
             participant,
             CutoutInbox(video.cutouts.clone()),
             SourceName(format!("peer {}", id.0)),
+            ShownFigures::default(),
         ));
     }
 }
@@ -157,20 +158,16 @@ pub fn spread_by_room_order(
 
 /// Records capture → shown latency and shown frames of remote participants.
 pub fn record_shown_cutouts(
-    link: Res<NetLink>,
-    people: Query<(&RemotePeer, &LatestCutout)>,
-    mut last: Local<HashMap<PeerId, u64>>,
+    mut people: Query<(&LatestCutout, &mut ShownFigures), With<RemotePeer>>,
 ) {
-    for (peer, latest) in &people {
-        let Some(cutout) = &latest.cutout else {
-            continue;
-        };
-        if last.get(&peer.0) == Some(&latest.frames) {
-            continue;
+    let now = Instant::now();
+    for (latest, mut figures) in &mut people {
+        if let Some(cutout) = &latest.cutout
+            && figures.is_new(latest.frames)
+        {
+            let ms = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
+            figures.shown(now, ms);
         }
-        last.insert(peer.0, latest.frames);
-        let ms = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
-        link.bridge.shared().shown(peer.0, Instant::now(), ms);
     }
 }
 

@@ -625,6 +625,7 @@ fn stats_ui(
     feeds: Query<&LocalFeed>,
     uploads: Res<UploadStats>,
     link: Option<Res<crate::net::plugin::NetLink>>,
+    figures: crate::room::figures::PeerFigures,
     mut peer_lines: Local<(Option<std::time::Instant>, Vec<String>)>,
 ) -> Result {
     if !ui.show_stats {
@@ -636,14 +637,13 @@ fn stats_ui(
         // Out of the room: no peers to show.
         peer_lines.1.clear();
     }
-    if let Some(link) = &link
+    if link.is_some()
         && peer_lines
             .0
             .is_none_or(|t| now.duration_since(t).as_secs_f32() > 0.5)
     {
-        let lines = link.bridge.shared().peer_reports(now);
-        let lines = lines.iter().filter(|r| !r.left).map(|r| r.overlay_line());
-        *peer_lines = (Some(now), lines.collect());
+        let lines = figures.present().iter().map(|l| l.overlay_line()).collect();
+        *peer_lines = (Some(now), lines);
     }
     let ctx = contexts.ctx_mut()?;
     let fps = 1.0 / time.delta_secs().max(1e-4);

@@ -276,8 +276,8 @@ fn to_px(x: f32, y: f32, w: u32, h: u32) -> (f32, f32) {
 
 fn blend(dst: &mut [u8], c: Rgba, cover: f32) {
     let a = (c.0[3] as f32 / 255.0) * cover.clamp(0.0, 1.0);
-    for k in 0..3 {
-        dst[k] = (dst[k] as f32 * (1.0 - a) + c.0[k] as f32 * a).round() as u8;
+    for (d, &s) in dst.iter_mut().zip(&c.0[..3]) {
+        *d = (*d as f32 * (1.0 - a) + s as f32 * a).round() as u8;
     }
     dst[3] = 255;
 }
