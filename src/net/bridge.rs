@@ -1119,7 +1119,7 @@ impl DecodeLoop {
         if let Some(t) = unit.captured_unix_us {
             self.shared.with_peer(self.peer, |s| {
                 s.probes
-                    .add_decoded(t, &mask, unpacked.width, unpacked.height)
+                    .add_decoded(t, &mask, unpacked.width, unpacked.height);
             });
         }
         self.shared.with_peer(self.peer, |s| s.video_frames += 1);
