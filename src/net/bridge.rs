@@ -1116,12 +1116,11 @@ impl DecodeLoop {
         let captured_at = unit
             .captured_unix_us
             .map_or(unit.received_at, instant_of_unix_us);
-        if let Some(t) = unit.captured_unix_us
-            && let Some(probe) =
-                ProbeMask::sample(&mask, unpacked.width, unpacked.height, PROBE_STEP)
-        {
-            self.shared
-                .with_peer(self.peer, |s| s.probes.add_decoded(t, probe));
+        if let Some(t) = unit.captured_unix_us {
+            self.shared.with_peer(self.peer, |s| {
+                s.probes
+                    .add_decoded(t, &mask, unpacked.width, unpacked.height);
+            });
         }
         self.shared.with_peer(self.peer, |s| s.video_frames += 1);
         Ok(Some(Cutout {

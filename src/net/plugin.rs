@@ -344,10 +344,10 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
             captured_unix_us,
             width,
             height,
+            step,
             bits,
-            ..
         } => {
-            if let Some(probe) = ProbeMask::from_hex(*width, *height, bits)
+            if let Some(probe) = ProbeMask::from_hex(*width, *height, *step, bits)
                 && let Some(s) = stats.get_mut(&from)
             {
                 s.probes.add_sent(*captured_unix_us, probe);

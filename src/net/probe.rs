@@ -1,15 +1,18 @@
 //! Mask probes: measuring how faithfully a cutout's alpha survives the network.
 //!
-//! The sender samples the mask it is about to encode on a coarse grid (every
-//! [`PROBE_STEP`] pixels, 1 bit per sample) and sends it as a
+//! The sender samples the mask it is about to encode on a coarse grid (every `step`
+//! pixels, 1 bit per sample; the app uses [`PROBE_STEP`]) and sends it as a
 //! [`PeerToPeer::MaskProbe`](super::protocol::PeerToPeer::MaskProbe) with the frame's
-//! capture time. The receiver samples each *decoded* mask the same way and keys it by
-//! the capture time carried in the video (SEI). [`ProbeMatcher`] pairs the two,
-//! whichever arrives first, and yields the intersection over union. Pure.
+//! capture time. The receiver samples each *decoded* mask on the grid of the
+//! sender's latest probe and keys it by the capture time carried in the video (SEI).
+//! [`ProbeMatcher`] pairs the two, whichever arrives first, and yields the
+//! intersection over union. Pure.
 
 use std::collections::VecDeque;
 
-/// Sampling step in mask pixels (640x480 → an 160x120 grid, 2.4 KB as bits).
+/// Sampling step of the app's own probes in mask pixels (640x480 → a 160x120 grid,
+/// 2.4 KB as bits), and the grid decoded masks are sampled on before a sender's
+/// first probe says otherwise.
 pub const PROBE_STEP: u32 = 4;
 /// Mask value at or above which a sample counts as person.
 pub const PROBE_THRESHOLD: u8 = 128;
@@ -26,6 +29,9 @@ pub struct ProbeMask {
     pub width: u32,
     /// Grid height.
     pub height: u32,
+    /// Sampling step in mask pixels: cell (gx, gy) is the mask at pixel
+    /// (step·gx + step/2, step·gy + step/2), clamped to the mask.
+    pub step: u32,
     /// One bool per grid cell, row-major.
     pub cells: Vec<bool>,
 }
@@ -49,6 +55,7 @@ impl ProbeMask {
         Some(Self {
             width: gw,
             height: gh,
+            step,
             cells,
         })
     }
@@ -64,10 +71,11 @@ impl ProbeMask {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Parses what [`ProbeMask::to_hex`] wrote; `None` when malformed or too short.
-    pub fn from_hex(width: u32, height: u32, hex: &str) -> Option<Self> {
+    /// Parses what [`ProbeMask::to_hex`] wrote for a `width`x`height` grid sampled
+    /// every `step` pixels; `None` when malformed, too short, empty or `step` is 0.
+    pub fn from_hex(width: u32, height: u32, step: u32, hex: &str) -> Option<Self> {
         let n = width as usize * height as usize;
-        if n > 1 << 20 || hex.len() != n.div_ceil(8) * 2 || !hex.is_ascii() {
+        if step == 0 || n == 0 || n > 1 << 20 || hex.len() != n.div_ceil(8) * 2 || !hex.is_ascii() {
             return None;
         }
         let mut bytes = Vec::with_capacity(hex.len() / 2);
@@ -79,14 +87,15 @@ impl ProbeMask {
         Some(Self {
             width,
             height,
+            step,
             cells,
         })
     }
 
     /// Intersection over union with `other` (1.0 when both are empty); `None` when the
-    /// grids differ in size.
+    /// grids differ in size or step.
     pub fn iou(&self, other: &ProbeMask) -> Option<f64> {
-        if (self.width, self.height) != (other.width, other.height) {
+        if (self.width, self.height, self.step) != (other.width, other.height, other.step) {
             return None;
         }
         let (mut inter, mut union) = (0u64, 0u64);
@@ -103,20 +112,43 @@ impl ProbeMask {
 }
 
 /// Pairs the sender's probes with the receiver's decoded masks by capture time.
-#[derive(Debug, Default, Clone)]
+///
+/// Decoded masks are sampled on the grid of the sender's latest probe (its `step`;
+/// [`PROBE_STEP`] before the first), so a sender may use any step. Masks decoded
+/// before a probe with a new step arrived are on the old grid and pair with nothing.
+#[derive(Debug, Clone)]
 pub struct ProbeMatcher {
     sent: VecDeque<(u64, ProbeMask)>,
     decoded: VecDeque<(u64, ProbeMask)>,
+    /// The step decoded masks are sampled with.
+    step: u32,
     /// IoU of every matched pair, in the order matched.
     pub ious: Vec<f64>,
     /// Probes received from the sender.
     pub received: u64,
 }
 
+impl Default for ProbeMatcher {
+    fn default() -> Self {
+        Self {
+            sent: VecDeque::new(),
+            decoded: VecDeque::new(),
+            step: PROBE_STEP,
+            ious: Vec::new(),
+            received: 0,
+        }
+    }
+}
+
 impl ProbeMatcher {
     /// A probe from the sender arrived.
     pub fn add_sent(&mut self, captured_unix_us: u64, mask: ProbeMask) {
         self.received += 1;
+        if mask.step != self.step {
+            // Masks decoded so far are on the old grid.
+            self.step = mask.step;
+            self.decoded.clear();
+        }
         if let Some(i) = find(&self.decoded, captured_unix_us) {
             if let Some((_, decoded)) = self.decoded.remove(i) {
                 self.push_iou(&mask, &decoded);
@@ -126,8 +158,12 @@ impl ProbeMatcher {
         push_bounded(&mut self.sent, (captured_unix_us, mask));
     }
 
-    /// A frame was decoded here.
-    pub fn add_decoded(&mut self, captured_unix_us: u64, mask: ProbeMask) {
+    /// A frame was decoded here: its mask (`width`x`height`, one byte per pixel) is
+    /// sampled on the sender's probe grid. A mask of the wrong length is ignored.
+    pub fn add_decoded(&mut self, captured_unix_us: u64, mask: &[u8], width: u32, height: u32) {
+        let Some(mask) = ProbeMask::sample(mask, width, height, self.step) else {
+            return;
+        };
         if let Some(i) = find(&self.sent, captured_unix_us) {
             if let Some((_, sent)) = self.sent.remove(i) {
                 self.push_iou(&sent, &mask);
@@ -178,9 +214,11 @@ mod tests {
     fn probes_round_trip_through_hex() {
         let probe = ProbeMask::sample(&disc(64, 48, 30.0), 64, 48, 4).expect("sizes match");
         assert_eq!((probe.width, probe.height), (16, 12));
-        let back = ProbeMask::from_hex(16, 12, &probe.to_hex()).expect("parses");
+        let back = ProbeMask::from_hex(16, 12, 4, &probe.to_hex()).expect("parses");
         assert_eq!(back, probe);
-        assert_eq!(ProbeMask::from_hex(16, 12, "zz"), None);
+        assert_eq!(ProbeMask::from_hex(16, 12, 4, "zz"), None);
+        assert_eq!(ProbeMask::from_hex(16, 12, 0, &probe.to_hex()), None);
+        assert_eq!(ProbeMask::from_hex(0, 12, 4, ""), None);
     }
 
     #[test]
@@ -189,8 +227,8 @@ mod tests {
         let b = ProbeMask::sample(&disc(64, 48, 34.0), 64, 48, 4).expect("sizes match");
         let mut m = ProbeMatcher::default();
         m.add_sent(1_000_000, a.clone());
-        m.add_decoded(2_000_000, a.clone());
-        m.add_decoded(1_000_800, a.clone());
+        m.add_decoded(2_000_000, &disc(64, 48, 30.0), 64, 48);
+        m.add_decoded(1_000_800, &disc(64, 48, 30.0), 64, 48);
         m.add_sent(2_000_500, b.clone());
         assert_eq!(m.ious.len(), 2);
         assert!((m.ious[0] - 1.0).abs() < 1e-9);
@@ -199,5 +237,42 @@ mod tests {
             "shifted disc: {}",
             m.ious[1]
         );
+    }
+
+    #[test]
+    fn probes_of_step_8_match_decoded_masks_sampled_on_their_grid() {
+        // A 640x480 sender probing every 8 pixels: an 80x60 grid as text, as on the
+        // wire. The receiver samples what it decodes on that grid from then on.
+        let (w, h) = (640, 480);
+        let sent = ProbeMask::sample(&disc(w, h, 300.0), w, h, 8).expect("sizes match");
+        assert_eq!((sent.width, sent.height), (80, 60));
+        let wire = ProbeMask::from_hex(80, 60, 8, &sent.to_hex()).expect("parses");
+        let mut m = ProbeMatcher::default();
+        // Probe first, then its picture.
+        m.add_sent(1_000_000, wire.clone());
+        m.add_decoded(1_000_200, &disc(w, h, 300.0), w, h);
+        // Picture first (on the step-8 grid now), then its probe.
+        m.add_decoded(2_000_000, &disc(w, h, 300.0), w, h);
+        m.add_sent(2_000_100, wire);
+        assert_eq!(m.ious, vec![1.0, 1.0], "both step-8 probes matched");
+        assert_eq!(m.received, 2);
+    }
+
+    #[test]
+    fn a_picture_decoded_on_the_old_grid_does_not_pair_with_a_probe_of_a_new_step() {
+        let (w, h) = (64, 48);
+        let mut m = ProbeMatcher::default();
+        // Decoded before any probe: sampled every 4 pixels.
+        m.add_decoded(1_000_000, &disc(w, h, 30.0), w, h);
+        let step8 = ProbeMask::sample(&disc(w, h, 30.0), w, h, 8).expect("sizes match");
+        m.add_sent(1_000_000, step8.clone());
+        assert!(
+            m.ious.is_empty(),
+            "different grids never pair: {:?}",
+            m.ious
+        );
+        m.add_decoded(2_000_000, &disc(w, h, 30.0), w, h);
+        m.add_sent(2_000_000, step8);
+        assert_eq!(m.ious, vec![1.0]);
     }
 }

@@ -444,7 +444,23 @@ fn peers_connect_in_a_namespace_with_only_loopback_and_no_multicast_route() {
     wait_in_room(&ra);
     let pb = peer(&ns, &url, "Bruno", "8", &rb, &[]);
     let ((la, ja), (lb, jb)) = finish([(pa, &ra), (pb, &rb)], server);
-    // Without a multicast route, media flows.
+    // Without a multicast route, media flows: each decoded and showed the other's
+    // cutouts and heard the other.
     assert_media_from(&ja, "Bruno", &la);
     assert_media_from(&jb, "Alba", &lb);
+    for (json, other) in [(&ja, "Bruno"), (&jb, "Alba")] {
+        let p = peer_line(json, other);
+        assert!(
+            p["frames_shown"].as_u64().unwrap_or(0) > 30,
+            "{other}'s cutouts shown: {p}"
+        );
+    }
+    // ... and it was the case the test is about: the mDNS group could not be joined.
+    for log in [&la, &lb] {
+        assert!(
+            log.contains("no mDNS here"),
+            "the namespace had a multicast route after all:\n{log}"
+        );
+        assert!(!log.contains("could not create a peer connection"), "{log}");
+    }
 }
