@@ -2,8 +2,9 @@
 //! mono/stereo i16/f32 buffers, and a Goertzel tone detector for tests and
 //! measurements. Pure: sources are driven by sample counts, never by a clock.
 
-/// The one sample rate used everywhere (Opus' native rate).
-pub const SAMPLE_RATE: u32 = 48_000;
+/// The one sample rate used everywhere (Opus' native rate; defined by the voice
+/// processing, the lowest layer that needs it).
+pub use crate::talk::SAMPLE_RATE;
 
 /// Something that produces mono f32 samples in [-1, 1], one after another.
 pub trait AudioSource {

@@ -5,8 +5,8 @@
 
 use realfft::RealFftPlanner;
 
+use super::SAMPLE_RATE;
 use super::error::TalkError;
-use crate::media::audio::SAMPLE_RATE;
 
 /// Mean square of `x` (0 for an empty slice).
 pub fn power(x: &[f32]) -> f64 {

@@ -18,6 +18,11 @@
 //! Invariants: mono f32 at 48 kHz; capture audio in whole 10 ms frames; the far-end
 //! reference is the signal actually handed to the speaker.
 
+/// The one sample rate of the app's audio (Opus' native rate): what the processing
+/// runs at, and what `crate::media::audio` re-exports for everything else (talk is
+/// the lower layer: media's devices feed it the far-end reference).
+pub const SAMPLE_RATE: u32 = 48_000;
+
 pub mod error;
 pub mod measure;
 pub mod processor;

@@ -14,8 +14,8 @@ use sonora::config::{
 };
 use sonora::{AudioProcessing, Config, StreamConfig};
 
+use super::SAMPLE_RATE;
 use super::error::TalkError;
-use crate::media::audio::SAMPLE_RATE;
 
 /// Samples in one 10 ms frame at 48 kHz: the processing module's unit.
 pub const FRAME_10MS: usize = SAMPLE_RATE as usize / 100;
@@ -237,17 +237,20 @@ mod tests {
 
     #[test]
     fn a_steady_tone_is_suppressed_as_noise_but_kept_without_the_suppressor() {
-        use crate::media::audio::{AudioSource, SineSource, tone_amplitude};
+        // A 900 Hz sine of amplitude 0.3; its amplitude after 3 s (RMS × √2).
         let after_3_s = |settings: TalkSettings| {
             let mut p = VoiceProcessor::new(settings);
-            let mut tone = SineSource::new(900.0, 0.3);
+            let step = std::f32::consts::TAU * 900.0 / SAMPLE_RATE as f32;
             let mut last = Vec::new();
-            for _ in 0..150 {
-                last = tone.next_chunk(2 * FRAME_10MS);
+            for chunk in 0..150 {
+                last = (0..2 * FRAME_10MS)
+                    .map(|i| 0.3 * (step * (chunk * 2 * FRAME_10MS + i) as f32).sin())
+                    .collect();
                 p.push_far_end(&[0.0; 2 * FRAME_10MS]).expect("far end");
                 p.process_capture(&mut last).expect("capture");
             }
-            tone_amplitude(&last, SAMPLE_RATE, 900.0)
+            let power = last.iter().map(|s| s * s).sum::<f32>() / last.len() as f32;
+            (2.0 * power).sqrt()
         };
         let suppressed = after_3_s(TalkSettings::default());
         let kept = after_3_s(TalkSettings {

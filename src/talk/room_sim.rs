@@ -9,7 +9,7 @@
 
 use realfft::RealFftPlanner;
 
-use crate::media::audio::SAMPLE_RATE;
+use super::SAMPLE_RATE;
 
 /// A loudspeaker → microphone path.
 #[derive(Clone, Copy, Debug, PartialEq)]
