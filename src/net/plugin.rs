@@ -272,6 +272,7 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                 peer,
                 rtt,
                 video_repair,
+                candidate_pair,
                 ..
             } => {
                 let mut stats = link.bridge.shared().stats();
@@ -280,6 +281,9 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                         s.rtt_ms = Some(rtt.as_secs_f32() * 1000.0);
                     }
                     s.video_repair = video_repair;
+                    if candidate_pair.is_some() {
+                        s.candidate_pair = candidate_pair;
+                    }
                 }
             }
             NetEvent::SignalingClosed { reason } => {

@@ -127,6 +127,8 @@ pub struct PeerStats {
     pub(super) tone: ToneDetector,
     /// Newest data-channel round-trip time.
     pub(super) rtt_ms: Option<f32>,
+    /// The ICE candidate pair in use ("local/remote" candidate types).
+    pub(super) candidate_pair: Option<String>,
     /// Capture (at the sender) → access unit received here, ms.
     pub(super) network_ms: Vec<f32>,
     /// Sent vs decoded masks.
@@ -189,6 +191,7 @@ impl PeerStats {
             audio_rebuilt_ms: 0.0,
             tone: ToneDetector::default(),
             rtt_ms: None,
+            candidate_pair: None,
             network_ms: Vec::new(),
             probes: ProbeMatcher::default(),
             world_messages: 0,
@@ -244,6 +247,7 @@ impl PeerStats {
             tone_detected: self.tone.dominant() == Some(expected),
             tone_share: self.tone.share_of(expected),
             rtt_ms: self.rtt_ms,
+            candidate_pair: self.candidate_pair.clone(),
             network_p50_ms: percentile(&self.network_ms, 0.5),
             kbit_s: kbit(self.video_bytes + self.audio_bytes),
             video_kbit_s: kbit(self.video_bytes),
@@ -297,6 +301,9 @@ pub struct LinkReport {
     pub tone_share: f32,
     /// Data-channel round trip, ms.
     pub rtt_ms: Option<f32>,
+    /// The ICE candidate pair in use: local/remote candidate types, e.g.
+    /// `"host/host"`, or `"relay/host"` through a TURN server.
+    pub candidate_pair: Option<String>,
     /// Capture → received, median ms.
     pub network_p50_ms: Option<f32>,
     /// Received media bit rate, kbit/s.

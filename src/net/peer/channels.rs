@@ -151,6 +151,9 @@ pub enum NetEvent {
         kbit_s: f64,
         /// Loss repair on its video so far.
         video_repair: ReorderStats,
+        /// The ICE candidate pair in use, "local/remote" types (`"host/host"`,
+        /// `"relay/host"`…), once one is selected.
+        candidate_pair: Option<String>,
     },
     /// A server message about the room that the mesh does not act on itself
     /// (`room-lock`, `error`: e.g. `removed` just before the server closes).

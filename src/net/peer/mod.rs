@@ -24,6 +24,7 @@
 //! crosses into this module; the app never blocks on it.
 
 pub mod assembler;
+pub mod candidate_pair;
 pub mod capture_time;
 pub mod channels;
 pub mod config;

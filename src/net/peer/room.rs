@@ -279,11 +279,16 @@ impl Room {
             let kbit_s = (total - peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
             peer.last_bytes_in = total;
             let video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
+            let report = peer
+                .pc
+                .get_stats(Instant::now(), rtc::statistics::StatsSelector::None)
+                .await;
             self.sink.event(NetEvent::Stats {
                 peer: *id,
                 rtt: peer.rtt,
                 kbit_s,
                 video_repair,
+                candidate_pair: super::candidate_pair::selected_pair(&report),
             });
         }
     }
