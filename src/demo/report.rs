@@ -174,7 +174,7 @@ pub(super) fn net_report(
         .all()
         .into_iter()
         .map(|line| PeerLine {
-            voice: crate::voice::plugin::VoiceLine::of(link.bridge.voices(), line.link.id),
+            voice: line.voice,
             link: line.link,
             shown: line.shown,
         })

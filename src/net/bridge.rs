@@ -268,6 +268,9 @@ pub struct Shared {
     notices: Mutex<std::collections::VecDeque<DeviceNotice>>,
 }
 
+/// How often `samespace-media-rx` lets go of the Opus decoders of peers that left.
+const VOICE_SWEEP_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Device notices kept for the app; beyond it the oldest is dropped.
 pub const AUDIO_NOTICE_CAPACITY: usize = 8;
 
@@ -286,11 +289,12 @@ impl Shared {
         self.stats().get(&peer).map(|s| s.report(peer.0, now))
     }
 
+    /// Updates the measurements of `peer` (one that joined and has not left; late
+    /// media from a departed peer is not counted).
     fn with_peer(&self, peer: PeerId, f: impl FnOnce(&mut PeerStats)) {
-        let mut stats = self.stats();
-        f(stats
-            .entry(peer)
-            .or_insert_with(|| PeerStats::new(format!("peer {}", peer.0))));
+        if let Some(s) = self.stats().get_mut(&peer) {
+            f(s);
+        }
     }
 
     /// Takes the decoded remote audio received since the last call.
@@ -482,20 +486,33 @@ impl NetBridge {
         peer: PeerId,
         name: &str,
     ) -> NetResult<(RemoteDecoder, Receiver<Arc<Cutout>>)> {
-        self.shared.with_peer(peer, |s| {
+        {
+            let mut stats = self.shared.stats();
+            let s = stats
+                .entry(peer)
+                .or_insert_with(|| PeerStats::new(name.to_string()));
             s.name = name.to_string();
             s.left = false;
             s.joined_at.get_or_insert_with(Instant::now);
-        });
+        }
         RemoteDecoder::spawn(peer, self.shared.clone())
     }
 
-    /// Marks a peer as gone (its decoder stops when its entity drops it).
-    pub fn peer_left(&self, peer: PeerId) {
-        self.shared.with_peer(peer, |s| {
-            s.left = true;
-            s.left_at.get_or_insert_with(Instant::now);
-        });
+    /// A peer is gone: its final link figures (its decoder stops when its entity
+    /// drops it). Nothing of it stays here: its measurements (with up to
+    /// [`PROBE_HISTORY`](super::probe::PROBE_HISTORY) probe masks) go now, its Opus
+    /// decoder and its voice in the mix once `samespace-media-rx` sees its decoder
+    /// queue gone (within [`VOICE_SWEEP_INTERVAL`], after the app has read its voice
+    /// figures); the app keeps the figures it wants (`room::figures::DepartedPeers`).
+    pub fn peer_left(&self, peer: PeerId) -> Option<LinkReport> {
+        let mut stats = self.shared.stats();
+        let s = stats.get_mut(&peer)?;
+        s.left = true;
+        let now = Instant::now();
+        s.left_at.get_or_insert(now);
+        let last = s.report(peer.0, now);
+        stats.remove(&peer);
+        Some(last)
     }
 
     /// Keyframe requests raised by the decoders since the last call.
@@ -912,7 +929,24 @@ impl ReceiveLoop {
         // measured as if played, and handed over as the far-end reference.
         let mut started = Instant::now();
         let mut mixed = 0u64;
+        let mut swept = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            if swept.elapsed() >= VOICE_SWEEP_INTERVAL {
+                // The voices of peers that left (their decoder queue is gone).
+                swept = Instant::now();
+                let present = self
+                    .shared
+                    .decoders
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                voices.retain(|peer, _| present.contains_key(peer));
+                let mut mixer = self.voices.mixer();
+                for id in mixer.ids() {
+                    if !present.contains_key(&PeerId(id)) {
+                        mixer.forget(id);
+                    }
+                }
+            }
             if let Some(notice) = speaker.poll(Instant::now(), open) {
                 let output = speaker.device().map(|s| s.name().to_string());
                 self.shared.set_audio(|a| a.output = output);
@@ -987,6 +1021,16 @@ impl ReceiveLoop {
 
     fn audio(&self, packet: ReceivedMedia, voices: &mut HashMap<PeerId, VoiceIn>) {
         let peer = packet.from;
+        let present = self
+            .shared
+            .decoders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&peer);
+        if !present {
+            // Not (or no longer) in the room here: nothing is kept for it.
+            return;
+        }
         let voice = match voices.entry(peer) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => match OpusDecoder::new(1) {

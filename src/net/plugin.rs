@@ -33,7 +33,7 @@ use super::error::NetResult;
 use super::peer::{NetCommand, NetEvent};
 use super::probe::ProbeMask;
 use super::protocol::{PeerId, PeerToPeer, RoomCode};
-use super::stats::{LinkReport, PeerStats};
+use super::stats::LinkReport;
 use crate::AppSystems;
 use crate::segment::Cutout;
 
@@ -240,9 +240,8 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
             }
             NetEvent::PeerLeft { id } => {
                 info!(peer = id.0, "peer left");
-                link.bridge.peer_left(id);
+                let last = link.bridge.peer_left(id);
                 if let Some(entity) = link.peers.remove(&id) {
-                    let last = link.bridge.shared().link_report(id, Instant::now());
                     let mut peer = commands.entity(entity);
                     if let Some(last) = last {
                         peer.insert(LinkFigures(last));
@@ -332,10 +331,9 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
     }
     match &message {
         PeerToPeer::Hello { name } => {
-            stats
-                .entry(from)
-                .or_insert_with(|| PeerStats::new(String::new()))
-                .name = name.clone();
+            if let Some(s) = stats.get_mut(&from) {
+                s.name = name.clone();
+            }
         }
         PeerToPeer::Placement { placement, .. } => {
             if placement.is_sane()

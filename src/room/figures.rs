@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use serde::Serialize;
 
-use crate::net::plugin::{LinkFigures, RemotePeer};
+use crate::net::plugin::{LinkFigures, NetLink, RemotePeer};
 use crate::net::stats::{LATENCY_HISTORY, LinkReport, percentile};
+use crate::voice::plugin::VoiceLine;
 
 /// What was shown of a remote peer's pictures (pure: callers pass the times).
 #[derive(Component, Debug, Clone, Default)]
@@ -80,6 +81,8 @@ pub struct PeerFiguresLine {
     pub link: LinkReport,
     /// What was shown of it.
     pub shown: ShownReport,
+    /// Where it stood and how its voice came out here.
+    pub voice: VoiceLine,
 }
 
 impl PeerFiguresLine {
@@ -102,9 +105,14 @@ impl PeerFiguresLine {
     }
 }
 
-/// The figures of peers that left this room (cleared on entering a room).
+/// The figures of peers that left this room (cleared on entering a room), the
+/// newest [`DEPARTED_KEPT`].
 #[derive(Resource, Debug, Default)]
-pub struct DepartedPeers(pub Vec<PeerFiguresLine>);
+pub struct DepartedPeers(pub std::collections::VecDeque<PeerFiguresLine>);
+
+/// Departed peers whose figures a room keeps (a room that people come and go from
+/// all day stays small).
+pub const DEPARTED_KEPT: usize = 256;
 
 /// Keeps a leaving peer's figures (its entity is despawned with the final
 /// [`LinkFigures`] just inserted).
@@ -112,14 +120,24 @@ pub fn keep_departed_figures(
     removed: On<Remove, LinkFigures>,
     peers: Query<(&LinkFigures, Option<&ShownFigures>)>,
     departed: Option<ResMut<DepartedPeers>>,
+    link: Option<Res<NetLink>>,
 ) {
-    let (Ok((link, shown)), Some(mut departed)) = (peers.get(removed.entity), departed) else {
+    let (Ok((figures, shown)), Some(mut departed)) = (peers.get(removed.entity), departed) else {
         return;
     };
-    departed.0.push(PeerFiguresLine {
-        link: link.0.clone(),
+    if departed.0.len() >= DEPARTED_KEPT {
+        departed.0.pop_front();
+    }
+    departed.0.push_back(PeerFiguresLine {
+        voice: voice_line(link.as_deref(), figures.0.id),
+        link: figures.0.clone(),
         shown: shown.map(ShownFigures::report).unwrap_or_default(),
     });
+}
+
+/// What the room's mix knows of voice `id` (nothing out of a room).
+fn voice_line(link: Option<&NetLink>, id: u64) -> VoiceLine {
+    link.map_or_else(VoiceLine::default, |l| VoiceLine::of(l.bridge.voices(), id))
 }
 
 /// Every remote peer's figures, read from their entities and [`DepartedPeers`].
@@ -127,6 +145,7 @@ pub fn keep_departed_figures(
 pub struct PeerFigures<'w, 's> {
     live: Query<'w, 's, (&'static LinkFigures, Option<&'static ShownFigures>), With<RemotePeer>>,
     departed: Option<Res<'w, DepartedPeers>>,
+    link: Option<Res<'w, NetLink>>,
 }
 
 impl PeerFigures<'_, '_> {
@@ -136,6 +155,7 @@ impl PeerFigures<'_, '_> {
             .live
             .iter()
             .map(|(link, shown)| PeerFiguresLine {
+                voice: voice_line(self.link.as_deref(), link.0.id),
                 link: link.0.clone(),
                 shown: shown.map(ShownFigures::report).unwrap_or_default(),
             })
@@ -199,6 +219,7 @@ mod tests {
                 ..LinkReport::default()
             },
             shown: ShownReport::default(),
+            voice: VoiceLine::default(),
         }
         .overlay_line();
         assert!(line.starts_with("Ada: "), "{line}");

@@ -616,26 +616,58 @@ fn settled_figures(a: &mut Peer, b: &mut Peer) -> (usize, usize, u64) {
     process_figures()
 }
 
-/// Runs in a child process of this test binary, alone, with the allocator settings
-/// the app's `main` makes before any thread starts (`samespace::memory`; set later,
-/// as this test's thread already has an arena, they do not all take). Without them
-/// resident memory moves by 10-25 % between cycles with no leak (the allocator's
-/// bytes in use, printed, stay flat).
+/// Runs the test `name` in a child process of this test binary, alone, with the
+/// allocator settings the app's `main` makes before any thread starts
+/// (`samespace::memory`; set later, as this test's thread already has an arena,
+/// they do not all take). Without them resident memory moves by 10-25 % between
+/// cycles with no leak (the allocator's bytes in use, printed, stay flat). Returns
+/// `true` in the parent (the child passed); `false` in the child, which goes on.
+fn ran_in_a_child(name: &str) -> bool {
+    const CHILD: &str = "SAMESPACE_CYCLES_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return false;
+    }
+    let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env(CHILD, "1")
+        .envs(samespace::memory::allocator_environment())
+        .output()
+        .expect("run the cycles in a child");
+    let text = crate::common::text(&out);
+    eprintln!("{text}");
+    assert!(out.status.success() && text.contains("1 passed"), "{text}");
+    true
+}
+
+/// Threads, descriptors and resident memory at the end within 10 % of the first.
+fn assert_within_a_tenth(first: (usize, usize, u64), last: (usize, usize, u64)) {
+    let within = |after: f64, before: f64| after <= before * 1.10;
+    assert!(
+        within(last.0 as f64, first.0 as f64),
+        "threads grew from {} to {}",
+        first.0,
+        last.0
+    );
+    assert!(
+        within(last.1 as f64, first.1 as f64),
+        "file descriptors grew from {} to {}",
+        first.1,
+        last.1
+    );
+    assert!(
+        within(last.2 as f64, first.2 as f64),
+        "resident memory grew from {} to {} KiB",
+        first.2,
+        last.2
+    );
+}
+
 #[test]
 fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_the_first() {
-    const CHILD: &str = "SAMESPACE_CYCLES_CHILD";
-    let name = "room::fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_the_first";
-    if std::env::var_os(CHILD).is_none() {
-        let _one = ROOMS.lock().unwrap_or_else(|e| e.into_inner());
-        let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
-            .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-            .env(CHILD, "1")
-            .envs(samespace::memory::allocator_environment())
-            .output()
-            .expect("run the cycles in a child");
-        let text = crate::common::text(&out);
-        eprintln!("{text}");
-        assert!(out.status.success() && text.contains("1 passed"), "{text}");
+    if ran_in_a_child(
+        "room::fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_the_first",
+    ) {
         return;
     }
     let mut a = Peer::new();
@@ -662,23 +694,63 @@ fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_
         "after cycle 1: {} threads, {} fds, {} KiB RSS; after cycle 50: {} threads, {} fds, {} KiB RSS",
         first.0, first.1, first.2, last.0, last.1, last.2
     );
-    let within = |after: f64, before: f64| after <= before * 1.10;
-    assert!(
-        within(last.0 as f64, first.0 as f64),
-        "threads grew from {} to {}",
-        first.0,
-        last.0
+    assert_within_a_tenth(first, last);
+}
+
+/// One peer stays in its room while another joins by code and leaves 100 times
+/// (the soak of issue 14): every connection, decoder and voice of the visitor is
+/// freed, so the process ends where it was after the first visit.
+#[test]
+fn a_peer_stays_while_another_joins_and_leaves_100_times_and_nothing_piles_up() {
+    if ran_in_a_child(
+        "room::a_peer_stays_while_another_joins_and_leaves_100_times_and_nothing_piles_up",
+    ) {
+        return;
+    }
+    let mut a = Peer::new();
+    let mut b = Peer::new();
+    let (code, server) = create(&mut a, &mut b, None);
+    let visit = |a: &mut Peer, b: &mut Peer, round: usize| {
+        join(b, &code, &server, None);
+        assert!(
+            pump(a, b, Duration::from_secs(30), |a, b| a.sees("Bob")
+                && b.sees("Ada")),
+            "visit {round}: A sees {:?}, B ({:?}) sees {:?}: {:?}",
+            a.remotes(),
+            b.screen(),
+            b.remotes(),
+            b.notice()
+        );
+        b.send(LeaveRoom);
+        assert!(
+            pump(a, b, Duration::from_secs(20), |a, b| b.screen()
+                == Screen::Lobby
+                && !b.app.world().contains_resource::<NetLink>()
+                && a.remotes().is_empty()),
+            "visit {round}: B did not leave"
+        );
+    };
+    visit(&mut a, &mut b, 1);
+    let first = settled_figures(&mut a, &mut b);
+    eprintln!("after visit 1: {} KiB allocated", allocated_kib());
+    for round in 2..=100 {
+        visit(&mut a, &mut b, round);
+        if round % 25 == 0 {
+            let f = settled_figures(&mut a, &mut b);
+            eprintln!(
+                "after visit {round}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
+                f.0,
+                f.1,
+                f.2,
+                allocated_kib()
+            );
+        }
+    }
+    let last = settled_figures(&mut a, &mut b);
+    eprintln!(
+        "after visit 1: {} threads, {} fds, {} KiB RSS; after visit 100: {} threads, {} fds, {} KiB RSS",
+        first.0, first.1, first.2, last.0, last.1, last.2
     );
-    assert!(
-        within(last.1 as f64, first.1 as f64),
-        "file descriptors grew from {} to {}",
-        first.1,
-        last.1
-    );
-    assert!(
-        within(last.2 as f64, first.2 as f64),
-        "resident memory grew from {} to {} KiB",
-        first.2,
-        last.2
-    );
+    assert_eq!(a.screen(), Screen::Room, "A stayed in its room");
+    assert_within_a_tenth(first, last);
 }
