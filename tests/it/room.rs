@@ -560,15 +560,14 @@ fn allocated_kib() -> u64 {
     samespace::memory::allocator_figures().map_or(0, |f| f.in_use / 1024)
 }
 
-/// One cycle: A creates a room, B joins by code, both see each other, B leaves,
-/// then A leaves (its server stops); both back in the lobby with nothing left.
-fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
-    let (code, server) = create(a, b, None);
-    join(b, &code, &server, None);
+/// B joins A's room by code, both see each other, and B leaves (back in the lobby,
+/// A seeing nobody).
+fn visit(a: &mut Peer, b: &mut Peer, code: &str, server: &str, round: usize) {
+    join(b, code, server, None);
     assert!(
         pump(a, b, Duration::from_secs(30), |a, b| a.sees("Bob")
             && b.sees("Ada")),
-        "cycle {round}: A sees {:?}, B ({:?}) sees {:?}: {:?}",
+        "visit {round}: A sees {:?}, B ({:?}) sees {:?}: {:?}",
         a.remotes(),
         b.screen(),
         b.remotes(),
@@ -578,9 +577,17 @@ fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
     assert!(
         pump(a, b, Duration::from_secs(20), |a, b| b.screen()
             == Screen::Lobby
+            && !b.app.world().contains_resource::<NetLink>()
             && a.remotes().is_empty()),
-        "cycle {round}: B did not leave"
+        "visit {round}: B did not leave"
     );
+}
+
+/// One cycle: A creates a room, B joins by code, both see each other, B leaves,
+/// then A leaves (its server stops); both back in the lobby with nothing left.
+fn create_join_leave(a: &mut Peer, b: &mut Peer, round: usize) {
+    let (code, server) = create(a, b, None);
+    visit(a, b, &code, &server, round);
     a.send(LeaveRoom);
     assert!(
         pump(a, b, Duration::from_secs(20), |a, b| {
@@ -710,31 +717,11 @@ fn a_peer_stays_while_another_joins_and_leaves_100_times_and_nothing_piles_up() 
     let mut a = Peer::new();
     let mut b = Peer::new();
     let (code, server) = create(&mut a, &mut b, None);
-    let visit = |a: &mut Peer, b: &mut Peer, round: usize| {
-        join(b, &code, &server, None);
-        assert!(
-            pump(a, b, Duration::from_secs(30), |a, b| a.sees("Bob")
-                && b.sees("Ada")),
-            "visit {round}: A sees {:?}, B ({:?}) sees {:?}: {:?}",
-            a.remotes(),
-            b.screen(),
-            b.remotes(),
-            b.notice()
-        );
-        b.send(LeaveRoom);
-        assert!(
-            pump(a, b, Duration::from_secs(20), |a, b| b.screen()
-                == Screen::Lobby
-                && !b.app.world().contains_resource::<NetLink>()
-                && a.remotes().is_empty()),
-            "visit {round}: B did not leave"
-        );
-    };
-    visit(&mut a, &mut b, 1);
+    visit(&mut a, &mut b, &code, &server, 1);
     let first = settled_figures(&mut a, &mut b);
     eprintln!("after visit 1: {} KiB allocated", allocated_kib());
     for round in 2..=100 {
-        visit(&mut a, &mut b, round);
+        visit(&mut a, &mut b, &code, &server, round);
         if round % 25 == 0 {
             let f = settled_figures(&mut a, &mut b);
             eprintln!(
