@@ -68,7 +68,11 @@ type_into() { # window x y text: focus the window, click the field, clear it, ty
     xdotool windowfocus --sync "$1"
     click "$2" "$3"
     sleep 0.5
-    xdotool key --delay 60 --repeat 12 BackSpace
+    # The click puts the caret where it lands, maybe inside old text: go to its
+    # end before deleting it all.
+    xdotool key End
+    sleep 0.2
+    xdotool key --delay 60 --repeat 20 BackSpace
     xdotool type --delay 120 "$4"
 }
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; } # the log without colours
