@@ -181,8 +181,13 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
             assert!(num(p, "video_frames") > 50.0, "{me} <- {other} video: {p}");
             assert!(num(p, "audio_ms") > 3000.0, "{me} <- {other} audio: {p}");
             assert_eq!(p["tone_detected"], true, "{me} <- {other} tone: {p}");
-            // On one machine the peers meet directly: host candidates both ends.
-            assert_eq!(p["candidate_pair"], "host/host", "{me} <- {other}: {p}");
+            // On one machine the peers meet directly: host candidates, or a
+            // peer-reflexive one where a check arrived before the candidate did.
+            let pair = p["candidate_pair"].as_str().unwrap_or("none");
+            assert!(
+                ["host/host", "host/prflx", "prflx/host"].contains(&pair),
+                "{me} <- {other}: {p}"
+            );
             assert!(
                 num(p, "alpha_probes_matched") >= 3.0,
                 "{me} <- {other} probes: {p}"

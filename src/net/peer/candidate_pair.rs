@@ -3,6 +3,7 @@
 //! (`"host/host"`, `"relay/host"`, …: local first, as `peers[].candidate_pair` in
 //! the demo report).
 
+use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
 
 /// "local/remote" candidate types of the pair the transport selected; `None`
@@ -29,9 +30,13 @@ pub fn selected_pair(report: &RTCStatsReport) -> Option<String> {
         RTCStatsReportEntry::LocalCandidate(c) => c.candidate_type,
         _ => return None,
     };
-    let remote = match find("RTCRemoteIceCandidate_", &pair.remote_candidate_id)? {
-        RTCStatsReportEntry::RemoteCandidate(c) => c.candidate_type,
-        _ => return None,
+    // rtc 0.21 lists only the remote candidates that were signalled: one learnt
+    // from a connectivity check (a check that arrived before the candidate did) is
+    // peer-reflexive by definition and has no entry.
+    let remote = match find("RTCRemoteIceCandidate_", &pair.remote_candidate_id) {
+        Some(RTCStatsReportEntry::RemoteCandidate(c)) => c.candidate_type.to_string(),
+        Some(_) => return None,
+        None => RTCIceCandidateType::Prflx.to_string(),
     };
     Some(pair_name(&local, &remote))
 }
@@ -44,7 +49,6 @@ pub fn pair_name(local: &impl std::fmt::Display, remote: &impl std::fmt::Display
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtc::peer_connection::transport::RTCIceCandidateType;
 
     #[test]
     fn a_pair_is_named_local_type_first() {
