@@ -349,15 +349,20 @@ mod tests {
                 let k = ((y - shoulders) as f32 / (head as f32 * 0.5)).min(1.0);
                 head as f32 * (0.22 + k * 1.28)
             };
-            let (l, r) = (
-                (cx as f32 - half).max(0.0),
-                (cx as f32 + half).min(w as f32),
-            );
-            for x in l as usize..r as usize {
-                m[y * w + x] = 255;
-            }
+            fill_row(&mut m, w, y, cx, half);
         }
         m
+    }
+
+    /// Sets row `y` of a `w`-wide mask from `cx - half` to `cx + half` (clipped).
+    fn fill_row(m: &mut [u8], w: usize, y: usize, cx: usize, half: f32) {
+        let (l, r) = (
+            (cx as f32 - half).max(0.0),
+            (cx as f32 + half).min(w as f32),
+        );
+        for x in l as usize..r as usize {
+            m[y * w + x] = 255;
+        }
     }
 
     #[test]
@@ -395,13 +400,7 @@ mod tests {
             } else {
                 (a * 0.9 + (yf - collar).max(0.0)).min(w as f32 / 2.0)
             };
-            let (l, r) = (
-                (cx as f32 - half).max(0.0),
-                (cx as f32 + half).min(w as f32),
-            );
-            for x in l as usize..r as usize {
-                m[y * w + x] = 255;
-            }
+            fill_row(&mut m, w, y, cx, half);
         }
         m
     }

@@ -647,6 +647,46 @@ fn ran_in_a_child(name: &str) -> bool {
     true
 }
 
+/// Runs `step` `rounds` times and gives the settled figures after the first and
+/// the last, printing them (and the allocator's bytes in use) every `every`.
+fn figures_over(
+    a: &mut Peer,
+    b: &mut Peer,
+    what: &str,
+    rounds: usize,
+    every: usize,
+    mut step: impl FnMut(&mut Peer, &mut Peer, usize),
+) -> ((usize, usize, u64), (usize, usize, u64)) {
+    step(a, b, 1);
+    let first = settled_figures(a, b);
+    eprintln!("after {what} 1: {} KiB allocated", allocated_kib());
+    for round in 2..=rounds {
+        step(a, b, round);
+        if round % every == 0 && round != rounds {
+            let f = settled_figures(a, b);
+            eprintln!(
+                "after {what} {round}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
+                f.0,
+                f.1,
+                f.2,
+                allocated_kib()
+            );
+        }
+    }
+    let last = settled_figures(a, b);
+    eprintln!(
+        "after {what} 1: {} threads, {} fds, {} KiB RSS; after {what} {rounds}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
+        first.0,
+        first.1,
+        first.2,
+        last.0,
+        last.1,
+        last.2,
+        allocated_kib()
+    );
+    (first, last)
+}
+
 /// Threads, descriptors and resident memory at the end within 10 % of the first.
 fn assert_within_a_tenth(first: (usize, usize, u64), last: (usize, usize, u64)) {
     let within = |after: f64, before: f64| after <= before * 1.10;
@@ -679,28 +719,7 @@ fn fifty_create_join_leave_cycles_leave_threads_descriptors_and_memory_as_after_
     }
     let mut a = Peer::new();
     let mut b = Peer::new();
-    create_join_leave(&mut a, &mut b, 1);
-    let first = settled_figures(&mut a, &mut b);
-    eprintln!("after cycle 1: {} KiB allocated", allocated_kib());
-    for round in 2..=50 {
-        create_join_leave(&mut a, &mut b, round);
-        if round % 10 == 0 {
-            let f = settled_figures(&mut a, &mut b);
-            eprintln!(
-                "after cycle {round}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
-                f.0,
-                f.1,
-                f.2,
-                allocated_kib()
-            );
-        }
-    }
-    let last = settled_figures(&mut a, &mut b);
-    eprintln!("after cycle 50: {} KiB allocated", allocated_kib());
-    eprintln!(
-        "after cycle 1: {} threads, {} fds, {} KiB RSS; after cycle 50: {} threads, {} fds, {} KiB RSS",
-        first.0, first.1, first.2, last.0, last.1, last.2
-    );
+    let (first, last) = figures_over(&mut a, &mut b, "cycle", 50, 10, create_join_leave);
     assert_within_a_tenth(first, last);
 }
 
@@ -717,27 +736,9 @@ fn a_peer_stays_while_another_joins_and_leaves_100_times_and_nothing_piles_up() 
     let mut a = Peer::new();
     let mut b = Peer::new();
     let (code, server) = create(&mut a, &mut b, None);
-    visit(&mut a, &mut b, &code, &server, 1);
-    let first = settled_figures(&mut a, &mut b);
-    eprintln!("after visit 1: {} KiB allocated", allocated_kib());
-    for round in 2..=100 {
-        visit(&mut a, &mut b, &code, &server, round);
-        if round % 25 == 0 {
-            let f = settled_figures(&mut a, &mut b);
-            eprintln!(
-                "after visit {round}: {} threads, {} fds, {} KiB RSS, {} KiB allocated",
-                f.0,
-                f.1,
-                f.2,
-                allocated_kib()
-            );
-        }
-    }
-    let last = settled_figures(&mut a, &mut b);
-    eprintln!(
-        "after visit 1: {} threads, {} fds, {} KiB RSS; after visit 100: {} threads, {} fds, {} KiB RSS",
-        first.0, first.1, first.2, last.0, last.1, last.2
-    );
+    let (first, last) = figures_over(&mut a, &mut b, "visit", 100, 25, |a, b, round| {
+        visit(a, b, &code, &server, round);
+    });
     assert_eq!(a.screen(), Screen::Room, "A stayed in its room");
     assert_within_a_tenth(first, last);
 }
