@@ -197,7 +197,7 @@ pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, 
         .map(|_| OpusDecoder::new(1))
         .collect::<Result<Vec<_>, _>>()?;
     let mut encoder = OpusEncoder::for_voice(1, 32_000, 10)?;
-    let mut processor = VoiceProcessor::new(TalkSettings::default());
+    let mut processor = VoiceProcessor::new(TalkSettings::default())?;
     let (tap, far_end) = far_end_channel();
     let mut voices = VoiceMixer::default();
     let mut stereo = vec![0.0f32; 2 * FRAME_SAMPLES];

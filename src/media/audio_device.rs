@@ -884,7 +884,8 @@ mod tests {
             assert!(frame[2..].iter().all(|&s| s == 0.0));
         }
         // The 48 kHz mix went to the echo canceller's reference, in mono.
-        let mut processor = crate::talk::VoiceProcessor::new(crate::talk::TalkSettings::off());
+        let mut processor =
+            crate::talk::VoiceProcessor::new(crate::talk::TalkSettings::off()).expect("processor");
         let fed = far_end.drain_into(&mut processor).expect("reference");
         assert!(fed >= 4800, "{fed}");
         let mut mono = OutputConverter::new(1, SAMPLE_RATE, None).expect("converter");

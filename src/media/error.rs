@@ -30,6 +30,9 @@ pub enum MediaError {
     /// libopus reported an error.
     #[error("opus codec error")]
     Opus(#[from] opus::Error),
+    /// The voice processing could not be set up.
+    #[error("voice processing: {0}")]
+    Talk(#[from] crate::talk::TalkError),
     /// An audio layout this code does not handle (only mono and stereo are supported).
     #[error("unsupported channel count {0}, expected 1 or 2")]
     Channels(u16),

@@ -837,7 +837,20 @@ impl AudioLoop {
         } else {
             self.talk
         };
-        let mut processor = VoiceProcessor::new(settings);
+        let mut processor = match VoiceProcessor::new(settings) {
+            Ok(p) => p,
+            Err(e) => {
+                // Unprocessed voice rather than none.
+                warn!(error = %e, "no echo canceller: sending the microphone unprocessed");
+                match VoiceProcessor::new(TalkSettings::off()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(error = %e, "no voice processing: sending no audio");
+                        return;
+                    }
+                }
+            }
+        };
         let mut frames = 0u64;
         let mut next = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {

@@ -1,7 +1,7 @@
 //! Talking in one room: the capture-side voice processing.
 //!
-//! The microphone signal goes through echo cancellation (AEC3, with what the
-//! speaker plays as the far-end reference), noise suppression and automatic gain
+//! The microphone signal goes through echo cancellation (AEC3 tuned for a room,
+//! [`echo`], with what the speaker plays as the far-end reference), noise suppression and automatic gain
 //! control (AGC2) before it is Opus-encoded ([`VoiceProcessor`], 10 ms frames at 48
 //! kHz). Pure, no Bevy, no threads: the audio thread (`samespace-audio-tx` in
 //! `crate::net::bridge`) drives it.
@@ -23,6 +23,7 @@
 /// the lower layer: media's devices feed it the far-end reference).
 pub const SAMPLE_RATE: u32 = 48_000;
 
+pub mod echo;
 pub mod error;
 pub mod measure;
 pub mod processor;

@@ -2,19 +2,21 @@
 //! suppression, AGC2 gain control, high-pass filter) on the microphone signal, with
 //! the playout mix as the echo canceller's far-end reference.
 //!
-//! The module is `sonora`, a Rust port of WebRTC's audio processing module; it
-//! works on 10 ms frames ([`FRAME_10MS`] samples of mono 48 kHz). Far-end audio can
+//! Echo cancellation is AEC3 tuned for a room ([`super::echo`], the `aec3` crate,
+//! which exposes AEC3's configuration); noise suppression, gain control and the
+//! high-pass filter are `sonora`, a Rust port of WebRTC's audio processing module,
+//! after it. Both work on 10 ms frames ([`FRAME_10MS`] samples of mono 48 kHz). Far-end audio can
 //! come in pieces of any length (a sound card's callback size); it is cut into
 //! frames here. Capture audio must come in whole frames (the 20 ms Opus frame is
 //! two), so processing adds no delay.
 
 use sonora::config::{
-    AdaptiveDigital, EchoCanceller, GainController2, HighPassFilter, NoiseSuppression,
-    NoiseSuppressionLevel,
+    AdaptiveDigital, GainController2, HighPassFilter, NoiseSuppression, NoiseSuppressionLevel,
 };
 use sonora::{AudioProcessing, Config, StreamConfig};
 
 use super::SAMPLE_RATE;
+use super::echo::EchoCanceller;
 use super::error::TalkError;
 
 /// Samples in one 10 ms frame at 48 kHz: the processing module's unit.
@@ -53,6 +55,14 @@ impl TalkSettings {
         }
     }
 
+    /// Whether `sonora`'s module runs: for noise suppression or gain control (with
+    /// its high-pass filter). Echo cancellation alone needs it not: the canceller
+    /// has its own high-pass filter, and the module's band split would only blur
+    /// the voice.
+    fn module_runs(&self) -> bool {
+        self.noise_suppression || self.gain_control
+    }
+
     /// Whether any step runs.
     pub fn any(&self) -> bool {
         self.echo_cancellation || self.noise_suppression || self.gain_control
@@ -60,14 +70,15 @@ impl TalkSettings {
 
     fn module_config(&self) -> Config {
         Config {
-            high_pass_filter: self.any().then(HighPassFilter::default),
-            echo_canceller: self.echo_cancellation.then(EchoCanceller::default),
+            // The echo canceller has its own high-pass filter ahead of it.
+            high_pass_filter: self.module_runs().then(HighPassFilter::default),
+            // The echo canceller runs ahead of this module (`super::echo`).
+            echo_canceller: None,
             // High: 12 dB better SNR on fan noise at 5 dB (VeryHigh: 15 dB, with more
-            // damage to the voice); on the echo canceller's linear output, which is
-            // free of most echo, the noise estimate is not thrown by the echo.
+            // damage to the voice).
             noise_suppression: self.noise_suppression.then_some(NoiseSuppression {
                 level: NoiseSuppressionLevel::High,
-                analyze_linear_aec_output_when_available: true,
+                analyze_linear_aec_output_when_available: false,
             }),
             gain_controller2: self.gain_control.then(|| GainController2 {
                 adaptive_digital: Some(AdaptiveDigital::default()),
@@ -95,6 +106,10 @@ pub struct TalkStats {
 pub struct VoiceProcessor {
     settings: TalkSettings,
     module: AudioProcessing,
+    /// AEC3, with echo cancellation on.
+    echo: Option<EchoCanceller>,
+    /// The canceller's latest ERLE estimate (dB) and delay (ms).
+    echo_metrics: Option<(f64, i32)>,
     /// Far-end samples short of a whole frame, waiting for the rest.
     far_pending: Vec<f32>,
     /// One frame of scratch output.
@@ -113,22 +128,30 @@ impl std::fmt::Debug for VoiceProcessor {
 }
 
 impl VoiceProcessor {
-    /// A processor for mono 48 kHz with the steps in `settings`.
-    pub fn new(settings: TalkSettings) -> Self {
+    /// A processor for mono 48 kHz with the steps in `settings`. Fails only if the
+    /// echo canceller cannot be set up.
+    pub fn new(settings: TalkSettings) -> Result<Self, TalkError> {
         let stream = StreamConfig::new(SAMPLE_RATE, 1);
         let module = AudioProcessing::builder()
             .config(settings.module_config())
             .capture_config(stream)
             .render_config(stream)
             .build();
-        Self {
+        let echo = if settings.echo_cancellation {
+            Some(EchoCanceller::new()?)
+        } else {
+            None
+        };
+        Ok(Self {
             settings,
             module,
+            echo,
+            echo_metrics: None,
             far_pending: Vec::with_capacity(FRAME_10MS),
             scratch: vec![0.0; FRAME_10MS],
             far_end_samples: 0,
             capture_samples: 0,
-        }
+        })
     }
 
     /// The steps that run.
@@ -165,9 +188,10 @@ impl VoiceProcessor {
     }
 
     fn render_frame(&mut self, frame: &[f32]) -> Result<(), TalkError> {
-        self.module
-            .process_render_f32(&[frame], &mut [self.scratch.as_mut_slice()])?;
-        Ok(())
+        match &mut self.echo {
+            Some(echo) => echo.push_far_frame(frame),
+            None => Ok(()),
+        }
     }
 
     /// Processes microphone audio in place: `samples` must be whole 10 ms frames.
@@ -183,19 +207,26 @@ impl VoiceProcessor {
             return Ok(());
         }
         for frame in samples.chunks_exact_mut(FRAME_10MS) {
-            self.module
-                .process_capture_f32(&[&*frame], &mut [self.scratch.as_mut_slice()])?;
-            frame.copy_from_slice(&self.scratch);
+            if let Some(echo) = &mut self.echo {
+                echo.process(frame)?;
+                if let Some(m) = echo.metrics() {
+                    self.echo_metrics = Some(m);
+                }
+            }
+            if self.settings.module_runs() {
+                self.module
+                    .process_capture_f32(&[&*frame], &mut [self.scratch.as_mut_slice()])?;
+                frame.copy_from_slice(&self.scratch);
+            }
         }
         Ok(())
     }
 
     /// The canceller's own figures.
     pub fn stats(&self) -> TalkStats {
-        let s = self.module.statistics();
         TalkStats {
-            erle_db: s.echo_return_loss_enhancement,
-            delay_ms: s.delay_ms,
+            erle_db: self.echo_metrics.map(|(erle, _)| erle),
+            delay_ms: self.echo_metrics.map(|(_, delay)| delay),
             far_end_samples: self.far_end_samples,
             capture_samples: self.capture_samples,
         }
@@ -208,7 +239,7 @@ mod tests {
 
     #[test]
     fn capture_must_be_whole_frames() {
-        let mut p = VoiceProcessor::new(TalkSettings::default());
+        let mut p = VoiceProcessor::new(TalkSettings::default()).expect("processor");
         let mut short = vec![0.0; FRAME_10MS + 1];
         assert_eq!(
             p.process_capture(&mut short),
@@ -224,7 +255,7 @@ mod tests {
 
     #[test]
     fn far_end_in_odd_pieces_is_cut_into_frames() {
-        let mut p = VoiceProcessor::new(TalkSettings::default());
+        let mut p = VoiceProcessor::new(TalkSettings::default()).expect("processor");
         for n in [100, 1000, 7, 333] {
             p.push_far_end(&vec![0.1; n]).expect("far end");
         }
@@ -239,7 +270,7 @@ mod tests {
     fn a_steady_tone_is_suppressed_as_noise_but_kept_without_the_suppressor() {
         // A 900 Hz sine of amplitude 0.3; its amplitude after 3 s (RMS × √2).
         let after_3_s = |settings: TalkSettings| {
-            let mut p = VoiceProcessor::new(settings);
+            let mut p = VoiceProcessor::new(settings).expect("processor");
             let step = std::f32::consts::TAU * 900.0 / SAMPLE_RATE as f32;
             let mut last = Vec::new();
             for chunk in 0..150 {
@@ -263,7 +294,7 @@ mod tests {
 
     #[test]
     fn with_everything_off_the_signal_passes_unchanged() {
-        let mut p = VoiceProcessor::new(TalkSettings::off());
+        let mut p = VoiceProcessor::new(TalkSettings::off()).expect("processor");
         let original: Vec<f32> = (0..960).map(|i| (i as f32 * 0.01).sin() * 0.3).collect();
         let mut s = original.clone();
         p.process_capture(&mut s).expect("process");

@@ -89,7 +89,7 @@ mod tests {
         }
         tap.push(&[]);
         assert_eq!(far.dropped(), 3);
-        let mut p = VoiceProcessor::new(TalkSettings::default());
+        let mut p = VoiceProcessor::new(TalkSettings::default()).expect("processor");
         let fed = far.drain_into(&mut p).expect("drain");
         assert_eq!(fed, FAR_END_CAPACITY * 100);
         assert_eq!(p.stats().far_end_samples, fed as u64);
