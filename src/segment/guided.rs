@@ -375,7 +375,10 @@ mod tests {
 
     #[test]
     fn wrong_sizes_are_errors() {
-        let params = GuidedParams::default();
+        let params = GuidedParams {
+            subsample: 4,
+            ..GuidedParams::default()
+        };
         let mut filter = GuidedFilter::default();
         let mut alpha = Vec::new();
         let rgb = vec![0u8; 16 * 16 * 3];
