@@ -12,7 +12,9 @@ use crate::media::voice::mixer::VoiceMixer;
 use crate::talk::room_sim::{RoomResponse, add, convolve};
 use crate::talk::{TalkSettings, VoiceProcessor, far_end_channel};
 
-use crate::capture::{SyntheticParams, SyntheticParticipant};
+use crate::capture::{Frame, SyntheticParams, SyntheticParticipant};
+use crate::segment::guided::GuidedParams;
+use crate::segment::postprocess::{boundary_f_score, halo, iou};
 use crate::segment::{
     BackendChoice, BackendKind, CutoutPipeline, ModelChoice, SegmentConfig, SegmentError,
 };
@@ -53,6 +55,8 @@ pub struct SegmentBenchRow {
     pub width: u32,
     /// Frame size.
     pub height: u32,
+    /// Edge refinement: `bilinear` or `guided`.
+    pub refinement: &'static str,
     /// RGB8 → model input.
     pub convert: Percentiles,
     /// Inference.
@@ -63,7 +67,81 @@ pub struct SegmentBenchRow {
     pub total: Percentiles,
 }
 
-/// Measures the cutout pipeline on synthetic-participant frames.
+/// Camera noise: a seeded, roughly Gaussian perturbation (sum of four uniforms)
+/// added to every channel, new on each call.
+#[derive(Clone, Debug)]
+pub struct CameraNoise {
+    state: u64,
+    /// Standard deviation in 8-bit levels.
+    pub sigma: f32,
+}
+
+impl CameraNoise {
+    /// Noise of `sigma` levels from `seed`.
+    pub fn new(sigma: f32, seed: u64) -> Self {
+        Self {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            sigma,
+        }
+    }
+
+    fn uniform(&mut self) -> f32 {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// One sample of zero mean and standard deviation `sigma`.
+    pub fn sample(&mut self) -> f32 {
+        let sum = self.uniform() + self.uniform() + self.uniform() + self.uniform();
+        // Four U(0,1) have mean 2 and variance 1/3.
+        (sum - 2.0) * 3f32.sqrt() * self.sigma
+    }
+
+    /// `src` with fresh noise, rounded and clamped to 0..=255.
+    pub fn apply(&mut self, src: &[u8]) -> Vec<u8> {
+        src.iter()
+            .map(|&v| (f32::from(v) + self.sample()).round().clamp(0.0, 255.0) as u8)
+            .collect()
+    }
+}
+
+/// A still picture, RGB8.
+#[derive(Clone, Debug)]
+pub struct Still {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Still {
+    /// The picture stretched to `width x height` (bilinear).
+    pub fn resized(&self, width: u32, height: u32) -> Result<Self, anyhow::Error> {
+        let img = image::RgbImage::from_raw(self.width, self.height, self.rgb.clone())
+            .ok_or_else(|| anyhow::anyhow!("still buffer does not match its size"))?;
+        let out =
+            image::imageops::resize(&img, width, height, image::imageops::FilterType::Triangle);
+        Ok(Self {
+            width,
+            height,
+            rgb: out.into_raw(),
+        })
+    }
+}
+
+/// Standard deviation of the camera noise on still frames, in 8-bit levels.
+pub const STILL_NOISE_SIGMA: f32 = 3.0;
+
+/// Measures the cutout pipeline on synthetic-participant frames, or, with
+/// `still`, on that picture stretched to the size with new camera noise
+/// ([`STILL_NOISE_SIGMA`]) on every frame; `guided` turns the guided-filter edge
+/// refinement on.
+#[expect(clippy::too_many_arguments, reason = "one flag per measured case")]
 pub fn bench_segmentation(
     models_dir: &Path,
     assets_dir: &Path,
@@ -71,26 +149,38 @@ pub fn bench_segmentation(
     width: u32,
     height: u32,
     frames: usize,
+    still: Option<&Still>,
+    guided: bool,
 ) -> Result<SegmentBenchRow, anyhow::Error> {
-    let source = SyntheticParticipant::new(
-        assets_dir,
-        SyntheticParams {
-            width,
-            height,
-            ..SyntheticParams::default()
-        },
-    )?;
+    let mut render: Box<dyn FnMut(usize) -> Vec<u8>> = match still {
+        Some(still) => {
+            let sized = still.resized(width, height)?;
+            let mut noise = CameraNoise::new(STILL_NOISE_SIGMA, 7);
+            Box::new(move |_| noise.apply(&sized.rgb))
+        }
+        None => {
+            let source = SyntheticParticipant::new(
+                assets_dir,
+                SyntheticParams {
+                    width,
+                    height,
+                    ..SyntheticParams::default()
+                },
+            )?;
+            Box::new(move |n| source.render(n as f32 / 30.0))
+        }
+    };
     let mut config = SegmentConfig::new(models_dir.to_path_buf());
     config.backend = backend;
     config.model = ModelChoice::Auto;
+    config.post.guided = guided.then(GuidedParams::default);
     let mut pipeline = CutoutPipeline::new(config);
     let kind = crate::segment::preprocess::choose_model(ModelChoice::Auto, width, height);
     let warmup = 5;
     let (mut c, mut i, mut p, mut t) = (vec![], vec![], vec![], vec![]);
     for n in 0..frames + warmup {
-        let rgb = source.render(n as f32 / 30.0);
-        let frame =
-            crate::capture::Frame::new(n as u64, std::time::Instant::now(), width, height, rgb)?;
+        let rgb = render(n);
+        let frame = Frame::new(n as u64, Instant::now(), width, height, rgb)?;
         pipeline
             .process(&frame)
             .map_err(|e: SegmentError| anyhow::anyhow!(e))?;
@@ -107,6 +197,7 @@ pub fn bench_segmentation(
         model: kind.name(),
         width,
         height,
+        refinement: if guided { "guided" } else { "bilinear" },
         convert: Percentiles::of(&c),
         infer: Percentiles::of(&i),
         post: Percentiles::of(&p),
@@ -114,18 +205,131 @@ pub fn bench_segmentation(
     })
 }
 
-/// Formats the segmentation rows as a text table.
-pub fn segmentation_table(rows: &[SegmentBenchRow]) -> String {
+/// Edge quality of one post-processing setting on a still picture against its
+/// reference mask, and its steadiness under camera noise.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EdgeBenchRow {
+    /// `bilinear` (feathered upsampling) or `guided` (guided-filter refinement).
+    pub refinement: &'static str,
+    /// Intersection over union with the reference (alpha ≥ 128), clean picture.
+    pub iou: f32,
+    /// Boundary F-score with the reference, 2 px tolerance, clean picture.
+    pub boundary_f: f32,
+    /// Mean alpha (0..1) 3–8 px outside the reference person, clean picture.
+    pub halo: f32,
+    /// Mean absolute frame-to-frame alpha change (0..1) over all pixels, noisy frames.
+    pub flicker: f32,
+    /// Noisy frames measured.
+    pub frames: usize,
+    /// Post-processing per noisy frame, ms.
+    pub post: Percentiles,
+    /// Frame → cutout per noisy frame, ms.
+    pub total: Percentiles,
+}
+
+/// Runs the clean `still` once, then `frames` copies with fresh camera noise of
+/// `sigma` levels (temporal smoothing on, as live), through the pipeline without
+/// and with the guided filter, and compares against `reference` (a mask of the
+/// still's size).
+pub fn bench_edges(
+    config: &SegmentConfig,
+    still: &Still,
+    reference: &[u8],
+    frames: usize,
+    sigma: f32,
+) -> Result<Vec<EdgeBenchRow>, anyhow::Error> {
+    let (w, h) = (still.width as usize, still.height as usize);
+    anyhow::ensure!(
+        reference.len() == w * h,
+        "reference mask has {} pixels, the still {}",
+        reference.len(),
+        w * h
+    );
+    let mut rows = Vec::new();
+    for (name, guided) in [
+        ("bilinear", None),
+        ("guided", Some(GuidedParams::default())),
+    ] {
+        let mut config = config.clone();
+        config.post.guided = guided;
+        config.temporal = true;
+        let mut pipeline = CutoutPipeline::new(config);
+        let frame = |n: usize, rgb: Vec<u8>| {
+            Frame::new(n as u64, Instant::now(), still.width, still.height, rgb)
+        };
+        let clean = pipeline.process(&frame(0, still.rgb.clone())?)?;
+        let mut noise = CameraNoise::new(sigma, 11);
+        let (mut prev, mut change, mut pairs) = (None::<Vec<u8>>, 0.0f64, 0usize);
+        let (mut post, mut total) = (Vec::new(), Vec::new());
+        for n in 1..=frames {
+            let cutout = pipeline.process(&frame(n, noise.apply(&still.rgb))?)?;
+            let t = pipeline.timings();
+            post.push(t.post_ms);
+            total.push(t.total_ms());
+            if let Some(p) = &prev {
+                let sum: u64 = p
+                    .iter()
+                    .zip(&cutout.mask)
+                    .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+                    .sum();
+                change += sum as f64 / (255.0 * (w * h) as f64);
+                pairs += 1;
+            }
+            prev = Some(cutout.mask);
+        }
+        rows.push(EdgeBenchRow {
+            refinement: name,
+            iou: iou(&clean.mask, reference, 128),
+            boundary_f: boundary_f_score(&clean.mask, reference, w, h, 128, 2),
+            halo: halo(&clean.mask, reference, w, h, 128, 3, 8),
+            flicker: if pairs == 0 {
+                0.0
+            } else {
+                (change / pairs as f64) as f32
+            },
+            frames,
+            post: Percentiles::of(&post),
+            total: Percentiles::of(&total),
+        });
+    }
+    Ok(rows)
+}
+
+/// Formats the edge rows as a text table.
+pub fn edges_table(rows: &[EdgeBenchRow]) -> String {
     let mut s = String::from(
-        "backend  model      size       convert p50/p95   infer p50/p95     post p50/p95      total p50/p95  (ms/frame)\n",
+        "refinement  IoU     boundary F  halo    flicker   post p50/p95    total p50/p95 (ms)\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "{:<8} {:<10} {:>4}x{:<5} {:>6.2} / {:<8.2} {:>6.2} / {:<8.2} {:>6.2} / {:<8.2} {:>6.2} / {:<6.2}\n",
+            "{:<10}  {:.4}  {:.4}      {:.4}  {:.5}   {:>5.2} / {:<6.2}  {:>5.2} / {:<6.2}\n",
+            r.refinement,
+            r.iou,
+            r.boundary_f,
+            r.halo,
+            r.flicker,
+            r.post.p50,
+            r.post.p95,
+            r.total.p50,
+            r.total.p95
+        ));
+    }
+    s
+}
+
+/// Formats the segmentation rows as a text table.
+pub fn segmentation_table(rows: &[SegmentBenchRow]) -> String {
+    let mut s = String::from(
+        "backend  model      size       edges     convert p50/p95   infer p50/p95     post p50/p95      total p50/p95  (ms/frame)\n",
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{:<8} {:<10} {:>4}x{:<5} {:<9} {:>6.2} / {:<8.2} {:>6.2} / {:<8.2} {:>6.2} / {:<8.2} {:>6.2} / {:<6.2}\n",
             r.backend.name(),
             r.model,
             r.width,
             r.height,
+            r.refinement,
             r.convert.p50,
             r.convert.p95,
             r.infer.p50,
@@ -254,6 +458,20 @@ mod tests {
         assert_eq!(p.p50, 51.0);
         assert_eq!(p.p95, 95.0);
         assert_eq!(Percentiles::of(&[]), Percentiles::default());
+    }
+
+    #[test]
+    fn camera_noise_has_zero_mean_and_the_asked_spread_and_changes_each_frame() {
+        let mut noise = CameraNoise::new(3.0, 1);
+        let samples: Vec<f32> = (0..20_000).map(|_| noise.sample()).collect();
+        let mean = samples.iter().sum::<f32>() / samples.len() as f32;
+        let var = samples.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / samples.len() as f32;
+        assert!(mean.abs() < 0.1, "mean {mean}");
+        assert!((var.sqrt() - 3.0).abs() < 0.15, "sigma {}", var.sqrt());
+        let grey = vec![128u8; 1000];
+        let (a, b) = (noise.apply(&grey), noise.apply(&grey));
+        assert_ne!(a, b);
+        assert!(a.iter().all(|&v| (110..=146).contains(&v)));
     }
 
     #[test]

@@ -309,9 +309,17 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
-    /// Which measurements: all, or one of segmentation, render, physics, encode, audio.
+    /// Which measurements: all, or one of segmentation, edges, render, physics, encode, audio.
     #[arg(long, default_value = "all")]
     pub only: String,
+    /// Segmentation frames from this picture (stretched to each size, new camera
+    /// noise on every frame) instead of the synthetic participant; the edge
+    /// measurements use it at its own size.
+    #[arg(long)]
+    pub still: Option<PathBuf>,
+    /// The still's reference mask (grey PNG of its size), for the edge measurements.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
     /// Seconds of audio through the audio chain.
     #[arg(long, default_value_t = 20.0)]
     pub audio_seconds: f32,

@@ -133,6 +133,7 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     if ![
         "all",
         "segmentation",
+        "edges",
         "render",
         "physics",
         "encode",
@@ -140,10 +141,20 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     ]
     .contains(&only)
     {
-        bail!("--only must be all, segmentation, render, physics, encode or audio (got {only:?})");
+        bail!(
+            "--only must be all, segmentation, edges, render, physics, encode or audio (got {only:?})"
+        );
     }
     let want = |what: &str| only == "all" || only == what;
     let mut json = serde_json::Map::new();
+    let still = match &args.still {
+        Some(path) => {
+            let (width, height, rgb) =
+                load_rgb(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(bench::Still { width, height, rgb })
+        }
+        None => None,
+    };
     if want("segmentation") {
         let models = args.models.clone().unwrap_or_else(models_dir);
         let assets = assets_dir();
@@ -161,20 +172,64 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         }
         let mut rows = Vec::new();
         for b in backends {
-            for (w, h) in [(640, 480), (1280, 720)] {
+            // 640x480 also with the guided filter (off by default).
+            for (w, h, guided) in [(640, 480, false), (640, 480, true), (1280, 720, false)] {
                 let frames = if b == BackendChoice::Tract {
                     args.frames.min(20)
                 } else {
                     args.frames
                 };
                 rows.push(bench::bench_segmentation(
-                    &models, &assets, b, w, h, frames,
+                    &models,
+                    &assets,
+                    b,
+                    w,
+                    h,
+                    frames,
+                    still.as_ref(),
+                    guided,
                 )?);
             }
         }
-        println!("Segmentation (frame → cutout), synthetic participant frames, ms/frame:");
+        let source = match &args.still {
+            Some(path) => format!(
+                "{} with camera noise (sigma {} levels)",
+                path.display(),
+                bench::STILL_NOISE_SIGMA
+            ),
+            None => "synthetic participant frames".into(),
+        };
+        println!("Segmentation (frame → cutout), {source}, ms/frame:");
         print!("{}", bench::segmentation_table(&rows));
         json.insert("segmentation".into(), serde_json::to_value(&rows)?);
+    }
+    if want("edges") {
+        match (&still, &args.reference) {
+            (Some(still), Some(reference)) => {
+                let mask = image::open(reference)
+                    .with_context(|| format!("reading {}", reference.display()))?
+                    .into_luma8();
+                let mut config = SegmentConfig::new(args.models.clone().unwrap_or_else(models_dir));
+                config.backend = args.backend;
+                let rows = bench::bench_edges(
+                    &config,
+                    still,
+                    mask.as_raw(),
+                    args.frames,
+                    bench::STILL_NOISE_SIGMA,
+                )?;
+                println!(
+                    "\nEdges: {} against {}, {} noisy frames:",
+                    args.still.as_deref().unwrap_or(Path::new("")).display(),
+                    reference.display(),
+                    args.frames
+                );
+                print!("{}", bench::edges_table(&rows));
+                json.insert("edges".into(), serde_json::to_value(&rows)?);
+            }
+            _ if only == "edges" => bail!("--only edges needs --still and --reference"),
+            _ => println!("Edges: skipped (needs --still and --reference)"),
+        }
     }
     if want("physics") {
         println!(

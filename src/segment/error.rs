@@ -51,4 +51,14 @@ pub enum SegmentError {
         /// Height.
         height: u32,
     },
+    /// A buffer handed to a post-processing step has the wrong length.
+    #[error("{what} has {found} values, expected {expected}")]
+    SizeMismatch {
+        /// Which buffer.
+        what: &'static str,
+        /// Length needed.
+        expected: usize,
+        /// Length given.
+        found: usize,
+    },
 }

@@ -4,6 +4,7 @@
 //!   run time, see [`runtime`]) or tract (pure Rust, slower fallback).
 //! - [`preprocess`] / [`postprocess`]: pure functions (model choice, letterbox, resize;
 //!   temporal smoothing, speck removal, feathered upsampling).
+//! - [`guided`]: edge refinement of the upsampled mask against the full-resolution frame.
 //! - [`pipeline`]: frame → cutout, synchronous. [`worker`]: the same on the
 //!   `samespace-segment` thread, fed by the capture channel and feeding a bounded
 //!   channel of capacity [`SEGMENT_TO_WORLD_CAPACITY`] (newest wins).
@@ -12,6 +13,7 @@
 
 pub mod cutout;
 pub mod error;
+pub mod guided;
 pub mod model;
 pub mod pipeline;
 pub mod postprocess;

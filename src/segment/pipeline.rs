@@ -6,8 +6,11 @@ use std::time::Instant;
 
 use super::cutout::Cutout;
 use super::error::SegmentError;
+use super::guided::GuidedFilter;
 use super::model::{BackendChoice, BackendKind, ModelChoice, ModelKind, Segmenter};
-use super::postprocess::{PostParams, TemporalSmoother, remove_specks, upsample_to_mask};
+use super::postprocess::{
+    PostParams, TemporalSmoother, remove_specks, resample_letterboxed, upsample_to_mask,
+};
 use super::preprocess::{choose_model, letterbox_for, rgb_to_model_input};
 use crate::capture::Frame;
 
@@ -49,7 +52,7 @@ pub struct StageTimings {
     pub convert_ms: f32,
     /// Model inference.
     pub infer_ms: f32,
-    /// Smoothing, speck removal, upsampling, RGBA composition.
+    /// Smoothing, speck removal, upsampling with edge refinement, RGBA composition.
     pub post_ms: f32,
 }
 
@@ -68,6 +71,8 @@ pub struct CutoutPipeline {
     input: Vec<f32>,
     prob: Vec<f32>,
     labels: Vec<u32>,
+    grid: Vec<f32>,
+    guided: GuidedFilter,
     smoother: TemporalSmoother,
     last_shape: (u32, u32),
     timings: StageTimings,
@@ -83,6 +88,8 @@ impl CutoutPipeline {
             input: Vec::new(),
             prob: Vec::new(),
             labels: Vec::new(),
+            grid: Vec::new(),
+            guided: GuidedFilter::default(),
             smoother: TemporalSmoother::default(),
             last_shape: (0, 0),
             timings: StageTimings::default(),
@@ -170,16 +177,31 @@ impl CutoutPipeline {
             &mut self.labels,
         );
         let mut mask = Vec::new();
-        upsample_to_mask(
-            &prob,
-            mw,
-            mh,
-            &lb,
-            frame.width,
-            frame.height,
-            &post,
-            &mut mask,
-        );
+        if let Some(guided) = &post.guided {
+            let (gw, gh) = guided.grid_size(frame.width, frame.height);
+            resample_letterboxed(&prob, mw, mh, &lb, gw, gh, &mut self.grid);
+            self.guided.refine(
+                &frame.rgb,
+                frame.width,
+                frame.height,
+                &self.grid,
+                guided,
+                post.feather_low,
+                post.feather_high,
+                &mut mask,
+            )?;
+        } else {
+            upsample_to_mask(
+                &prob,
+                mw,
+                mh,
+                &lb,
+                frame.width,
+                frame.height,
+                &post,
+                &mut mask,
+            );
+        }
         let cutout = Cutout::from_rgb_and_mask(
             frame.seq,
             frame.captured_at,

@@ -1,6 +1,7 @@
 //! Post-processing (pure): temporal smoothing, speck removal, upsampling with a soft
-//! (feathered) edge, and mask comparison.
+//! (feathered) edge, and mask comparison (IoU, boundary F-score).
 
+use super::guided::GuidedParams;
 use super::preprocess::{Letterbox, Taps};
 
 /// Post-processing settings.
@@ -15,6 +16,10 @@ pub struct PostParams {
     pub feather_high: f32,
     /// Connected person regions smaller than this fraction of the model input are removed.
     pub min_area_fraction: f32,
+    /// Edge refinement against the full-resolution frame (see
+    /// [`super::guided`], e.g. `Some(GuidedParams::default())`); `None` upsamples
+    /// the probability bilinearly.
+    pub guided: Option<GuidedParams>,
 }
 
 impl Default for PostParams {
@@ -24,6 +29,10 @@ impl Default for PostParams {
             feather_low: 0.35,
             feather_high: 0.65,
             min_area_fraction: 0.004,
+            // Off: against MediaPipe's own masks the guided filter measures a
+            // little lower IoU and more flicker (docs/ARCHITECTURE.md, "Edge
+            // refinement").
+            guided: None,
         }
     }
 }
@@ -163,6 +172,40 @@ pub fn upsample_to_mask(
     }
 }
 
+/// Bilinear resampling of the letterboxed region of a model-size probability map
+/// onto an `out_w x out_h` grid covering the frame (pixel-centre aligned).
+pub fn resample_letterboxed(
+    prob: &[f32],
+    model_w: u32,
+    model_h: u32,
+    lb: &Letterbox,
+    out_w: usize,
+    out_h: usize,
+    out: &mut Vec<f32>,
+) {
+    let mw = model_w as usize;
+    let xt = Taps::new(out_w, mw, lb.x, lb.w);
+    let yt = Taps::new(out_h, model_h as usize, lb.y, lb.h);
+    out.clear();
+    for y in 0..out_h {
+        let r0 = &prob[yt.i0[y] as usize * mw..][..mw];
+        let r1 = &prob[yt.i1[y] as usize * mw..][..mw];
+        let ty = yt.t[y];
+        out.extend(
+            xt.i0
+                .iter()
+                .zip(&xt.i1)
+                .zip(&xt.t)
+                .map(|((&i0, &i1), &tx)| {
+                    let (i0, i1) = (i0 as usize, i1 as usize);
+                    let top = r0[i0] + (r0[i1] - r0[i0]) * tx;
+                    let bot = r1[i0] + (r1[i1] - r1[i0]) * tx;
+                    top + (bot - top) * ty
+                }),
+        );
+    }
+}
+
 /// Intersection over union of two masks thresholded at `threshold`.
 pub fn iou(a: &[u8], b: &[u8], threshold: u8) -> f32 {
     let (mut inter, mut union) = (0u64, 0u64);
@@ -175,6 +218,136 @@ pub fn iou(a: &[u8], b: &[u8], threshold: u8) -> f32 {
         1.0
     } else {
         inter as f32 / union as f32
+    }
+}
+
+/// The boundary pixels of a `width x height` mask thresholded at `threshold`: on
+/// pixels with at least one 4-neighbour off (the frame's border counts as inside).
+pub fn boundary(mask: &[u8], width: usize, height: usize, threshold: u8) -> Vec<bool> {
+    let on = |x: usize, y: usize| mask[y * width + x] >= threshold;
+    let mut edge = vec![false; width * height];
+    for y in 0..height {
+        for x in 0..width {
+            if !on(x, y) {
+                continue;
+            }
+            edge[y * width + x] = (x > 0 && !on(x - 1, y))
+                || (x + 1 < width && !on(x + 1, y))
+                || (y > 0 && !on(x, y - 1))
+                || (y + 1 < height && !on(x, y + 1));
+        }
+    }
+    edge
+}
+
+/// Chessboard distance from each pixel to the nearest `true` one (two-pass chamfer),
+/// capped at `cap`.
+fn distance_to(set: &[bool], width: usize, height: usize, cap: u32) -> Vec<u32> {
+    let mut d: Vec<u32> = set.iter().map(|&b| if b { 0 } else { cap }).collect();
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            let mut v = d[i];
+            if x > 0 {
+                v = v.min(d[i - 1] + 1);
+            }
+            if y > 0 {
+                v = v.min(d[i - width] + 1);
+                if x > 0 {
+                    v = v.min(d[i - width - 1] + 1);
+                }
+                if x + 1 < width {
+                    v = v.min(d[i - width + 1] + 1);
+                }
+            }
+            d[i] = v;
+        }
+    }
+    for y in (0..height).rev() {
+        for x in (0..width).rev() {
+            let i = y * width + x;
+            let mut v = d[i];
+            if x + 1 < width {
+                v = v.min(d[i + 1] + 1);
+            }
+            if y + 1 < height {
+                v = v.min(d[i + width] + 1);
+                if x + 1 < width {
+                    v = v.min(d[i + width + 1] + 1);
+                }
+                if x > 0 {
+                    v = v.min(d[i + width - 1] + 1);
+                }
+            }
+            d[i] = v;
+        }
+    }
+    d
+}
+
+/// Boundary F-score (as in the DAVIS benchmark): precision is the share of
+/// `predicted`'s boundary pixels within `tolerance` pixels (chessboard distance) of
+/// `reference`'s boundary, recall the reverse; F is their harmonic mean. Two masks
+/// without any boundary score 1, one without against one with scores 0.
+pub fn boundary_f_score(
+    predicted: &[u8],
+    reference: &[u8],
+    width: usize,
+    height: usize,
+    threshold: u8,
+    tolerance: u32,
+) -> f32 {
+    let bp = boundary(predicted, width, height, threshold);
+    let br = boundary(reference, width, height, threshold);
+    let (np, nr) = (
+        bp.iter().filter(|&&b| b).count(),
+        br.iter().filter(|&&b| b).count(),
+    );
+    if np == 0 || nr == 0 {
+        return if np == nr { 1.0 } else { 0.0 };
+    }
+    let cap = tolerance + 1;
+    let dr = distance_to(&br, width, height, cap);
+    let dp = distance_to(&bp, width, height, cap);
+    let hits = |set: &[bool], dist: &[u32]| {
+        set.iter()
+            .zip(dist)
+            .filter(|&(&b, &d)| b && d <= tolerance)
+            .count()
+    };
+    let precision = hits(&bp, &dr) as f32 / np as f32;
+    let recall = hits(&br, &dp) as f32 / nr as f32;
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+/// Mean alpha (0..1) of `mask` over the pixels `inner..=outer` pixels (chessboard
+/// distance) outside `reference`'s person region: light leaking past the edge.
+pub fn halo(
+    mask: &[u8],
+    reference: &[u8],
+    width: usize,
+    height: usize,
+    threshold: u8,
+    inner: u32,
+    outer: u32,
+) -> f32 {
+    let person: Vec<bool> = reference.iter().map(|&a| a >= threshold).collect();
+    let dist = distance_to(&person, width, height, outer + 1);
+    let (mut sum, mut n) = (0u64, 0u64);
+    for (&m, &d) in mask.iter().zip(&dist) {
+        if (inner..=outer).contains(&d) {
+            sum += u64::from(m);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum as f32 / n as f32 / 255.0
     }
 }
 
@@ -235,10 +408,9 @@ mod tests {
         assert!(feather(0.4, 0.35, 0.65) < feather(0.45, 0.35, 0.65));
     }
 
-    #[test]
-    fn upsampling_a_half_map_gives_a_half_mask_with_a_soft_edge() {
-        // 4x4 map, right half person.
-        let prob: Vec<f32> = (0..16)
+    /// A 4x4 map, right half person, filling the whole model input.
+    fn half_map() -> (Vec<f32>, Letterbox) {
+        let prob = (0..16)
             .map(|i| if i % 4 >= 2 { 1.0 } else { 0.0 })
             .collect();
         let lb = Letterbox {
@@ -247,6 +419,12 @@ mod tests {
             w: 4.0,
             h: 4.0,
         };
+        (prob, lb)
+    }
+
+    #[test]
+    fn upsampling_a_half_map_gives_a_half_mask_with_a_soft_edge() {
+        let (prob, lb) = half_map();
         let mut mask = Vec::new();
         upsample_to_mask(&prob, 4, 4, &lb, 16, 16, &PostParams::default(), &mut mask);
         assert_eq!(mask.len(), 256);
@@ -265,5 +443,75 @@ mod tests {
     fn iou_of_identical_and_disjoint_masks() {
         assert_eq!(iou(&[255, 0, 255], &[255, 0, 255], 128), 1.0);
         assert_eq!(iou(&[255, 0], &[0, 255], 128), 0.0);
+    }
+
+    fn square(w: usize, h: usize, x0: usize, y0: usize, side: usize) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y) {
+                    255
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn boundary_f_is_one_for_equal_masks_and_tolerates_small_shifts() {
+        let a = square(40, 40, 10, 10, 20);
+        assert_eq!(boundary_f_score(&a, &a, 40, 40, 128, 2), 1.0);
+        let shifted = square(40, 40, 12, 10, 20);
+        assert_eq!(boundary_f_score(&shifted, &a, 40, 40, 128, 2), 1.0);
+        let far = square(40, 40, 15, 10, 20);
+        let f = boundary_f_score(&far, &a, 40, 40, 128, 2);
+        // Only the top and bottom rows overlap within 2 px.
+        assert!(f > 0.3 && f < 0.8, "{f}");
+        assert!(boundary_f_score(&far, &a, 40, 40, 128, 5) == 1.0);
+    }
+
+    #[test]
+    fn boundary_f_of_an_empty_mask_against_a_person_is_zero() {
+        let a = square(20, 20, 5, 5, 8);
+        let empty = vec![0u8; 400];
+        assert_eq!(boundary_f_score(&empty, &a, 20, 20, 128, 2), 0.0);
+        assert_eq!(boundary_f_score(&empty, &empty, 20, 20, 128, 2), 1.0);
+    }
+
+    #[test]
+    fn boundary_is_the_ring_of_a_square() {
+        let a = square(10, 10, 2, 2, 5);
+        let b = boundary(&a, 10, 10, 128);
+        assert_eq!(b.iter().filter(|&&e| e).count(), 16);
+        assert!(b[2 * 10 + 2] && !b[4 * 10 + 4]);
+    }
+
+    #[test]
+    fn halo_measures_alpha_just_outside_the_reference() {
+        let reference = square(40, 40, 10, 10, 20);
+        assert_eq!(halo(&reference, &reference, 40, 40, 128, 3, 8), 0.0);
+        // A mask that spills 5 px of half alpha all round.
+        let mut spill = reference.clone();
+        for (i, m) in spill.iter_mut().enumerate() {
+            let (x, y) = (i % 40, i / 40);
+            if *m == 0 && (5..35).contains(&x) && (5..35).contains(&y) {
+                *m = 128;
+            }
+        }
+        let h = halo(&spill, &reference, 40, 40, 128, 3, 8);
+        // Rings 3..=5 of 3..=8 are half on.
+        assert!(h > 0.2 && h < 0.35, "{h}");
+    }
+
+    #[test]
+    fn resampling_onto_the_frame_grid_keeps_a_half_split() {
+        let (prob, lb) = half_map();
+        let mut out = Vec::new();
+        resample_letterboxed(&prob, 4, 4, &lb, 8, 2, &mut out);
+        assert_eq!(out.len(), 16);
+        assert_eq!(out[0], 0.0);
+        assert_eq!(out[7], 1.0);
+        assert!((out[3] + out[4] - 1.0).abs() < 1e-6, "{out:?}");
     }
 }

@@ -1,5 +1,6 @@
 //! Real model inference on both backends, and bad models.
 
+use samespace::bench::{STILL_NOISE_SIGMA, Still, bench_edges};
 use samespace::capture::Frame;
 use samespace::capture::still::load_rgb;
 use samespace::segment::postprocess::iou;
@@ -137,4 +138,51 @@ fn the_wrong_model_for_the_shape_is_refused() {
         );
         assert!(err.to_string().contains("[1,256,256,3]"), "{err}");
     }
+}
+
+#[test]
+fn guided_edges_stay_close_to_the_reference_and_steady_on_a_noisy_still() {
+    let (width, height, rgb) = load_rgb(&data("astronaut.png")).expect("sample");
+    let (_, _, reference) = load_mask(&data("astronaut_mask_mediapipe.png"));
+    let mut config = SegmentConfig::new(root().join("models"));
+    config.backend = BackendChoice::Ort;
+    config.model = ModelChoice::General;
+    let still = Still { width, height, rgb };
+    let rows = bench_edges(&config, &still, &reference, 12, STILL_NOISE_SIGMA).expect("edges");
+    let [plain, guided] = &rows[..] else {
+        panic!("two rows: {rows:?}");
+    };
+    assert_eq!(
+        (plain.refinement, guided.refinement),
+        ("bilinear", "guided")
+    );
+    // The reference is MediaPipe's own bilinear upsampling of the same model, so
+    // the unrefined path is the one to stay close to.
+    assert!(plain.iou >= 0.97, "IoU {}", plain.iou);
+    assert!(
+        guided.iou >= plain.iou - 0.002,
+        "IoU {} vs {}",
+        guided.iou,
+        plain.iou
+    );
+    assert!(
+        guided.boundary_f >= plain.boundary_f - 0.01,
+        "boundary F {} vs {}",
+        guided.boundary_f,
+        plain.boundary_f
+    );
+    assert!(
+        guided.halo <= plain.halo,
+        "halo {} > {}",
+        guided.halo,
+        plain.halo
+    );
+    // Camera noise reaches the alpha through the guide; it must stay in bounds.
+    assert!(plain.flicker < 0.002, "flicker {}", plain.flicker);
+    assert!(
+        guided.flicker <= 1.5 * plain.flicker,
+        "flicker {} vs {}",
+        guided.flicker,
+        plain.flicker
+    );
 }
