@@ -34,9 +34,14 @@ use crate::net::signaling::client::SignalingTask;
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// Connection attempts to one peer (the first and the retries after a connection
-/// that never came up) before it is reported gone.
+/// Connection attempts to one peer in a row (the first, or the one that replaced a
+/// lost connection, and the retries after each that never came up) before it is
+/// reported gone.
 pub const MAX_CONNECT_ATTEMPTS: u32 = 5;
+/// How long the other side may stay silent (no signal of the new attempt) after we
+/// started over a connection that was up and got lost; a peer that says nothing by
+/// then is gone (e.g. a frozen process whose signaling connection stays open).
+pub const RESTART_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Minimum time between two keyframe requests to one sender.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -60,9 +65,14 @@ pub(super) struct Peer {
     last_keyframe_request: Option<Instant>,
     /// Which connection attempt to this peer this is (carried in every signal).
     attempt: u32,
-    /// Whether this attempt ever connected (a connection lost after that means the
-    /// peer went away; one that never came up is tried again).
+    /// Whether this attempt ever connected (a connection lost after that is started
+    /// over with a fresh run of [`MAX_CONNECT_ATTEMPTS`]).
     ever_connected: bool,
+    /// The attempt that began the current run of attempts (0, or the one that
+    /// replaced a lost connection).
+    first_attempt: u32,
+    /// Whether the other side sent a signal of this attempt.
+    heard: bool,
     /// Set when this connection is replaced or closed: its callbacks go quiet, so a
     /// late state change cannot reach the next attempt's session.
     retired: Arc<AtomicBool>,
@@ -326,6 +336,9 @@ impl Room {
                         // The other side started over: so do we, on the same attempt.
                         self.reconnect(from, attempt).await;
                     }
+                    if let Some(peer) = self.peers.get_mut(&from) {
+                        peer.heard = true;
+                    }
                     self.input(from, SessionInput::Remote(payload)).await;
                 }
             },
@@ -337,7 +350,29 @@ impl Room {
                 }));
             }
             lock @ ServerToClient::RoomLock { .. } => self.sink.event(NetEvent::FromServer(lock)),
-            ServerToClient::Welcome { .. } | ServerToClient::Pong => {}
+            ServerToClient::Welcome { peers, host, .. } => self.on_rejoined(peers, host).await,
+            ServerToClient::Pong => {}
+        }
+    }
+
+    /// The signaling task reconnected and rejoined under our id: the connections
+    /// to the peers we know go on untouched; peers we did not know are met; a peer
+    /// that has not rejoined yet stays (it will, or its connection says it is gone).
+    pub(super) async fn on_rejoined(&mut self, peers: Vec<PeerInfo>, host: PeerId) {
+        info!(peers = peers.len(), %host, "signaling back: rejoined the room");
+        for info in peers {
+            if !self.peers.contains_key(&info.id) && info.id != self.me {
+                self.sink.event(NetEvent::PeerJoined {
+                    id: info.id,
+                    name: info.name.clone(),
+                });
+                self.add_peer(info.id, info.name).await;
+            }
+        }
+        if host != self.host {
+            info!(%host, "host changed");
+            self.host = host;
+            self.sink.event(NetEvent::HostChanged { host });
         }
     }
 
@@ -398,7 +433,21 @@ impl Room {
             Internal::Retry(id, attempt) => {
                 // Only if nothing newer happened meanwhile (the other side's retry).
                 if self.peers.get(&id).is_some_and(|p| p.attempt < attempt) {
+                    let restart = self.peers.get(&id).is_some_and(|p| p.ever_connected);
                     self.reconnect(id, attempt).await;
+                    if restart {
+                        self.expect_answer(id, attempt);
+                    }
+                }
+            }
+            Internal::AnswerDue(id, attempt) => {
+                if self
+                    .peers
+                    .get(&id)
+                    .is_some_and(|p| p.attempt == attempt && !p.heard && !p.ever_connected)
+                {
+                    warn!(peer = %id, attempt, "no answer to the new attempt; the peer is gone");
+                    self.remove_peer(id).await;
                 }
             }
         }
@@ -408,7 +457,7 @@ impl Room {
         if self.peers.contains_key(&id) || id == self.me {
             return;
         }
-        self.connect_peer(id, name, 0).await;
+        self.connect_peer(id, name, 0, 0).await;
     }
 
     /// A connection to `id` failed before it came up. The peer is still in the room
@@ -416,7 +465,14 @@ impl Room {
     /// queue: reconnecting from inside `drive` would recurse), until the attempts
     /// run out.
     pub(super) async fn retry_or_remove(&mut self, id: PeerId, attempt: u32, reason: &str) {
-        if attempt + 1 < MAX_CONNECT_ATTEMPTS
+        let first = self.peers.get(&id).map_or(attempt, |p| {
+            if p.ever_connected {
+                attempt + 1
+            } else {
+                p.first_attempt
+            }
+        });
+        if attempt + 1 < first + MAX_CONNECT_ATTEMPTS
             && self
                 .internal_tx
                 .try_send(Internal::Retry(id, attempt + 1))
@@ -429,23 +485,47 @@ impl Room {
         }
     }
 
-    /// Replaces the connection to `id` with a fresh one for `attempt`.
+    /// Replaces the connection to `id` with a fresh one for `attempt`. The peer stays
+    /// in the app meanwhile (no `PeerLeft`); the new connection's `PeerConnected`,
+    /// `hello` and first keyframe request resync it.
     pub(super) async fn reconnect(&mut self, id: PeerId, attempt: u32) {
         let Some(old) = self.peers.remove(&id) else {
             return;
         };
-        info!(peer = %id, attempt, "connecting again");
+        info!(peer = %id, attempt, restart = old.ever_connected, "connecting again");
         let name = old.name.clone();
+        let first = if old.ever_connected {
+            attempt
+        } else {
+            old.first_attempt
+        };
         close_in_background(id, old);
         self.sink
             .counters
             .reconnects
             .fetch_add(1, Ordering::Relaxed);
-        self.connect_peer(id, name, attempt).await;
+        self.connect_peer(id, name, attempt, first).await;
     }
 
-    /// Builds the peer connection, session and tasks for `id`'s `attempt`.
-    pub(super) async fn connect_peer(&mut self, id: PeerId, name: String, attempt: u32) {
+    /// Has the room task check, [`RESTART_ANSWER_TIMEOUT`] from now, that the other
+    /// side answered our new `attempt` to `id`.
+    fn expect_answer(&self, id: PeerId, attempt: u32) {
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RESTART_ANSWER_TIMEOUT).await;
+            let _ = internal.send(Internal::AnswerDue(id, attempt)).await;
+        });
+    }
+
+    /// Builds the peer connection, session and tasks for `id`'s `attempt`, the run
+    /// of attempts having begun at `first`.
+    pub(super) async fn connect_peer(
+        &mut self,
+        id: PeerId,
+        name: String,
+        attempt: u32,
+        first: u32,
+    ) {
         let retired = Arc::new(AtomicBool::new(false));
         let bytes_in = Arc::new(AtomicU64::new(0));
         let video_repair = Arc::new(std::sync::Mutex::new(ReorderStats::default()));
@@ -535,6 +615,8 @@ impl Room {
                 last_keyframe_request: None,
                 attempt,
                 ever_connected: false,
+                first_attempt: first,
+                heard: false,
                 retired,
             },
         );
@@ -641,8 +723,10 @@ impl Room {
                     return;
                 }
                 SessionOutput::Event(SessionEvent::Lost) => {
-                    info!(peer = %id, "peer lost");
-                    self.remove_peer(id).await;
+                    // Signaling still lists the peer (its departure would have
+                    // removed it): start over rather than report it gone.
+                    info!(peer = %id, attempt, "connection lost; starting over");
+                    self.retry_or_remove(id, attempt, "connection lost").await;
                     return;
                 }
                 SessionOutput::Event(SessionEvent::Failed(reason)) => {
