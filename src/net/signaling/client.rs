@@ -451,15 +451,16 @@ async fn serve_connection(
     loop {
         tokio::select! {
             msg = outbox.recv() => match msg {
+                // Leaving ends signaling for good (no rejoin after it).
+                Some(ClientToServer::Leave) | None => {
+                    client.close().await;
+                    return Ended::Program;
+                }
                 Some(msg) => {
                     if let Err(err) = client.send(&msg).await {
                         warn!(%err, "signaling send failed");
                         break;
                     }
-                }
-                None => {
-                    client.close().await;
-                    return Ended::Program;
                 }
             },
             incoming = client.recv() => match incoming {
