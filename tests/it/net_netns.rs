@@ -480,14 +480,23 @@ fn through_an_outage(
     let (server, url) = serve(&link.a, &format!("{ip_a}:{port}"));
     let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
     let (bind_a, bind_b) = (format!("{ip_a}:0"), format!("{ip_b}:0"));
+    // Alba hosts a game and stays 2 s longer, so Bruno follows her game to his end.
     let seconds = (outage.as_secs() + 24).to_string();
+    let longer = (outage.as_secs() + 26).to_string();
     let pa = peer(
         &link.a,
         &url,
         "Alba",
-        &seconds,
+        &longer,
         &ra,
-        &["--ice-bind", &bind_a, "--connect-timeout-secs", "8"],
+        &[
+            "--game",
+            "balloon-keepup",
+            "--ice-bind",
+            &bind_a,
+            "--connect-timeout-secs",
+            "8",
+        ],
     );
     wait_in_room(&ra);
     let pb = peer(
@@ -567,6 +576,22 @@ fn assert_resumed_without_rejoin(sides: &[(serde_json::Value, String); 2], outag
             "{other}'s pictures shown: {p}"
         );
     }
+    // The game state resynced: Bruno's newest tick of Alba's game is from near his
+    // end (Alba's last tick is at most her 2 s more, plus slack, ahead at 60 ticks
+    // a second), not from before the cut.
+    let (alba, bruno) = (&sides[0].0["net"], &sides[1].0["net"]);
+    let tick = |net: &serde_json::Value| net["game_tick"].as_u64().unwrap_or(0);
+    eprintln!(
+        "game: Alba's last tick {}, Bruno's newest {} ({} snapshots)",
+        tick(alba),
+        tick(bruno),
+        bruno["game_snapshots_received"]
+    );
+    assert_eq!(bruno["game"], "balloon-keepup", "Bruno follows: {bruno}");
+    assert!(
+        tick(bruno) + 6 * 60 > tick(alba),
+        "Bruno's game state is stale after the outage: {bruno} / {alba}"
+    );
 }
 
 #[test]
