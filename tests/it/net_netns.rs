@@ -2,8 +2,9 @@
 //! 5% of all UDP dropped by nftables in each namespace (real loss on every packet:
 //! ICE, DTLS, RTP, RTCP, retransmissions, data channels) and 100 ms added to
 //! outgoing media inside the app (this kernel has no `netem` qdisc, so the delay
-//! cannot come from `tc`). Skips with a message where namespaces cannot be created
-//! (not root, no `ip`/`nft`).
+//! cannot come from `tc`). Outages: all UDP between the namespaces cut for a while
+//! (the server stays reachable over TCP), or the server killed and restarted. Skips
+//! with a message where namespaces cannot be created (not root, no `ip`/`nft`).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
