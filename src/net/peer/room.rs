@@ -466,13 +466,9 @@ impl Room {
     /// run out.
     pub(super) async fn retry_or_remove(&mut self, id: PeerId, attempt: u32, reason: &str) {
         let first = self.peers.get(&id).map_or(attempt, |p| {
-            if p.ever_connected {
-                attempt + 1
-            } else {
-                p.first_attempt
-            }
+            run_start(p.ever_connected, attempt + 1, p.first_attempt)
         });
-        if attempt + 1 < first + MAX_CONNECT_ATTEMPTS
+        if may_start_over(first, attempt)
             && self
                 .internal_tx
                 .try_send(Internal::Retry(id, attempt + 1))
@@ -494,11 +490,7 @@ impl Room {
         };
         info!(peer = %id, attempt, restart = old.ever_connected, "connecting again");
         let name = old.name.clone();
-        let first = if old.ever_connected {
-            attempt
-        } else {
-            old.first_attempt
-        };
+        let first = run_start(old.ever_connected, attempt, old.first_attempt);
         close_in_background(id, old);
         self.sink
             .counters
@@ -747,6 +739,18 @@ impl Room {
     }
 }
 
+/// The attempt that begins the run `next` belongs to: `next` itself when it
+/// replaces a connection that was up (a loss begins a fresh run), else the run's
+/// `first` so far.
+fn run_start(was_up: bool, next: u32, first: u32) -> u32 {
+    if was_up { next } else { first }
+}
+
+/// Whether `attempt`, of the run that began at `first`, may be followed by another.
+fn may_start_over(first: u32, attempt: u32) -> bool {
+    attempt + 1 < first.saturating_add(MAX_CONNECT_ATTEMPTS)
+}
+
 /// Retires `peer` now (its callbacks go quiet) and closes it on its own task.
 pub(super) fn close_in_background(id: PeerId, peer: Peer) {
     peer.retired.store(true, Ordering::Relaxed);
@@ -796,5 +800,24 @@ pub(super) fn to_rtc_description(
         SdpKind::Answer => RTCSessionDescription::answer(desc.sdp.clone()),
         SdpKind::Pranswer => RTCSessionDescription::pranswer(desc.sdp.clone()),
         SdpKind::Rollback => RTCSessionDescription::rollback(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_of_attempts_has_five_and_a_loss_begins_a_fresh_run() {
+        // A first connection that never comes up: attempts 0 to 4, then gone.
+        assert!((0..4).all(|a| may_start_over(0, a)));
+        assert!(!may_start_over(0, 4));
+        // Attempt 2 came up and was lost: attempt 3 begins a run of its own (3 to 7).
+        let first = run_start(true, 3, 0);
+        assert_eq!(first, 3);
+        assert!((3..7).all(|a| may_start_over(first, a)));
+        assert!(!may_start_over(first, 7));
+        // A retry of a connection that never came up stays in its run.
+        assert_eq!(run_start(false, 4, 3), 3);
     }
 }
