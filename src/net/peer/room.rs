@@ -38,10 +38,16 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// lost connection, and the retries after each that never came up) before it is
 /// reported gone.
 pub const MAX_CONNECT_ATTEMPTS: u32 = 5;
-/// How long the other side may stay silent (no signal of the new attempt) after we
-/// started over a connection that was up and got lost; a peer that says nothing by
-/// then is gone (e.g. a frozen process whose signaling connection stays open).
+/// How long the other side may stay silent (no signal of the new attempt) after we,
+/// the lower id, started over a connection that was up and got lost; a peer that
+/// says nothing by then is gone (e.g. a frozen process whose signaling connection
+/// stays open). The higher id answers our offer of the new attempt at once.
 pub const RESTART_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+/// The same for the higher id, which starts over without a word and waits for the
+/// lower id's offer: the lower id may see the loss later (its ICE may even have
+/// recovered until our start-over closed the old connection), so this covers ICE's
+/// 5 s to `disconnected`, the 4 s grace and a second to spare.
+pub const RESTART_OFFER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Minimum time between two keyframe requests to one sender.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -436,7 +442,12 @@ impl Room {
                     let restart = self.peers.get(&id).is_some_and(|p| p.ever_connected);
                     self.reconnect(id, attempt).await;
                     if restart {
-                        self.expect_answer(id, attempt);
+                        let wait = if self.me < id {
+                            RESTART_ANSWER_TIMEOUT
+                        } else {
+                            RESTART_OFFER_TIMEOUT
+                        };
+                        self.expect_answer(id, attempt, wait);
                     }
                 }
             }
@@ -499,12 +510,12 @@ impl Room {
         self.connect_peer(id, name, attempt, first).await;
     }
 
-    /// Has the room task check, [`RESTART_ANSWER_TIMEOUT`] from now, that the other
-    /// side answered our new `attempt` to `id`.
-    fn expect_answer(&self, id: PeerId, attempt: u32) {
+    /// Has the room task check, `wait` from now, that the other side signalled in
+    /// our new `attempt` to `id`.
+    fn expect_answer(&self, id: PeerId, attempt: u32, wait: Duration) {
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(RESTART_ANSWER_TIMEOUT).await;
+            tokio::time::sleep(wait).await;
             let _ = internal.send(Internal::AnswerDue(id, attempt)).await;
         });
     }
@@ -543,7 +554,14 @@ impl Room {
                 return;
             }
         };
-        let session = PeerSession::new(self.me, id, self.config.timeouts);
+        // The lower id decides that a connection is lost (and announces the new
+        // attempt with its offer); the higher id waits twice as long, so a link
+        // back in time for one side is not torn down by the other.
+        let mut timeouts = self.config.timeouts;
+        if self.me > id {
+            timeouts.disconnected_grace *= 2;
+        }
+        let session = PeerSession::new(self.me, id, timeouts);
         let (mut world, mut fast) = (None, None);
         if session.role() == crate::net::peer::session::Role::Impolite {
             let fast_init = RTCDataChannelInit {
