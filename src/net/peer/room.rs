@@ -43,11 +43,6 @@ pub const MAX_CONNECT_ATTEMPTS: u32 = 5;
 /// says nothing by then is gone (e.g. a frozen process whose signaling connection
 /// stays open). The higher id answers our offer of the new attempt at once.
 pub const RESTART_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
-/// The same for the higher id, which starts over without a word and waits for the
-/// lower id's offer: the lower id may see the loss later (its ICE may even have
-/// recovered until our start-over closed the old connection), so this covers ICE's
-/// 5 s to `disconnected`, the 4 s grace and a second to spare.
-pub const RESTART_OFFER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Minimum time between two keyframe requests to one sender.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -442,12 +437,7 @@ impl Room {
                     let restart = self.peers.get(&id).is_some_and(|p| p.ever_connected);
                     self.reconnect(id, attempt).await;
                     if restart {
-                        let wait = if self.me < id {
-                            RESTART_ANSWER_TIMEOUT
-                        } else {
-                            RESTART_OFFER_TIMEOUT
-                        };
-                        self.expect_answer(id, attempt, wait);
+                        self.expect_answer(id, attempt, RESTART_ANSWER_TIMEOUT);
                     }
                 }
             }
@@ -555,11 +545,11 @@ impl Room {
             }
         };
         // The lower id decides that a connection is lost (and announces the new
-        // attempt with its offer); the higher id waits twice as long, so a link
-        // back in time for one side is not torn down by the other.
+        // attempt with its offer); the higher id waits half as long again, so a
+        // link back in time for one side is not torn down by the other.
         let mut timeouts = self.config.timeouts;
         if self.me > id {
-            timeouts.disconnected_grace *= 2;
+            timeouts.disconnected_grace += timeouts.disconnected_grace / 2;
         }
         let session = PeerSession::new(self.me, id, timeouts);
         let (mut world, mut fast) = (None, None);
@@ -732,11 +722,18 @@ impl Room {
                         .await;
                     return;
                 }
-                SessionOutput::Event(SessionEvent::Lost) => {
+                SessionOutput::Event(SessionEvent::Lost) if self.me < id => {
                     // Signaling still lists the peer (its departure would have
                     // removed it): start over rather than report it gone.
                     info!(peer = %id, attempt, "connection lost; starting over");
                     self.retry_or_remove(id, attempt, "connection lost").await;
+                    return;
+                }
+                SessionOutput::Event(SessionEvent::Lost) => {
+                    // The lower id, with its shorter grace, would have started over
+                    // by now (its new attempt replaces this one): it is gone.
+                    info!(peer = %id, "connection lost and not started over; peer gone");
+                    self.remove_peer(id).await;
                     return;
                 }
                 SessionOutput::Event(SessionEvent::Failed(reason)) => {
