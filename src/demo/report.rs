@@ -97,7 +97,7 @@ pub struct NetReport {
     pub dropped: [u64; 4],
     /// Microphone and speaker in use (`null`: synthetic).
     pub audio: crate::net::bridge::AudioInUse,
-    /// Connections started over because they never came up.
+    /// Connections started over (one never came up, or one that was up got lost).
     pub reconnects: u64,
 }
 

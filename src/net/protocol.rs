@@ -286,6 +286,11 @@ pub enum ClientToServer {
         /// an existing room; an unknown code gets `error room-not-found`.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         create: bool,
+        /// The id this client had before its signaling connection dropped (it
+        /// rejoins with its peer connections still up). The server grants it when no
+        /// member holds it; otherwise the client gets a fresh id as for any join.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<PeerId>,
     },
     /// Relay a WebRTC signal to another peer in the same room.
     Signal {
@@ -629,6 +634,7 @@ mod tests {
                 name: "Ada".into(),
                 secret: None,
                 create: true,
+                resume: None,
             }
         );
         let existing = ClientToServer::Join {
@@ -636,11 +642,22 @@ mod tests {
             name: "Bob".into(),
             secret: None,
             create: false,
+            resume: None,
         };
         assert_eq!(
             serde_json::to_value(&existing).expect("serializes"),
             serde_json::json!({"type":"join","room":"K7Q-4MZ","name":"Bob","create":false})
         );
+        let rejoin: ClientToServer =
+            serde_json::from_str(r#"{"type":"join","room":"K7Q-4MZ","name":"Bob","resume":7}"#)
+                .expect("a resuming join parses");
+        assert!(matches!(
+            rejoin,
+            ClientToServer::Join {
+                resume: Some(PeerId(7)),
+                ..
+            }
+        ));
         assert_eq!(ErrorCode::RoomNotFound.to_string(), "room-not-found");
         let signal = ServerToClient::Signal {
             from: PeerId(3),
@@ -899,14 +916,16 @@ mod tests {
                     room_code(),
                     any::<String>(),
                     proptest::option::of(any::<String>()),
-                    any::<bool>()
+                    any::<bool>(),
+                    proptest::option::of(any::<u64>()),
                 )
-                    .prop_map(|(room, name, secret, create)| {
+                    .prop_map(|(room, name, secret, create, resume)| {
                         ClientToServer::Join {
                             room,
                             name,
                             secret,
                             create,
+                            resume: resume.map(PeerId),
                         }
                     }),
                 (any::<u64>(), any::<u32>(), payload()).prop_map(|(to, attempt, payload)| {

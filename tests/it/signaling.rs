@@ -8,7 +8,7 @@ use samespace::net::protocol::{
     ClientToServer, ErrorCode, IceCandidate, PeerId, RoomCode, SdpKind, ServerToClient,
     SessionDescription, SignalPayload,
 };
-use samespace::net::signaling::client::{SignalingClient, Welcome};
+use samespace::net::signaling::client::{Rejoin, SignalingClient, Welcome};
 use samespace::net::signaling::server::{JoinRate, RateLimit, ServerConfig};
 use samespace::net::signaling::tls::server_tls;
 use tokio_tungstenite::tungstenite::Message;
@@ -423,6 +423,64 @@ async fn the_host_passes_to_the_next_oldest_peer() {
             host: wb.you
         }
     );
+}
+
+/// A client of `server` that rejoins `room` as `name`, asking for id `me`.
+async fn rejoined(
+    server: &TestServer,
+    room: &str,
+    name: &str,
+    me: PeerId,
+) -> (SignalingClient, Welcome) {
+    let mut client = SignalingClient::connect(&server.url())
+        .await
+        .expect("connect");
+    let rejoin = Rejoin {
+        url: server.url(),
+        ca: None,
+        room: code(room),
+        name: name.into(),
+        secret: None,
+        me,
+    };
+    let welcome = client.rejoin(&rejoin).await.expect("rejoin");
+    (client, welcome)
+}
+
+#[tokio::test]
+async fn a_rejoining_peer_gets_its_old_id_when_free_and_the_room_relays_to_it() {
+    // A restarted server: its rooms are gone and it numbers from 1 again.
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (mut a, wa) = rejoined(&server, "RSM-RSM", "a", PeerId(7)).await;
+    assert_eq!((wa.you, wa.host), (PeerId(7), PeerId(7)));
+    assert!(wa.peers.is_empty(), "the room was made again: {wa:?}");
+    let (mut b, wb) = rejoined(&server, "RSM-RSM", "b", PeerId(3)).await;
+    assert_eq!(wb.you, PeerId(3));
+    assert_eq!(wb.host, PeerId(7), "the first back hosts");
+    assert_eq!(
+        next(&mut a).await,
+        ServerToClient::PeerJoined {
+            id: PeerId(3),
+            name: "b".into()
+        }
+    );
+    assert_relay_works(&mut a, &mut b, wb.you).await;
+    // An id someone holds is not given twice; a newcomer's id is above every id
+    // given so far.
+    let (_c, wc) = rejoined(&server, "RSM-RSM", "c", PeerId(7)).await;
+    assert_eq!(wc.you, PeerId(8));
+    let (_d, wd) = joined(&server, "RSM-RSM", "d").await;
+    assert_eq!(wd.you, PeerId(9));
+    // Once its holder left, the id is free again.
+    a.close().await;
+    let _ = next(&mut b).await; // c joined
+    let _ = next(&mut b).await; // d joined
+    assert!(matches!(
+        next(&mut b).await,
+        ServerToClient::PeerLeft { id: PeerId(7), .. }
+    ));
+    let (_a2, wa2) = rejoined(&server, "RSM-RSM", "a", PeerId(7)).await;
+    assert_eq!(wa2.you, PeerId(7));
 }
 
 #[tokio::test]

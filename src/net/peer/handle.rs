@@ -46,7 +46,7 @@ use super::internal::*;
 use super::room::*;
 use crate::net::error::{NetError, NetResult};
 use crate::net::protocol::PeerId;
-use crate::net::signaling::client::{SignalingClient, Welcome};
+use crate::net::signaling::client::{Rejoin, SignalingClient, Welcome};
 
 /// The app's end of the network: owns the tokio runtime and the room task.
 ///
@@ -92,7 +92,15 @@ impl NetHandle {
                     config.create,
                 )
                 .await?;
-            Ok::<_, NetError>((client.spawn(), welcome))
+            let rejoin = Rejoin {
+                url: config.server_url.clone(),
+                ca: config.ca_file.clone(),
+                room: welcome.room,
+                name: config.name.clone(),
+                secret: config.secret.clone(),
+                me: welcome.you,
+            };
+            Ok::<_, NetError>((client.spawn_rejoining(rejoin), welcome))
         })?;
         info!(room = %welcome.room, you = %welcome.you, peers = welcome.peers.len(), "joined room");
 

@@ -22,6 +22,8 @@ pub(super) enum Internal {
     NeedKeyframe(PeerId),
     /// Replace the connection to the peer with this attempt (the current one failed).
     Retry(PeerId, u32),
+    /// Check that the peer answered this attempt (one we started after a loss).
+    AnswerDue(PeerId, u32),
 }
 
 /// The two data channels to each peer.

@@ -34,9 +34,15 @@ use crate::net::signaling::client::SignalingTask;
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
 /// Interval of RTT probes and [`NetEvent::Stats`].
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// Connection attempts to one peer (the first and the retries after a connection
-/// that never came up) before it is reported gone.
+/// Connection attempts to one peer in a row (the first, or the one that replaced a
+/// lost connection, and the retries after each that never came up) before it is
+/// reported gone.
 pub const MAX_CONNECT_ATTEMPTS: u32 = 5;
+/// How long the other side may stay silent (no signal of the new attempt) after we,
+/// the lower id, started over a connection that was up and got lost; a peer that
+/// says nothing by then is gone (e.g. a frozen process whose signaling connection
+/// stays open). The higher id answers our offer of the new attempt at once.
+pub const RESTART_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Minimum time between two keyframe requests to one sender.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -60,9 +66,14 @@ pub(super) struct Peer {
     last_keyframe_request: Option<Instant>,
     /// Which connection attempt to this peer this is (carried in every signal).
     attempt: u32,
-    /// Whether this attempt ever connected (a connection lost after that means the
-    /// peer went away; one that never came up is tried again).
+    /// Whether this attempt ever connected (a connection lost after that is started
+    /// over with a fresh run of [`MAX_CONNECT_ATTEMPTS`]).
     ever_connected: bool,
+    /// The attempt that began the current run of attempts (0, or the one that
+    /// replaced a lost connection).
+    first_attempt: u32,
+    /// Whether the other side sent a signal of this attempt.
+    heard: bool,
     /// Set when this connection is replaced or closed: its callbacks go quiet, so a
     /// late state change cannot reach the next attempt's session.
     retired: Arc<AtomicBool>,
@@ -326,6 +337,9 @@ impl Room {
                         // The other side started over: so do we, on the same attempt.
                         self.reconnect(from, attempt).await;
                     }
+                    if let Some(peer) = self.peers.get_mut(&from) {
+                        peer.heard = true;
+                    }
                     self.input(from, SessionInput::Remote(payload)).await;
                 }
             },
@@ -337,7 +351,29 @@ impl Room {
                 }));
             }
             lock @ ServerToClient::RoomLock { .. } => self.sink.event(NetEvent::FromServer(lock)),
-            ServerToClient::Welcome { .. } | ServerToClient::Pong => {}
+            ServerToClient::Welcome { peers, host, .. } => self.on_rejoined(peers, host).await,
+            ServerToClient::Pong => {}
+        }
+    }
+
+    /// The signaling task reconnected and rejoined under our id: the connections
+    /// to the peers we know go on untouched; peers we did not know are met; a peer
+    /// that has not rejoined yet stays (it will, or its connection says it is gone).
+    pub(super) async fn on_rejoined(&mut self, peers: Vec<PeerInfo>, host: PeerId) {
+        info!(peers = peers.len(), %host, "signaling back: rejoined the room");
+        for info in peers {
+            if !self.peers.contains_key(&info.id) && info.id != self.me {
+                self.sink.event(NetEvent::PeerJoined {
+                    id: info.id,
+                    name: info.name.clone(),
+                });
+                self.add_peer(info.id, info.name).await;
+            }
+        }
+        if host != self.host {
+            info!(%host, "host changed");
+            self.host = host;
+            self.sink.event(NetEvent::HostChanged { host });
         }
     }
 
@@ -398,7 +434,21 @@ impl Room {
             Internal::Retry(id, attempt) => {
                 // Only if nothing newer happened meanwhile (the other side's retry).
                 if self.peers.get(&id).is_some_and(|p| p.attempt < attempt) {
+                    let restart = self.peers.get(&id).is_some_and(|p| p.ever_connected);
                     self.reconnect(id, attempt).await;
+                    if restart {
+                        self.expect_answer(id, attempt, RESTART_ANSWER_TIMEOUT);
+                    }
+                }
+            }
+            Internal::AnswerDue(id, attempt) => {
+                if self
+                    .peers
+                    .get(&id)
+                    .is_some_and(|p| p.attempt == attempt && !p.heard && !p.ever_connected)
+                {
+                    warn!(peer = %id, attempt, "no answer to the new attempt; the peer is gone");
+                    self.remove_peer(id).await;
                 }
             }
         }
@@ -408,7 +458,7 @@ impl Room {
         if self.peers.contains_key(&id) || id == self.me {
             return;
         }
-        self.connect_peer(id, name, 0).await;
+        self.connect_peer(id, name, 0, 0).await;
     }
 
     /// A connection to `id` failed before it came up. The peer is still in the room
@@ -416,7 +466,10 @@ impl Room {
     /// queue: reconnecting from inside `drive` would recurse), until the attempts
     /// run out.
     pub(super) async fn retry_or_remove(&mut self, id: PeerId, attempt: u32, reason: &str) {
-        if attempt + 1 < MAX_CONNECT_ATTEMPTS
+        let first = self.peers.get(&id).map_or(attempt, |p| {
+            run_start(p.ever_connected, attempt + 1, p.first_attempt)
+        });
+        if may_start_over(first, attempt)
             && self
                 .internal_tx
                 .try_send(Internal::Retry(id, attempt + 1))
@@ -429,23 +482,43 @@ impl Room {
         }
     }
 
-    /// Replaces the connection to `id` with a fresh one for `attempt`.
+    /// Replaces the connection to `id` with a fresh one for `attempt`. The peer stays
+    /// in the app meanwhile (no `PeerLeft`); the new connection's `PeerConnected`,
+    /// `hello` and first keyframe request resync it.
     pub(super) async fn reconnect(&mut self, id: PeerId, attempt: u32) {
         let Some(old) = self.peers.remove(&id) else {
             return;
         };
-        info!(peer = %id, attempt, "connecting again");
+        info!(peer = %id, attempt, restart = old.ever_connected, "connecting again");
         let name = old.name.clone();
+        let first = run_start(old.ever_connected, attempt, old.first_attempt);
         close_in_background(id, old);
         self.sink
             .counters
             .reconnects
             .fetch_add(1, Ordering::Relaxed);
-        self.connect_peer(id, name, attempt).await;
+        self.connect_peer(id, name, attempt, first).await;
     }
 
-    /// Builds the peer connection, session and tasks for `id`'s `attempt`.
-    pub(super) async fn connect_peer(&mut self, id: PeerId, name: String, attempt: u32) {
+    /// Has the room task check, `wait` from now, that the other side signalled in
+    /// our new `attempt` to `id`.
+    fn expect_answer(&self, id: PeerId, attempt: u32, wait: Duration) {
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = internal.send(Internal::AnswerDue(id, attempt)).await;
+        });
+    }
+
+    /// Builds the peer connection, session and tasks for `id`'s `attempt`, the run
+    /// of attempts having begun at `first`.
+    pub(super) async fn connect_peer(
+        &mut self,
+        id: PeerId,
+        name: String,
+        attempt: u32,
+        first: u32,
+    ) {
         let retired = Arc::new(AtomicBool::new(false));
         let bytes_in = Arc::new(AtomicU64::new(0));
         let video_repair = Arc::new(std::sync::Mutex::new(ReorderStats::default()));
@@ -471,7 +544,14 @@ impl Room {
                 return;
             }
         };
-        let session = PeerSession::new(self.me, id, self.config.timeouts);
+        // The lower id decides that a connection is lost (and announces the new
+        // attempt with its offer); the higher id waits half as long again, so a
+        // link back in time for one side is not torn down by the other.
+        let mut timeouts = self.config.timeouts;
+        if self.me > id {
+            timeouts.disconnected_grace += timeouts.disconnected_grace / 2;
+        }
+        let session = PeerSession::new(self.me, id, timeouts);
         let (mut world, mut fast) = (None, None);
         if session.role() == crate::net::peer::session::Role::Impolite {
             let fast_init = RTCDataChannelInit {
@@ -535,6 +615,8 @@ impl Room {
                 last_keyframe_request: None,
                 attempt,
                 ever_connected: false,
+                first_attempt: first,
+                heard: false,
                 retired,
             },
         );
@@ -640,8 +722,17 @@ impl Room {
                         .await;
                     return;
                 }
+                SessionOutput::Event(SessionEvent::Lost) if self.me < id => {
+                    // Signaling still lists the peer (its departure would have
+                    // removed it): start over rather than report it gone.
+                    info!(peer = %id, attempt, "connection lost; starting over");
+                    self.retry_or_remove(id, attempt, "connection lost").await;
+                    return;
+                }
                 SessionOutput::Event(SessionEvent::Lost) => {
-                    info!(peer = %id, "peer lost");
+                    // The lower id, with its shorter grace, would have started over
+                    // by now (its new attempt replaces this one): it is gone.
+                    info!(peer = %id, "connection lost and not started over; peer gone");
                     self.remove_peer(id).await;
                     return;
                 }
@@ -661,6 +752,18 @@ impl Room {
             }
         }
     }
+}
+
+/// The attempt that begins the run `next` belongs to: `next` itself when it
+/// replaces a connection that was up (a loss begins a fresh run), else the run's
+/// `first` so far.
+fn run_start(was_up: bool, next: u32, first: u32) -> u32 {
+    if was_up { next } else { first }
+}
+
+/// Whether `attempt`, of the run that began at `first`, may be followed by another.
+fn may_start_over(first: u32, attempt: u32) -> bool {
+    attempt + 1 < first.saturating_add(MAX_CONNECT_ATTEMPTS)
 }
 
 /// Retires `peer` now (its callbacks go quiet) and closes it on its own task.
@@ -712,5 +815,24 @@ pub(super) fn to_rtc_description(
         SdpKind::Answer => RTCSessionDescription::answer(desc.sdp.clone()),
         SdpKind::Pranswer => RTCSessionDescription::pranswer(desc.sdp.clone()),
         SdpKind::Rollback => RTCSessionDescription::rollback(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_of_attempts_has_five_and_a_loss_begins_a_fresh_run() {
+        // A first connection that never comes up: attempts 0 to 4, then gone.
+        assert!((0..4).all(|a| may_start_over(0, a)));
+        assert!(!may_start_over(0, 4));
+        // Attempt 2 came up and was lost: attempt 3 begins a run of its own (3 to 7).
+        let first = run_start(true, 3, 0);
+        assert_eq!(first, 3);
+        assert!((3..7).all(|a| may_start_over(first, a)));
+        assert!(!may_start_over(first, 7));
+        // A retry of a connection that never came up stays in its run.
+        assert_eq!(run_start(false, 4, 3), 3);
     }
 }

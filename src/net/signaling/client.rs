@@ -5,12 +5,18 @@
 //! alive (a `ping` every [`KEEPALIVE_INTERVAL`]) and talks to the rest of the program
 //! through two bounded tokio channels.
 //!
+//! [`SignalingClient::spawn_rejoining`] also survives the server going away: the task
+//! reconnects with backoff ([`reconnect_delay`]), rejoins the same room asking for
+//! its old id (`join` with `resume`), and hands the new `welcome` to the program
+//! through the inbox. Meanwhile what the program sends is dropped (signals for a
+//! server that is gone are stale), so the peer connections keep running untouched.
+//!
 //! `ws://` runs over plain TCP, `wss://` over TLS ([`super::tls::client_tls`]: the
 //! system's roots plus an optional CA file). Failures say their cause: connection
 //! refused, the TLS error, the HTTP status of a refused upgrade, or the reason in the
 //! server's close frame.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -22,11 +28,11 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::net::error::{NetError, NetResult};
 use crate::net::protocol::{
-    ClientToServer, PROTOCOL_VERSION, PeerId, PeerInfo, RoomCode, ServerToClient,
+    ClientToServer, ErrorCode, PROTOCOL_VERSION, PeerId, PeerInfo, RoomCode, ServerToClient,
 };
 use crate::net::signaling::tls::{BoxedIo, client_tls};
 
@@ -49,6 +55,40 @@ pub const SIGNALING_INBOX_CAPACITY: usize = 256;
 
 /// How long [`SignalingClient::join`] waits for `welcome`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// First wait before reconnecting to a signaling server that went away.
+pub const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(500);
+/// Longest wait between two reconnection tries (the delay doubles up to it).
+pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(8);
+
+/// The wait before reconnection try number `failures` + 1 (`failures` tries having
+/// failed since the connection dropped): [`RECONNECT_FIRST_DELAY`] doubled per
+/// failure up to [`RECONNECT_MAX_DELAY`], then scaled by 0.75 to 1.25 from `jitter`
+/// (0 to 1), so that the clients of a restarted server do not all come back at
+/// once.
+pub fn reconnect_delay(failures: u32, jitter: f64) -> Duration {
+    let doubled = RECONNECT_FIRST_DELAY.saturating_mul(1 << failures.min(16));
+    doubled
+        .min(RECONNECT_MAX_DELAY)
+        .mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// What a [`SignalingTask`] needs to rejoin its room after the server went away.
+#[derive(Clone, Debug)]
+pub struct Rejoin {
+    /// The server's URL.
+    pub url: String,
+    /// A CA file to trust for `wss://`.
+    pub ca: Option<PathBuf>,
+    /// The room.
+    pub room: RoomCode,
+    /// Our display name.
+    pub name: String,
+    /// The server's secret.
+    pub secret: Option<String>,
+    /// Our id, asked for again (`resume`).
+    pub me: PeerId,
+}
 
 /// The server's answer to a successful join.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,13 +272,32 @@ impl SignalingClient {
         secret: Option<&str>,
         create: bool,
     ) -> NetResult<Welcome> {
-        self.send(&ClientToServer::Join {
+        self.send_join(ClientToServer::Join {
             room,
             name: name.to_owned(),
             secret: secret.map(str::to_owned),
             create,
+            resume: None,
         })
-        .await?;
+        .await
+    }
+
+    /// Rejoins `rejoin`'s room (creating it again where the server restarted),
+    /// asking for the old id.
+    pub async fn rejoin(&mut self, rejoin: &Rejoin) -> NetResult<Welcome> {
+        self.send_join(ClientToServer::Join {
+            room: rejoin.room,
+            name: rejoin.name.clone(),
+            secret: rejoin.secret.clone(),
+            create: true,
+            resume: Some(rejoin.me),
+        })
+        .await
+    }
+
+    /// Sends a `join` and waits for the answer.
+    async fn send_join(&mut self, join: ClientToServer) -> NetResult<Welcome> {
+        self.send(&join).await?;
         let answer = tokio::time::timeout(JOIN_TIMEOUT, self.recv())
             .await
             .map_err(|_| NetError::Timeout("waiting for welcome"))??;
@@ -302,9 +361,20 @@ impl SignalingClient {
 
     /// Moves the connection into a tokio task; see [`SignalingTask`].
     pub fn spawn(self) -> SignalingTask {
+        self.spawn_with(None)
+    }
+
+    /// Like [`SignalingClient::spawn`], and when the connection drops (not when the
+    /// server ended it with a fatal error such as `removed`), the task reconnects
+    /// and rejoins; each rejoin's `welcome` comes through the inbox.
+    pub fn spawn_rejoining(self, rejoin: Rejoin) -> SignalingTask {
+        self.spawn_with(Some(rejoin))
+    }
+
+    fn spawn_with(self, rejoin: Option<Rejoin>) -> SignalingTask {
         let (out_tx, out_rx) = mpsc::channel(SIGNALING_OUTBOX_CAPACITY);
         let (in_tx, in_rx) = mpsc::channel(SIGNALING_INBOX_CAPACITY);
-        let task = tokio::spawn(run(self, out_rx, in_tx));
+        let task = tokio::spawn(run(self, rejoin, out_rx, in_tx));
         SignalingTask {
             outbox: out_tx,
             inbox: in_rx,
@@ -314,7 +384,8 @@ impl SignalingClient {
 }
 
 /// A joined signaling connection running in its own task. Dropping `outbox` makes
-/// the task send `leave` and close; when the server closes, `inbox` ends.
+/// the task send `leave` and close; when the server closes (and the task does not
+/// rejoin, or gives up rejoining), `inbox` ends.
 pub struct SignalingTask {
     /// Messages to the server.
     pub outbox: mpsc::Sender<ClientToServer>,
@@ -324,38 +395,91 @@ pub struct SignalingTask {
     pub task: JoinHandle<()>,
 }
 
+/// How one connection's loop in [`run`] ended.
+enum Ended {
+    /// The program is done with signaling (the task has left politely).
+    Program,
+    /// The connection dropped; rejoining may help.
+    Dropped,
+    /// The server ended it for a reason rejoining would not change.
+    Refused,
+}
+
 async fn run(
     mut client: SignalingClient,
+    mut rejoin: Option<Rejoin>,
     mut outbox: mpsc::Receiver<ClientToServer>,
     inbox: mpsc::Sender<ServerToClient>,
 ) {
+    loop {
+        match serve_connection(client, &mut outbox, &inbox).await {
+            Ended::Program | Ended::Refused => return,
+            Ended::Dropped => {}
+        }
+        let Some(again) = rejoin.as_mut() else {
+            return;
+        };
+        warn!("signaling connection lost; rejoining with backoff");
+        let Some((next, welcome)) = reconnect(again, &mut outbox).await else {
+            return;
+        };
+        info!(room = %welcome.room, you = %welcome.you, peers = welcome.peers.len(), "rejoined the room");
+        let message = ServerToClient::Welcome {
+            version: PROTOCOL_VERSION,
+            room: welcome.room,
+            you: welcome.you,
+            peers: welcome.peers,
+            host: welcome.host,
+        };
+        if inbox.send(message).await.is_err() {
+            next.close().await;
+            return;
+        }
+        client = next;
+    }
+}
+
+/// Runs one connection until it ends.
+async fn serve_connection(
+    mut client: SignalingClient,
+    outbox: &mut mpsc::Receiver<ClientToServer>,
+    inbox: &mpsc::Sender<ServerToClient>,
+) -> Ended {
     let mut keepalive = tokio::time::interval(KEEPALIVE_INTERVAL);
     keepalive.reset();
+    let mut refused = false;
     loop {
         tokio::select! {
             msg = outbox.recv() => match msg {
+                // Leaving ends signaling for good (no rejoin after it).
+                Some(ClientToServer::Leave) | None => {
+                    client.close().await;
+                    return Ended::Program;
+                }
                 Some(msg) => {
                     if let Err(err) = client.send(&msg).await {
                         warn!(%err, "signaling send failed");
                         break;
                     }
                 }
-                None => {
-                    client.close().await;
-                    return;
-                }
             },
             incoming = client.recv() => match incoming {
                 Ok(ServerToClient::Pong) => {}
                 Ok(msg) => {
+                    refused |= matches!(&msg, ServerToClient::Error { code, .. } if code.is_fatal());
                     if inbox.send(msg).await.is_err() {
                         client.close().await;
-                        return;
+                        return Ended::Program;
                     }
                 }
                 Err(NetError::Json(err)) => warn!(%err, "ignoring a malformed server message"),
                 Err(NetError::Closed) => {
                     debug!("signaling connection closed");
+                    break;
+                }
+                Err(err @ NetError::ClosedWith(_)) => {
+                    warn!(%err, "signaling connection ended by the server");
+                    refused = true;
                     break;
                 }
                 Err(err) => {
@@ -370,11 +494,83 @@ async fn run(
             }
         }
     }
+    if refused {
+        Ended::Refused
+    } else {
+        Ended::Dropped
+    }
+}
+
+/// Reconnects and rejoins under our old id with backoff, dropping what the program
+/// sends meanwhile;
+/// `None` when the program is done or the server refuses for good (a wrong secret,
+/// another protocol version, a locked or full room).
+async fn reconnect(
+    rejoin: &Rejoin,
+    outbox: &mut mpsc::Receiver<ClientToServer>,
+) -> Option<(SignalingClient, Welcome)> {
+    let mut failures = 0;
+    loop {
+        let wait = reconnect_delay(failures, rand::random::<f64>());
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        let attempt = async {
+            (&mut sleep).await;
+            let mut client =
+                SignalingClient::connect_with_ca(&rejoin.url, rejoin.ca.as_deref()).await?;
+            let welcome = client.rejoin(rejoin).await?;
+            Ok::<_, NetError>((client, welcome))
+        };
+        tokio::pin!(attempt);
+        let result = loop {
+            tokio::select! {
+                result = &mut attempt => break result,
+                msg = outbox.recv() => match msg {
+                    Some(msg) => debug!(?msg, "signaling down; message dropped"),
+                    None => return None,
+                },
+            }
+        };
+        match result {
+            Ok((client, welcome)) if welcome.you == rejoin.me => return Some((client, welcome)),
+            Ok((client, welcome)) => {
+                // The server still holds our old connection (it has not noticed
+                // the drop yet): leave, and ask again once it has let the old one go.
+                failures += 1;
+                debug!(given = %welcome.you, failures, "our id is still taken; trying again");
+                client.close().await;
+            }
+            Err(NetError::Server { code, message }) if code != ErrorCode::TooManyJoins => {
+                warn!(%code, message, "the server refused the rejoin; signaling stays down");
+                return None;
+            }
+            Err(err @ NetError::Version { .. }) => {
+                warn!(%err, "signaling stays down");
+                return None;
+            }
+            Err(err) => {
+                failures += 1;
+                debug!(%err, failures, "rejoin failed; trying again");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnect_delays_double_from_half_a_second_to_eight_with_a_quarter_of_jitter() {
+        let middle: Vec<u128> = (0..7)
+            .map(|failures| reconnect_delay(failures, 0.5).as_millis())
+            .collect();
+        assert_eq!(middle, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+        assert_eq!(reconnect_delay(0, 0.0), Duration::from_millis(375));
+        assert_eq!(reconnect_delay(0, 1.0), Duration::from_millis(625));
+        assert_eq!(reconnect_delay(40, 1.0), Duration::from_secs(10));
+        assert_eq!(reconnect_delay(3, 7.0), reconnect_delay(3, 1.0));
+    }
 
     #[test]
     fn urls_give_host_port_and_scheme() {

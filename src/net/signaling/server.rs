@@ -299,12 +299,15 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds a member to `room` (created if new). It gets the id `resume` asks for
+    /// when no member of any room holds it, otherwise the next free one.
     fn join(
         &self,
         room: RoomCode,
         name: String,
         capacity: usize,
         outbox: Outbox,
+        resume: Option<PeerId>,
     ) -> Result<(PeerId, Vec<PeerInfo>, PeerId), Refusal> {
         let mut state = self.lock();
         if state.rooms.get(&room).is_some_and(|r| r.locked) {
@@ -320,8 +323,24 @@ impl Hub {
                 format!("room {room} is full ({capacity} peers)"),
             ));
         }
-        state.next_id += 1;
-        let id = PeerId(state.next_id);
+        let free = |id: PeerId| {
+            id.0 > 0
+                && !state
+                    .rooms
+                    .values()
+                    .any(|r| r.members.iter().any(|m| m.id == id))
+        };
+        let id = match resume.filter(|&id| free(id)) {
+            Some(id) => {
+                // Later ids stay above it, so no one else is given it.
+                state.next_id = state.next_id.max(id.0);
+                id
+            }
+            None => {
+                state.next_id += 1;
+                PeerId(state.next_id)
+            }
+        };
         let members = &mut state.rooms.entry(room).or_default().members;
         let peers: Vec<PeerInfo> = members
             .iter()
@@ -517,8 +536,16 @@ impl Connection {
                 name,
                 secret,
                 create,
+                resume,
             } => {
-                return self.handle_join(room, &name, secret.as_deref(), create, replies);
+                let join = JoinRequest {
+                    room,
+                    name: &name,
+                    secret: secret.as_deref(),
+                    create,
+                    resume,
+                };
+                return self.handle_join(join, replies);
             }
             ClientToServer::Lock => self.control(RoomControl::Lock(true), replies),
             ClientToServer::Unlock => self.control(RoomControl::Lock(false), replies),
@@ -552,14 +579,14 @@ impl Connection {
         }
     }
 
-    fn handle_join(
-        &mut self,
-        room: RoomCode,
-        name: &str,
-        secret: Option<&str>,
-        create: bool,
-        replies: &mut Vec<ServerToClient>,
-    ) -> Step {
+    fn handle_join(&mut self, join: JoinRequest<'_>, replies: &mut Vec<ServerToClient>) -> Step {
+        let JoinRequest {
+            room,
+            name,
+            secret,
+            create,
+            resume,
+        } = join;
         // Counted first, so neither room codes nor the secret can be tried quickly.
         if let Some(joins) = &self.shared.joins {
             let verdict = joins
@@ -619,11 +646,12 @@ impl Connection {
         match self
             .shared
             .hub
-            .join(room, name.to_owned(), capacity, outbox)
+            .join(room, name.to_owned(), capacity, outbox, resume)
         {
             Err(Refusal(code, message)) => replies.push(ServerToClient::error(code, message)),
             Ok((you, peers, host)) => {
-                info!(room = %room, peer = %you, name, "peer joined");
+                let resumed = resume == Some(you);
+                info!(room = %room, peer = %you, name, resumed, "peer joined");
                 self.joined = Some((room, you));
                 self.joined_outbox = Some(receiver);
                 replies.push(ServerToClient::Welcome {
@@ -637,6 +665,15 @@ impl Connection {
         }
         Step::Continue
     }
+}
+
+/// The fields of a `join`.
+struct JoinRequest<'a> {
+    room: RoomCode,
+    name: &'a str,
+    secret: Option<&'a str>,
+    create: bool,
+    resume: Option<PeerId>,
 }
 
 impl Drop for Connection {
@@ -981,16 +1018,16 @@ mod tests {
         let (tx1, _rx1) = outbox(4096);
         let (tx2, mut rx2) = outbox(4096);
         let (tx3, _rx3) = outbox(4096);
-        let Ok((first, _, host1)) = hub.join(room, "a".into(), 8, tx1) else {
+        let Ok((first, _, host1)) = hub.join(room, "a".into(), 8, tx1, None) else {
             panic!("first join refused");
         };
         assert_eq!(first, host1);
-        let Ok((second, peers, host2)) = hub.join(room, "b".into(), 8, tx2) else {
+        let Ok((second, peers, host2)) = hub.join(room, "b".into(), 8, tx2, None) else {
             panic!("second join refused");
         };
         assert_eq!(peers.len(), 1);
         assert_eq!(host2, first);
-        let Ok(_) = hub.join(room, "c".into(), 8, tx3) else {
+        let Ok(_) = hub.join(room, "c".into(), 8, tx3, None) else {
             panic!("third join refused");
         };
         hub.leave(room, first);
@@ -1004,16 +1041,39 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_id_is_granted_when_free_and_later_ids_stay_above_it() {
+        let hub = Hub::default();
+        let room: RoomCode = "DDD-DDD".parse().expect("valid");
+        let (tx1, _rx1) = outbox(4096);
+        let (tx2, _rx2) = outbox(4096);
+        let (tx3, _rx3) = outbox(4096);
+        let Ok((resumed, _, host)) = hub.join(room, "a".into(), 8, tx1, Some(PeerId(7))) else {
+            panic!("resuming join refused");
+        };
+        assert_eq!((resumed, host), (PeerId(7), PeerId(7)));
+        // Held already: a fresh id instead, above every id given so far.
+        let Ok((taken, _, _)) = hub.join(room, "b".into(), 8, tx2, Some(PeerId(7))) else {
+            panic!("second join refused");
+        };
+        assert_eq!(taken, PeerId(8));
+        let Ok((fresh, peers, _)) = hub.join(room, "c".into(), 8, tx3, None) else {
+            panic!("third join refused");
+        };
+        assert_eq!(fresh, PeerId(9));
+        assert_eq!(peers.len(), 2);
+    }
+
+    #[test]
     fn a_full_room_refuses_and_an_empty_room_disappears() {
         let hub = Hub::default();
         let room: RoomCode = "BBB-BBB".parse().expect("valid");
         let (tx1, _rx1) = outbox(4096);
         let (tx2, _rx2) = outbox(4096);
-        let Ok((first, _, _)) = hub.join(room, "a".into(), 1, tx1) else {
+        let Ok((first, _, _)) = hub.join(room, "a".into(), 1, tx1, None) else {
             panic!("first join refused");
         };
         assert!(matches!(
-            hub.join(room, "b".into(), 1, tx2),
+            hub.join(room, "b".into(), 1, tx2, None),
             Err(Refusal(ErrorCode::RoomFull, _))
         ));
         hub.leave(room, first);
@@ -1026,10 +1086,10 @@ mod tests {
         let room: RoomCode = "CCC-CCC".parse().expect("valid");
         let (tx1, mut rx1) = outbox(64 * 1024);
         let (tx2, rx2) = outbox(8 * 1024);
-        let Ok((sender, _, _)) = hub.join(room, "a".into(), 8, tx1) else {
+        let Ok((sender, _, _)) = hub.join(room, "a".into(), 8, tx1, None) else {
             panic!("join refused");
         };
-        let Ok((reader, _, _)) = hub.join(room, "b".into(), 8, tx2) else {
+        let Ok((reader, _, _)) = hub.join(room, "b".into(), 8, tx2, None) else {
             panic!("join refused");
         };
         let signal = SignalPayload::Sdp(crate::net::protocol::SessionDescription {
