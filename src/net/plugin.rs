@@ -160,12 +160,18 @@ pub struct PeerMessageReceived {
     pub message: PeerToPeer,
 }
 
-/// The signaling connection ended: peers in the room stay, no new ones can join.
+/// The signaling connection ended or dropped: peers in the room stay, no new ones
+/// can join (until [`SignalingBack`], where it is being made again).
 #[derive(Message, Debug, Clone)]
 pub struct SignalingClosed {
     /// Why.
     pub reason: String,
 }
+
+/// The signaling connection is back after a drop: the room is open to new peers
+/// again.
+#[derive(Message, Debug, Clone)]
+pub struct SignalingBack;
 
 /// A signaling-server message about the room that the mesh does not act on
 /// itself (`room-lock`, `error`, e.g. `removed` before the server closes).
@@ -181,6 +187,7 @@ impl Plugin for NetPlugin {
             .add_message::<HostChanged>()
             .add_message::<PeerMessageReceived>()
             .add_message::<SignalingClosed>()
+            .add_message::<SignalingBack>()
             .add_message::<crate::Notice>()
             .configure_sets(Update, NetSystems::Drain.in_set(AppSystems::Ingest))
             .add_systems(
@@ -201,6 +208,7 @@ pub struct NetMessages<'w> {
     host: MessageWriter<'w, HostChanged>,
     received: MessageWriter<'w, PeerMessageReceived>,
     closed: MessageWriter<'w, SignalingClosed>,
+    back: MessageWriter<'w, SignalingBack>,
     server: MessageWriter<'w, ServerMessage>,
 }
 
@@ -288,6 +296,14 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
             NetEvent::SignalingClosed { reason } => {
                 warn!(%reason, "signaling closed: no new peers can join");
                 out.closed.write(SignalingClosed { reason });
+            }
+            NetEvent::SignalingReconnecting => {
+                out.closed.write(SignalingClosed {
+                    reason: "the connection dropped; reconnecting".into(),
+                });
+            }
+            NetEvent::SignalingBack => {
+                out.back.write(SignalingBack);
             }
             NetEvent::FromServer(message) => {
                 out.server.write(ServerMessage(message));

@@ -21,7 +21,7 @@ use crate::games::GameKind;
 use crate::games::plugin::{ActiveGame, ChooseGame};
 use crate::net::peer::NetCommand;
 use crate::net::plugin::{
-    NetLink, PeerConnected, PeerMessageReceived, ServerMessage, SignalingClosed,
+    NetLink, PeerConnected, PeerMessageReceived, ServerMessage, SignalingBack, SignalingClosed,
 };
 use crate::net::protocol::{ClientToServer, ErrorCode, PeerId, PeerToPeer, ServerToClient};
 use crate::world::scene::{ActiveTheme, SwitchTheme};
@@ -109,6 +109,7 @@ pub fn send_room_controls(
 pub struct RoomNews<'w, 's> {
     server: MessageReader<'w, 's, ServerMessage>,
     closed: MessageReader<'w, 's, SignalingClosed>,
+    back: MessageReader<'w, 's, SignalingBack>,
     received: MessageReader<'w, 's, PeerMessageReceived>,
 }
 
@@ -163,6 +164,13 @@ pub fn take_room_news(
             notices.write(Notice::error(format!(
                 "lost the connection to the room's server ({reason}): nobody new can join"
             )));
+        }
+    }
+    for SignalingBack in news.back.read() {
+        if !*removed {
+            notices.write(Notice::info(
+                "back in touch with the room's server: new people can join again",
+            ));
         }
     }
     for PeerMessageReceived { from, message } in news.received.read() {

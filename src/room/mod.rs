@@ -342,6 +342,7 @@ impl Plugin for RoomPlugin {
             .add_message::<crate::games::plugin::ChooseGame>()
             .add_message::<crate::net::plugin::ServerMessage>()
             .add_message::<crate::net::plugin::SignalingClosed>()
+            .add_message::<crate::net::plugin::SignalingBack>()
             .add_message::<crate::net::plugin::PeerMessageReceived>()
             .add_message::<crate::net::plugin::PeerConnected>()
             .init_resource::<control::RoomChoice>()

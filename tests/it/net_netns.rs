@@ -691,5 +691,12 @@ fn peers_keep_their_media_while_signaling_is_down_and_rejoin_when_it_returns() {
             !log.contains("connecting again"),
             "the connection was kept, not replaced:\n{log}"
         );
+        // Both changes were said to the person, not only logged.
+        for said in [
+            "lost the connection to the room's server",
+            "back in touch with the room's server",
+        ] {
+            assert!(log.contains(said), "no notice {said:?}:\n{log}");
+        }
     }
 }

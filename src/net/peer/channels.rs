@@ -163,6 +163,11 @@ pub enum NetEvent {
         /// Why.
         reason: String,
     },
+    /// The signaling connection dropped and is being made again; meanwhile no
+    /// new peers can join us.
+    SignalingReconnecting,
+    /// The signaling connection is back: rejoined the room under our id.
+    SignalingBack,
 }
 
 /// Counters of dropped items, for the stats overlay.

@@ -28,7 +28,7 @@ use crate::net::protocol::{
     ClientToServer, PeerId, PeerInfo, PeerToPeer, SdpKind, ServerToClient, SessionDescription,
     WORLD_CHANNEL_LABEL, WORLD_FAST_CHANNEL_LABEL,
 };
-use crate::net::signaling::client::SignalingTask;
+use crate::net::signaling::client::{SignalingStatus, SignalingTask};
 
 /// Largest `world` message, in bytes of JSON (what webrtc-rs delivers in one piece).
 pub const MAX_WORLD_MESSAGE_BYTES: usize = 16 * 1024;
@@ -136,6 +136,9 @@ impl Room {
                         });
                     }
                 },
+                Some(SignalingStatus::Reconnecting) = self.signaling.status.recv(), if signaling_open => {
+                    self.sink.event(NetEvent::SignalingReconnecting);
+                }
                 Some(event) = internal.recv() => self.on_internal(event).await,
                 () = wake.notified() => {
                     if self.drain_commands().await {
@@ -361,6 +364,7 @@ impl Room {
     /// that has not rejoined yet stays (it will, or its connection says it is gone).
     pub(super) async fn on_rejoined(&mut self, peers: Vec<PeerInfo>, host: PeerId) {
         info!(peers = peers.len(), %host, "signaling back: rejoined the room");
+        self.sink.event(NetEvent::SignalingBack);
         for info in peers {
             if !self.peers.contains_key(&info.id) && info.id != self.me {
                 self.sink.event(NetEvent::PeerJoined {

@@ -374,13 +374,27 @@ impl SignalingClient {
     fn spawn_with(self, rejoin: Option<Rejoin>) -> SignalingTask {
         let (out_tx, out_rx) = mpsc::channel(SIGNALING_OUTBOX_CAPACITY);
         let (in_tx, in_rx) = mpsc::channel(SIGNALING_INBOX_CAPACITY);
-        let task = tokio::spawn(run(self, rejoin, out_rx, in_tx));
+        let (status_tx, status_rx) = mpsc::channel(SIGNALING_STATUS_CAPACITY);
+        let task = tokio::spawn(run(self, rejoin, out_rx, in_tx, status_tx));
         SignalingTask {
             outbox: out_tx,
             inbox: in_rx,
+            status: status_rx,
             task,
         }
     }
+}
+
+/// Pending [`SignalingStatus`] changes at most (the newest are dropped when full:
+/// the room reads them as they come).
+pub const SIGNALING_STATUS_CAPACITY: usize = 4;
+
+/// What a rejoining task says about its connection, beside the server's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalingStatus {
+    /// The connection dropped; the task is reconnecting with backoff. The room's
+    /// peer connections go on; nobody new can join meanwhile.
+    Reconnecting,
 }
 
 /// A joined signaling connection running in its own task. Dropping `outbox` makes
@@ -389,8 +403,12 @@ impl SignalingClient {
 pub struct SignalingTask {
     /// Messages to the server.
     pub outbox: mpsc::Sender<ClientToServer>,
-    /// Messages from the server (`pong`s are filtered out).
+    /// Messages from the server (`pong`s are filtered out); a rejoin's `welcome`
+    /// says the connection is back.
     pub inbox: mpsc::Receiver<ServerToClient>,
+    /// The connection dropped and is being made again (only with
+    /// [`SignalingClient::spawn_rejoining`]).
+    pub status: mpsc::Receiver<SignalingStatus>,
     /// The task; it ends when either side closes.
     pub task: JoinHandle<()>,
 }
@@ -410,6 +428,7 @@ async fn run(
     mut rejoin: Option<Rejoin>,
     mut outbox: mpsc::Receiver<ClientToServer>,
     inbox: mpsc::Sender<ServerToClient>,
+    status: mpsc::Sender<SignalingStatus>,
 ) {
     loop {
         match serve_connection(client, &mut outbox, &inbox).await {
@@ -420,6 +439,9 @@ async fn run(
             return;
         };
         warn!("signaling connection lost; rejoining with backoff");
+        if status.try_send(SignalingStatus::Reconnecting).is_err() {
+            debug!("signaling status not taken (full or no reader)");
+        }
         let Some((next, welcome)) = reconnect(again, &mut outbox).await else {
             return;
         };
