@@ -257,6 +257,45 @@ fn peer(ns: &str, server: &str, name: &str, seconds: &str, report: &Path, extra:
         .expect("start a peer")
 }
 
+/// Alba (namespace a) joins first and hosts balloon keep-up; once she is in the
+/// room, Bruno (namespace b) joins. ICE binds each to its namespace's one link
+/// address; a connection not up in 8 s is started over. `seconds` and `reports`
+/// are Alba's and Bruno's.
+fn alba_hosts_and_bruno_follows(
+    link: &Link,
+    url: &str,
+    seconds: (&str, &str),
+    reports: (&Path, &Path),
+    ips: (&str, &str),
+) -> (Child, Child) {
+    let (bind_a, bind_b) = (format!("{}:0", ips.0), format!("{}:0", ips.1));
+    let pa = peer(
+        &link.a,
+        url,
+        "Alba",
+        seconds.0,
+        reports.0,
+        &[
+            "--game",
+            "balloon-keepup",
+            "--ice-bind",
+            &bind_a,
+            "--connect-timeout-secs",
+            "8",
+        ],
+    );
+    wait_in_room(reports.0);
+    let pb = peer(
+        &link.b,
+        url,
+        "Bruno",
+        seconds.1,
+        reports.1,
+        &["--ice-bind", &bind_b, "--connect-timeout-secs", "8"],
+    );
+    (pa, pb)
+}
+
 #[test]
 fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     let Some((link, ip_a, ip_b)) = namespaces(0, |link| {
@@ -272,31 +311,8 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
     // each namespace's one link (not also its loopback). 20 s leave room for a slow
     // DTLS handshake (its flights are lost too, and webrtc-rs retries each after
     // 1 s); one that has not finished in 8 s is started over.
-    let (bind_a, bind_b) = (format!("{ip_a}:0"), format!("{ip_b}:0"));
-    let pa = peer(
-        &link.a,
-        &url,
-        "Alba",
-        "22",
-        &ra,
-        &[
-            "--game",
-            "balloon-keepup",
-            "--ice-bind",
-            &bind_a,
-            "--connect-timeout-secs",
-            "8",
-        ],
-    );
-    wait_in_room(&ra);
-    let pb = peer(
-        &link.b,
-        &url,
-        "Bruno",
-        "20",
-        &rb,
-        &["--ice-bind", &bind_b, "--connect-timeout-secs", "8"],
-    );
+    let (pa, pb) =
+        alba_hosts_and_bruno_follows(&link, &url, ("22", "20"), (&ra, &rb), (&ip_a, &ip_b));
     let ((oa, ja), (ob, jb)) = finish([(pa, &ra), (pb, &rb)], server);
     // The peers' own logs (connection states), for a failure message.
     let logs = [("Alba", &oa), ("Bruno", &ob)]
@@ -480,34 +496,11 @@ fn through_an_outage(
     let dir = temp_dir("netns-outage");
     let (server, url) = serve(&link.a, &format!("{ip_a}:{port}"));
     let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
-    let (bind_a, bind_b) = (format!("{ip_a}:0"), format!("{ip_b}:0"));
     // Alba hosts a game and stays 2 s longer, so Bruno follows her game to his end.
     let seconds = (outage.as_secs() + 24).to_string();
     let longer = (outage.as_secs() + 26).to_string();
-    let pa = peer(
-        &link.a,
-        &url,
-        "Alba",
-        &longer,
-        &ra,
-        &[
-            "--game",
-            "balloon-keepup",
-            "--ice-bind",
-            &bind_a,
-            "--connect-timeout-secs",
-            "8",
-        ],
-    );
-    wait_in_room(&ra);
-    let pb = peer(
-        &link.b,
-        &url,
-        "Bruno",
-        &seconds,
-        &rb,
-        &["--ice-bind", &bind_b, "--connect-timeout-secs", "8"],
-    );
+    let (pa, pb) =
+        alba_hosts_and_bruno_follows(&link, &url, (&longer, &seconds), (&ra, &rb), (&ip_a, &ip_b));
     for report in [&ra, &rb] {
         assert!(
             crate::common::wait_for_log(&log_path(report), "peer connected"),
