@@ -27,7 +27,7 @@ use crate::world::participant::{
     Participant, SourceName, UploadStats, participant_bundle, start_feed,
 };
 use crate::world::scene::{ActiveTheme, SceneTarget, SnapshotTracker, TakeSnapshot};
-use report::{RecordingReport, build_report, elapsed_since, net_report};
+use report::{RecordingReport, build_report, distinct_share, elapsed_since, net_report};
 
 /// Names given to the demo participants after the local one.
 pub const DEMO_NAMES: [&str; 8] = [
@@ -345,6 +345,8 @@ fn finish_demo(
         path: s.path.clone(),
         frames_written: s.frames_written,
         frames_dropped: s.frames_dropped,
+        frames_repeated: s.frames_repeated,
+        distinct_share: distinct_share(s.frames_written, s.frames_repeated),
         duration_s: s.duration.as_secs_f32(),
         encode_ms_per_frame: s.encode_ms_per_frame,
         error: recording.error.clone(),

@@ -110,6 +110,10 @@ pub struct RecordingReport {
     pub frames_written: u64,
     /// Frames dropped because the encoder was behind.
     pub frames_dropped: u64,
+    /// Frame slots that rendering missed, filled by repeating the frame before.
+    pub frames_repeated: u64,
+    /// Share of the file's frames that are fresh renders, not repeats (1.0: all).
+    pub distinct_share: f64,
     /// Media duration in seconds.
     pub duration_s: f32,
     /// Average encode time per frame.
@@ -316,5 +320,28 @@ pub(super) fn build_report(
         peers: Vec::new(),
         net: None,
         recording: None,
+    }
+}
+
+/// The share of a recording's `written` frames that are fresh renders rather than
+/// `repeated` copies of the frame before (1.0 for an empty file: nothing repeated).
+pub fn distinct_share(written: u64, repeated: u64) -> f64 {
+    if written == 0 {
+        return 1.0;
+    }
+    written.saturating_sub(repeated) as f64 / written as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_share;
+
+    #[test]
+    fn distinct_share_counts_the_frames_that_are_not_repeats() {
+        assert_eq!(distinct_share(0, 0), 1.0);
+        assert_eq!(distinct_share(240, 0), 1.0);
+        assert!((distinct_share(240, 24) - 0.9).abs() < 1e-12);
+        // More repeats than frames (a count that ran ahead) never goes negative.
+        assert_eq!(distinct_share(10, 12), 0.0);
     }
 }

@@ -63,6 +63,7 @@
 //! Invariants: same seed, same participants and same inputs at the same ticks give
 //! the same events, scores and snapshots (no hash-ordered iteration, no wall clock).
 
+pub mod art;
 pub mod autoplay;
 mod balloon_keepup;
 pub mod bench;

@@ -11,10 +11,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
+use super::art::Shape;
 use super::autoplay::Autoplayer;
 use super::{
     GameConfig, GameEvent, GameKind, GameSim, ObjectId, ObjectKind, ParticipantId, StampedEvent,
@@ -24,6 +23,7 @@ use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::world::depth;
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement, Pinned};
 use crate::world::scene::{ActiveTheme, TakeSnapshot};
+use crate::world::texture::rgba_image;
 
 /// The game being played, with its bookkeeping.
 #[derive(Resource)]
@@ -139,9 +139,12 @@ impl RemoteGame {
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChooseGame(pub Option<GameKind>);
 
-/// The disc texture game objects are drawn with.
+/// The pictures game objects are drawn with ([`super::art`]), one per shape.
 #[derive(Resource, Debug, Clone)]
-struct DiscTexture(Handle<Image>);
+struct GameArt(HashMap<Shape, Handle<Image>>);
+
+/// Side in pixels of each game object's picture.
+const ART_SIZE: u32 = 96;
 
 /// Runs one game in the world (or, as a network follower, draws the host's).
 pub struct GamesPlugin {
@@ -159,7 +162,14 @@ impl Plugin for GamesPlugin {
         app.add_systems(
             Startup,
             |mut commands: Commands, mut images: ResMut<Assets<Image>>| {
-                commands.insert_resource(DiscTexture(images.add(disc_image(64))));
+                let pictures = Shape::ALL
+                    .into_iter()
+                    .map(|shape| {
+                        let rgba = super::art::paint(shape, ART_SIZE);
+                        (shape, images.add(rgba_image(ART_SIZE, ART_SIZE, rgba)))
+                    })
+                    .collect();
+                commands.insert_resource(GameArt(pictures));
             },
         )
         // The game belongs to the room: it starts on entering and ends on leaving.
@@ -297,37 +307,6 @@ fn take_over_game(
             seed.photo_dir.clone(),
         ));
     }
-}
-
-/// A white disc with a soft rim, tinted per object.
-pub fn disc_image(size: u32) -> Image {
-    let mut data = vec![0u8; (size * size * 4) as usize];
-    let r = size as f32 / 2.0;
-    for y in 0..size {
-        for x in 0..size {
-            let d = ((x as f32 + 0.5 - r).powi(2) + (y as f32 + 0.5 - r).powi(2)).sqrt();
-            let a = ((r - d) / 1.5).clamp(0.0, 1.0);
-            // A highlight towards the top left gives a bit of volume.
-            let hl = 1.0
-                - 0.25
-                    * (((x as f32 - r * 0.6).powi(2) + (y as f32 - r * 0.6).powi(2)).sqrt() / r)
-                        .min(1.0);
-            let i = ((y * size + x) * 4) as usize;
-            let v = (255.0 * hl) as u8;
-            data[i..i + 4].copy_from_slice(&[v, v, v, (a * 255.0) as u8]);
-        }
-    }
-    Image::new(
-        Extent3d {
-            width: size,
-            height: size,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        data,
-        TextureFormat::Rgba8UnormSrgb,
-        RenderAssetUsages::RENDER_WORLD,
-    )
 }
 
 fn join_game(mut game: ResMut<ActiveGame>, people: Query<&Participant>) {
@@ -474,11 +453,11 @@ fn draw_objects(
     authority: Res<GameAuthority>,
     remote: Res<RemoteGame>,
     theme: Res<ActiveTheme>,
-    disc: Option<Res<DiscTexture>>,
+    art: Option<Res<GameArt>>,
     mut sprites: Query<(Entity, &GameObjectSprite, &mut Transform)>,
     net: Query<Entity, With<NetSprite>>,
 ) {
-    let Some(disc) = disc else { return };
+    let Some(art) = art else { return };
     let snapshot = match (*authority, &game) {
         (GameAuthority::Host, Some(game)) => game.sim.snapshot(),
         _ => match remote.view(std::time::Instant::now()) {
@@ -502,11 +481,14 @@ fn draw_objects(
         if existing.contains_key(&o.id) {
             continue;
         }
+        let Some(picture) = art.0.get(&Shape::of(o.kind)) else {
+            continue;
+        };
         commands.spawn((
             Name::new(format!("game object {:?}", o.kind)),
             GameObjectSprite(o.id),
             Sprite {
-                image: disc.0.clone(),
+                image: picture.clone(),
                 color: object_colour(o.kind, o.id),
                 custom_size: Some(Vec2::splat(o.radius * 2.0)),
                 ..default()

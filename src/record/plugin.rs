@@ -265,6 +265,7 @@ pub fn finish_recording(commands: &mut Commands, rec: &mut Recording) {
             path = %rec.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             frames = stats.frames_written,
             dropped = stats.frames_dropped,
+            repeated = stats.frames_repeated,
             seconds = stats.duration.as_secs_f32(),
             "recording finished"
         );

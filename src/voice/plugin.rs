@@ -163,18 +163,10 @@ fn load_voice_assets(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<ColorMaterial>>,
 ) {
-    use bevy::asset::RenderAssetUsages;
-    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
-    let badge_image = images.add(Image::new(
-        Extent3d {
-            width: BADGE_SIZE,
-            height: BADGE_SIZE,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
+    let badge_image = images.add(crate::world::texture::rgba_image(
+        BADGE_SIZE,
+        BADGE_SIZE,
         muted_badge(),
-        TextureFormat::Rgba8UnormSrgb,
-        RenderAssetUsages::RENDER_WORLD,
     ));
     commands.insert_resource(VoiceAssets {
         ring: meshes.add(Annulus::new(0.93, 1.0)),

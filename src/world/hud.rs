@@ -3,9 +3,7 @@
 //! [`super::text`]), a name tag above each person (with what a game adds, such as a
 //! score: [`NameTagDetail`]), and a soft contact shadow on the floor under them.
 
-use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::sprite::Anchor;
 
 use super::arrange::person_box;
@@ -15,6 +13,7 @@ use super::participant::{CutoutTexture, LatestCutout, Participant, ParticipantPl
 use super::placement::SCENE_WIDTH;
 use super::scene::SceneTarget;
 use super::text::{TextStyle, paint};
+use super::texture::rgba_image;
 
 /// Words drawn in the scene: a sprite whose texture is painted from the text
 /// whenever the text or its style changes. Set `Sprite`'s anchor and the
@@ -99,17 +98,7 @@ pub fn shadow_image(size: u32) -> Image {
             rgba[((y * size + x) * 4 + 3) as usize] = (a * 255.0).round() as u8;
         }
     }
-    Image::new(
-        Extent3d {
-            width: size,
-            height: size,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        rgba,
-        TextureFormat::Rgba8UnormSrgb,
-        RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
-    )
+    rgba_image(size, size, rgba)
 }
 
 /// Creates the shadow texture.
@@ -137,17 +126,7 @@ pub fn paint_scene_texts(
             ..text.style.clone()
         };
         let painted = paint(&text.text, &style);
-        let image = Image::new(
-            Extent3d {
-                width: painted.width,
-                height: painted.height,
-                depth_or_array_layers: 1,
-            },
-            TextureDimension::D2,
-            painted.rgba,
-            TextureFormat::Rgba8UnormSrgb,
-            RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
-        );
+        let image = rgba_image(painted.width, painted.height, painted.rgba);
         // Replace the old texture in place when there is one (no asset per change;
         // never the default texture, which every plain sprite shares).
         let own = sprite.image != Handle::default() && images.contains(&sprite.image);

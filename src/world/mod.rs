@@ -4,7 +4,7 @@
 //!   sizing, feet on the floor line), [`theme`] (theme data and background painting),
 //!   [`light`] (a theme's light and the grading towards it), [`grounding`] (cut edges
 //!   that fade, contact shadows, name tag positions), [`text`] (words painted into
-//!   pixels with the bundled font).
+//!   pixels with the bundled font); [`texture`] turns painted pixels into images.
 //! - Bevy: [`participant`] (entities, in-place texture upload from the newest cutout),
 //!   [`scene`] (offscreen scene camera, background, effects, theme switching,
 //!   snapshots), [`material`] (the cutout shader material: fade, grading, rim,
@@ -27,6 +27,7 @@ pub mod participant;
 pub mod placement;
 pub mod scene;
 pub mod text;
+pub mod texture;
 pub mod theme;
 
 /// Draw depths (z) in the scene, back to front.

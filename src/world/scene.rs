@@ -119,17 +119,7 @@ fn background_image(theme: &Theme) -> Image {
         error!(error = %e, "theme background");
         vec![40; (w * h * 4) as usize]
     });
-    Image::new(
-        bevy::render::render_resource::Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-        bevy::render::render_resource::TextureDimension::D2,
-        pixels,
-        TextureFormat::Rgba8UnormSrgb,
-        bevy::asset::RenderAssetUsages::RENDER_WORLD | bevy::asset::RenderAssetUsages::MAIN_WORLD,
-    )
+    super::texture::rgba_image(w, h, pixels)
 }
 
 /// Spawns the background and the ambient effect of the active theme.
