@@ -89,6 +89,9 @@ pub struct Notice {
     pub level: NoticeLevel,
     /// What to show, one line.
     pub text: String,
+    /// What it is about, where a newer notice on the same subject replaces the
+    /// older on screen ("back in touch" replaces "lost the connection").
+    pub subject: Option<&'static str>,
 }
 
 /// How a [`Notice`] looks.
@@ -108,6 +111,7 @@ impl Notice {
         Self {
             level: NoticeLevel::Info,
             text: text.into(),
+            subject: None,
         }
     }
 
@@ -116,6 +120,7 @@ impl Notice {
         Self {
             level: NoticeLevel::Warning,
             text: text.into(),
+            subject: None,
         }
     }
 
@@ -124,6 +129,16 @@ impl Notice {
         Self {
             level: NoticeLevel::Error,
             text: text.into(),
+            subject: None,
+        }
+    }
+
+    /// The same notice, about `subject`: it replaces an on-screen notice about the
+    /// same subject.
+    pub fn about(self, subject: &'static str) -> Self {
+        Self {
+            subject: Some(subject),
+            ..self
         }
     }
 }

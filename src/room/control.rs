@@ -27,6 +27,10 @@ use crate::net::protocol::{ClientToServer, ErrorCode, PeerId, PeerToPeer, Server
 use crate::world::scene::{ActiveTheme, SwitchTheme};
 use crate::{Notice, Screen};
 
+/// The subject of the notices about the connection to the room's server: its
+/// return replaces the notice of its loss on screen.
+const SIGNALING_NOTICE: &str = "signaling";
+
 /// Host: lock the room (`true`: nobody new can join) or unlock it.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockRoom(pub bool);
@@ -161,16 +165,20 @@ pub fn take_room_news(
     }
     for SignalingClosed { reason } in news.closed.read() {
         if !*removed {
-            notices.write(Notice::error(format!(
-                "lost the connection to the room's server ({reason}): nobody new can join"
-            )));
+            notices.write(
+                Notice::error(format!(
+                    "lost the connection to the room's server ({reason}): nobody new can join"
+                ))
+                .about(SIGNALING_NOTICE),
+            );
         }
     }
     for SignalingBack in news.back.read() {
         if !*removed {
-            notices.write(Notice::info(
-                "back in touch with the room's server: new people can join again",
-            ));
+            notices.write(
+                Notice::info("back in touch with the room's server: new people can join again")
+                    .about(SIGNALING_NOTICE),
+            );
         }
     }
     for PeerMessageReceived { from, message } in news.received.read() {

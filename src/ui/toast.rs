@@ -31,9 +31,11 @@ pub struct ToastQueue {
 
 impl ToastQueue {
     /// Shows `notice` from `now` on; a notice equal to one on screen only renews it,
-    /// and beyond [`MAX_TOASTS`] the oldest goes.
+    /// one about the same subject replaces it, and beyond [`MAX_TOASTS`] the oldest
+    /// goes.
     pub fn push(&mut self, notice: Notice, now: Instant) {
-        self.shown.retain(|(n, _)| *n != notice);
+        self.shown
+            .retain(|(n, _)| *n != notice && (n.subject.is_none() || n.subject != notice.subject));
         self.shown.push_back((notice, now));
         while self.shown.len() > MAX_TOASTS {
             self.shown.pop_front();
@@ -123,5 +125,16 @@ mod tests {
             q.push(Notice::warning(format!("w{i}")), t0);
         }
         assert_eq!(texts(&mut q, t0), ["w2", "w3", "w4", "w5"]);
+    }
+
+    #[test]
+    fn a_notice_replaces_the_one_on_screen_about_the_same_subject() {
+        let t0 = Instant::now();
+        let mut q = ToastQueue::default();
+        q.push(Notice::error("lost the server").about("signaling"), t0);
+        q.push(Notice::info("camera on"), t0);
+        q.push(Notice::info("back in touch").about("signaling"), t0);
+        let shown: Vec<String> = q.visible(t0).map(|n| n.text.clone()).collect();
+        assert_eq!(shown, ["camera on", "back in touch"]);
     }
 }
