@@ -7,7 +7,7 @@ ORT_VERSION=1.32.0
 CACHE="${SAMESPACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/samespace}"
 PACKAGES=(pkg-config clang mold nasm cmake libasound2-dev libudev-dev libopus-dev
   libx11-dev libxkbcommon-dev libxi-dev libxcursor-dev libxrandr-dev libvulkan1
-  mesa-vulkan-drivers ffmpeg iproute2 nftables python3 python3-pip unzip curl ca-certificates
+  mesa-vulkan-drivers ffmpeg iproute2 nftables coturn python3 python3-pip unzip curl ca-certificates
   pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xdotool imagemagick tesseract-ocr tesseract-ocr-eng xclip bc
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev)
