@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_ apt-get update -qq
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # coturn is here for the NAT test, which starts its own; Debian's package enables
+  # a system-wide TURN server: switch off the one just installed.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-enabled coturn >/dev/null 2>&1; then
+    sudo_ systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
