@@ -7,7 +7,7 @@ ORT_VERSION=1.32.0
 CACHE="${SAMESPACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/samespace}"
 PACKAGES=(pkg-config clang mold nasm cmake libasound2-dev libudev-dev libopus-dev
   libx11-dev libxkbcommon-dev libxi-dev libxcursor-dev libxrandr-dev libvulkan1
-  mesa-vulkan-drivers ffmpeg iproute2 nftables python3 python3-pip unzip curl ca-certificates
+  mesa-vulkan-drivers ffmpeg iproute2 nftables coturn python3 python3-pip unzip curl ca-certificates
   pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xdotool imagemagick tesseract-ocr tesseract-ocr-eng xclip bc
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev)
@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_ apt-get update -qq
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # coturn is here for the NAT test, which starts its own; Debian's package enables
+  # a system-wide TURN server: switch off the one just installed.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-enabled coturn >/dev/null 2>&1; then
+    sudo_ systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -219,16 +219,9 @@ pub struct DemoArgs {
     /// Video frame rate sent to the room (the local demo participant moves at it).
     #[arg(long, default_value_t = 15.0)]
     pub video_fps: f32,
-    /// A STUN or TURN server (`stun:HOST:PORT`, `turn:HOST:PORT`); repeatable.
-    /// Default: none (LAN and loopback work without).
-    #[arg(long)]
-    pub ice_server: Vec<String>,
-    /// User name for the TURN servers.
-    #[arg(long, default_value = "")]
-    pub ice_username: String,
-    /// Credential for the TURN servers.
-    #[arg(long, default_value = "")]
-    pub ice_credential: String,
+    /// STUN and TURN servers.
+    #[command(flatten)]
+    pub ice: IceArgs,
     /// Seconds a connection to a peer may take to come up before it is started
     /// over (up to 5 attempts).
     #[arg(long, default_value_t = 20)]
@@ -933,6 +926,43 @@ mod tests {
     }
 
     #[test]
+    fn the_lobby_and_the_demo_take_turn_servers() {
+        let turn = [
+            "--ice-server",
+            "stun:turn.example.org:3478",
+            "--ice-server",
+            "turn:turn.example.org:3478?transport=udp",
+            "--ice-username",
+            "friends",
+            "--ice-credential",
+            "s3cret",
+        ];
+        let expect = |ice: &IceArgs| {
+            assert_eq!(ice.ice_server.len(), 2);
+            assert_eq!(
+                ice.ice_server[1],
+                "turn:turn.example.org:3478?transport=udp"
+            );
+            assert_eq!(
+                (ice.ice_username.as_str(), ice.ice_credential.as_str()),
+                ("friends", "s3cret")
+            );
+        };
+        let cli = Cli::parse_from([&["samespace"][..], &turn].concat());
+        expect(&cli.lobby.ice);
+        let cli = Cli::parse_from([&["samespace", "join", "K7Q-4MZ"][..], &turn].concat());
+        let Some(Command::Join(args)) = cli.command else {
+            panic!("expected join");
+        };
+        expect(&args.lobby.ice);
+        let cli = Cli::parse_from([&["samespace", "demo"][..], &turn].concat());
+        let Some(Command::Demo(args)) = cli.command else {
+            panic!("expected demo");
+        };
+        expect(&args.ice);
+    }
+
+    #[test]
     fn an_unknown_audio_device_lists_the_devices() {
         let devices = ["USB Headset".to_string()];
         assert!(check_audio_device("microphone", "none", &devices).is_ok());
@@ -1012,6 +1042,24 @@ pub struct LobbyArgs {
     /// Join rooms muted.
     #[arg(long)]
     pub mute: bool,
+    /// STUN and TURN servers (for friends behind NATs: docs/DEPLOY.md).
+    #[command(flatten)]
+    pub ice: IceArgs,
+}
+
+/// STUN and TURN servers for the connections to the other peers (docs/DEPLOY.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct IceArgs {
+    /// A STUN or TURN server (`stun:HOST:PORT`, `turn:HOST:PORT?transport=udp`);
+    /// repeatable. Default: none (LAN and loopback work without).
+    #[arg(long)]
+    pub ice_server: Vec<String>,
+    /// User name for the TURN servers.
+    #[arg(long, default_value = "")]
+    pub ice_username: String,
+    /// Credential for the TURN servers.
+    #[arg(long, default_value = "")]
+    pub ice_credential: String,
 }
 
 /// Checks a lobby `--audio-in`/`--audio-out` value against the attached devices:

@@ -386,12 +386,12 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
     }
     net.recovery_window = args.recovery_ms.map(std::time::Duration::from_millis);
     net.timeouts.connect = std::time::Duration::from_secs(args.connect_timeout_secs.max(1));
-    for url in &args.ice_server {
+    for url in &args.ice.ice_server {
         net.ice_servers
             .push(samespace::net::peer::IceServer::from_url(
                 url,
-                &args.ice_username,
-                &args.ice_credential,
+                &args.ice.ice_username,
+                &args.ice.ice_credential,
             )?);
     }
     if !args.ice_bind.is_empty() {
@@ -547,6 +547,7 @@ fn run_lobby(lobby: LobbyArgs, join: Option<String>) -> anyhow::Result<()> {
     if let Some(theme) = lobby.theme.or(saved.theme) {
         args.theme = theme;
     }
+    args.ice = lobby.ice;
     let mut config = demo_config(args)?;
     config.lobby = !config.headless;
     config.rooms.port = lobby.port.or(saved.port).unwrap_or(DEFAULT_PORT);

@@ -92,8 +92,9 @@ impl PeerFiguresLine {
         let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         let missing = link.packets_recovered + link.packets_lost;
         format!(
-            "{}: {} kbit/s  rtt {} ms  glass-to-glass {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
+            "{}: {}  {} kbit/s  rtt {} ms  glass-to-glass {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
             link.name,
+            link.candidate_pair.as_deref().unwrap_or("connecting"),
             link.kbit_s.round(),
             ms(link.rtt_ms),
             ms(shown.glass_to_glass_ms),
@@ -214,6 +215,7 @@ mod tests {
             link: LinkReport {
                 name: "Ada".into(),
                 rtt_ms: Some(12.4),
+                candidate_pair: Some("relay/srflx".into()),
                 packets_recovered: 3,
                 packets_lost: 1,
                 ..LinkReport::default()
@@ -222,7 +224,7 @@ mod tests {
             voice: VoiceLine::default(),
         }
         .overlay_line();
-        assert!(line.starts_with("Ada: "), "{line}");
+        assert!(line.starts_with("Ada: relay/srflx  "), "{line}");
         assert!(line.contains("rtt 12 ms"), "{line}");
         assert!(line.contains("repaired 3/4"), "{line}");
         assert!(line.contains("glass-to-glass – ms"), "{line}");

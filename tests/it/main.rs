@@ -6,6 +6,7 @@ mod common;
 mod games_demo;
 mod gui;
 mod net_demo;
+mod net_nat;
 mod net_netns;
 mod notices;
 mod peer_mesh;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::common::{read_json, temp_dir};
 
-fn run(args: &[&str]) -> bool {
+pub(crate) fn run(args: &[&str]) -> bool {
     Command::new(args[0])
         .args(&args[1..])
         .stdout(Stdio::null())
@@ -145,14 +145,14 @@ fn namespaces(n: u32, rules: impl FnOnce(&Link) -> bool) -> Option<(Link, String
 }
 
 /// The log of the peer whose report goes to `report`.
-fn log_path(report: &Path) -> std::path::PathBuf {
+pub(crate) fn log_path(report: &Path) -> std::path::PathBuf {
     report.with_extension("log")
 }
 
 /// Waits until the peer reporting to `report` has logged that it is in the room,
 /// so that a peer started after it cannot take the room (and the host's role) first
 /// on a busy machine.
-fn wait_in_room(report: &Path) {
+pub(crate) fn wait_in_room(report: &Path) {
     assert!(
         crate::common::wait_for_log(&log_path(report), "in the room"),
         "{} never joined",
@@ -161,7 +161,7 @@ fn wait_in_room(report: &Path) {
 }
 
 /// The report line about peer `name`.
-fn peer_line<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(crate) fn peer_line<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["peers"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == name))
@@ -169,7 +169,7 @@ fn peer_line<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 }
 
 /// Video (over 30 pictures) and audio (over 2 s) came from peer `name`.
-fn assert_media_from(report: &serde_json::Value, name: &str, log: &str) {
+pub(crate) fn assert_media_from(report: &serde_json::Value, name: &str, log: &str) {
     let p = peer_line(report, name);
     assert!(
         p["video_frames"].as_u64().unwrap_or(0) > 30,
@@ -180,7 +180,7 @@ fn assert_media_from(report: &serde_json::Value, name: &str, log: &str) {
 
 /// Waits for both peers (each must succeed), stops the server, and returns each
 /// peer's log and report.
-fn finish(
+pub(crate) fn finish(
     peers: [(Child, &Path); 2],
     mut server: Child,
 ) -> ((String, serde_json::Value), (String, serde_json::Value)) {
@@ -200,7 +200,7 @@ fn finish(
 }
 
 /// `samespace serve` inside namespace `ns` on `addr`; returns it and its URL.
-fn serve(ns: &str, addr: &str) -> (Child, String) {
+pub(crate) fn serve(ns: &str, addr: &str) -> (Child, String) {
     let server = Command::new("ip")
         .args([
             "netns",
@@ -218,7 +218,14 @@ fn serve(ns: &str, addr: &str) -> (Child, String) {
     (server, format!("ws://{addr}"))
 }
 
-fn peer(ns: &str, server: &str, name: &str, seconds: &str, report: &Path, extra: &[&str]) -> Child {
+pub(crate) fn peer(
+    ns: &str,
+    server: &str,
+    name: &str,
+    seconds: &str,
+    report: &Path,
+    extra: &[&str],
+) -> Child {
     Command::new("ip")
         .args([
             "netns",
