@@ -65,6 +65,8 @@ pub struct SyntheticParticipant {
     placement: Placement,
     /// The room, linear RGB.
     room: Vec<f32>,
+    /// The room as the camera delivers it (RGB8, before noise).
+    room_rgb: Vec<u8>,
     /// Sensor noise, one value per pixel plus slack to shift it each frame.
     grain: Vec<f32>,
     seed: u32,
@@ -90,6 +92,10 @@ impl SyntheticParticipant {
         let step = params.walk_px * framing.step_share() / scale.max(1e-3);
         let motion = Motion::new(seed, look.build, step);
         let room = room::paint(params.width, params.height, params.variant, framing);
+        let room_rgb = room
+            .chunks_exact(3)
+            .flat_map(|c| srgb([c[0], c[1], c[2]]))
+            .collect();
         let pixels = (params.width * params.height) as usize;
         // Roughly Gaussian (sum of three uniforms), unit variance times sigma.
         let grain = (0..pixels + 4096)
@@ -106,6 +112,7 @@ impl SyntheticParticipant {
             motion,
             placement,
             room,
+            room_rgb,
             grain,
             seed,
             start: Instant::now(),
@@ -145,8 +152,15 @@ impl SyntheticParticipant {
         let offset = (hash2(frame_no, 7, self.seed) * 4096.0) as usize;
         let grain = &self.grain[offset..offset + (w * h) as usize];
         let mut rgb = Vec::with_capacity((w * h * 3) as usize);
-        for (px, &g) in canvas.rgb.chunks_exact(3).zip(grain) {
-            let c = srgb([px[0], px[1], px[2]]);
+        // Only the person's pixels changed: the rest is the room as filmed.
+        for (i, &g) in grain.iter().enumerate() {
+            let c = if canvas.alpha[i] > 0.0 {
+                let px = &canvas.rgb[i * 3..i * 3 + 3];
+                srgb([px[0], px[1], px[2]])
+            } else {
+                let px = &self.room_rgb[i * 3..i * 3 + 3];
+                [px[0], px[1], px[2]]
+            };
             rgb.extend(c.map(|v| (v as f32 + g).round().clamp(0.0, 255.0) as u8));
         }
         let alpha = canvas

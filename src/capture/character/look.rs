@@ -115,31 +115,9 @@ pub struct Look {
     pub glasses: bool,
 }
 
-/// The cast: distinct people for demo participants 0, 1, 2, ...
+/// The cast: distinct people for demo participants 0, 1, 2, ... (after the local
+/// participant, in the order of the demo's names: Ada, Grace, Linus, Mae, Neil).
 pub const CAST: [Look; 6] = [
-    // Long dark-brown hair, olive skin, teal jumper.
-    Look {
-        skin: [222, 172, 136],
-        hair: [62, 38, 24],
-        hair_style: Hair::Long,
-        iris: [92, 60, 34],
-        lips: [190, 104, 98],
-        top: [34, 118, 128],
-        top2: [230, 226, 210],
-        top_style: Top::Plain,
-        long_sleeves: true,
-        trousers: [50, 56, 74],
-        shoes: [40, 36, 34],
-        build: Build {
-            height: 7.3,
-            shoulder: 0.7,
-            hip: 0.3,
-        },
-        head_width: 0.36,
-        jaw: 0.88,
-        beard: false,
-        glasses: false,
-    },
     // Deep brown skin, short black hair, beard, grey hoodie, broad.
     Look {
         skin: [112, 72, 50],
@@ -161,6 +139,29 @@ pub const CAST: [Look; 6] = [
         head_width: 0.38,
         jaw: 1.05,
         beard: true,
+        glasses: false,
+    },
+    // Long dark-brown hair, olive skin, teal jumper.
+    Look {
+        skin: [222, 172, 136],
+        hair: [62, 38, 24],
+        hair_style: Hair::Long,
+        iris: [92, 60, 34],
+        lips: [190, 104, 98],
+        top: [34, 118, 128],
+        top2: [230, 226, 210],
+        top_style: Top::Plain,
+        long_sleeves: true,
+        trousers: [50, 56, 74],
+        shoes: [40, 36, 34],
+        build: Build {
+            height: 7.3,
+            shoulder: 0.7,
+            hip: 0.3,
+        },
+        head_width: 0.36,
+        jaw: 0.88,
+        beard: false,
         glasses: false,
     },
     // Fair skin, black hair in a bun, navy and white stripes, jeans, short.
@@ -209,29 +210,6 @@ pub const CAST: [Look; 6] = [
         beard: false,
         glasses: true,
     },
-    // Pale freckled skin, ginger hair parted to the side, ginger beard, white shirt.
-    Look {
-        skin: [238, 192, 170],
-        hair: [170, 84, 36],
-        hair_style: Hair::SidePart,
-        iris: [70, 110, 140],
-        lips: [200, 116, 110],
-        top: [232, 234, 238],
-        top2: [200, 210, 225],
-        top_style: Top::Collar,
-        long_sleeves: true,
-        trousers: [44, 50, 60],
-        shoes: [60, 40, 30],
-        build: Build {
-            height: 7.8,
-            shoulder: 0.84,
-            hip: 0.32,
-        },
-        head_width: 0.37,
-        jaw: 1.0,
-        beard: true,
-        glasses: false,
-    },
     // Brown skin, black hair tied back, magenta top.
     Look {
         skin: [160, 106, 76],
@@ -253,6 +231,29 @@ pub const CAST: [Look; 6] = [
         head_width: 0.35,
         jaw: 0.9,
         beard: false,
+        glasses: false,
+    },
+    // Pale freckled skin, ginger hair parted to the side, ginger beard, white shirt.
+    Look {
+        skin: [238, 192, 170],
+        hair: [170, 84, 36],
+        hair_style: Hair::SidePart,
+        iris: [70, 110, 140],
+        lips: [200, 116, 110],
+        top: [232, 234, 238],
+        top2: [200, 210, 225],
+        top_style: Top::Collar,
+        long_sleeves: true,
+        trousers: [44, 50, 60],
+        shoes: [60, 40, 30],
+        build: Build {
+            height: 7.8,
+            shoulder: 0.84,
+            hip: 0.32,
+        },
+        head_width: 0.37,
+        jaw: 1.0,
+        beard: true,
         glasses: false,
     },
 ];

@@ -200,46 +200,50 @@ pub fn paint(width: u32, height: u32, variant: u32, framing: Framing) -> Vec<f32
             }
         },
     );
-    // A plant in a pot, standing on the floor (or the bottom edge).
-    let plant = lin(pal.plant);
-    let px = if window_left { 0.07 * w } else { 0.93 * w };
-    let base_y = if horizon < 1.0 {
-        horizon * h + 0.05 * s
-    } else {
-        h
-    };
-    let pot = v2(px, base_y - 0.06 * s);
-    canvas.fill(
-        Bounds::around(pot, v2(0.07 * s, 0.07 * s)),
-        0.0,
-        false,
-        |p| {
-            soft(capsule(
-                p,
-                pot.add(v2(0.0, -0.03 * s)),
-                pot.add(v2(0.0, 0.03 * s)),
-                0.06 * s,
-                0.045 * s,
-            ))
-        },
-        |_| [0.45, 0.18, 0.1],
-    );
-    for leaf in 0..9 {
-        let a = -1.3 + 2.6 * leaf as f32 / 8.0 + 0.2 * hash2(leaf, 0, seed);
-        let len = (0.16 + 0.1 * hash2(leaf, 1, seed)) * s;
-        let tip = pot.add(v2(a.sin() * len, -a.cos().abs() * len - 0.05 * s));
-        let from = pot.add(v2(0.0, -0.06 * s));
-        let mid = from.lerp(tip, 0.55);
+    // A plant in a pot, standing on the floor, at the edge of the picture. Not in
+    // close-ups, where it would be big and next to the person (segmentation takes
+    // leaves touching a person for part of them).
+    if framing != Framing::Close {
+        let plant = lin(pal.plant);
+        let px = if window_left { 0.06 * w } else { 0.94 * w };
+        let base_y = if horizon < 1.0 {
+            horizon * h + 0.05 * s
+        } else {
+            h
+        };
+        let pot = v2(px, base_y - 0.06 * s);
         canvas.fill(
-            Bounds::segment(from, tip, 0.05 * s),
+            Bounds::around(pot, v2(0.07 * s, 0.07 * s)),
             0.0,
             false,
-            |p| soft(ellipse(p, mid, v2(0.025 * s, len * 0.5), -a * 0.9)),
-            |hit| {
-                let k = 0.8 + 0.3 * noise2(hit.p.mul(0.1), seed + 5);
-                [plant[0] * k, plant[1] * k, plant[2] * k]
+            |p| {
+                soft(capsule(
+                    p,
+                    pot.add(v2(0.0, -0.03 * s)),
+                    pot.add(v2(0.0, 0.03 * s)),
+                    0.06 * s,
+                    0.045 * s,
+                ))
             },
+            |_| [0.45, 0.18, 0.1],
         );
+        for leaf in 0..9 {
+            let a = -1.3 + 2.6 * leaf as f32 / 8.0 + 0.2 * hash2(leaf, 0, seed);
+            let len = (0.16 + 0.1 * hash2(leaf, 1, seed)) * s;
+            let tip = pot.add(v2(a.sin() * len, -a.cos().abs() * len - 0.05 * s));
+            let from = pot.add(v2(0.0, -0.06 * s));
+            let mid = from.lerp(tip, 0.55);
+            canvas.fill(
+                Bounds::segment(from, tip, 0.05 * s),
+                0.0,
+                false,
+                |p| soft(ellipse(p, mid, v2(0.025 * s, len * 0.5), -a * 0.9)),
+                |hit| {
+                    let k = 0.8 + 0.3 * noise2(hit.p.mul(0.1), seed + 5);
+                    [plant[0] * k, plant[1] * k, plant[2] * k]
+                },
+            );
+        }
     }
     // A ceiling lamp's glow on the wall.
     let glow = v2(0.5 * w, -0.1 * h);
