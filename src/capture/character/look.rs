@@ -118,14 +118,14 @@ pub struct Look {
 /// The cast: distinct people for demo participants 0, 1, 2, ... (after the local
 /// participant, in the order of the demo's names: Ada, Grace, Linus, Mae, Neil).
 pub const CAST: [Look; 6] = [
-    // Deep brown skin, short black hair, beard, grey hoodie, broad.
+    // Deep brown skin, short black hair, beard, orange hoodie, broad.
     Look {
         skin: [112, 72, 50],
         hair: [22, 18, 16],
         hair_style: Hair::Crop,
         iris: [48, 30, 20],
         lips: [110, 60, 52],
-        top: [150, 152, 158],
+        top: [216, 100, 52],
         top2: [235, 235, 235],
         top_style: Top::Hoodie,
         long_sleeves: true,
