@@ -6,7 +6,7 @@ use std::ops::{Add, Mul, Sub};
 
 use super::look::Framing;
 use super::paint::{
-    Bounds, Canvas, Light, V2, capsule, circle, ellipse, hash2, lin, mix, noise2, v2,
+    Bounds, Canvas, Hit, Light, V2, capsule, circle, ellipse, hash2, lin, mix, noise2, v2,
 };
 
 /// A room's colours.
@@ -100,29 +100,23 @@ pub fn paint(width: u32, height: u32, variant: u32, framing: Framing) -> Vec<f32
     let wx = if window_left { 0.12 * w } else { 0.88 * w };
     let wc = v2(wx, 0.3 * h * zoom.min(1.2));
     let half = v2(0.16 * s, 0.22 * s);
-    canvas.fill(
-        Bounds::around(wc, half.add(v2(0.03 * s, 0.03 * s))),
-        0.0,
-        false,
-        |p| soft(rect(p, wc, half.add(v2(0.025 * s, 0.025 * s)))),
+    panel(
+        &mut canvas,
+        wc,
+        half.add(v2(0.025 * s, 0.025 * s)),
+        blur,
         |_| [0.92, 0.92, 0.9],
     );
-    canvas.fill(
-        Bounds::around(wc, half),
-        0.0,
-        false,
-        |p| soft(rect(p, wc, half)),
-        |hit| {
-            let t = ((hit.p.y - (wc.y - half.y)) / (2.0 * half.y)).clamp(0.0, 1.0);
-            let tree = noise2(hit.p.mul(1.0 / (0.05 * s)), seed + 2);
-            let sky = mix([0.62, 0.78, 0.95], [0.85, 0.9, 0.95], t);
-            if t > 0.55 + 0.25 * tree {
-                mix(sky, [0.2, 0.35, 0.18], 0.8)
-            } else {
-                sky
-            }
-        },
-    );
+    panel(&mut canvas, wc, half, blur, |hit| {
+        let t = ((hit.p.y - (wc.y - half.y)) / (2.0 * half.y)).clamp(0.0, 1.0);
+        let tree = noise2(hit.p.mul(1.0 / (0.05 * s)), seed + 2);
+        let sky = mix([0.62, 0.78, 0.95], [0.85, 0.9, 0.95], t);
+        if t > 0.55 + 0.25 * tree {
+            mix(sky, [0.2, 0.35, 0.18], 0.8)
+        } else {
+            sky
+        }
+    });
     canvas.fill(
         Bounds::around(wc, half),
         0.0,
@@ -149,28 +143,16 @@ pub fn paint(width: u32, height: u32, variant: u32, framing: Framing) -> Vec<f32
             ]);
             let c = v2(x + book_w / 2.0, y - book_h / 2.0);
             let half = v2(book_w / 2.0 - 1.0, book_h / 2.0);
-            canvas.fill(
-                Bounds::around(c, half),
-                0.0,
-                false,
-                |p| soft(rect(p, c, half)),
-                |hit| {
-                    let k = 0.8 + 0.2 * ((hit.p.x - c.x) / half.x.max(1.0)).cos();
-                    [colour[0] * k, colour[1] * k, colour[2] * k]
-                },
-            );
+            panel(&mut canvas, c, half, blur, |hit| {
+                let k = 0.8 + 0.2 * ((hit.p.x - c.x) / half.x.max(1.0)).cos();
+                [colour[0] * k, colour[1] * k, colour[2] * k]
+            });
             x += book_w;
             i += 1;
         }
         let c = v2(bx, y + 0.01 * s);
         let half = v2(0.18 * s, 0.012 * s);
-        canvas.fill(
-            Bounds::around(c, half),
-            0.0,
-            false,
-            |p| soft(rect(p, c, half)),
-            |_| shelf,
-        );
+        panel(&mut canvas, c, half, blur, |_| shelf);
     }
     // A framed picture high on the wall in the middle.
     let pc = v2(
@@ -178,28 +160,22 @@ pub fn paint(width: u32, height: u32, variant: u32, framing: Framing) -> Vec<f32
         0.1 * h,
     );
     let ph = v2(0.1 * s, 0.07 * s);
-    canvas.fill(
-        Bounds::around(pc, ph.add(v2(0.02 * s, 0.02 * s))),
-        0.0,
-        false,
-        |p| soft(rect(p, pc, ph.add(v2(0.015 * s, 0.015 * s)))),
+    panel(
+        &mut canvas,
+        pc,
+        ph.add(v2(0.015 * s, 0.015 * s)),
+        blur,
         |_| [0.08, 0.06, 0.05],
     );
-    canvas.fill(
-        Bounds::around(pc, ph),
-        0.0,
-        false,
-        |p| soft(rect(p, pc, ph)),
-        |hit| {
-            let q = hit.p.sub(pc);
-            let hill = q.y > 0.02 * s * (q.x / (0.05 * s)).sin();
-            if hill {
-                [0.25, 0.4, 0.3]
-            } else {
-                [0.75, 0.55, 0.4]
-            }
-        },
-    );
+    panel(&mut canvas, pc, ph, blur, |hit| {
+        let q = hit.p.sub(pc);
+        let hill = q.y > 0.02 * s * (q.x / (0.05 * s)).sin();
+        if hill {
+            [0.25, 0.4, 0.3]
+        } else {
+            [0.75, 0.55, 0.4]
+        }
+    });
     // A plant in a pot, standing on the floor, at the edge of the picture. Not in
     // close-ups, where it would be big and next to the person (segmentation takes
     // leaves touching a person for part of them).
@@ -259,6 +235,18 @@ pub fn paint(width: u32, height: u32, variant: u32, framing: Framing) -> Vec<f32
         (d - 0.55).max(0.0) * 1.6
     });
     canvas.rgb
+}
+
+/// Fills an axis-aligned rectangle (centre, half sizes) with edges `blur` pixels soft.
+fn panel(canvas: &mut Canvas, c: V2, half: V2, blur: f32, shade: impl Fn(&Hit) -> [f32; 3]) {
+    let margin = v2(blur, blur);
+    canvas.fill(
+        Bounds::around(c, half + margin),
+        0.0,
+        false,
+        |p| rect(p, c, half) / blur,
+        shade,
+    );
 }
 
 /// Signed distance to an axis-aligned rectangle.
