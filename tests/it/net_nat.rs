@@ -337,42 +337,56 @@ fn seconds_between(log: &str, first: &str, then: &str) -> Option<f64> {
     None
 }
 
-/// Alba (site 1) joins, then Bruno (site 2), both with `ice` flags and ICE bound to
-/// their private address; returns the two children and their reports.
-fn alba_and_bruno(
-    net: &NatTopology,
-    url: &str,
-    dir: &Path,
-    ice: &[String],
-    seconds: (&str, &str),
-) -> ([Child; 2], [std::path::PathBuf; 2]) {
+/// Two peers behind their own NATs in a room on the public side: the signaling
+/// server and its children are killed, and the namespaces removed, in that order
+/// when dropped (fields drop in declaration order).
+struct NatRoom {
+    server: Reaped,
+    _turn: Reaped,
+    net: NatTopology,
+    /// Alba (site 1) and Bruno (site 2).
+    peers: [Child; 2],
+    reports: [std::path::PathBuf; 2],
+}
+
+/// Topology `n` with coturn and `serve` (on `port`) on the public side; Alba
+/// joins, then Bruno, both with ICE bound to their private address and coturn as
+/// their TURN relay (`relay`) or only as their STUN server. `None` after a message
+/// where namespaces or coturn are missing.
+fn nat_room(tag: &str, n: u32, port: u16, relay: bool, seconds: (&str, &str)) -> Option<NatRoom> {
+    let dir = temp_dir(tag);
+    let net = nat_topology(n, &dir)?;
+    let turn = turn_server(&net.public, &dir)?;
+    let (server, url) = serve(&net.public, &format!("{PUBLIC_IP}:{port}"));
+    let server = Reaped(Some(server));
+    let ice = ice_flags(relay);
     let reports = [dir.join("alba.json"), dir.join("bruno.json")];
     let start = |i: usize, name: &str, seconds: &str| {
         let site = &net.sites[i];
         let mut extra: Vec<&str> = ice.iter().map(String::as_str).collect();
         let bind = format!("{}:0", site.private_ip);
         extra.extend(["--ice-bind", &bind, "--connect-timeout-secs", "10"]);
-        peer(&site.host, url, name, seconds, &reports[i], &extra)
+        peer(&site.host, &url, name, seconds, &reports[i], &extra)
     };
     let alba = start(0, "Alba", seconds.0);
     wait_in_room(&reports[0]);
     let bruno = start(1, "Bruno", seconds.1);
-    ([alba, bruno], reports)
+    Some(NatRoom {
+        server,
+        _turn: turn,
+        net,
+        peers: [alba, bruno],
+        reports,
+    })
 }
 
 #[test]
 fn peers_behind_symmetric_nats_exchange_media_through_a_turn_relay() {
-    let dir = temp_dir("nat-turn");
-    let Some(net) = nat_topology(0, &dir) else {
+    let Some(mut room) = nat_room("nat-turn", 0, 9491, true, ("24", "22")) else {
         return;
     };
-    let Some(_turn) = turn_server(&net.public, &dir) else {
-        return;
-    };
-    let (server, url) = serve(&net.public, &format!("{PUBLIC_IP}:9491"));
-    let mut server = Reaped(Some(server));
-    let ([alba, bruno], [ra, rb]) =
-        alba_and_bruno(&net, &url, &dir, &ice_flags(true), ("24", "22"));
+    let [ra, rb] = room.reports.clone();
+    let net = &room.net;
     for report in [&ra, &rb] {
         assert!(
             wait_for_log(&log_path(report), "peer connected"),
@@ -411,7 +425,8 @@ fn peers_behind_symmetric_nats_exchange_media_through_a_turn_relay() {
             assert!(flows.iter().all(|f| f.mapped.starts_with(&site.public_ip)));
         }
     }
-    let ((la, ja), (lb, jb)) = finish([(alba, &ra), (bruno, &rb)], server.take());
+    let [alba, bruno] = room.peers;
+    let ((la, ja), (lb, jb)) = finish([(alba, &ra), (bruno, &rb)], room.server.take());
     assert_media_from(&ja, "Bruno", &la);
     assert_media_from(&jb, "Alba", &lb);
     // Alba's room task: Bruno announced by signaling, then his connection up (ICE
@@ -452,18 +467,12 @@ fn peers_behind_symmetric_nats_exchange_media_through_a_turn_relay() {
 
 #[test]
 fn peers_behind_symmetric_nats_do_not_connect_without_a_turn_relay() {
-    let dir = temp_dir("nat-no-turn");
-    let Some(net) = nat_topology(1, &dir) else {
-        return;
-    };
     // coturn only as a STUN server: each peer learns its NAT's public address.
-    let Some(_stun) = turn_server(&net.public, &dir) else {
+    let Some(mut room) = nat_room("nat-no-turn", 1, 9492, false, ("13", "12")) else {
         return;
     };
-    let (server, url) = serve(&net.public, &format!("{PUBLIC_IP}:9492"));
-    let mut server = Reaped(Some(server));
-    let ([alba, bruno], [ra, rb]) =
-        alba_and_bruno(&net, &url, &dir, &ice_flags(false), ("13", "12"));
+    let [ra, rb] = room.reports.clone();
+    let net = &room.net;
     // Checks towards the other NAT's public address were sent (the
     // server-reflexive candidates were exchanged and tried) ...
     std::thread::sleep(std::time::Duration::from_secs(8));
@@ -481,7 +490,8 @@ fn peers_behind_symmetric_nats_do_not_connect_without_a_turn_relay() {
             site.host, other.nat
         );
     }
-    let ((la, ja), (lb, jb)) = finish([(alba, &ra), (bruno, &rb)], server.take());
+    let [alba, bruno] = room.peers;
+    let ((la, ja), (lb, jb)) = finish([(alba, &ra), (bruno, &rb)], room.server.take());
     // ... and none got through: no media, no pair.
     for (json, log, other) in [(&ja, &la, "Bruno"), (&jb, &lb, "Alba")] {
         let p = peer_line(json, other);
