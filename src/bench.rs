@@ -141,10 +141,8 @@ pub const STILL_NOISE_SIGMA: f32 = 3.0;
 /// `still`, on that picture stretched to the size with new camera noise
 /// ([`STILL_NOISE_SIGMA`]) on every frame; `guided` turns the guided-filter edge
 /// refinement on.
-#[expect(clippy::too_many_arguments, reason = "one flag per measured case")]
 pub fn bench_segmentation(
     models_dir: &Path,
-    assets_dir: &Path,
     backend: BackendChoice,
     width: u32,
     height: u32,
@@ -159,14 +157,11 @@ pub fn bench_segmentation(
             Box::new(move |_| noise.apply(&sized.rgb))
         }
         None => {
-            let source = SyntheticParticipant::new(
-                assets_dir,
-                SyntheticParams {
-                    width,
-                    height,
-                    ..SyntheticParams::default()
-                },
-            )?;
+            let source = SyntheticParticipant::new(SyntheticParams {
+                width,
+                height,
+                ..SyntheticParams::default()
+            });
             Box::new(move |n| source.render(n as f32 / 30.0))
         }
     };

@@ -157,7 +157,6 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     if want("segmentation") {
         let models = args.models.clone().unwrap_or_else(models_dir);
-        let assets = assets_dir();
         let mut backends = Vec::new();
         match args.backend {
             BackendChoice::Auto => {
@@ -181,7 +180,6 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 };
                 rows.push(bench::bench_segmentation(
                     &models,
-                    &assets,
                     b,
                     w,
                     h,
@@ -448,7 +446,7 @@ fn check_camera(spec: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let synthetic = samespace::capture::SyntheticParams::default();
-    match samespace::capture::open_source(spec, &assets_dir(), synthetic, 640, 480, 30) {
+    match samespace::capture::open_source(spec, synthetic, 640, 480, 30) {
         Ok(_) => Ok(()),
         Err(
             e @ (samespace::capture::CaptureError::NotFound(_)
