@@ -11,12 +11,15 @@
 //! function of time ([`SyntheticParticipant::render`]), and the drawn person's exact
 //! coverage comes with them ([`SyntheticParticipant::render_with_alpha`]).
 
+use std::sync::Mutex;
 use std::time::Instant;
 
+use super::character::cutout::Layer;
+use super::character::figure::Figure;
 use super::character::look::{CAST, Framing, Look};
 use super::character::motion::{Motion, Pose};
-use super::character::paint::{Canvas, Light, hash2, srgb, v2};
-use super::character::{self, Placement, room};
+use super::character::paint::{hash2, srgb, v2};
+use super::character::{Placement, room};
 use super::error::CaptureError;
 use super::frame::Frame;
 use super::source::{FrameSource, SourceInfo};
@@ -56,6 +59,10 @@ impl Default for SyntheticParams {
 /// Camera sensor noise: standard deviation in 8-bit levels.
 const NOISE_SIGMA: f32 = 2.2;
 
+/// How many noisy copies of the room are kept; frames cycle through them, so the
+/// room's noise changes every frame without being added anew.
+const NOISY_ROOMS: usize = 7;
+
 /// A moving person in a room, filmed.
 pub struct SyntheticParticipant {
     params: SyntheticParams,
@@ -65,10 +72,12 @@ pub struct SyntheticParticipant {
     placement: Placement,
     /// The room, linear RGB.
     room: Vec<f32>,
-    /// The room as the camera delivers it (RGB8, before noise).
-    room_rgb: Vec<u8>,
+    /// The room as the camera delivers it (RGB8), with sensor noise, a few times.
+    noisy_rooms: Vec<Vec<u8>>,
     /// Sensor noise, one value per pixel plus slack to shift it each frame.
     grain: Vec<f32>,
+    /// The character's parts and the layer they are composed on, reused.
+    cutout: Mutex<(Figure, Layer)>,
     seed: u32,
     start: Instant,
     seq: u64,
@@ -92,19 +101,31 @@ impl SyntheticParticipant {
         let step = params.walk_px * framing.step_share() / scale.max(1e-3);
         let motion = Motion::new(seed, look.build, step);
         let room = room::paint(params.width, params.height, params.variant, framing);
-        let room_rgb = room
+        let room_rgb: Vec<u8> = room
             .chunks_exact(3)
             .flat_map(|c| srgb([c[0], c[1], c[2]]))
             .collect();
         let pixels = (params.width * params.height) as usize;
         // Roughly Gaussian (sum of three uniforms), unit variance times sigma.
-        let grain = (0..pixels + 4096)
+        let grain: Vec<f32> = (0..pixels + 4096)
             .map(|i| {
                 let i = i as i32;
                 let u = hash2(i, 0, seed) + hash2(i, 1, seed) + hash2(i, 2, seed) - 1.5;
                 u * 2.0 * NOISE_SIGMA
             })
             .collect();
+        let noisy_rooms = (0..NOISY_ROOMS)
+            .map(|k| {
+                let offset = (hash2(k as i32, 11, seed) * 4096.0) as usize;
+                room_rgb
+                    .chunks_exact(3)
+                    .zip(&grain[offset..offset + pixels])
+                    .flat_map(|(c, g)| c.iter().map(move |&v| noisy(v, *g)))
+                    .collect()
+            })
+            .collect();
+        let figure = Figure::new(&look, scale, seed);
+        let layer = Layer::new(params.width, params.height);
         Self {
             params,
             look,
@@ -112,8 +133,9 @@ impl SyntheticParticipant {
             motion,
             placement,
             room,
-            room_rgb,
+            noisy_rooms,
             grain,
+            cutout: Mutex::new((figure, layer)),
             seed,
             start: Instant::now(),
             seq: 0,
@@ -143,33 +165,42 @@ impl SyntheticParticipant {
     /// The frame at `t` seconds (RGB8) and the drawn person's coverage (one byte a
     /// pixel, 255 where the person is): what a perfect segmentation would cut.
     pub fn render_with_alpha(&self, t: f32) -> (Vec<u8>, Vec<u8>) {
-        let (w, h) = (self.params.width, self.params.height);
-        let mut canvas = Canvas::new(w, h, self.room.clone(), Light::default());
+        let (w, h) = (self.params.width as usize, self.params.height as usize);
         let pose = self.pose(t);
-        character::draw(&mut canvas, &self.look, &pose, self.placement, self.seed);
-        // Sensor noise, shifted every frame.
         let frame_no = (t * self.params.fps.max(1.0)).floor() as i32;
+        // The room with this frame's noise; the person goes over it.
+        let mut rgb = self.noisy_rooms[frame_no.rem_euclid(NOISY_ROOMS as i32) as usize].clone();
+        let mut alpha = vec![0u8; w * h];
+        let mut cutout = self.cutout.lock().unwrap_or_else(|e| e.into_inner());
+        let (figure, layer) = &mut *cutout;
+        layer.clear();
+        figure.compose(&pose, self.placement.origin, layer);
+        // Sensor noise on the person, shifted every frame.
         let offset = (hash2(frame_no, 7, self.seed) * 4096.0) as usize;
-        let grain = &self.grain[offset..offset + (w * h) as usize];
-        let mut rgb = Vec::with_capacity((w * h * 3) as usize);
-        // Only the person's pixels changed: the rest is the room as filmed.
-        for (i, &g) in grain.iter().enumerate() {
-            let c = if canvas.alpha[i] > 0.0 {
-                let px = &canvas.rgb[i * 3..i * 3 + 3];
-                srgb([px[0], px[1], px[2]])
-            } else {
-                let px = &self.room_rgb[i * 3..i * 3 + 3];
-                [px[0], px[1], px[2]]
-            };
-            rgb.extend(c.map(|v| (v as f32 + g).round().clamp(0.0, 255.0) as u8));
+        let grain = &self.grain[offset..offset + w * h];
+        let (x0, y0, x1, y1) = layer.drawn();
+        for y in y0..y1 {
+            for i in y * w + x0..y * w + x1 {
+                let a = layer.alpha[i];
+                if a <= 0.0 {
+                    continue;
+                }
+                let (p, r) = (layer.rgb[i], &self.room[i * 3..i * 3 + 3]);
+                let keep = 1.0 - a;
+                let c = srgb([p[0] + r[0] * keep, p[1] + r[1] * keep, p[2] + r[2] * keep]);
+                for (o, v) in rgb[i * 3..i * 3 + 3].iter_mut().zip(c) {
+                    *o = noisy(v, grain[i]);
+                }
+                alpha[i] = (a * 255.0).round() as u8;
+            }
         }
-        let alpha = canvas
-            .alpha
-            .iter()
-            .map(|a| (a * 255.0).round() as u8)
-            .collect();
         (rgb, alpha)
     }
+}
+
+/// A byte with sensor noise `g` (levels) added.
+fn noisy(v: u8, g: f32) -> u8 {
+    (v as f32 + g).round().clamp(0.0, 255.0) as u8
 }
 
 impl FrameSource for SyntheticParticipant {

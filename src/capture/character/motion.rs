@@ -161,8 +161,10 @@ impl ArmAngles {
     }
 }
 
-const UPPER_ARM: f32 = 1.3;
-const FOREARM: f32 = 1.1;
+/// Shoulder to elbow, head units.
+pub const UPPER_ARM: f32 = 1.3;
+/// Elbow to wrist (arm outstretched), head units.
+pub const FOREARM: f32 = 1.1;
 
 impl Motion {
     /// The motion of the character with this seed and build; `step` is how far
