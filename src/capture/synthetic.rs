@@ -186,12 +186,12 @@ impl SyntheticParticipant {
                     continue;
                 }
                 let (p, r) = (layer.rgb[i], &self.room[i * 3..i * 3 + 3]);
-                let keep = 1.0 - a;
-                let c = srgb([p[0] + r[0] * keep, p[1] + r[1] * keep, p[2] + r[2] * keep]);
-                for (o, v) in rgb[i * 3..i * 3 + 3].iter_mut().zip(c) {
-                    *o = noisy(v, grain[i]);
-                }
-                alpha[i] = (a * 255.0).round() as u8;
+                let (keep, g) = (1.0 - a, grain[i]);
+                let out = &mut rgb[i * 3..i * 3 + 3];
+                out[0] = filmed(p[0] + r[0] * keep, g);
+                out[1] = filmed(p[1] + r[1] * keep, g);
+                out[2] = filmed(p[2] + r[2] * keep, g);
+                alpha[i] = (a * 255.0 + 0.5) as u8;
             }
         }
         (rgb, alpha)
@@ -200,7 +200,13 @@ impl SyntheticParticipant {
 
 /// A byte with sensor noise `g` (levels) added.
 fn noisy(v: u8, g: f32) -> u8 {
-    (v as f32 + g).round().clamp(0.0, 255.0) as u8
+    // Float to integer casts saturate: below 0 gives 0, above 255 gives 255.
+    (v as f32 + g + 0.5) as u8
+}
+
+/// A linear channel as the camera delivers it (gamma 2) with sensor noise `g`.
+fn filmed(linear: f32, g: f32) -> u8 {
+    (linear.max(0.0).sqrt() * 255.0 + g + 0.5) as u8
 }
 
 impl FrameSource for SyntheticParticipant {

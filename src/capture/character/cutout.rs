@@ -250,59 +250,66 @@ impl Layer {
         let spw = sprite.width as usize;
         // Sample positions with texel centres at integers: u = sprite x - 0.5.
         let (umax, vmax) = (sw - 1.0, sh - 1.0);
+        let over = sprite.blend == Blend::Over;
         for y in y0..y1 {
             let py = y as f32 + 0.5 - xf.at.y;
             let px0 = x0 as f32 + 0.5 - xf.at.x;
-            let mut u = inv[0] * px0 + inv[1] * py + sprite.pivot.x - 0.5;
-            let mut v = inv[2] * px0 + inv[3] * py + sprite.pivot.y - 0.5;
+            let u0 = inv[0] * px0 + inv[1] * py + sprite.pivot.x - 0.5;
+            let v0 = inv[2] * px0 + inv[3] * py + sprite.pivot.y - 0.5;
+            // The pixels of this row that fall inside the sprite: where both
+            // `u0 + k du` and `v0 + k dv` are in range (one pixel of slack each
+            // side, checked exactly below).
+            let (mut lo, mut hi) = (0.0f32, (x1 - x0) as f32);
+            for (c0, dc, max) in [(u0, inv[0], umax), (v0, inv[2], vmax)] {
+                if dc.abs() < 1e-9 {
+                    if !(0.0..max).contains(&c0) {
+                        hi = -1.0;
+                    }
+                } else {
+                    let (k1, k2) = (-c0 / dc, (max - c0) / dc);
+                    lo = lo.max(k1.min(k2).floor() - 1.0);
+                    hi = hi.min(k1.max(k2).ceil() + 1.0);
+                }
+            }
+            if hi <= lo {
+                continue;
+            }
+            let (ka, kb) = (lo as usize, (hi as usize).min(x1 - x0));
             let row = y * w;
-            for x in x0..x1 {
-                let (su, sv) = (u, v);
-                u += inv[0];
-                v += inv[2];
+            for k in ka..kb {
+                let x = x0 + k;
+                let (su, sv) = (u0 + k as f32 * inv[0], v0 + k as f32 * inv[2]);
                 if !(su >= 0.0 && sv >= 0.0 && su < umax && sv < vmax) {
                     continue;
                 }
                 let (iu, iv) = (su as usize, sv as usize);
                 let (fu, fv) = (su - iu as f32, sv - iv as f32);
                 let i = iv * spw + iu;
-                let (p00, p10, p01, p11) = (
-                    sprite.px[i],
-                    sprite.px[i + 1],
-                    sprite.px[i + spw],
-                    sprite.px[i + spw + 1],
-                );
+                let (top, bottom) = (&sprite.px[i..i + 2], &sprite.px[i + spw..i + spw + 2]);
+                let (p00, p10, p01, p11) = (top[0], top[1], bottom[0], bottom[1]);
                 if p00[3] + p10[3] + p01[3] + p11[3] <= 0.0 {
                     continue;
                 }
-                let (w00, w10, w01, w11) = (
-                    (1.0 - fu) * (1.0 - fv),
-                    fu * (1.0 - fv),
-                    (1.0 - fu) * fv,
-                    fu * fv,
-                );
-                let s = |k: usize| p00[k] * w00 + p10[k] * w10 + p01[k] * w01 + p11[k] * w11;
-                let sa = s(3);
+                let w10 = fu * (1.0 - fv);
+                let w01 = (1.0 - fu) * fv;
+                let w11 = fu * fv;
+                let w00 = 1.0 - w10 - w01 - w11;
+                let s0 = p00[0] * w00 + p10[0] * w10 + p01[0] * w01 + p11[0] * w11;
+                let s1 = p00[1] * w00 + p10[1] * w10 + p01[1] * w01 + p11[1] * w11;
+                let s2 = p00[2] * w00 + p10[2] * w10 + p01[2] * w01 + p11[2] * w11;
+                let sa = p00[3] * w00 + p10[3] * w10 + p01[3] * w01 + p11[3] * w11;
                 let o = row + x;
-                match sprite.blend {
-                    Blend::Over => {
-                        let keep = 1.0 - sa;
-                        let dst = &mut self.rgb[o];
-                        *dst = [
-                            s(0) + dst[0] * keep,
-                            s(1) + dst[1] * keep,
-                            s(2) + dst[2] * keep,
-                        ];
-                        self.alpha[o] = sa + self.alpha[o] * keep;
-                    }
-                    Blend::Multiply => {
-                        let dst = &mut self.rgb[o];
-                        *dst = [
-                            dst[0] * (1.0 - s(0)),
-                            dst[1] * (1.0 - s(1)),
-                            dst[2] * (1.0 - s(2)),
-                        ];
-                    }
+                let dst = &mut self.rgb[o];
+                if over {
+                    let keep = 1.0 - sa;
+                    *dst = [s0 + dst[0] * keep, s1 + dst[1] * keep, s2 + dst[2] * keep];
+                    self.alpha[o] = sa + self.alpha[o] * keep;
+                } else {
+                    *dst = [
+                        dst[0] * (1.0 - s0),
+                        dst[1] * (1.0 - s1),
+                        dst[2] * (1.0 - s2),
+                    ];
                 }
             }
         }
