@@ -287,7 +287,8 @@ impl Layer {
                 let i = iv * spw + iu;
                 let (top, bottom) = (&sprite.px[i..i + 2], &sprite.px[i + spw..i + spw + 2]);
                 let (p00, p10, p01, p11) = (top[0], top[1], bottom[0], bottom[1]);
-                if p00[3] + p10[3] + p01[3] + p11[3] <= 0.0 {
+                let coverage = p00[3] + p10[3] + p01[3] + p11[3];
+                if coverage <= 0.0 {
                     continue;
                 }
                 let w10 = fu * (1.0 - fv);
@@ -297,10 +298,14 @@ impl Layer {
                 let s0 = p00[0] * w00 + p10[0] * w10 + p01[0] * w01 + p11[0] * w11;
                 let s1 = p00[1] * w00 + p10[1] * w10 + p01[1] * w01 + p11[1] * w11;
                 let s2 = p00[2] * w00 + p10[2] * w10 + p01[2] * w01 + p11[2] * w11;
-                let sa = p00[3] * w00 + p10[3] * w10 + p01[3] * w01 + p11[3] * w11;
                 let o = row + x;
                 let dst = &mut self.rgb[o];
-                if over {
+                if over && coverage >= 4.0 {
+                    // Inside the part: it hides what is below.
+                    *dst = [s0, s1, s2];
+                    self.alpha[o] = 1.0;
+                } else if over {
+                    let sa = p00[3] * w00 + p10[3] * w10 + p01[3] * w01 + p11[3] * w11;
                     let keep = 1.0 - sa;
                     *dst = [s0 + dst[0] * keep, s1 + dst[1] * keep, s2 + dst[2] * keep];
                     self.alpha[o] = sa + self.alpha[o] * keep;
