@@ -141,19 +141,32 @@ fn paint_shoe(canvas: &mut Canvas, look: &Look, f: &Frame) {
 /// A trouser leg segment from the origin down to `(0, len)`, radius `ra` to `rb`.
 fn paint_leg(canvas: &mut Canvas, look: &Look, f: &Frame, len: f32, r: (f32, f32), seed: u32) {
     let light = canvas.light;
-    let s = f.scale;
     let base = lin(look.trousers);
+    fill_limb(canvas, f, len, r, 0.2, |hit, q| {
+        let fold = noise2(v2(q.x * 6.0, q.y * 2.0), seed);
+        cloth(&light, base, hit, noise2(q.mul(60.0), seed + 1), fold)
+    });
+}
+
+/// A tapered capsule from the part's origin down to `(0, len)`, radius `r.0` to
+/// `r.1`, bulging over `thickness` head units; `shade` gets the hit and its local
+/// point.
+fn fill_limb(
+    canvas: &mut Canvas,
+    f: &Frame,
+    len: f32,
+    r: (f32, f32),
+    thickness: f32,
+    shade: impl Fn(&Hit, V2) -> [f32; 3],
+) {
+    let s = f.scale;
     let (a, b) = (v2(0.0, 0.0), v2(0.0, len));
     canvas.fill(
         Bounds::segment(f.px(a), f.px(b), r.0.max(r.1) * s + 2.0),
-        0.2 * s,
+        thickness * s,
         true,
         |p| capsule(f.local(p), a, b, r.0, r.1) * s,
-        |hit| {
-            let q = f.local(hit.p);
-            let fold = noise2(v2(q.x * 6.0, q.y * 2.0), seed);
-            cloth(&light, base, hit, noise2(q.mul(60.0), seed + 1), fold)
-        },
+        |hit| shade(hit, f.local(hit.p)),
     );
 }
 
@@ -713,24 +726,15 @@ fn paint_arm_segment(
     seed: u32,
 ) {
     let light = canvas.light;
-    let s = f.scale;
     let top = lin(look.top);
-    let (a, b) = (v2(0.0, 0.0), v2(0.0, len));
-    canvas.fill(
-        Bounds::segment(f.px(a), f.px(b), r.0.max(r.1) * s + 2.0),
-        0.12 * s,
-        true,
-        |p| capsule(f.local(p), a, b, r.0, r.1) * s,
-        |hit| {
-            let q = f.local(hit.p);
-            if look.long_sleeves {
-                let fold = noise2(v2(q.x * 4.0, q.y * 4.0), fold_seed);
-                cloth(&light, top, hit, noise2(q.mul(70.0), seed + 42), fold)
-            } else {
-                skin_at(&light, look, hit, q, seed)
-            }
-        },
-    );
+    fill_limb(canvas, f, len, r, 0.12, |hit, q| {
+        if look.long_sleeves {
+            let fold = noise2(v2(q.x * 4.0, q.y * 4.0), fold_seed);
+            cloth(&light, top, hit, noise2(q.mul(70.0), seed + 42), fold)
+        } else {
+            skin_at(&light, look, hit, q, seed)
+        }
+    });
 }
 
 /// The upper arm from the shoulder (origin) down to the elbow at `(0, UPPER_ARM)`,
