@@ -49,6 +49,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tracing::{debug, info, info_span, trace, warn};
 
 use super::error::{NetError, NetResult};
+use super::lipsync::LipSync;
 use super::peer::capture_time::unix_micros;
 use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, ReceivedMedia};
 use super::playout::Playout;
@@ -57,11 +58,11 @@ use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{LinkReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
-use crate::media::audio_device::{Microphone, Playback, Speaker};
+use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
-use crate::media::voice::mixer::VoiceBus;
+use crate::media::voice::mixer::{VoiceBus, now_unix_us};
 use crate::segment::Cutout;
 use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 
@@ -515,6 +516,19 @@ impl NetBridge {
         Some(last)
     }
 
+    /// A picture of `peer` was shown `video_delay` after its capture: records the
+    /// A/V offset at that moment in `lip` and holds the peer's voice to the delay
+    /// of its pictures ([`super::lipsync`]).
+    pub fn picture_shown(&self, peer: PeerId, video_delay: Duration, lip: &mut LipSync) {
+        let mut mixer = self.voices.mixer();
+        let audio = mixer
+            .playout_status(peer.0, now_unix_us())
+            .filter(|s| s.stamped)
+            .and_then(|s| s.playing_delay_us);
+        let floor = lip.shown(video_delay.as_micros() as i64, audio);
+        mixer.set_sync_floor(peer.0, Some(floor));
+    }
+
     /// Keyframe requests raised by the decoders since the last call.
     pub fn take_keyframe_requests(&self) -> Vec<PeerId> {
         let mut set = self
@@ -862,6 +876,9 @@ impl AudioLoop {
                 // Far behind (the machine stalled): resume from now, no burst.
                 next = now;
             }
+            // The frame taken now spans the last 20 ms: its first sample was
+            // captured one frame ago (a microphone's own buffering not counted).
+            let captured_at = next.checked_sub(AUDIO_FRAME).unwrap_or(next);
             self.keep_microphone(&mut source);
             let mut pcm = source.next_frame();
             // Processing runs while muted too, so the canceller stays converged.
@@ -891,7 +908,7 @@ impl AudioLoop {
                     let media = EncodedMedia {
                         data: Bytes::from(packet),
                         duration: AUDIO_FRAME,
-                        captured_at: Instant::now(),
+                        captured_at,
                     };
                     if let Err(e) = self.net.send(NetCommand::Audio(media)) {
                         debug!(error = %e, "audio not sent");
@@ -995,7 +1012,10 @@ impl ReceiveLoop {
     /// reference (mono: the mean of left and right).
     fn mix_unplayed(&self, frames: usize) {
         let mut stereo = vec![0.0; frames * 2];
-        self.voices.render(&mut stereo, 2);
+        // These frames are the ones due since the last mix: they end now.
+        let span_us = frames as i64 * 1_000_000 / i64::from(crate::media::audio::SAMPLE_RATE);
+        self.voices
+            .render_at(&mut stereo, 2, now_unix_us() - span_us);
         let mono: Vec<f32> = stereo
             .chunks_exact(2)
             .map(|f| 0.5 * (f[0] + f[1]))
@@ -1082,7 +1102,14 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        self.voices.push(peer.0, &pcm);
+        self.voices.mixer().push_timed(
+            peer.0,
+            packet.rtp_timestamp,
+            &pcm,
+            rebuilt,
+            packet.captured_unix_us,
+            packet.received_unix_us,
+        );
         let mut queue = self
             .shared
             .remote_audio
