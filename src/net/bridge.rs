@@ -521,12 +521,18 @@ impl NetBridge {
     /// of its pictures ([`super::lipsync`]).
     pub fn picture_shown(&self, peer: PeerId, video_delay: Duration, lip: &mut LipSync) {
         let mut mixer = self.voices.mixer();
-        let audio = mixer
+        let status = mixer
             .playout_status(peer.0, now_unix_us())
-            .filter(|s| s.stamped)
-            .and_then(|s| s.playing_delay_us);
-        let floor = lip.shown(video_delay.as_micros() as i64, audio);
-        mixer.set_sync_floor(peer.0, Some(floor));
+            .filter(|s| s.stamped);
+        let steer = lip.shown(
+            video_delay.as_micros() as i64,
+            status.and_then(|s| s.playing_delay_us),
+            status.and_then(|s| s.need_us),
+        );
+        mixer.set_sync_floor(peer.0, Some(steer.audio_floor_us));
+        drop(mixer);
+        let hold = Duration::from_micros(steer.video_hold_us.max(0) as u64);
+        self.shared.with_peer(peer, |s| s.video_hold = hold);
     }
 
     /// Keyframe requests raised by the decoders since the last call.
@@ -1164,6 +1170,9 @@ impl DecodeLoop {
             match self.decode(&mut decoder, &unit, seq) {
                 Ok(Some(cutout)) => {
                     seq += 1;
+                    if let Some(hold) = self.shared.stats().get(&self.peer).map(|s| s.video_hold) {
+                        playout.set_hold(hold);
+                    }
                     playout.push(
                         Arc::new(cutout),
                         unit.received_at,
