@@ -501,6 +501,58 @@ mod tests {
     }
 
     #[test]
+    fn the_delay_of_a_timed_voice_is_measured_with_lip_sync_on_and_off() {
+        const T0: i64 = 1_800_000_000_000_000;
+        let tone = SineSource::new(500.0, 0.3).next_chunk(960 * 20);
+        for lip_sync in [true, false] {
+            let mut mixer = VoiceMixer::default();
+            mixer.set_lip_sync(lip_sync);
+            mixer.set_gains(7, StereoGains::UNITY, None);
+            // Packets captured every 20 ms arrive 30 ms later; the output mixes
+            // 20 ms blocks as they come.
+            for k in 0..20i64 {
+                let captured = T0 + k * 20_000;
+                let pcm = &tone[k as usize * 960..(k as usize + 1) * 960];
+                mixer.push_timed(
+                    7,
+                    (k * 960) as u32,
+                    pcm,
+                    0,
+                    Some(captured as u64),
+                    (captured + 30_000) as u64,
+                );
+                mixer.set_sync_floor(7, Some(100_000));
+                let mut out = vec![0.0; 960 * 2];
+                mixer.render_at(&mut out, 2, captured + 30_000);
+            }
+            let now = T0 + 20 * 20_000 + 10_000;
+            let status = mixer.playout_status(7, now).expect("a timed voice");
+            assert!(status.stamped);
+            let delay = status.playing_delay_us.expect("playing");
+            if lip_sync {
+                // Held to the floor (the voice alone needs 30 + 20 ms).
+                assert!((delay - 100_000).abs() < 1000, "{delay}");
+                assert_eq!(status.need_us, Some(50_000));
+            } else {
+                // As it comes: each packet plays from the moment it arrives,
+                // its 30 ms of transit after its capture.
+                assert!((delay - 30_000).abs() < 100, "{delay}");
+                assert_eq!(status.need_us, None);
+            }
+            assert_eq!(
+                mixer
+                    .playout_status(7, now + 300_000)
+                    .and_then(|s| s.playing_delay_us),
+                None
+            );
+        }
+        // An untimed voice has no playout to report on.
+        let mut mixer = VoiceMixer::default();
+        mixer.push(8, &tone[..960]);
+        assert!(mixer.playout_status(8, T0).is_some_and(|s| !s.stamped));
+    }
+
+    #[test]
     fn a_muted_voice_is_silent_but_still_seen_speaking_and_queues_are_bounded() {
         let mut mixer = VoiceMixer::default();
         mixer.set_gains(5, StereoGains::SILENT, None);
