@@ -298,7 +298,8 @@ impl Shared {
         }
     }
 
-    /// Takes the decoded remote audio received since the last call.
+    /// Takes the decoded remote audio received since the last call (lip sync off;
+    /// see [`NetBridge::take_remote_audio`]).
     pub fn take_remote_audio(&self) -> Vec<(PeerId, Vec<f32>)> {
         self.remote_audio
             .lock()
@@ -533,6 +534,16 @@ impl NetBridge {
         drop(mixer);
         let hold = Duration::from_micros(steer.video_hold_us.max(0) as u64);
         self.shared.with_peer(peer, |s| s.video_hold = hold);
+    }
+
+    /// The remote voices for the room's recording since the last call, oldest
+    /// first: as played, in step with their pictures (lip sync), or as decoded
+    /// (`--no-lip-sync`).
+    pub fn take_remote_audio(&self) -> Vec<(PeerId, Vec<f32>)> {
+        let mut voices = self.shared.take_remote_audio();
+        let played = self.voices.mixer().take_played();
+        voices.extend(played.into_iter().map(|(id, pcm)| (PeerId(id), pcm)));
+        voices
     }
 
     /// Keyframe requests raised by the decoders since the last call.
@@ -1108,7 +1119,8 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        self.voices.mixer().push_timed(
+        let mut mixer = self.voices.mixer();
+        mixer.push_timed(
             peer.0,
             packet.rtp_timestamp,
             &pcm,
@@ -1116,6 +1128,11 @@ impl ReceiveLoop {
             packet.captured_unix_us,
             packet.received_unix_us,
         );
+        if mixer.lip_sync() {
+            // The recording takes the voice as played (`NetBridge::take_remote_audio`).
+            return;
+        }
+        drop(mixer);
         let mut queue = self
             .shared
             .remote_audio

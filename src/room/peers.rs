@@ -175,9 +175,10 @@ pub fn record_shown_cutouts(
     }
 }
 
-/// Hands decoded remote voices to the room mix (heard in recordings).
+/// Hands remote voices to the room mix (heard in recordings): as played, in step
+/// with their pictures.
 pub fn mix_remote_audio(link: Res<NetLink>, inbox: Option<ResMut<AudioInbox>>) {
-    let packets = link.bridge.shared().take_remote_audio();
+    let packets = link.bridge.take_remote_audio();
     let Some(mut inbox) = inbox else { return };
     for (peer, pcm) in packets {
         inbox.push(&format!("peer-{}", peer.0), pcm);

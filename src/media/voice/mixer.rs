@@ -132,13 +132,21 @@ pub struct VoiceMixer {
     voices: BTreeMap<u64, Voice>,
     /// Timed voices play on the sender's capture clock (else as they come).
     lip_sync: bool,
+    /// What timed voices played (mono, before their gains), oldest first, for the
+    /// room's recording; at most [`PLAYED_KEPT`] blocks.
+    played: VecDeque<(u64, Vec<f32>)>,
 }
+
+/// Played blocks of timed voices kept for the recording (the oldest go beyond:
+/// nobody is taking them).
+pub const PLAYED_KEPT: usize = 600;
 
 impl Default for VoiceMixer {
     fn default() -> Self {
         Self {
             voices: BTreeMap::new(),
             lip_sync: true,
+            played: VecDeque::new(),
         }
     }
 }
@@ -166,6 +174,17 @@ impl VoiceMixer {
     /// (`false`: no lip sync; their delay is still measured).
     pub fn set_lip_sync(&mut self, on: bool) {
         self.lip_sync = on;
+    }
+
+    /// Whether timed voices play on the sender's capture clock.
+    pub fn lip_sync(&self) -> bool {
+        self.lip_sync
+    }
+
+    /// What timed voices played since the last call (voice id, mono samples before
+    /// their gains), oldest first: each voice as heard, in step with its pictures.
+    pub fn take_played(&mut self) -> Vec<(u64, Vec<f32>)> {
+        self.played.drain(..).collect()
     }
 
     /// Queues a decoded packet of voice `id` with its times: `pcm` ends with the
@@ -241,6 +260,7 @@ impl VoiceMixer {
     /// Forgets every voice (a new room).
     pub fn clear(&mut self) {
         self.voices.clear();
+        self.played.clear();
     }
 
     /// The voices known.
@@ -276,12 +296,16 @@ impl VoiceMixer {
         let frames = out.len() / channels;
         out.fill(0.0);
         let mut samples = Vec::with_capacity(frames);
-        for voice in self.voices.values_mut() {
+        for (id, voice) in self.voices.iter_mut() {
             samples.clear();
             let have = match voice.playout.as_mut() {
                 Some(playout) => {
                     samples.resize(frames, 0.0);
                     playout.render(&mut samples, start_unix_us);
+                    if self.played.len() >= PLAYED_KEPT {
+                        self.played.pop_front();
+                    }
+                    self.played.push_back((*id, samples.clone()));
                     frames
                 }
                 None => {

@@ -14,9 +14,11 @@
 //!   the [`JITTER_QUANTILE`] of the transits above it, plus [`MARGIN_US`]: on time
 //!   for all but the latest few packets.
 //! - The *target* delay is the need, or the sync floor when that is larger (the
-//!   delay of the person's pictures, set by the app). The applied delay moves to the
-//!   target by playing up to [`MAX_SLEW`] faster or slower (linear interpolation);
-//!   a step over [`JUMP_US`] is taken at once.
+//!   delay of the person's pictures, set by the app). The applied delay stays put
+//!   while the target is within [`DEADBAND_US`] of it (playing faster or slower
+//!   changes the pitch, so it is kept for real changes); beyond, it moves all the
+//!   way to the target by playing up to [`MAX_SLEW`] faster or slower (linear
+//!   interpolation); a step over [`JUMP_US`] is taken at once.
 //!
 //! A sample is played at `capture + delay` (receiver wall clock, in Unix µs; the
 //! difference between the two machines' clocks is part of every delay alike).
@@ -37,6 +39,8 @@ pub const MAX_SLEW: f64 = 0.05;
 /// How quickly the delay follows its target: the error is closed at this rate
 /// (within [`MAX_SLEW`]), µs.
 pub const SLEW_TIME_US: f64 = 500_000.0;
+/// The applied delay follows a target only once it is this far away.
+pub const DEADBAND_US: i64 = 25_000;
 /// A target this far from the applied delay is taken at once (a gap or a skip).
 pub const JUMP_US: i64 = 120_000;
 /// The capture − RTP offset grew by more than this: the sender's RTP clock paused
@@ -69,6 +73,8 @@ pub struct VoicePlayout {
     floor_us: Option<i64>,
     /// The delay applied to the last sample played, µs.
     delay_us: Option<f64>,
+    /// The delay is moving to its target (it left the dead band).
+    moving: bool,
     /// Output samples that found no audio although the voice was playing.
     missing: u64,
     /// End of the last block that had audio in it (Unix µs) and its delay.
@@ -238,7 +244,17 @@ impl VoicePlayout {
             Some(d) if (target as f64 - d).abs() <= JUMP_US as f64 => d,
             _ => target as f64,
         };
-        let rate = ((target as f64 - d0) / SLEW_TIME_US).clamp(-MAX_SLEW, MAX_SLEW);
+        let error = target as f64 - d0;
+        if error.abs() > DEADBAND_US as f64 {
+            self.moving = true;
+        } else if error.abs() < 1_000.0 {
+            self.moving = false;
+        }
+        let rate = if self.moving {
+            (error / SLEW_TIME_US).clamp(-MAX_SLEW, MAX_SLEW)
+        } else {
+            0.0
+        };
         let d1 = if rate > 0.0 {
             (d0 + rate * span_us).min(target as f64)
         } else {
@@ -472,6 +488,33 @@ mod tests {
         let status = r.status(T0);
         assert!(!status.stamped);
         assert_eq!(r.target_us(), status.need_us);
+    }
+
+    #[test]
+    fn a_floor_that_wanders_within_the_dead_band_leaves_the_pitch_alone() {
+        let mut p = VoicePlayout::new();
+        p.set_floor(Some(200_000));
+        for k in 0..300i64 {
+            let at = T0 + k * FRAME_US + 10_000;
+            let captured = Some((T0 + k * FRAME_US) as u64);
+            p.push((k * FRAME as i64) as u32, &frame(k), 0, captured, at as u64);
+            // The pictures' delay wobbles by ± 20 ms.
+            p.set_floor(Some(200_000 + ((k * 37) % 41 - 20) * 1000));
+            let mut block = vec![0.0; FRAME];
+            p.render(&mut block, at);
+            if k > 0 {
+                let d = p.delay_us.unwrap_or(0.0);
+                assert!((d - 200_000.0).abs() < 21_000.0, "{d} at {k}");
+            }
+        }
+        // Played at its own speed throughout: consecutive samples step by one.
+        let mut block = vec![0.0; FRAME];
+        p.render(&mut block, T0 + 300 * FRAME_US);
+        let steps = block
+            .windows(2)
+            .filter(|w| (w[1] - w[0] - 0.001).abs() > 1e-4)
+            .count();
+        assert!(steps <= 2, "{steps} (only where the ramp wraps)");
     }
 
     #[test]
