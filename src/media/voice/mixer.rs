@@ -296,7 +296,7 @@ impl VoiceMixer {
         let frames = out.len() / channels;
         out.fill(0.0);
         let mut samples = Vec::with_capacity(frames);
-        for (id, voice) in self.voices.iter_mut() {
+        for (id, voice) in &mut self.voices {
             samples.clear();
             let have = match voice.playout.as_mut() {
                 Some(playout) => {
