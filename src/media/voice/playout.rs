@@ -73,6 +73,8 @@ pub struct VoicePlayout {
     floor_us: Option<i64>,
     /// The delay applied to the last sample played, µs.
     delay_us: Option<f64>,
+    /// The RTP position the output reads next.
+    read_pos: Option<f64>,
     /// The delay is moving to its target (it left the dead band).
     moving: bool,
     /// Output samples that found no audio although the voice was playing.
@@ -240,10 +242,18 @@ impl VoicePlayout {
             return;
         }
         let span_us = n as f64 * US_PER_SAMPLE;
-        let d0 = match self.delay_us {
-            Some(d) if (target as f64 - d).abs() <= JUMP_US as f64 => d,
-            _ => target as f64,
+        let start = start_unix_us as f64;
+        let Some(on_target) = self.sample_of(start - target as f64) else {
+            return;
         };
+        // The output reads on from where it stopped, so blocks join without a seam
+        // whatever the jitter of the output's own timing; the wall clock only
+        // tells how far the delay is from its target.
+        let p0 = match self.read_pos {
+            Some(p) if ((on_target - p) * US_PER_SAMPLE).abs() <= JUMP_US as f64 => p,
+            _ => on_target,
+        };
+        let d0 = target as f64 + (on_target - p0) * US_PER_SAMPLE;
         let error = target as f64 - d0;
         if error.abs() > DEADBAND_US as f64 {
             self.moving = true;
@@ -255,18 +265,10 @@ impl VoicePlayout {
         } else {
             0.0
         };
-        let d1 = if rate > 0.0 {
-            (d0 + rate * span_us).min(target as f64)
-        } else {
-            (d0 + rate * span_us).max(target as f64)
-        };
-        let start = start_unix_us as f64;
-        let (Some(p0), Some(p1)) = (
-            self.sample_of(start - d0),
-            self.sample_of(start + span_us - d1),
-        ) else {
-            return;
-        };
+        // A delay growing at `rate` reads that much slower.
+        let p1 = p0 + n as f64 * (1.0 - rate);
+        let d1 = d0 + (n as f64 - (p1 - p0)) * US_PER_SAMPLE;
+        self.read_pos = Some(p1);
         let oldest = self.packets.first_key_value().map(|(&first, _)| first);
         let newest = self
             .packets
@@ -515,6 +517,29 @@ mod tests {
             .filter(|w| (w[1] - w[0] - 0.001).abs() > 1e-4)
             .count();
         assert!(steps <= 2, "{steps} (only where the ramp wraps)");
+    }
+
+    #[test]
+    fn blocks_join_without_a_seam_when_the_output_is_called_unevenly() {
+        let mut p = VoicePlayout::new();
+        let mut played = Vec::new();
+        for k in 0..200i64 {
+            let at = T0 + k * FRAME_US + 5_000;
+            let captured = Some((T0 + k * FRAME_US) as u64);
+            p.push((k * FRAME as i64) as u32, &frame(k), 0, captured, at as u64);
+            // A device asks for 20 ms every 20 ms, give or take 4 ms.
+            let called = at + ((k * 53) % 9 - 4) * 1000;
+            let mut block = vec![0.0; FRAME];
+            p.render(&mut block, called);
+            if k > 5 {
+                played.extend(block);
+            }
+        }
+        let seams = played
+            .windows(2)
+            .filter(|w| (w[1] - w[0] - 0.001).abs() > 1e-4 && w[1] > 0.002)
+            .count();
+        assert_eq!(seams, 0, "one continuous ramp");
     }
 
     #[test]
