@@ -141,6 +141,8 @@ pub struct PeerStats {
     pub(super) video_repair: ReorderStats,
     /// Delay its pictures currently get to keep their rhythm, ms.
     pub(super) playout_delay_ms: f32,
+    /// Extra delay of its pictures so that its voice can keep up (lip sync).
+    pub(super) video_hold: std::time::Duration,
     /// Where it last placed itself (from its `world` messages).
     pub(super) placement: Option<WirePlacement>,
 }
@@ -198,6 +200,7 @@ impl PeerStats {
             frame_span: FrameSpan::default(),
             video_repair: ReorderStats::default(),
             playout_delay_ms: 0.0,
+            video_hold: std::time::Duration::ZERO,
             placement: None,
         }
     }

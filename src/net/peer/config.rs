@@ -78,6 +78,9 @@ pub struct NetConfig {
     /// One-way delay added to every outgoing RTP/RTCP packet, to test on a perfect
     /// network (zero = off, the default); see [`super::impair`].
     pub simulated_delay: Duration,
+    /// Each packet's simulated delay varies within ± this (at most the delay; zero =
+    /// a fixed delay); packets keep their order. See [`super::impair`].
+    pub simulated_jitter: Duration,
     /// How long received video with a missing packet waits for its retransmission
     /// (NACK) before the frame is given up and a keyframe requested; see
     /// [`super::reorder`]. `None` (the default): four measured media round trips
@@ -100,6 +103,7 @@ impl NetConfig {
             timeouts: SessionTimeouts::default(),
             simulated_loss: 0.0,
             simulated_delay: Duration::ZERO,
+            simulated_jitter: Duration::ZERO,
             recovery_window: None,
         }
     }

@@ -15,7 +15,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span, warn};
@@ -33,6 +33,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::channels::*;
 use super::config::*;
 use super::internal::*;
+use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::rtcp::{KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder};
@@ -170,6 +171,14 @@ pub(super) async fn build_peer_connection(
     // [`ReorderBuffer`], which knows when a frame still waits for a packet; the
     // chain's generator would re-ask for every gap every interval, forever.
     configure_simulcast_extension_headers(&mut media_engine)?;
+    // Each Opus packet's capture time, for lip sync (docs/PROTOCOL.md).
+    media_engine.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: ABS_CAPTURE_TIME_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
     let registry = Registry::new().with(Slot::NackResponder, NackResponderBuilder::new().build());
     let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
     let mut registry = configure_rtcp_reports(registry)
@@ -178,7 +187,8 @@ pub(super) async fn build_peer_connection(
         registry = registry.with(
             LOSSY_LINK_SLOT,
             LossyLink::new(config.simulated_loss, u64::from(random_u32()))
-                .with_delay(config.simulated_delay),
+                .with_delay(config.simulated_delay)
+                .with_jitter(config.simulated_jitter),
         );
     }
     let ice_servers = config
@@ -237,6 +247,10 @@ pub(super) struct PcHandler {
     pub(super) recovery_window: Option<Duration>,
     /// The connection was replaced or closed: report nothing more.
     pub(super) retired: Arc<AtomicBool>,
+    /// The audio sender, set once the connection is built: its negotiated
+    /// parameters give the audio m-line's header extension ids, which the remote
+    /// audio uses too.
+    pub(super) audio_sender: Arc<std::sync::OnceLock<Arc<dyn RtpSender>>>,
 }
 
 impl Drop for PcHandler {
@@ -323,6 +337,7 @@ impl PeerConnectionEventHandler for PcHandler {
             repair: self.video_repair.clone(),
             recovery_window: self.recovery_window,
         };
+        let audio_sender = self.audio_sender.clone();
         let span = info_span!("track", peer = %peer, ?kind);
         tokio::spawn(
             async move {
@@ -334,7 +349,8 @@ impl PeerConnectionEventHandler for PcHandler {
                         video.run(track).await;
                     }
                     RtpCodecKind::Audio => {
-                        super::track_rx::read_audio(peer, track, sink, bytes_in).await;
+                        super::track_rx::read_audio(peer, track, sink, bytes_in, audio_sender)
+                            .await;
                     }
                     _ => {}
                 }

@@ -530,6 +530,7 @@ impl Room {
             .counters
             .live_peer_connections
             .fetch_add(1, Ordering::Relaxed);
+        let audio_sender_slot = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(PcHandler {
             peer: id,
             internal: self.internal_tx.clone(),
@@ -538,6 +539,7 @@ impl Room {
             video_repair: video_repair.clone(),
             recovery_window: self.config.recovery_window,
             retired: retired.clone(),
+            audio_sender: audio_sender_slot.clone(),
         });
         let built = build_peer_connection(&self.config, handler).await;
         let (pc, video_track, video_sender, audio_track, audio_sender) = match built {
@@ -548,6 +550,7 @@ impl Room {
                 return;
             }
         };
+        let _ = audio_sender_slot.set(audio_sender.clone());
         // The lower id decides that a connection is lost (and announces the new
         // attempt with its offer); the higher id waits half as long again, so a
         // link back in time for one side is not torn down by the other.
@@ -592,12 +595,25 @@ impl Room {
         );
         let (video_out, video_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
         tokio::spawn(
-            write_media(video_track, video_sender, video_rx, MediaClock::Capture)
-                .instrument(span.clone()),
+            write_media(
+                video_track,
+                video_sender,
+                video_rx,
+                MediaClock::Capture,
+                false,
+            )
+            .instrument(span.clone()),
         );
         let (audio_out, audio_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
         tokio::spawn(
-            write_media(audio_track, audio_sender, audio_rx, MediaClock::Nominal).instrument(span),
+            write_media(
+                audio_track,
+                audio_sender,
+                audio_rx,
+                MediaClock::Nominal,
+                true,
+            )
+            .instrument(span),
         );
         self.peers.insert(
             id,
