@@ -15,10 +15,16 @@
 //!   for all but the latest few packets.
 //! - The *target* delay is the need, or the sync floor when that is larger (the
 //!   delay of the person's pictures, set by the app). The applied delay stays put
-//!   while the target is within [`DEADBAND_US`] of it (playing faster or slower
-//!   changes the pitch, so it is kept for real changes); beyond, it moves all the
-//!   way to the target by playing up to [`MAX_SLEW`] faster or slower (linear
-//!   interpolation); a step over [`JUMP_US`] is taken at once.
+//!   while the target is within [`DEADBAND_US`] of it; beyond, it moves all the
+//!   way to the target by *splices* that keep the pitch (as WSOLA time stretching
+//!   does): a stretch of one or more of the voice's periods is cut out (the delay
+//!   shrinks) or played twice (it grows), at the lag where the audio is most like
+//!   itself, cross-faded over [`SPLICE_WINDOW`] samples. Splices take at most
+//!   [`SPLICE_SHARE`] of the audio played, so a change of 100 ms takes 0.4 s. Reading
+//!   faster or slower instead shifts the pitch (5 % is almost a semitone), and a
+//!   machine whose pictures' delay wanders keeps the voice off its pitch for
+//!   seconds. A change over [`JUMP_US`] is taken at once only where the voice is
+//!   silent (or beyond [`MAX_SPLICED_US`]).
 //!
 //! A sample is played at `capture + delay` (receiver wall clock, in Unix µs; the
 //! difference between the two machines' clocks is part of every delay alike).
@@ -34,15 +40,29 @@ pub const JITTER_QUANTILE: f64 = 0.97;
 /// Added to the need: the output takes samples in blocks (a device period, or
 /// the receive thread's mixing step).
 pub const MARGIN_US: i64 = 20_000;
-/// The most the voice is played faster or slower to change its delay (5 %).
-pub const MAX_SLEW: f64 = 0.05;
-/// How quickly the delay follows its target: the error is closed at this rate
-/// (within [`MAX_SLEW`]), µs.
-pub const SLEW_TIME_US: f64 = 500_000.0;
 /// The applied delay follows a target only once it is this far away.
 pub const DEADBAND_US: i64 = 25_000;
-/// A target this far from the applied delay is taken at once (a gap or a skip).
+/// A target this far from the applied delay is taken at once where the voice is
+/// silent there (a gap, a new mapping).
 pub const JUMP_US: i64 = 120_000;
+/// A target this far from the applied delay is taken at once whatever plays.
+pub const MAX_SPLICED_US: i64 = 1_000_000;
+/// Share of the audio played that splices may cut out or repeat.
+pub const SPLICE_SHARE: f64 = 0.25;
+/// Samples compared to find a splice, and cross-faded at it (5 ms).
+pub const SPLICE_WINDOW: usize = 240;
+/// The shortest splice, samples (1 ms: about a period of a high voice).
+pub const MIN_SPLICE: usize = 48;
+/// The longest splice, samples (15 ms: two periods of a low voice).
+pub const MAX_SPLICE: usize = 720;
+/// Normalised correlation a splice needs between the audio it leaves and the audio
+/// it joins (1: the same waveform, one or more periods apart).
+pub const SPLICE_SIMILARITY: f32 = 0.7;
+/// Blocks without a spot that similar after which the most similar one is taken
+/// (noise-like sounds are never periodic).
+pub const SPLICE_PATIENCE: u32 = 25;
+/// Mean square below which audio is quiet: a splice there is inaudible anyway.
+pub const QUIET_POWER: f32 = 1e-6;
 /// The capture − RTP offset grew by more than this: the sender's RTP clock paused
 /// (muted, or its audio thread stalled); the mapping starts over.
 pub const MAPPING_JUMP_US: i64 = 20_000;
@@ -77,6 +97,11 @@ pub struct VoicePlayout {
     read_pos: Option<f64>,
     /// The delay is moving to its target (it left the dead band).
     moving: bool,
+    /// Samples splices may take now ([`SPLICE_SHARE`] of what played, at most
+    /// [`MAX_SPLICE`]).
+    splice_credit: f64,
+    /// Blocks that looked for a splice and found no similar spot.
+    splice_wait: u32,
     /// Output samples that found no audio although the voice was playing.
     missing: u64,
     /// End of the last block that had audio in it (Unix µs) and its delay.
@@ -241,7 +266,6 @@ impl VoicePlayout {
         if n == 0 {
             return;
         }
-        let span_us = n as f64 * US_PER_SAMPLE;
         let start = start_unix_us as f64;
         let Some(on_target) = self.sample_of(start - target as f64) else {
             return;
@@ -250,25 +274,24 @@ impl VoicePlayout {
         // whatever the jitter of the output's own timing; the wall clock only
         // tells how far the delay is from its target.
         let p0 = match self.read_pos {
-            Some(p) if ((on_target - p) * US_PER_SAMPLE).abs() <= JUMP_US as f64 => p,
+            Some(p) if !self.jumps(p, on_target) => p,
             _ => on_target,
         };
-        let d0 = target as f64 + (on_target - p0) * US_PER_SAMPLE;
-        let error = target as f64 - d0;
-        if error.abs() > DEADBAND_US as f64 {
+        // Positive: reading ahead of the target (the delay is short of it).
+        let error = p0 - on_target;
+        let error_us = error.abs() * US_PER_SAMPLE;
+        if error_us > DEADBAND_US as f64 {
             self.moving = true;
-        } else if error.abs() < 1_000.0 {
+        } else if error.abs() < MIN_SPLICE as f64 {
             self.moving = false;
         }
-        let rate = if self.moving {
-            (error / SLEW_TIME_US).clamp(-MAX_SLEW, MAX_SLEW)
+        self.splice_credit = (self.splice_credit + n as f64 * SPLICE_SHARE).min(MAX_SPLICE as f64);
+        let shift = if self.moving {
+            self.splice(p0, n, error)
         } else {
-            0.0
+            0
         };
-        // A delay growing at `rate` reads that much slower.
-        let p1 = p0 + n as f64 * (1.0 - rate);
-        let d1 = d0 + (n as f64 - (p1 - p0)) * US_PER_SAMPLE;
-        self.read_pos = Some(p1);
+        let fade = if shift == 0 { 0 } else { SPLICE_WINDOW.min(n) };
         let oldest = self.packets.first_key_value().map(|(&first, _)| first);
         let newest = self
             .packets
@@ -282,8 +305,18 @@ impl VoicePlayout {
         };
         let mut heard = 0usize;
         for (k, slot) in out.iter_mut().enumerate() {
-            let pos = p0 + (p1 - p0) * k as f64 / n as f64;
-            match self.sample_at(pos) {
+            let pos = p0 + (shift + k as i64) as f64;
+            let sample = if k < fade {
+                // Cross-fade from the audio before the splice to the audio after.
+                let w = (k as f32 + 0.5) / fade as f32;
+                match (self.sample_at(p0 + k as f64), self.sample_at(pos)) {
+                    (Some(a), Some(b)) => Some(a + (b - a) * w),
+                    (a, b) => b.or(a),
+                }
+            } else {
+                self.sample_at(pos)
+            };
+            match sample {
                 Some(s) => {
                     *slot = s;
                     heard += 1;
@@ -293,11 +326,18 @@ impl VoicePlayout {
                 None => {}
             }
         }
+        let p1 = p0 + (shift + n as i64) as f64;
+        self.read_pos = Some(p1);
+        let end = start + n as f64 * US_PER_SAMPLE;
+        let d1 = self.offset_us.map_or(target as f64, |(offset, _)| {
+            end - (offset + p1 * US_PER_SAMPLE)
+        });
         self.delay_us = Some(d1);
         if heard * 2 >= n {
-            self.playing = Some(((start + span_us) as i64, d1));
+            self.playing = Some((end as i64, d1));
         }
-        // What has been played is let go.
+        // What has been played is let go (a splice may repeat the last
+        // [`MAX_SPLICE`] samples).
         let keep_from = p1.floor() as i64 - SAMPLE_RATE as i64 / 10;
         while let Some((&first, pcm)) = self.packets.first_key_value() {
             if first + (pcm.len() as i64) < keep_from {
@@ -306,6 +346,72 @@ impl VoicePlayout {
                 break;
             }
         }
+    }
+
+    /// Whether the read position `p` jumps to `on_target` rather than splice its
+    /// way there: the first block, a change beyond [`MAX_SPLICED_US`], or one beyond
+    /// [`JUMP_US`] where the voice is silent.
+    fn jumps(&self, p: f64, on_target: f64) -> bool {
+        let distance_us = (on_target - p).abs() * US_PER_SAMPLE;
+        if distance_us <= JUMP_US as f64 {
+            return false;
+        }
+        distance_us > MAX_SPLICED_US as f64 || self.quiet(p, SPLICE_WINDOW)
+    }
+
+    /// Whether the `len` samples from `pos` are silent or were never received.
+    fn quiet(&self, pos: f64, len: usize) -> bool {
+        let mut power = 0.0f32;
+        for k in 0..len {
+            match self.sample_at(pos + k as f64) {
+                Some(s) => power += s * s,
+                None => return true,
+            }
+        }
+        power / len as f32 <= QUIET_POWER
+    }
+
+    /// The splice for the block of `n` samples read from `p0`, `error` samples
+    /// ahead of the target: the signed shift of the read position (negative: a
+    /// stretch played again, the delay grows), or 0 (no similar spot yet, no
+    /// credit, or audio missing).
+    fn splice(&mut self, p0: f64, n: usize, error: f64) -> i64 {
+        let want = error.abs().min(self.splice_credit).min(MAX_SPLICE as f64) as usize;
+        if want < MIN_SPLICE {
+            return 0;
+        }
+        let window = SPLICE_WINDOW.min(n);
+        // Ahead of the target: go back (repeat); behind: skip forward.
+        let back = error > 0.0;
+        let lo = if back { -(want as i64) } else { 0 };
+        let hi = if back {
+            window as i64
+        } else {
+            (want + window) as i64
+        };
+        let mut audio = Vec::with_capacity((hi - lo) as usize);
+        for j in lo..hi {
+            match self.sample_at(p0 + j as f64) {
+                Some(s) => audio.push(s),
+                // A gap: nothing to splice with (yet).
+                None => return 0,
+            }
+        }
+        let from = |j: i64| (j - lo) as usize;
+        let leaving = &audio[from(0)..from(0) + window];
+        let quiet = leaving.iter().map(|s| s * s).sum::<f32>() / window as f32 <= QUIET_POWER;
+        let (lag, similarity) = if quiet {
+            (want, 1.0)
+        } else {
+            best_lag(&audio, from(0), window, MIN_SPLICE, want, back)
+        };
+        if similarity < SPLICE_SIMILARITY && self.splice_wait < SPLICE_PATIENCE {
+            self.splice_wait += 1;
+            return 0;
+        }
+        self.splice_wait = 0;
+        self.splice_credit -= lag as f64;
+        if back { -(lag as i64) } else { lag as i64 }
     }
 
     /// Samples the output wanted while later audio had already come: the
@@ -336,6 +442,53 @@ fn need_of(transits: &VecDeque<i64>) -> i64 {
     extra.sort_unstable();
     let rank = ((extra.len().saturating_sub(1)) as f64 * JITTER_QUANTILE).round() as usize;
     base + extra.get(rank).copied().unwrap_or(0) + MARGIN_US
+}
+
+/// The lag in `min..=max` at which the `window` samples of `audio` from `at` are
+/// most like those `lag` earlier (`back`) or later, by normalised correlation: a
+/// coarse search on 4-sample means, refined around its best at full rate. Returns
+/// the lag and its correlation.
+fn best_lag(
+    audio: &[f32],
+    at: usize,
+    window: usize,
+    min: usize,
+    max: usize,
+    back: bool,
+) -> (usize, f32) {
+    let other = |lag: usize| if back { at - lag } else { at + lag };
+    let correlation = |lag: usize, step: usize| {
+        let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
+        let mut k = 0;
+        while k + step <= window {
+            let a: f32 = audio[at + k..at + k + step].iter().sum();
+            let b: f32 = audio[other(lag) + k..other(lag) + k + step].iter().sum();
+            ab += a * b;
+            aa += a * a;
+            bb += b * b;
+            k += step;
+        }
+        if aa <= 0.0 || bb <= 0.0 {
+            0.0
+        } else {
+            ab / (aa * bb).sqrt()
+        }
+    };
+    let mut coarse = (min, f32::MIN);
+    for lag in (min..=max).step_by(4) {
+        let c = correlation(lag, 4);
+        if c > coarse.1 {
+            coarse = (lag, c);
+        }
+    }
+    let mut best = (min, f32::MIN);
+    for lag in coarse.0.saturating_sub(3).max(min)..=(coarse.0 + 3).min(max) {
+        let c = correlation(lag, 1);
+        if c > best.1 {
+            best = (lag, c);
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -448,8 +601,8 @@ mod tests {
         let last = blocks.iter().rev().find_map(|(t, v)| v.map(|v| (*t, v)));
         let (t, v) = last.expect("played");
         assert!((delay_of(t, v, 150_000) - 150_000).abs() < 100);
-        // A floor raised by 100 ms (under the jump) is reached by playing slower,
-        // in about 100 ms / 5 % = 2 s, without a gap.
+        // A floor raised by 100 ms is reached by repeating stretches of the voice,
+        // without a gap.
         let mut q = VoicePlayout::new();
         q.set_floor(Some(50_000));
         let rtp0 = 1000u32;
@@ -481,8 +634,10 @@ mod tests {
         assert_eq!(gaps, 0, "no silence while slowing down");
         let at = |k: i64| delays.iter().find(|(j, _)| *j == k).map(|(_, d)| *d);
         assert!(at(99).is_some_and(|d| (d - 50_000.0).abs() < 1.0));
-        assert!(at(150).is_some_and(|d| d > 60_000.0 && d < 140_000.0));
-        assert!(at(300).is_some_and(|d| (d - 150_000.0).abs() < 1000.0));
+        // Splices take at most a quarter of what plays: 100 ms in about 0.4 s.
+        assert!(at(105).is_some_and(|d| d > 55_000.0 && d < 145_000.0));
+        assert!(at(150).is_some_and(|d| (d - 150_000.0).abs() < 1500.0));
+        assert!(at(300).is_some_and(|d| (d - 150_000.0).abs() < 1500.0));
         // Without stamps the floor is ignored: the voice cannot be synchronised.
         let mut r = VoicePlayout::new();
         r.set_floor(Some(400_000));
@@ -490,6 +645,60 @@ mod tests {
         let status = r.status(T0);
         assert!(!status.stamped);
         assert_eq!(r.target_us(), status.need_us);
+    }
+
+    #[test]
+    fn a_tone_keeps_its_pitch_while_its_delay_follows_steps_of_the_floor() {
+        const HZ: f32 = 1300.0;
+        let tone =
+            |i: i64| 0.5 * (std::f32::consts::TAU * HZ * i as f32 / SAMPLE_RATE as f32).sin();
+        let mut p = VoicePlayout::new();
+        p.set_floor(Some(100_000));
+        let mut played = Vec::new();
+        let mut delays = Vec::new();
+        for k in 0..500i64 {
+            let at = T0 + k * FRAME_US + 10_000;
+            let pcm: Vec<f32> = (0..FRAME as i64)
+                .map(|i| tone(k * FRAME as i64 + i))
+                .collect();
+            p.push(
+                (k * FRAME as i64) as u32,
+                &pcm,
+                0,
+                Some((T0 + k * FRAME_US) as u64),
+                at as u64,
+            );
+            // The pictures' delay steps up by 300 ms (a stall), then back down.
+            match k {
+                100 => p.set_floor(Some(400_000)),
+                300 => p.set_floor(Some(100_000)),
+                _ => {}
+            }
+            for half in 0..2 {
+                let mut block = vec![0.0; FRAME / 2];
+                p.render(&mut block, at + half * FRAME_US / 2);
+                if k >= 10 {
+                    played.extend_from_slice(&block);
+                }
+            }
+            delays.push(p.delay_us.unwrap_or(0.0));
+        }
+        // 300 ms at a quarter of the time: 1.2 s; both steps are reached.
+        assert!((delays[190] - 400_000.0).abs() < 1500.0, "{}", delays[190]);
+        assert!((delays[390] - 100_000.0).abs() < 1500.0, "{}", delays[390]);
+        assert!(
+            delays[120] > 150_000.0 && delays[120] < 350_000.0,
+            "moves gradually: {}",
+            delays[120]
+        );
+        // Every 20 ms of what played is the tone at its pitch and level: no gap,
+        // no silence, no frequency shift.
+        let weakest = played
+            .chunks_exact(FRAME)
+            .map(|w| crate::media::audio::tone_amplitude(w, SAMPLE_RATE, HZ))
+            .fold(f32::MAX, f32::min);
+        assert!(weakest > 0.45, "weakest 20 ms: {weakest}");
+        assert_eq!(p.missing_samples(), 0);
     }
 
     #[test]
