@@ -41,5 +41,5 @@ pub mod session;
 mod track_rx;
 
 pub use channels::{EncodedMedia, NetCommand, NetCounters, NetEvent, ReceivedMedia};
-pub use config::{IceServer, NetConfig};
+pub use config::{IceServer, NetConfig, VideoFec};
 pub use handle::NetHandle;

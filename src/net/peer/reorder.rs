@@ -67,6 +67,9 @@ pub struct ReorderStats {
     pub nacked: u64,
     /// Duplicates and packets that came after they were given up.
     pub discarded: u64,
+    /// FlexFEC repair packets received (`--video-fec`; from the connection's stats,
+    /// not counted by the buffer: a packet they rebuild counts as recovered).
+    pub fec_received: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
