@@ -42,7 +42,7 @@ for p in r["peers"]:
           f"shown {p['frames_shown']}/{p['frames_sent_to_us']}, longest freeze "
           f"{p['longest_freeze_ms'] or 0:.0f} ms, glass-to-glass p50 {p['glass_to_glass_ms'] or 0:.0f} "
           f"p95 {p['glass_to_glass_p95_ms'] or 0:.0f} ms, {p['kbit_s']:.0f} kbit/s "
-          f"(video {p['video_kbit_s']:.0f}), nacked {p['packets_nacked']}, fec {p['packets_fec_received']}, recovered {p['packets_recovered']}, "
+          f"(video {p['video_kbit_s']:.0f}), nacked {p['packets_nacked']}, fec {p['packets_fec_received']}, recovered {p['packets_recovered']} (fec {p['packets_fec_rebuilt']}), "
           f"lost {p['packets_lost']}, render {r['render_fps']:.1f} fps")
 PY
     done

@@ -582,9 +582,15 @@ fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers() {
             repair > video * 0.3,
             "{me} received repair packets from {other}: {line}"
         );
+        // About 5 % of ~700 video packets are lost; FEC rebuilds most (the rest
+        // come back by NACK).
         assert!(
-            num(line, "packets_recovered") >= 1.0,
-            "{me} got lost video back: {line}"
+            num(line, "packets_fec_rebuilt") >= 5.0,
+            "{me} rebuilt lost video from the repair packets: {line}"
+        );
+        assert!(
+            num(line, "packets_lost") <= 2.0,
+            "{me} gave up almost nothing: {line}"
         );
         assert!(
             num(line, "frames_shown") >= 0.9 * num(line, "frames_sent_to_us"),

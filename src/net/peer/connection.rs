@@ -36,6 +36,7 @@ use super::channels::*;
 use super::config::*;
 use super::internal::*;
 use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
+use crate::net::peer::fec::{FEC_MARKER_SLOT, FecRebuiltMarker, RebuiltPackets};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::rtcp::{KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder};
@@ -211,7 +212,11 @@ pub(super) async fn build_peer_connection(
                     .with_num_fec_packets(fec.repair_packets)
                     .build(),
             )
-            .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build());
+            .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
+            .with(
+                FEC_MARKER_SLOT,
+                FecRebuiltMarker::new(handler.fec_rebuilt.clone()),
+            );
     }
     let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
     let mut registry = configure_rtcp_reports(registry)
@@ -279,6 +284,8 @@ pub(super) struct PcHandler {
     pub(super) bytes_in: Arc<AtomicU64>,
     pub(super) video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     pub(super) recovery_window: Option<Duration>,
+    /// Video packets FlexFEC rebuilt (noted by the chain, asked by the reader).
+    pub(super) fec_rebuilt: RebuiltPackets,
     /// The connection was replaced or closed: report nothing more.
     pub(super) retired: Arc<AtomicBool>,
     /// The audio sender, set once the connection is built: its negotiated
@@ -370,6 +377,7 @@ impl PeerConnectionEventHandler for PcHandler {
             bytes_in: bytes_in.clone(),
             repair: self.video_repair.clone(),
             recovery_window: self.recovery_window,
+            fec_rebuilt: self.fec_rebuilt.clone(),
         };
         let audio_sender = self.audio_sender.clone();
         let span = info_span!("track", peer = %peer, ?kind);

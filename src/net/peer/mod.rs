@@ -30,6 +30,7 @@ pub mod channels;
 pub mod config;
 mod connection;
 mod data_channel;
+pub mod fec;
 pub mod handle;
 pub mod impair;
 mod internal;

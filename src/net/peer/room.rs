@@ -547,6 +547,7 @@ impl Room {
             bytes_in: bytes_in.clone(),
             video_repair: video_repair.clone(),
             recovery_window: self.config.recovery_window,
+            fec_rebuilt: Default::default(),
             retired: retired.clone(),
             audio_sender: audio_sender_slot.clone(),
         });
