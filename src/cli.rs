@@ -245,6 +245,11 @@ pub struct DemoArgs {
     /// Vary that delay by up to ± this many ms per packet (packets keep their order).
     #[arg(long, default_value_t = 0)]
     pub sim_jitter_ms: u64,
+    /// Protect the video sent with FlexFEC: REPAIR repair packets per MEDIA media
+    /// packets (`MEDIA:REPAIR`, for example `10:2`); every peer needs it. Default:
+    /// retransmission only.
+    #[arg(long, value_name = "MEDIA:REPAIR", value_parser = crate::net::peer::VideoFec::parse)]
+    pub video_fec: Option<crate::net::peer::VideoFec>,
     /// Drop this fraction of outgoing media packets (a lossy link without netem).
     #[arg(long, default_value_t = 0.0)]
     pub sim_loss: f64,

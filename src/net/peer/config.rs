@@ -49,6 +49,40 @@ impl IceServer {
     }
 }
 
+/// FlexFEC-03 protection of the outgoing video: `repair_packets` repair packets
+/// for each block of `media_packets` RTP packets, sent on their own SSRC
+/// (`a=ssrc-group:FEC-FR`). A receiver rebuilds up to `repair_packets` losses per
+/// block without waiting a round trip for a retransmission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoFec {
+    /// Media packets per block.
+    pub media_packets: u32,
+    /// Repair packets per block.
+    pub repair_packets: u32,
+}
+
+impl VideoFec {
+    /// Parses `MEDIA:REPAIR` (for example `10:2`), at most 48 media and 12 repair
+    /// packets (the draft-03 masks' limits in `rtc-interceptor`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (media, repair) = text
+            .split_once(':')
+            .ok_or_else(|| format!("{text:?}: expected MEDIA:REPAIR, for example 10:2"))?;
+        let number = |s: &str, what: &str, max: u32| -> Result<u32, String> {
+            match s.trim().parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "{text:?}: {what} must be a whole number from 1 to {max}"
+                )),
+            }
+        };
+        Ok(Self {
+            media_packets: number(media, "MEDIA", 48)?,
+            repair_packets: number(repair, "REPAIR", 12)?,
+        })
+    }
+}
+
 /// How to join a room.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -86,6 +120,10 @@ pub struct NetConfig {
     /// [`super::reorder`]. `None` (the default): four measured media round trips
     /// plus 100 ms, 100 ms–1 s. Packets that arrive in order are never held.
     pub recovery_window: Option<Duration>,
+    /// FlexFEC on the video this peer sends, and the repair of video it receives
+    /// (both ends must have it for it to be negotiated); `None` (the default):
+    /// retransmission (NACK) only. See docs/NET.md for what it costs and gains.
+    pub video_fec: Option<VideoFec>,
 }
 
 impl NetConfig {
@@ -105,6 +143,7 @@ impl NetConfig {
             simulated_delay: Duration::ZERO,
             simulated_jitter: Duration::ZERO,
             recovery_window: None,
+            video_fec: None,
         }
     }
 

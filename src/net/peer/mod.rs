@@ -30,6 +30,7 @@ pub mod channels;
 pub mod config;
 mod connection;
 mod data_channel;
+pub mod fec;
 pub mod handle;
 pub mod impair;
 mod internal;
@@ -41,5 +42,5 @@ pub mod session;
 mod track_rx;
 
 pub use channels::{EncodedMedia, NetCommand, NetCounters, NetEvent, ReceivedMedia};
-pub use config::{IceServer, NetConfig};
+pub use config::{IceServer, NetConfig, VideoFec};
 pub use handle::NetHandle;

@@ -292,11 +292,20 @@ impl Room {
             let total = peer.bytes_in.load(Ordering::Relaxed);
             let kbit_s = (total - peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
             peer.last_bytes_in = total;
-            let video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
+            let mut video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
             let report = peer
                 .pc
                 .get_stats(Instant::now(), rtc::statistics::StatsSelector::None)
                 .await;
+            video_repair.fec_received = report
+                .iter()
+                .map(|entry| match entry {
+                    rtc::statistics::report::RTCStatsReportEntry::InboundRtp(s) => {
+                        s.fec_packets_received
+                    }
+                    _ => 0,
+                })
+                .sum();
             self.sink.event(NetEvent::Stats {
                 peer: *id,
                 rtt: peer.rtt,
@@ -538,6 +547,7 @@ impl Room {
             bytes_in: bytes_in.clone(),
             video_repair: video_repair.clone(),
             recovery_window: self.config.recovery_window,
+            fec_rebuilt: Default::default(),
             retired: retired.clone(),
             audio_sender: audio_sender_slot.clone(),
         });

@@ -36,6 +36,7 @@ pub(super) struct VideoReader {
     pub(super) bytes_in: Arc<AtomicU64>,
     pub(super) repair: Arc<std::sync::Mutex<ReorderStats>>,
     pub(super) recovery_window: Option<Duration>,
+    pub(super) fec_rebuilt: super::fec::RebuiltPackets,
 }
 
 impl VideoReader {
@@ -60,7 +61,11 @@ impl VideoReader {
                         .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
                     media_ssrc = Some(packet.header.ssrc);
                     let sequence = packet.header.sequence_number;
-                    reorder.push(Instant::now(), sequence, packet);
+                    if self.fec_rebuilt.take(packet.header.ssrc, sequence) {
+                        reorder.push_rebuilt(Instant::now(), sequence, packet);
+                    } else {
+                        reorder.push(Instant::now(), sequence, packet);
+                    }
                 }
                 Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
                 _ => {}
