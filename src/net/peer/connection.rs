@@ -38,6 +38,7 @@ use super::internal::*;
 use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
 use crate::net::peer::fec::{FEC_MARKER_SLOT, FecRebuiltMarker, RebuiltPackets};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
+use crate::net::peer::read_hook::OnRead;
 use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::rtcp::{KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder};
 use crate::net::peer::session::Connectivity;
@@ -215,12 +216,14 @@ pub(super) async fn build_peer_connection(
             .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
             .with(
                 FEC_MARKER_SLOT,
-                FecRebuiltMarker::new(handler.fec_rebuilt.clone()),
+                OnRead::new(FecRebuiltMarker(handler.fec_rebuilt.clone())),
             );
     }
     let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
-    let mut registry = configure_rtcp_reports(registry)
-        .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
+    let mut registry = configure_rtcp_reports(registry).with(
+        KEYFRAME_FORWARDER_SLOT,
+        OnRead::new(KeyframeRequestForwarder),
+    );
     if config.simulated_loss > 0.0 || !config.simulated_delay.is_zero() {
         registry = registry.with(
             LOSSY_LINK_SLOT,

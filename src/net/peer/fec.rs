@@ -9,11 +9,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
-use rtc::sansio::Protocol;
-use rtc::shared::error::Error;
+use rtc::interceptor::{Attribute, Packet, Slot, TaggedPacket};
+
+#[cfg(doc)]
+use super::read_hook::OnRead;
+use super::read_hook::ReadHook;
 
 /// Chain position: after the FEC decoder (6 000), before the NACK generator.
 pub const FEC_MARKER_SLOT: Slot = Slot::Custom(6_500);
@@ -49,69 +50,20 @@ impl RebuiltPackets {
     }
 }
 
-/// Passes every packet on, noting the RTP packets the FEC decoder rebuilt.
-pub struct FecRebuiltMarker {
-    rebuilt: RebuiltPackets,
-    read_queue: VecDeque<TaggedPacket>,
-    write_queue: VecDeque<TaggedPacket>,
-}
+/// Notes the RTP packets the FEC decoder rebuilt; passes every packet on (run as
+/// [`OnRead`]`<FecRebuiltMarker>`).
+#[derive(Debug)]
+pub struct FecRebuiltMarker(pub RebuiltPackets);
 
-impl FecRebuiltMarker {
-    /// A marker noting into `rebuilt`.
-    pub fn new(rebuilt: RebuiltPackets) -> Self {
-        Self {
-            rebuilt,
-            read_queue: VecDeque::new(),
-            write_queue: VecDeque::new(),
-        }
-    }
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for FecRebuiltMarker {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadHook for FecRebuiltMarker {
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket> {
         if let Packet::Rtp(rtp) = &msg.message.packet
             && msg.message.has(&Attribute::RecoveredByFec)
         {
-            self.rebuilt
-                .note(rtp.header.ssrc, rtp.header.sequence_number);
+            self.0.note(rtp.header.ssrc, rtp.header.sequence_number);
         }
-        self.read_queue.push_back(msg);
-        Ok(())
+        Some(msg)
     }
-
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read_queue.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write_queue.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write_queue.pop_front()
-    }
-
-    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
-        Ok(())
-    }
-
-    fn poll_timeout(&mut self) -> Option<Self::Time> {
-        None
-    }
-}
-
-impl Interceptor for FecRebuiltMarker {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]

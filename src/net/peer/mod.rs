@@ -35,6 +35,7 @@ pub mod handle;
 pub mod impair;
 mod internal;
 mod media_tx;
+pub mod read_hook;
 pub mod reorder;
 mod room;
 pub mod rtcp;
