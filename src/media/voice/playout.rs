@@ -61,8 +61,9 @@ pub const SPLICE_SIMILARITY: f32 = 0.7;
 /// Blocks without a spot that similar after which the most similar one is taken
 /// (noise-like sounds are never periodic).
 pub const SPLICE_PATIENCE: u32 = 25;
-/// Mean square below which audio is quiet: a splice there is inaudible anyway.
-pub const QUIET_POWER: f32 = 1e-6;
+/// RMS level at or below which audio is quiet (−60 dBFS): a splice there is
+/// inaudible anyway.
+pub const QUIET_RMS: f32 = 1e-3;
 /// The capture − RTP offset grew by more than this: the sender's RTP clock paused
 /// (muted, or its audio thread stalled); the mapping starts over.
 pub const MAPPING_JUMP_US: i64 = 20_000;
@@ -349,8 +350,8 @@ impl VoicePlayout {
     }
 
     /// Whether the read position `p` jumps to `on_target` rather than splice its
-    /// way there: the first block, a change beyond [`MAX_SPLICED_US`], or one beyond
-    /// [`JUMP_US`] where the voice is silent.
+    /// way there: a change beyond [`MAX_SPLICED_US`], or one beyond [`JUMP_US`]
+    /// where the voice is silent.
     fn jumps(&self, p: f64, on_target: f64) -> bool {
         let distance_us = (on_target - p).abs() * US_PER_SAMPLE;
         if distance_us <= JUMP_US as f64 {
@@ -361,14 +362,8 @@ impl VoicePlayout {
 
     /// Whether the `len` samples from `pos` are silent or were never received.
     fn quiet(&self, pos: f64, len: usize) -> bool {
-        let mut power = 0.0f32;
-        for k in 0..len {
-            match self.sample_at(pos + k as f64) {
-                Some(s) => power += s * s,
-                None => return true,
-            }
-        }
-        power / len as f32 <= QUIET_POWER
+        let samples: Option<Vec<f32>> = (0..len).map(|k| self.sample_at(pos + k as f64)).collect();
+        samples.is_none_or(|s| is_quiet(&s))
     }
 
     /// The splice for the block of `n` samples read from `p0`, `error` samples
@@ -399,8 +394,7 @@ impl VoicePlayout {
         }
         let from = |j: i64| (j - lo) as usize;
         let leaving = &audio[from(0)..from(0) + window];
-        let quiet = leaving.iter().map(|s| s * s).sum::<f32>() / window as f32 <= QUIET_POWER;
-        let (lag, similarity) = if quiet {
+        let (lag, similarity) = if is_quiet(leaving) {
             (want, 1.0)
         } else {
             best_lag(&audio, from(0), window, MIN_SPLICE, want, back)
@@ -442,6 +436,11 @@ fn need_of(transits: &VecDeque<i64>) -> i64 {
     extra.sort_unstable();
     let rank = ((extra.len().saturating_sub(1)) as f64 * JITTER_QUANTILE).round() as usize;
     base + extra.get(rank).copied().unwrap_or(0) + MARGIN_US
+}
+
+/// Whether `samples` are at or below [`QUIET_RMS`].
+fn is_quiet(samples: &[f32]) -> bool {
+    crate::media::audio::rms(samples) <= QUIET_RMS
 }
 
 /// The lag in `min..=max` at which the `window` samples of `audio` from `at` are

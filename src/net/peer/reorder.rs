@@ -194,7 +194,7 @@ impl<P> ReorderBuffer<P> {
         self.arrive(now, sequence, packet, false);
     }
 
-    fn arrive(&mut self, now: Instant, sequence: u16, packet: P, retransmitted: bool) {
+    fn arrive(&mut self, now: Instant, sequence: u16, packet: P, times_round_trip: bool) {
         let Some(ext) = self.extend(sequence) else {
             self.stats.discarded += 1;
             return;
@@ -236,7 +236,7 @@ impl<P> ReorderBuffer<P> {
             self.highest = Some(ext);
         } else if let Some(m) = self.missing.remove(&ext) {
             self.stats.recovered += 1;
-            if !retransmitted {
+            if !times_round_trip {
                 self.stats.fec_rebuilt += 1;
             } else if let Some(asked) = m.first_nack {
                 self.observe_rtt(now.saturating_duration_since(asked));
