@@ -30,6 +30,8 @@ pub mod channels;
 pub mod config;
 mod connection;
 mod data_channel;
+#[cfg(test)]
+mod dtls_handshake_tests;
 pub mod fec;
 pub mod handle;
 pub mod impair;
