@@ -200,6 +200,10 @@ pub struct DemoArgs {
     /// stands (panned left/right and softened with distance).
     #[arg(long)]
     pub no_voice_placement: bool,
+    /// Play each remote voice as its packets come, not held to its person's
+    /// pictures (no lip sync; the A/V offset is still measured).
+    #[arg(long)]
+    pub no_lip_sync: bool,
     /// The synthetic voice alternates this many ms of its tone with as many of
     /// silence (a voice that speaks and pauses).
     #[arg(long, value_parser = clap::value_parser!(u64).range(20..=60_000))]
@@ -238,6 +242,14 @@ pub struct DemoArgs {
     /// Hold outgoing media back this many ms (a slow link where the kernel has no netem).
     #[arg(long, default_value_t = 0)]
     pub sim_delay_ms: u64,
+    /// Vary that delay by up to ± this many ms per packet (packets keep their order).
+    #[arg(long, default_value_t = 0)]
+    pub sim_jitter_ms: u64,
+    /// Protect the video sent with FlexFEC: REPAIR repair packets per MEDIA media
+    /// packets (`MEDIA:REPAIR`, for example `10:2`); every peer needs it. Default:
+    /// retransmission only.
+    #[arg(long, value_name = "MEDIA:REPAIR", value_parser = crate::net::peer::VideoFec::parse)]
+    pub video_fec: Option<crate::net::peer::VideoFec>,
     /// Drop this fraction of outgoing media packets (a lossy link without netem).
     #[arg(long, default_value_t = 0.0)]
     pub sim_loss: f64,

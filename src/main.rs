@@ -406,7 +406,9 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
         net.udp_addrs = args.ice_bind.clone();
     }
     net.simulated_delay = std::time::Duration::from_millis(args.sim_delay_ms);
+    net.simulated_jitter = std::time::Duration::from_millis(args.sim_jitter_ms);
     net.simulated_loss = args.sim_loss.clamp(0.0, 1.0);
+    net.video_fec = args.video_fec;
     let mut config = BridgeConfig::new(net);
     config.muted = args.mute;
     config.audio = match args.audio {
@@ -422,6 +424,7 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
     config.voices = std::sync::Arc::new(samespace::media::voice::mixer::VoiceBus::new(
         !args.no_voice_placement,
     ));
+    config.voices.set_lip_sync(!args.no_lip_sync);
     config.tone_gate = args.tone_gate_ms.map(std::time::Duration::from_millis);
     config.video_bitrate_bps = args.video_kbit.saturating_mul(1000);
     config.video_fps = args.video_fps.clamp(1.0, 60.0);

@@ -49,6 +49,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tracing::{debug, info, info_span, trace, warn};
 
 use super::error::{NetError, NetResult};
+use super::lipsync::LipSync;
 use super::peer::capture_time::unix_micros;
 use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, ReceivedMedia};
 use super::playout::Playout;
@@ -57,11 +58,11 @@ use super::protocol::{PeerId, PeerToPeer};
 use super::stats::{LinkReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
-use crate::media::audio_device::{Microphone, Playback, Speaker};
+use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
-use crate::media::voice::mixer::VoiceBus;
+use crate::media::voice::mixer::{VoiceBus, now_unix_us};
 use crate::segment::Cutout;
 use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, far_end_channel};
 
@@ -297,7 +298,8 @@ impl Shared {
         }
     }
 
-    /// Takes the decoded remote audio received since the last call.
+    /// Takes the decoded remote audio received since the last call (lip sync off;
+    /// see [`NetBridge::take_remote_audio`]).
     pub fn take_remote_audio(&self) -> Vec<(PeerId, Vec<f32>)> {
         self.remote_audio
             .lock()
@@ -513,6 +515,35 @@ impl NetBridge {
         let last = s.report(peer.0, now);
         stats.remove(&peer);
         Some(last)
+    }
+
+    /// A picture of `peer` was shown `video_delay` after its capture: records the
+    /// A/V offset at that moment in `lip` and holds the peer's voice to the delay
+    /// of its pictures ([`super::lipsync`]).
+    pub fn picture_shown(&self, peer: PeerId, video_delay: Duration, lip: &mut LipSync) {
+        let mut mixer = self.voices.mixer();
+        let status = mixer
+            .playout_status(peer.0, now_unix_us())
+            .filter(|s| s.stamped);
+        let steer = lip.shown(
+            video_delay.as_micros() as i64,
+            status.and_then(|s| s.playing_delay_us),
+            status.and_then(|s| s.need_us),
+        );
+        mixer.set_sync_floor(peer.0, Some(steer.audio_floor_us));
+        drop(mixer);
+        let hold = Duration::from_micros(steer.video_hold_us.max(0) as u64);
+        self.shared.with_peer(peer, |s| s.video_hold = hold);
+    }
+
+    /// The remote voices for the room's recording since the last call, oldest
+    /// first: as played, in step with their pictures (lip sync), or as decoded
+    /// (`--no-lip-sync`).
+    pub fn take_remote_audio(&self) -> Vec<(PeerId, Vec<f32>)> {
+        let mut voices = self.shared.take_remote_audio();
+        let played = self.voices.mixer().take_played();
+        voices.extend(played.into_iter().map(|(id, pcm)| (PeerId(id), pcm)));
+        voices
     }
 
     /// Keyframe requests raised by the decoders since the last call.
@@ -862,6 +893,9 @@ impl AudioLoop {
                 // Far behind (the machine stalled): resume from now, no burst.
                 next = now;
             }
+            // The frame taken now spans the last 20 ms: its first sample was
+            // captured one frame ago (a microphone's own buffering not counted).
+            let captured_at = next.checked_sub(AUDIO_FRAME).unwrap_or(next);
             self.keep_microphone(&mut source);
             let mut pcm = source.next_frame();
             // Processing runs while muted too, so the canceller stays converged.
@@ -891,7 +925,7 @@ impl AudioLoop {
                     let media = EncodedMedia {
                         data: Bytes::from(packet),
                         duration: AUDIO_FRAME,
-                        captured_at: Instant::now(),
+                        captured_at,
                     };
                     if let Err(e) = self.net.send(NetCommand::Audio(media)) {
                         debug!(error = %e, "audio not sent");
@@ -995,7 +1029,10 @@ impl ReceiveLoop {
     /// reference (mono: the mean of left and right).
     fn mix_unplayed(&self, frames: usize) {
         let mut stereo = vec![0.0; frames * 2];
-        self.voices.render(&mut stereo, 2);
+        // These frames are the ones due since the last mix: they end now.
+        let span_us = frames as i64 * 1_000_000 / i64::from(crate::media::audio::SAMPLE_RATE);
+        self.voices
+            .render_at(&mut stereo, 2, now_unix_us() - span_us);
         let mono: Vec<f32> = stereo
             .chunks_exact(2)
             .map(|f| 0.5 * (f[0] + f[1]))
@@ -1082,7 +1119,20 @@ impl ReceiveLoop {
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
-        self.voices.push(peer.0, &pcm);
+        let mut mixer = self.voices.mixer();
+        mixer.push_timed(
+            peer.0,
+            packet.rtp_timestamp,
+            &pcm,
+            rebuilt,
+            packet.captured_unix_us,
+            packet.received_unix_us,
+        );
+        if mixer.lip_sync() {
+            // The recording takes the voice as played (`NetBridge::take_remote_audio`).
+            return;
+        }
+        drop(mixer);
         let mut queue = self
             .shared
             .remote_audio
@@ -1137,6 +1187,9 @@ impl DecodeLoop {
             match self.decode(&mut decoder, &unit, seq) {
                 Ok(Some(cutout)) => {
                     seq += 1;
+                    if let Some(hold) = self.shared.stats().get(&self.peer).map(|s| s.video_hold) {
+                        playout.set_hold(hold);
+                    }
                     playout.push(
                         Arc::new(cutout),
                         unit.received_at,

@@ -14,6 +14,8 @@
 //!   knows nothing of what it carries; the `room` module composes it with the world and
 //!   the games.
 //! - [`playout`]: sans-IO pacing of decoded pictures behind an adaptive delay.
+//! - [`lipsync`]: the A/V offset of a remote person where their pictures are shown,
+//!   and the delay their voice is held to.
 //! - [`probe`], [`stats`]: pure measurement helpers (alpha IoU probes, tone
 //!   detection, latency percentiles).
 //!
@@ -26,6 +28,7 @@
 
 pub mod bridge;
 pub mod error;
+pub mod lipsync;
 pub mod peer;
 pub mod playout;
 pub mod plugin;

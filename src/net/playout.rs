@@ -18,6 +18,9 @@
 //!   delay, are a few milliseconds; under loss the target grows to cover the
 //!   repairs and the pictures keep their rhythm.
 //!
+//! A *hold* ([`Playout::set_hold`]) adds to the target: the pictures wait for a
+//! voice that cannot play as early as they could (lip sync).
+//!
 //! Release order is arrival order (decode order), and two pictures are released at
 //! least half their capture interval apart (a late picture released at once must
 //! not land in the same rendered frame as the next one, which would hide one of
@@ -51,6 +54,8 @@ pub struct Playout<T> {
     /// Recent transits, each with whether that picture waited for a repair.
     transits_us: VecDeque<(i64, bool)>,
     target: Duration,
+    /// Added to the target (lip sync).
+    hold: Duration,
     /// Release time and capture time of the newest picture queued.
     last: Option<(Instant, u64)>,
 }
@@ -63,13 +68,20 @@ impl<T> Playout<T> {
             queue: VecDeque::new(),
             transits_us: VecDeque::new(),
             target: Duration::ZERO,
+            hold: Duration::ZERO,
             last: None,
         }
     }
 
-    /// The delay currently added to an on-time picture.
+    /// The delay currently added to an on-time picture (the hold included).
     pub fn target(&self) -> Duration {
-        self.target
+        self.target + self.hold
+    }
+
+    /// Holds every picture this much longer (lip sync: the voice needs more delay
+    /// than the pictures).
+    pub fn set_hold(&mut self, hold: Duration) {
+        self.hold = hold;
     }
 
     /// A picture arrived at `arrived` (our wall clock `arrived_unix_us`), captured at
@@ -107,7 +119,7 @@ impl<T> Playout<T> {
                 let quantile = extras.get(rank).copied().unwrap_or(0).max(0) as u64;
                 self.target = Duration::from_micros(quantile).min(self.max_delay);
                 let extra = Duration::from_micros((transit - base).max(0) as u64);
-                arrived + self.target.saturating_sub(extra)
+                arrived + (self.target + self.hold).saturating_sub(extra)
             }
             None => arrived,
         };
@@ -258,6 +270,25 @@ mod tests {
             released[60] - arrival(60) < FRAME_US,
             "shown about when it came"
         );
+    }
+
+    #[test]
+    fn a_hold_delays_every_picture_by_as_much() {
+        let t0 = Instant::now();
+        let unix0 = 1_800_000_000_000_000u64;
+        let mut playout = Playout::new(Duration::from_millis(500));
+        playout.set_hold(Duration::from_millis(80));
+        for i in 0..10u64 {
+            let at = i * FRAME_US;
+            let arrived = t0 + Duration::from_micros(at);
+            playout.push(i, arrived, unix0 + at, Some(unix0 + at), Duration::ZERO);
+            assert_eq!(playout.pop_due(arrived + Duration::from_millis(79)), None);
+            assert_eq!(
+                playout.pop_due(arrived + Duration::from_millis(80)),
+                Some(i)
+            );
+        }
+        assert_eq!(playout.target(), Duration::from_millis(80));
     }
 
     #[test]

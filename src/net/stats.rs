@@ -141,6 +141,8 @@ pub struct PeerStats {
     pub(super) video_repair: ReorderStats,
     /// Delay its pictures currently get to keep their rhythm, ms.
     pub(super) playout_delay_ms: f32,
+    /// Extra delay of its pictures so that its voice can keep up (lip sync).
+    pub(super) video_hold: std::time::Duration,
     /// Where it last placed itself (from its `world` messages).
     pub(super) placement: Option<WirePlacement>,
 }
@@ -198,6 +200,7 @@ impl PeerStats {
             frame_span: FrameSpan::default(),
             video_repair: ReorderStats::default(),
             playout_delay_ms: 0.0,
+            video_hold: std::time::Duration::ZERO,
             placement: None,
         }
     }
@@ -261,6 +264,8 @@ impl PeerStats {
             packets_recovered: self.video_repair.recovered,
             packets_lost: self.video_repair.lost,
             packets_nacked: self.video_repair.nacked,
+            packets_fec_received: self.video_repair.fec_received,
+            packets_fec_rebuilt: self.video_repair.fec_rebuilt,
             playout_delay_ms: self.playout_delay_ms,
             placement: self.placement,
         }
@@ -330,6 +335,10 @@ pub struct LinkReport {
     pub packets_lost: u64,
     /// Sequence numbers asked for in NACKs.
     pub packets_nacked: u64,
+    /// FlexFEC repair packets received for its video (`--video-fec`).
+    pub packets_fec_received: u64,
+    /// Missing video packets that FlexFEC rebuilt (part of `packets_recovered`).
+    pub packets_fec_rebuilt: u64,
     /// Playout delay added to its pictures at the end, ms.
     pub playout_delay_ms: f32,
     /// Where it last placed itself, as received.

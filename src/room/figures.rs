@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use serde::Serialize;
 
+use crate::net::lipsync::LipSync;
 use crate::net::plugin::{LinkFigures, NetLink, RemotePeer};
 use crate::net::stats::{LATENCY_HISTORY, LinkReport, percentile};
 use crate::voice::plugin::VoiceLine;
@@ -27,6 +28,8 @@ pub struct ShownFigures {
     glass_to_glass_ms: Vec<f32>,
     /// The participant's picture count when last looked at.
     looked_at: Option<u64>,
+    /// A/V offsets at its shown pictures, and the delay its voice is held to.
+    pub lip: LipSync,
 }
 
 impl ShownFigures {
@@ -57,6 +60,7 @@ impl ShownFigures {
             glass_to_glass_ms: percentile(&self.glass_to_glass_ms, 0.5),
             glass_to_glass_p95_ms: percentile(&self.glass_to_glass_ms, 0.95),
             longest_freeze_ms: self.longest_freeze.as_secs_f32() * 1000.0,
+            av_offset_ms: self.lip.av_offset_ms(),
         }
     }
 }
@@ -72,6 +76,11 @@ pub struct ShownReport {
     pub glass_to_glass_p95_ms: Option<f32>,
     /// Longest time between two of its shown pictures, ms.
     pub longest_freeze_ms: f32,
+    /// Median A/V offset at its shown pictures, ms: the delay (capture → played)
+    /// of the voice playing when a picture was shown minus that picture's (capture →
+    /// shown); positive when the audio plays late. `None` while its voice carries no
+    /// capture times or was silent.
+    pub av_offset_ms: Option<f32>,
 }
 
 /// A peer's figures as a whole: its link and what was shown of it.
@@ -92,12 +101,15 @@ impl PeerFiguresLine {
         let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         let missing = link.packets_recovered + link.packets_lost;
         format!(
-            "{}: {}  {} kbit/s  rtt {} ms  glass-to-glass {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
+            "{}: {}  {} kbit/s  rtt {} ms  glass-to-glass {} ms  a/v {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
             link.name,
             link.candidate_pair.as_deref().unwrap_or("connecting"),
             link.kbit_s.round(),
             ms(link.rtt_ms),
             ms(shown.glass_to_glass_ms),
+            shown
+                .av_offset_ms
+                .map_or("–".to_string(), |v| format!("{v:+.0}")),
             link.packets_recovered,
             missing,
             link.playout_delay_ms,

@@ -156,24 +156,29 @@ pub fn spread_by_room_order(
     }
 }
 
-/// Records capture → shown latency and shown frames of remote participants.
+/// Records capture → shown latency and shown frames of remote participants, and
+/// the A/V offset at each shown picture; holds each person's voice to the delay of
+/// their pictures (lip sync, [`crate::net::lipsync`]).
 pub fn record_shown_cutouts(
-    mut people: Query<(&LatestCutout, &mut ShownFigures), With<RemotePeer>>,
+    link: Res<NetLink>,
+    mut people: Query<(&RemotePeer, &LatestCutout, &mut ShownFigures)>,
 ) {
     let now = Instant::now();
-    for (latest, mut figures) in &mut people {
+    for (peer, latest, mut figures) in &mut people {
         if let Some(cutout) = &latest.cutout
             && figures.is_new(latest.frames)
         {
-            let ms = cutout.captured_at.elapsed().as_secs_f32() * 1000.0;
-            figures.shown(now, ms);
+            let age = cutout.captured_at.elapsed();
+            figures.shown(now, age.as_secs_f32() * 1000.0);
+            link.bridge.picture_shown(peer.0, age, &mut figures.lip);
         }
     }
 }
 
-/// Hands decoded remote voices to the room mix (heard in recordings).
+/// Hands remote voices to the room mix (heard in recordings): as played, in step
+/// with their pictures.
 pub fn mix_remote_audio(link: Res<NetLink>, inbox: Option<ResMut<AudioInbox>>) {
-    let packets = link.bridge.shared().take_remote_audio();
+    let packets = link.bridge.take_remote_audio();
     let Some(mut inbox) = inbox else { return };
     for (peer, pcm) in packets {
         inbox.push(&format!("peer-{}", peer.0), pcm);

@@ -137,8 +137,42 @@ pub fn feather(p: f32, low: f32, high: f32) -> u8 {
     (t * t * (3.0 - 2.0 * t) * 255.0 + 0.5) as u8
 }
 
+/// Steps of [`FeatherTable`] over probabilities 0..=1.
+const FEATHER_STEPS: usize = 4096;
+
+/// [`feather`] tabulated over probabilities 0..=1 in [`FEATHER_STEPS`] steps, so
+/// the per-pixel work of upsampling is a multiply and a look-up. Within the
+/// feather band (0.3 of the range by default) that is over 1200 steps for 256
+/// alpha levels, so the table differs from [`feather`] by at most one level.
+pub struct FeatherTable {
+    alpha: Vec<u8>,
+}
+
+impl FeatherTable {
+    /// The table for a feather from `low` to `high`.
+    pub fn new(low: f32, high: f32) -> Self {
+        let last = (FEATHER_STEPS - 1) as f32;
+        Self {
+            alpha: (0..FEATHER_STEPS)
+                .map(|i| feather(i as f32 / last, low, high))
+                .collect(),
+        }
+    }
+
+    /// Alpha of probability `p` (clamped to 0..=1).
+    #[inline]
+    pub fn alpha(&self, p: f32) -> u8 {
+        let i = (p * (FEATHER_STEPS - 1) as f32 + 0.5).clamp(0.0, (FEATHER_STEPS - 1) as f32);
+        self.alpha[i as usize]
+    }
+}
+
 /// Upsamples the letterboxed region of a model-size probability map to a
 /// `frame_w x frame_h` alpha mask (bilinear), applying the feather.
+///
+/// Spans between two model samples that are both background (at or below
+/// `feather_low`) or both person (at or above `feather_high`) are filled without
+/// per-pixel work; the rest go through [`FeatherTable`].
 pub fn upsample_to_mask(
     prob: &[f32],
     model_w: u32,
@@ -155,6 +189,17 @@ pub fn upsample_to_mask(
     let xt = Taps::new(fw, mw, lb.x, lb.w);
     let yt = Taps::new(fh, model_h as usize, lb.y, lb.h);
     let (low, high) = (params.feather_low, params.feather_high);
+    let table = FeatherTable::new(low, high);
+    // Output pixels between the same two model columns form one run; a run whose
+    // two ends are both background or both person needs no per-pixel work.
+    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut start = 0;
+    for x in 1..=fw {
+        if x == fw || xt.i0[x] != xt.i0[start] || xt.i1[x] != xt.i1[start] {
+            runs.push((start, x, xt.i0[start] as usize, xt.i1[start] as usize));
+            start = x;
+        }
+    }
     let mut row_buf = vec![0f32; mw];
     for y in 0..fh {
         let r0 = &prob[yt.i0[y] as usize * mw..][..mw];
@@ -164,10 +209,18 @@ pub fn upsample_to_mask(
             *v = a + (b - a) * ty;
         }
         let out = &mut mask[y * fw..][..fw];
-        for (x, m) in out.iter_mut().enumerate() {
-            let a = row_buf[xt.i0[x] as usize];
-            let b = row_buf[xt.i1[x] as usize];
-            *m = feather(a + (b - a) * xt.t[x], low, high);
+        for &(x0, x1, i0, i1) in &runs {
+            let (a, b) = (row_buf[i0], row_buf[i1]);
+            if a <= low && b <= low {
+                continue; // already 0
+            }
+            if a >= high && b >= high {
+                out[x0..x1].fill(255);
+                continue;
+            }
+            for (m, &t) in out[x0..x1].iter_mut().zip(&xt.t[x0..x1]) {
+                *m = table.alpha(a + (b - a) * t);
+            }
         }
     }
 }
@@ -437,6 +490,64 @@ mod tests {
         );
         let on = mask.iter().filter(|&&a| a >= 128).count();
         assert_eq!(on, 128);
+    }
+
+    #[test]
+    fn the_feather_table_is_within_one_level_of_the_feather() {
+        let table = FeatherTable::new(0.35, 0.65);
+        for i in 0..=10_000 {
+            let p = i as f32 / 10_000.0;
+            let (exact, tabled) = (feather(p, 0.35, 0.65), table.alpha(p));
+            assert!(exact.abs_diff(tabled) <= 1, "p {p}: {exact} vs {tabled}");
+        }
+        assert_eq!(table.alpha(-0.5), 0);
+        assert_eq!(table.alpha(1.5), 255);
+    }
+
+    #[test]
+    fn upsampling_matches_per_pixel_bilinear_and_feather_on_a_soft_blob() {
+        // A 16x12 map with a soft round blob, letterboxed like a tall frame,
+        // against the plain per-pixel formula.
+        let (mw, mh) = (16u32, 12u32);
+        let prob: Vec<f32> = (0..mh)
+            .flat_map(|y| {
+                (0..mw).map(move |x| {
+                    let d = ((x as f32 - 8.0).powi(2) + (y as f32 - 5.0).powi(2)).sqrt();
+                    (1.2 - d / 5.0).clamp(0.0, 1.0)
+                })
+            })
+            .collect();
+        let lb = Letterbox {
+            x: 2.0,
+            y: 0.0,
+            w: 12.0,
+            h: 12.0,
+        };
+        let (fw, fh) = (45u32, 50u32);
+        let params = PostParams::default();
+        let mut mask = Vec::new();
+        upsample_to_mask(&prob, mw, mh, &lb, fw, fh, &params, &mut mask);
+        let xt = Taps::new(fw as usize, mw as usize, lb.x, lb.w);
+        let yt = Taps::new(fh as usize, mh as usize, lb.y, lb.h);
+        let at = |x: u32, y: u32| prob[(y * mw + x) as usize];
+        let mut partial = 0;
+        for y in 0..fh as usize {
+            for x in 0..fw as usize {
+                let (x0, x1, tx) = (xt.i0[x], xt.i1[x], xt.t[x]);
+                let (y0, y1, ty) = (yt.i0[y], yt.i1[y], yt.t[y]);
+                let top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * tx;
+                let bot = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * tx;
+                let want = feather(top + (bot - top) * ty, 0.35, 0.65);
+                let got = mask[y * fw as usize + x];
+                assert!(want.abs_diff(got) <= 1, "({x},{y}): {want} vs {got}");
+                partial += usize::from(got > 0 && got < 255);
+            }
+        }
+        assert!(
+            partial > 20,
+            "the blob has a soft edge ({partial} partial pixels)"
+        );
+        assert!(mask.contains(&255) && mask.contains(&0));
     }
 
     #[test]

@@ -556,3 +556,45 @@ fn a_microphone_unplugged_mid_call_is_said_on_screen_and_the_call_goes_on() {
         from_mika[0]
     );
 }
+
+#[test]
+fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers() {
+    let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = crate::common::temp_dir("net-fec");
+    let (_server, url) = serve(&dir);
+    let room = "FEC-234";
+    // Each side drops 5 % of its outgoing RTP (repair packets too) and protects
+    // every 4 video packets with 2 repair packets.
+    let fec = ["--video-fec", "4:2", "--sim-loss", "0.05"];
+    let a = peer(&dir, &url, room, "A", 12, &fec);
+    wait_in_room(&dir, "A");
+    let b = peer(&dir, &url, room, "B", 10, &fec);
+    let limit = Duration::from_secs(45);
+    finish(b, limit, &dir, "B");
+    finish(a, limit, &dir, "A");
+    for (me, other) in [("A", "B"), ("B", "A")] {
+        let r = report(&dir, me);
+        let line = peers_named(&r, other)[0];
+        let repair = num(line, "packets_fec_received");
+        let video = num(line, "packets_received");
+        // Half as many repair packets as media packets are sent; 5 % are lost.
+        assert!(
+            repair > video * 0.3,
+            "{me} received repair packets from {other}: {line}"
+        );
+        // About 5 % of ~700 video packets are lost; FEC rebuilds most (the rest
+        // come back by NACK).
+        assert!(
+            num(line, "packets_fec_rebuilt") >= 5.0,
+            "{me} rebuilt lost video from the repair packets: {line}"
+        );
+        assert!(
+            num(line, "packets_lost") <= 2.0,
+            "{me} gave up almost nothing: {line}"
+        );
+        assert!(
+            num(line, "frames_shown") >= 0.9 * num(line, "frames_sent_to_us"),
+            "{me} showed nearly every picture of {other}: {line}"
+        );
+    }
+}

@@ -700,3 +700,94 @@ fn peers_keep_their_media_while_signaling_is_down_and_rejoin_when_it_returns() {
         }
     }
 }
+
+/// Alba and Bruno across the link (`loss` % of all UDP dropped in each namespace,
+/// 100 ms ± `jitter_ms` added to outgoing media in the app), 20 s; returns each
+/// one's report and log, after printing what each saw of the other's lip sync.
+fn lip_sync_across(
+    n: u32,
+    port: u16,
+    loss: u32,
+    jitter_ms: &str,
+) -> Option<[(serde_json::Value, String); 2]> {
+    let (link, ip_a, ip_b) = namespaces(n, |link| {
+        loss == 0 || (drop_udp(&link.a, "impair", loss) && drop_udp(&link.b, "impair", loss))
+    })?;
+    let dir = temp_dir("netns-lipsync");
+    let (server, url) = serve(&link.a, &format!("{ip_a}:{port}"));
+    let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
+    let (bind_a, bind_b) = (format!("{ip_a}:0"), format!("{ip_b}:0"));
+    let extra = |bind| {
+        [
+            "--ice-bind",
+            bind,
+            "--connect-timeout-secs",
+            "8",
+            "--sim-jitter-ms",
+            jitter_ms,
+        ]
+    };
+    let pa = peer(&link.a, &url, "Alba", "22", &ra, &extra(&bind_a));
+    wait_in_room(&ra);
+    let pb = peer(&link.b, &url, "Bruno", "20", &rb, &extra(&bind_b));
+    let ((la, ja), (lb, jb)) = finish([(pa, &ra), (pb, &rb)], server);
+    for (json, me, other) in [(&ja, "Alba", "Bruno"), (&jb, "Bruno", "Alba")] {
+        let p = peer_line(json, other);
+        let num = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "{me} <- {other} ({loss} % loss, 100 ± {jitter_ms} ms): A/V offset {:+.0} ms \
+             (audio late), glass-to-glass p50 {:.0} ms, playout delay {:.0} ms, \
+             {} of {} pictures shown, {:.0} ms of audio ({:.0} rebuilt)",
+            num("av_offset_ms"),
+            num("glass_to_glass_ms"),
+            num("playout_delay_ms"),
+            num("frames_shown"),
+            num("frames_sent_to_us"),
+            num("audio_ms"),
+            num("audio_rebuilt_ms"),
+        );
+    }
+    Some([(ja, la), (jb, lb)])
+}
+
+/// Each side heard and saw the other, in sync: the median A/V offset within
+/// −40 ms (audio early) … +60 ms (audio late).
+fn assert_in_sync(sides: &[(serde_json::Value, String); 2]) {
+    for ((json, log), other) in sides.iter().zip(["Bruno", "Alba"]) {
+        assert_media_from(json, other, log);
+        let p = peer_line(json, other);
+        assert_eq!(p["tone_detected"], true, "{other}'s tone: {p}");
+        let offset = p["av_offset_ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no A/V offset measured for {other}: {p}"));
+        assert!(
+            (-40.0..=60.0).contains(&offset),
+            "{other}'s audio and video {offset:+.0} ms apart: {p}"
+        );
+    }
+}
+
+#[test]
+fn lip_sync_holds_under_loss_and_jitter_between_namespaces() {
+    let Some(sides) = lip_sync_across(5, 9487, 5, "30") else {
+        return;
+    };
+    assert_in_sync(&sides);
+    // The impairment was there: the pictures waited for repairs.
+    for ((json, _), other) in sides.iter().zip(["Bruno", "Alba"]) {
+        let p = peer_line(json, other);
+        assert!(
+            p["packets_recovered"].as_f64().unwrap_or(0.0) > 0.0,
+            "no loss was repaired: {p}"
+        );
+        assert!(p["network_p50_ms"].as_f64().unwrap_or(0.0) >= 70.0, "{p}");
+    }
+}
+
+#[test]
+fn lip_sync_holds_on_a_clean_link_between_namespaces() {
+    let Some(sides) = lip_sync_across(6, 9488, 0, "0") else {
+        return;
+    };
+    assert_in_sync(&sides);
+}

@@ -8,9 +8,16 @@
 //! computed and measured, not played) and the app (sets each person's gains, reads
 //! who is speaking).
 //!
+//! A remote voice pushed with its RTP and capture times ([`VoiceMixer::push_timed`])
+//! plays through its [`VoicePlayout`]: each sample a set delay after its capture,
+//! which the app holds to the delay of that person's pictures
+//! ([`VoiceMixer::set_sync_floor`]). A voice pushed without times (local ones) is
+//! a plain queue.
+//!
 //! | queue | producer → consumer | bound | full-policy |
 //! | --- | --- | --- | --- |
-//! | one per voice | `push` → `render` | [`MAX_QUEUED`] samples (200 ms) | the oldest dropped |
+//! | one per untimed voice | `push` → `render` | [`MAX_QUEUED`] samples (200 ms) | the oldest dropped |
+//! | one per timed voice | `push_timed` → `render_at` | 2 s of RTP time | the oldest dropped |
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -18,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::activity::VoiceActivity;
 use super::meter::LrMeter;
+use super::playout::{PlayoutStatus, VoicePlayout};
 use super::spatial::StereoGains;
 use crate::media::audio::SAMPLE_RATE;
 use crate::media::audio_device::Playback;
@@ -40,6 +48,51 @@ struct Voice {
     activity: VoiceActivity,
     /// Samples dropped because the output was behind.
     dropped: u64,
+    /// Played on the sender's capture clock (pushed with times, lip sync on).
+    playout: Option<VoicePlayout>,
+    /// Lip sync off: the queue's capture times, to measure what it plays.
+    marks: FifoMarks,
+}
+
+/// Capture times along a plain voice queue (lip sync off), so that the delay of
+/// what it plays is still measured.
+#[derive(Debug, Clone, Default)]
+struct FifoMarks {
+    /// Samples ever queued and ever taken (played or dropped).
+    pushed: u64,
+    taken: u64,
+    /// (queue position of a packet's first sample, its capture time µs).
+    marks: VecDeque<(u64, f64)>,
+    /// End of the last block with audio (Unix µs) and the delay of its last sample.
+    playing: Option<(i64, f64)>,
+}
+
+impl FifoMarks {
+    fn pushed(&mut self, samples: usize, captured_unix_us: Option<u64>) {
+        if let Some(c) = captured_unix_us {
+            self.marks.push_back((self.pushed, c as f64));
+        }
+        self.pushed += samples as u64;
+    }
+
+    /// `samples` left the queue, the last of them played at `end_unix_us` (or
+    /// dropped: `None`).
+    fn taken(&mut self, samples: usize, end_unix_us: Option<i64>) {
+        if samples == 0 {
+            return;
+        }
+        self.taken += samples as u64;
+        let last = self.taken - 1;
+        while self.marks.len() > 1 && self.marks[1].0 <= last {
+            self.marks.pop_front();
+        }
+        if let (Some(end), Some(&(at, capture))) = (end_unix_us, self.marks.front())
+            && at <= last
+        {
+            let captured = capture + (last - at) as f64 * 1_000_000.0 / SAMPLE_RATE as f64;
+            self.playing = Some((end, end as f64 - captured));
+        }
+    }
 }
 
 impl Default for Voice {
@@ -52,6 +105,8 @@ impl Default for Voice {
             meter: LrMeter::default(),
             activity: VoiceActivity::default(),
             dropped: 0,
+            playout: None,
+            marks: FifoMarks::default(),
         }
     }
 }
@@ -72,21 +127,118 @@ pub struct VoiceStatus {
 }
 
 /// Per-voice queues summed into a mono or stereo output.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VoiceMixer {
     voices: BTreeMap<u64, Voice>,
+    /// Timed voices play on the sender's capture clock (else as they come).
+    lip_sync: bool,
+    /// What timed voices played (mono, before their gains), oldest first, for the
+    /// room's recording; at most [`PLAYED_KEPT`] blocks.
+    played: VecDeque<(u64, Vec<f32>)>,
+}
+
+/// Played blocks of timed voices kept for the recording (the oldest go beyond:
+/// nobody is taking them).
+pub const PLAYED_KEPT: usize = 600;
+
+impl Default for VoiceMixer {
+    fn default() -> Self {
+        Self {
+            voices: BTreeMap::new(),
+            lip_sync: true,
+            played: VecDeque::new(),
+        }
+    }
 }
 
 impl VoiceMixer {
     /// Queues 48 kHz mono samples of voice `id`.
     pub fn push(&mut self, id: u64, pcm: &[f32]) {
+        self.push_queued(id, pcm, None);
+    }
+
+    fn push_queued(&mut self, id: u64, pcm: &[f32], captured_unix_us: Option<u64>) {
         let voice = self.voices.entry(id).or_default();
         voice.queue.extend(pcm.iter().copied());
+        voice.marks.pushed(pcm.len(), captured_unix_us);
         let excess = voice.queue.len().saturating_sub(MAX_QUEUED);
         if excess > 0 {
             voice.queue.drain(..excess);
             voice.dropped += excess as u64;
+            voice.marks.taken(excess, None);
         }
+    }
+
+    /// Timed voices pushed from now on play on the sender's capture clock, held to
+    /// their pictures (`true`, the default), or as they come, as untimed voices do
+    /// (`false`: no lip sync; their delay is still measured).
+    pub fn set_lip_sync(&mut self, on: bool) {
+        self.lip_sync = on;
+    }
+
+    /// Whether timed voices play on the sender's capture clock.
+    pub fn lip_sync(&self) -> bool {
+        self.lip_sync
+    }
+
+    /// What timed voices played since the last call (voice id, mono samples before
+    /// their gains), oldest first: each voice as heard, in step with its pictures.
+    pub fn take_played(&mut self) -> Vec<(u64, Vec<f32>)> {
+        self.played.drain(..).collect()
+    }
+
+    /// Queues a decoded packet of voice `id` with its times: `pcm` ends with the
+    /// packet of RTP timestamp `rtp`, after `rebuilt` samples rebuilt for lost ones;
+    /// `captured_unix_us` is its first sample's capture time (sender's clock, when
+    /// it says), `arrived_unix_us` when it came (see [`VoicePlayout::push`]).
+    pub fn push_timed(
+        &mut self,
+        id: u64,
+        rtp: u32,
+        pcm: &[f32],
+        rebuilt: usize,
+        captured_unix_us: Option<u64>,
+        arrived_unix_us: u64,
+    ) {
+        if !self.lip_sync {
+            let first = captured_unix_us
+                .map(|c| c.saturating_sub((rebuilt as u64 * 1_000_000) / u64::from(SAMPLE_RATE)));
+            self.push_queued(id, pcm, first);
+            return;
+        }
+        let voice = self.voices.entry(id).or_default();
+        voice.playout.get_or_insert_with(VoicePlayout::new).push(
+            rtp,
+            pcm,
+            rebuilt,
+            captured_unix_us,
+            arrived_unix_us,
+        );
+    }
+
+    /// Holds timed voice `id` at least `floor_us` behind its capture (the delay of
+    /// its person's pictures), or lets it play at its own need (`None`).
+    pub fn set_sync_floor(&mut self, id: u64, floor_us: Option<i64>) {
+        if let Some(playout) = self.voices.get_mut(&id).and_then(|v| v.playout.as_mut()) {
+            playout.set_floor(floor_us);
+        }
+    }
+
+    /// The delays of timed voice `id` as of `now_unix_us`.
+    pub fn playout_status(&self, id: u64, now_unix_us: i64) -> Option<PlayoutStatus> {
+        let voice = self.voices.get(&id)?;
+        if let Some(playout) = &voice.playout {
+            return Some(playout.status(now_unix_us));
+        }
+        let marks = &voice.marks;
+        Some(PlayoutStatus {
+            playing_delay_us: marks
+                .playing
+                .filter(|(end, _)| now_unix_us - end < 200_000)
+                .map(|(_, d)| d.round() as i64),
+            need_us: None,
+            stamped: !marks.marks.is_empty(),
+        })
     }
 
     /// Sets how voice `id` is heard, and where its person stands (for the report).
@@ -108,6 +260,7 @@ impl VoiceMixer {
     /// Forgets every voice (a new room).
     pub fn clear(&mut self) {
         self.voices.clear();
+        self.played.clear();
     }
 
     /// The voices known.
@@ -127,18 +280,42 @@ impl VoiceMixer {
     }
 
     /// Mixes the next `out.len() / channels` frames into `out` (interleaved,
-    /// overwritten). One channel gets every voice's mono gain (no panning); two or
-    /// more get left and right in the first two, silence in the rest. A voice with
-    /// nothing queued is silent (and counts as silence for its activity).
+    /// overwritten), to be played from now on. See [`Self::render_at`].
     pub fn render(&mut self, out: &mut [f32], channels: usize) {
+        self.render_at(out, channels, now_unix_us());
+    }
+
+    /// Mixes the next `out.len() / channels` frames into `out` (interleaved,
+    /// overwritten), whose first frame plays at `start_unix_us` (this machine's
+    /// wall clock: a timed voice plays what was captured its delay before). One
+    /// channel gets every voice's mono gain (no panning); two or more get left and
+    /// right in the first two, silence in the rest. A voice with nothing queued is
+    /// silent (and counts as silence for its activity).
+    pub fn render_at(&mut self, out: &mut [f32], channels: usize, start_unix_us: i64) {
         let channels = channels.max(1);
         let frames = out.len() / channels;
         out.fill(0.0);
         let mut samples = Vec::with_capacity(frames);
-        for voice in self.voices.values_mut() {
+        for (id, voice) in &mut self.voices {
             samples.clear();
-            let have = voice.queue.len().min(frames);
-            samples.extend(voice.queue.drain(..have));
+            let have = match voice.playout.as_mut() {
+                Some(playout) => {
+                    samples.resize(frames, 0.0);
+                    playout.render(&mut samples, start_unix_us);
+                    if self.played.len() >= PLAYED_KEPT {
+                        self.played.pop_front();
+                    }
+                    self.played.push_back((*id, samples.clone()));
+                    frames
+                }
+                None => {
+                    let have = voice.queue.len().min(frames);
+                    samples.extend(voice.queue.drain(..have));
+                    let end = start_unix_us + (have as i64 * 1_000_000) / i64::from(SAMPLE_RATE);
+                    voice.marks.taken(have, Some(end));
+                    have
+                }
+            };
             voice.activity.push(&samples);
             voice.activity.push_silence(frames - have);
             voice.meter.age(frames);
@@ -161,6 +338,13 @@ impl VoiceMixer {
             *s = s.clamp(-1.0, 1.0);
         }
     }
+}
+
+/// This machine's wall clock, µs since the Unix epoch.
+pub fn now_unix_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The mixer shared by the receive thread, the output and the app.
@@ -209,6 +393,16 @@ impl VoiceBus {
     /// Queues samples of voice `id`.
     pub fn push(&self, id: u64, pcm: &[f32]) {
         self.mixer().push(id, pcm);
+    }
+
+    /// Whether timed voices play on the sender's capture clock ([`VoiceMixer::set_lip_sync`]).
+    pub fn set_lip_sync(&self, on: bool) {
+        self.mixer().set_lip_sync(on);
+    }
+
+    /// Mixes frames whose first plays at `start_unix_us` ([`VoiceMixer::render_at`]).
+    pub fn render_at(&self, out: &mut [f32], channels: usize, start_unix_us: i64) {
+        self.mixer().render_at(out, channels, start_unix_us);
     }
 
     /// Follows this peer's own voice as it is sent.
@@ -328,6 +522,58 @@ mod tests {
         centred.render(&mut stereo, 2);
         let db = centred.status(2).and_then(|s| s.lr_db).expect("measured");
         assert!(db.abs() < 0.01, "switched off: {db} dB");
+    }
+
+    #[test]
+    fn the_delay_of_a_timed_voice_is_measured_with_lip_sync_on_and_off() {
+        const T0: i64 = 1_800_000_000_000_000;
+        let tone = SineSource::new(500.0, 0.3).next_chunk(960 * 20);
+        for lip_sync in [true, false] {
+            let mut mixer = VoiceMixer::default();
+            mixer.set_lip_sync(lip_sync);
+            mixer.set_gains(7, StereoGains::UNITY, None);
+            // Packets captured every 20 ms arrive 30 ms later; the output mixes
+            // 20 ms blocks as they come.
+            for k in 0..20i64 {
+                let captured = T0 + k * 20_000;
+                let pcm = &tone[k as usize * 960..(k as usize + 1) * 960];
+                mixer.push_timed(
+                    7,
+                    (k * 960) as u32,
+                    pcm,
+                    0,
+                    Some(captured as u64),
+                    (captured + 30_000) as u64,
+                );
+                mixer.set_sync_floor(7, Some(100_000));
+                let mut out = vec![0.0; 960 * 2];
+                mixer.render_at(&mut out, 2, captured + 30_000);
+            }
+            let now = T0 + 20 * 20_000 + 10_000;
+            let status = mixer.playout_status(7, now).expect("a timed voice");
+            assert!(status.stamped);
+            let delay = status.playing_delay_us.expect("playing");
+            if lip_sync {
+                // Held to the floor (the voice alone needs 30 + 20 ms).
+                assert!((delay - 100_000).abs() < 1000, "{delay}");
+                assert_eq!(status.need_us, Some(50_000));
+            } else {
+                // As it comes: each packet plays from the moment it arrives,
+                // its 30 ms of transit after its capture.
+                assert!((delay - 30_000).abs() < 100, "{delay}");
+                assert_eq!(status.need_us, None);
+            }
+            assert_eq!(
+                mixer
+                    .playout_status(7, now + 300_000)
+                    .and_then(|s| s.playing_delay_us),
+                None
+            );
+        }
+        // An untimed voice has no playout to report on.
+        let mut mixer = VoiceMixer::default();
+        mixer.push(8, &tone[..960]);
+        assert!(mixer.playout_status(8, T0).is_some_and(|s| !s.stamped));
     }
 
     #[test]

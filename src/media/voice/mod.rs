@@ -9,6 +9,9 @@
 //! - [`mixer`]: [`mixer::VoiceBus`], the room's voices mixed in stereo for the
 //!   speaker (or, with no speaker, mixed and measured only), placed, measured and
 //!   watched for speech as they are mixed.
+//! - [`playout`]: one remote voice played a set delay after its capture (jitter
+//!   buffer on the sender's capture clock; held to its person's pictures for lip
+//!   sync).
 //!
 //! The Bevy side (each person's gains from where they stand, the speaking ring, the
 //! mute badge, self-mute) is `crate::voice`.
@@ -16,4 +19,5 @@
 pub mod activity;
 pub mod meter;
 pub mod mixer;
+pub mod playout;
 pub mod spatial;

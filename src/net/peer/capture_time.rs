@@ -12,6 +12,13 @@
 //! machine (or across machines with synchronised clocks).
 //!
 //! Pure functions; Annex-B emulation prevention is applied and removed.
+//!
+//! Audio has no such in-band room, so each Opus packet carries its capture time in
+//! the RTP header extension `abs-capture-time` ([`ABS_CAPTURE_TIME_URI`], libwebrtc's
+//! format): the capture time of the packet's first sample as a 64-bit NTP
+//! timestamp (seconds since 1900 in the high 32 bits, the fraction in the low 32),
+//! optionally followed by an 8-byte clock-offset estimate, which the app neither
+//! sends nor uses. [`AbsCaptureTime`] writes it, [`read_abs_capture_time`] reads it.
 
 use bytes::Bytes;
 
@@ -22,6 +29,61 @@ const START_CODE: [u8; 4] = [0, 0, 0, 1];
 const SEI_NAL_HEADER: u8 = 0x06;
 const USER_DATA_UNREGISTERED: u8 = 5;
 const PAYLOAD_LEN: u8 = 16 + 8 + 4;
+
+/// URI of the RTP header extension with a packet's capture time (negotiated by SDP
+/// `a=extmap` on the audio m-line).
+pub const ABS_CAPTURE_TIME_URI: &str =
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time";
+/// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
+
+/// Unix µs → 64-bit NTP timestamp (32.32 fixed point seconds since 1900).
+pub fn ntp_of_unix_us(unix_us: u64) -> u64 {
+    let seconds = unix_us / 1_000_000 + NTP_UNIX_OFFSET_S;
+    let fraction = ((unix_us % 1_000_000) << 32) / 1_000_000;
+    (seconds << 32) | fraction
+}
+
+/// 64-bit NTP timestamp → Unix µs (0 before 1970).
+pub fn unix_us_of_ntp(ntp: u64) -> u64 {
+    let seconds = (ntp >> 32).saturating_sub(NTP_UNIX_OFFSET_S);
+    let fraction = ((ntp & 0xffff_ffff) * 1_000_000 + (1 << 31)) >> 32;
+    seconds * 1_000_000 + fraction
+}
+
+/// The `abs-capture-time` extension's value as sent: the capture time only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbsCaptureTime {
+    /// Capture time of the packet's first sample, µs since the Unix epoch.
+    pub captured_unix_us: u64,
+}
+
+impl rtc::shared::marshal::MarshalSize for AbsCaptureTime {
+    fn marshal_size(&self) -> usize {
+        8
+    }
+}
+
+impl rtc::shared::marshal::Marshal for AbsCaptureTime {
+    fn marshal_to(&self, buf: &mut [u8]) -> rtc::shared::error::Result<usize> {
+        let out = buf
+            .get_mut(..8)
+            .ok_or(rtc::shared::error::Error::ErrBufferTooSmall)?;
+        out.copy_from_slice(&ntp_of_unix_us(self.captured_unix_us).to_be_bytes());
+        Ok(8)
+    }
+}
+
+/// The capture time (Unix µs) in an `abs-capture-time` extension's payload (8
+/// bytes, or 16 with the clock-offset estimate); `None` for any other length.
+pub fn read_abs_capture_time(payload: &[u8]) -> Option<u64> {
+    if payload.len() != 8 && payload.len() != 16 {
+        return None;
+    }
+    let mut ntp = [0u8; 8];
+    ntp.copy_from_slice(&payload[..8]);
+    Some(unix_us_of_ntp(u64::from_be_bytes(ntp)))
+}
 
 /// What the SEI carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +193,27 @@ pub fn unix_micros(instant: std::time::Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abs_capture_time_is_ntp_and_reads_back_to_the_microsecond() {
+        use rtc::shared::marshal::Marshal;
+        // 2026-01-01T00:00:00.25 UTC.
+        let unix_us = 1_767_225_600_250_000u64;
+        let ntp = ntp_of_unix_us(unix_us);
+        assert_eq!(ntp >> 32, 1_767_225_600 + 2_208_988_800);
+        assert_eq!(ntp & 0xffff_ffff, 1 << 30, "a quarter second");
+        let mut buf = [0u8; 8];
+        let ext = AbsCaptureTime {
+            captured_unix_us: unix_us + 17,
+        };
+        assert_eq!(ext.marshal_to(&mut buf), Ok(8));
+        assert_eq!(read_abs_capture_time(&buf), Some(unix_us + 17));
+        // With the (ignored) clock-offset estimate.
+        let long: Vec<u8> = buf.iter().copied().chain([0u8; 8]).collect();
+        assert_eq!(read_abs_capture_time(&long), Some(unix_us + 17));
+        assert_eq!(read_abs_capture_time(&buf[..3]), None);
+        assert!(ext.marshal_to(&mut [0u8; 4]).is_err());
+    }
 
     fn annex_b(nals: &[&[u8]]) -> Bytes {
         let mut out = Vec::new();

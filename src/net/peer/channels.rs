@@ -53,7 +53,8 @@ pub struct ReceivedMedia {
     pub rtp_timestamp: u32,
     /// When the last packet of the unit arrived.
     pub received_at: Instant,
-    /// Sender's capture time, µs since the Unix epoch (video only; see
+    /// Sender's capture time, µs since the Unix epoch (video: of the picture, from
+    /// its SEI; audio: of the packet's first sample, from `abs-capture-time`; see
     /// [`super::capture_time`]).
     pub captured_unix_us: Option<u64>,
     /// The sender's picture number (video only), to count pictures that never came.

@@ -49,6 +49,40 @@ impl IceServer {
     }
 }
 
+/// FlexFEC-03 protection of the outgoing video: `repair_packets` repair packets
+/// for each block of `media_packets` RTP packets, sent on their own SSRC
+/// (`a=ssrc-group:FEC-FR`). A receiver rebuilds up to `repair_packets` losses per
+/// block without waiting a round trip for a retransmission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoFec {
+    /// Media packets per block.
+    pub media_packets: u32,
+    /// Repair packets per block.
+    pub repair_packets: u32,
+}
+
+impl VideoFec {
+    /// Parses `MEDIA:REPAIR` (for example `10:2`), at most 48 media and 12 repair
+    /// packets (the draft-03 masks' limits in `rtc-interceptor`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (media, repair) = text
+            .split_once(':')
+            .ok_or_else(|| format!("{text:?}: expected MEDIA:REPAIR, for example 10:2"))?;
+        let number = |s: &str, what: &str, max: u32| -> Result<u32, String> {
+            match s.trim().parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "{text:?}: {what} must be a whole number from 1 to {max}"
+                )),
+            }
+        };
+        Ok(Self {
+            media_packets: number(media, "MEDIA", 48)?,
+            repair_packets: number(repair, "REPAIR", 12)?,
+        })
+    }
+}
+
 /// How to join a room.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -78,11 +112,18 @@ pub struct NetConfig {
     /// One-way delay added to every outgoing RTP/RTCP packet, to test on a perfect
     /// network (zero = off, the default); see [`super::impair`].
     pub simulated_delay: Duration,
+    /// Each packet's simulated delay varies within ± this (at most the delay; zero =
+    /// a fixed delay); packets keep their order. See [`super::impair`].
+    pub simulated_jitter: Duration,
     /// How long received video with a missing packet waits for its retransmission
     /// (NACK) before the frame is given up and a keyframe requested; see
     /// [`super::reorder`]. `None` (the default): four measured media round trips
     /// plus 100 ms, 100 ms–1 s. Packets that arrive in order are never held.
     pub recovery_window: Option<Duration>,
+    /// FlexFEC on the video this peer sends, and the repair of video it receives
+    /// (both ends must have it for it to be negotiated); `None` (the default):
+    /// retransmission (NACK) only. See docs/NET.md for what it costs and gains.
+    pub video_fec: Option<VideoFec>,
 }
 
 impl NetConfig {
@@ -100,7 +141,9 @@ impl NetConfig {
             timeouts: SessionTimeouts::default(),
             simulated_loss: 0.0,
             simulated_delay: Duration::ZERO,
+            simulated_jitter: Duration::ZERO,
             recovery_window: None,
+            video_fec: None,
         }
     }
 

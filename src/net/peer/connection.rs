@@ -7,15 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::{NackResponderBuilder, Slot};
+use rtc::interceptor::{FlexFec03ReceiveBuilder, FlexFec03SendBuilder, NackResponderBuilder, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpFecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span, warn};
@@ -33,7 +35,10 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::channels::*;
 use super::config::*;
 use super::internal::*;
+use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
+use crate::net::peer::fec::{FEC_MARKER_SLOT, FecRebuiltMarker, RebuiltPackets};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
+use crate::net::peer::read_hook::OnRead;
 use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::rtcp::{KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder};
 use crate::net::peer::session::Connectivity;
@@ -46,6 +51,8 @@ pub(super) const DATA_CHANNEL_SEND_BUFFER: usize = 1024 * 1024;
 pub(super) const H264_PAYLOAD_TYPE: u8 = 102;
 /// RTP payload type of Opus.
 pub(super) const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// RTP payload type of FlexFEC-03 repair packets (with `--video-fec`).
+pub(super) const FLEXFEC_PAYLOAD_TYPE: u8 = 49;
 
 /// How ICE treats mDNS (`.local`) candidates: resolved where this host can join the
 /// mDNS multicast group (browsers hide their host addresses behind such names), and
@@ -104,6 +111,7 @@ pub(super) fn local_track(
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
     stream_id: &str,
+    fec_ssrc: Option<u32>,
 ) -> webrtc::error::Result<Arc<TrackLocalStaticSample>> {
     let ssrc = random_u32();
     let label = match kind {
@@ -118,6 +126,7 @@ pub(super) fn local_track(
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
                 ssrc: Some(ssrc),
+                fec: fec_ssrc.map(|ssrc| RTCRtpFecParameters { ssrc }),
                 ..Default::default()
             },
             codec,
@@ -170,15 +179,57 @@ pub(super) async fn build_peer_connection(
     // [`ReorderBuffer`], which knows when a frame still waits for a packet; the
     // chain's generator would re-ask for every gap every interval, forever.
     configure_simulcast_extension_headers(&mut media_engine)?;
-    let registry = Registry::new().with(Slot::NackResponder, NackResponderBuilder::new().build());
+    // Each Opus packet's capture time, for lip sync (docs/PROTOCOL.md).
+    media_engine.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: ABS_CAPTURE_TIME_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
+    let mut registry =
+        Registry::new().with(Slot::NackResponder, NackResponderBuilder::new().build());
+    if let Some(fec) = config.video_fec {
+        // The repair stream is a codec of its own; both ends register it, so the
+        // offer's `a=ssrc-group:FEC-FR` is answered (docs/PROTOCOL.md).
+        media_engine.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_FLEX_FEC03.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: "repair-window=10000000".to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: FLEXFEC_PAYLOAD_TYPE,
+            },
+            RtpCodecKind::Video,
+        )?;
+        registry = registry
+            .with(
+                Slot::FecEncoder,
+                FlexFec03SendBuilder::new()
+                    .with_num_media_packets(fec.media_packets)
+                    .with_num_fec_packets(fec.repair_packets)
+                    .build(),
+            )
+            .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
+            .with(
+                FEC_MARKER_SLOT,
+                OnRead::new(FecRebuiltMarker(handler.fec_rebuilt.clone())),
+            );
+    }
     let registry = configure_twcc_receiver_only(registry, &mut media_engine)?;
-    let mut registry = configure_rtcp_reports(registry)
-        .with(KEYFRAME_FORWARDER_SLOT, KeyframeRequestForwarder::default());
+    let mut registry = configure_rtcp_reports(registry).with(
+        KEYFRAME_FORWARDER_SLOT,
+        OnRead::new(KeyframeRequestForwarder),
+    );
     if config.simulated_loss > 0.0 || !config.simulated_delay.is_zero() {
         registry = registry.with(
             LOSSY_LINK_SLOT,
             LossyLink::new(config.simulated_loss, u64::from(random_u32()))
-                .with_delay(config.simulated_delay),
+                .with_delay(config.simulated_delay)
+                .with_jitter(config.simulated_jitter),
         );
     }
     let ice_servers = config
@@ -216,11 +267,12 @@ pub(super) async fn build_peer_connection(
     let pc: Arc<dyn PeerConnection> = Arc::new(pc);
     // One stream per connection: the receiver groups its audio and video.
     let stream_id = format!("samespace-{:08x}", random_u32());
-    let video_track = local_track(RtpCodecKind::Video, h264_codec(), &stream_id)?;
+    let fec_ssrc = config.video_fec.map(|_| random_u32());
+    let video_track = local_track(RtpCodecKind::Video, h264_codec(), &stream_id, fec_ssrc)?;
     let video_sender = pc
         .add_track(video_track.clone() as Arc<dyn TrackLocal>)
         .await?;
-    let audio_track = local_track(RtpCodecKind::Audio, opus_codec(), &stream_id)?;
+    let audio_track = local_track(RtpCodecKind::Audio, opus_codec(), &stream_id, None)?;
     let audio_sender = pc
         .add_track(audio_track.clone() as Arc<dyn TrackLocal>)
         .await?;
@@ -235,8 +287,14 @@ pub(super) struct PcHandler {
     pub(super) bytes_in: Arc<AtomicU64>,
     pub(super) video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     pub(super) recovery_window: Option<Duration>,
+    /// Video packets FlexFEC rebuilt (noted by the chain, asked by the reader).
+    pub(super) fec_rebuilt: RebuiltPackets,
     /// The connection was replaced or closed: report nothing more.
     pub(super) retired: Arc<AtomicBool>,
+    /// The audio sender, set once the connection is built: its negotiated
+    /// parameters give the audio m-line's header extension ids, which the remote
+    /// audio uses too.
+    pub(super) audio_sender: Arc<std::sync::OnceLock<Arc<dyn RtpSender>>>,
 }
 
 impl Drop for PcHandler {
@@ -322,7 +380,9 @@ impl PeerConnectionEventHandler for PcHandler {
             bytes_in: bytes_in.clone(),
             repair: self.video_repair.clone(),
             recovery_window: self.recovery_window,
+            fec_rebuilt: self.fec_rebuilt.clone(),
         };
+        let audio_sender = self.audio_sender.clone();
         let span = info_span!("track", peer = %peer, ?kind);
         tokio::spawn(
             async move {
@@ -334,7 +394,8 @@ impl PeerConnectionEventHandler for PcHandler {
                         video.run(track).await;
                     }
                     RtpCodecKind::Audio => {
-                        super::track_rx::read_audio(peer, track, sink, bytes_in).await;
+                        super::track_rx::read_audio(peer, track, sink, bytes_in, audio_sender)
+                            .await;
                     }
                     _ => {}
                 }

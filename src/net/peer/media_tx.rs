@@ -1,11 +1,13 @@
 //! Media send: one writer task per peer and track, RTP timestamps from the capture
-//! clock (video) or the nominal packet length (audio), and RTCP keyframe requests
-//! from the receivers.
+//! clock (video) or the nominal packet length (audio), each audio packet's capture
+//! time in the `abs-capture-time` header extension, and RTCP keyframe requests from
+//! the receivers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::media::Sample;
+use rtc::rtp::extension::HeaderExtension;
 use tokio::sync::mpsc;
 use tracing::{debug, trace};
 use webrtc::media_stream::Track;
@@ -14,6 +16,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::channels::*;
+use crate::net::peer::capture_time::{ABS_CAPTURE_TIME_URI, AbsCaptureTime, unix_micros};
 use crate::net::peer::rtcp::is_keyframe_request;
 use crate::net::protocol::PeerId;
 
@@ -60,12 +63,15 @@ pub(super) fn rtp_advance(
     }
 }
 
-/// Writes queued units to one peer's track once the codec is negotiated.
+/// Writes queued units to one peer's track once the codec is negotiated; with
+/// `stamp_capture`, each packet carries its unit's capture time (`abs-capture-time`,
+/// left out by the stack when the remote did not negotiate it).
 pub(super) async fn write_media(
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
     mut queue: mpsc::Receiver<EncodedMedia>,
     clock: MediaClock,
+    stamp_capture: bool,
 ) {
     let mut target: Option<(u32, u8)> = None;
     let mut previous_capture: Option<Instant> = None;
@@ -89,11 +95,16 @@ pub(super) async fn write_media(
             duration,
             ..Sample::new(unit.captured_at)
         };
-        if let Err(err) = track
-            .sample_writer(ssrc, payload_type)
-            .write_sample(&sample)
-            .await
-        {
+        let mut writer = track.sample_writer(ssrc, payload_type);
+        if stamp_capture {
+            writer = writer.with_extension(HeaderExtension::Custom {
+                uri: ABS_CAPTURE_TIME_URI.into(),
+                extension: Box::new(AbsCaptureTime {
+                    captured_unix_us: unix_micros(sample.timestamp),
+                }),
+            });
+        }
+        if let Err(err) = writer.write_sample(&sample).await {
             trace!(%err, "sample not written");
         }
     }

@@ -30,10 +30,14 @@ pub mod channels;
 pub mod config;
 mod connection;
 mod data_channel;
+#[cfg(test)]
+mod dtls_handshake_tests;
+pub mod fec;
 pub mod handle;
 pub mod impair;
 mod internal;
 mod media_tx;
+pub mod read_hook;
 pub mod reorder;
 mod room;
 pub mod rtcp;
@@ -41,5 +45,5 @@ pub mod session;
 mod track_rx;
 
 pub use channels::{EncodedMedia, NetCommand, NetCounters, NetEvent, ReceivedMedia};
-pub use config::{IceServer, NetConfig};
+pub use config::{IceServer, NetConfig, VideoFec};
 pub use handle::NetHandle;

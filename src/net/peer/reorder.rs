@@ -67,6 +67,11 @@ pub struct ReorderStats {
     pub nacked: u64,
     /// Duplicates and packets that came after they were given up.
     pub discarded: u64,
+    /// FlexFEC repair packets received (`--video-fec`; from the connection's stats,
+    /// not counted by the buffer: a packet they rebuild counts as recovered).
+    pub fec_received: u64,
+    /// Missing packets that FlexFEC rebuilt (part of `recovered`).
+    pub fec_rebuilt: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +184,17 @@ impl<P> ReorderBuffer<P> {
 
     /// A packet with RTP sequence number `sequence` arrived at `now`.
     pub fn push(&mut self, now: Instant, sequence: u16, packet: P) {
+        self.arrive(now, sequence, packet, true);
+    }
+
+    /// A packet that FlexFEC rebuilt here: it fills its gap like an arrival, but
+    /// its wait since the NACK was the FEC block's, not a round trip, so it does
+    /// not inform the round trip.
+    pub fn push_rebuilt(&mut self, now: Instant, sequence: u16, packet: P) {
+        self.arrive(now, sequence, packet, false);
+    }
+
+    fn arrive(&mut self, now: Instant, sequence: u16, packet: P, times_round_trip: bool) {
         let Some(ext) = self.extend(sequence) else {
             self.stats.discarded += 1;
             return;
@@ -220,7 +236,9 @@ impl<P> ReorderBuffer<P> {
             self.highest = Some(ext);
         } else if let Some(m) = self.missing.remove(&ext) {
             self.stats.recovered += 1;
-            if let Some(asked) = m.first_nack {
+            if !times_round_trip {
+                self.stats.fec_rebuilt += 1;
+            } else if let Some(asked) = m.first_nack {
                 self.observe_rtt(now.saturating_duration_since(asked));
             }
         }
@@ -361,6 +379,33 @@ mod tests {
         }
         assert!(buf.nacks(t).is_empty());
         assert_eq!(buf.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_packet_rebuilt_by_fec_fills_its_gap_without_timing_the_round_trip() {
+        let t = Instant::now();
+        let mut buf = ReorderBuffer::new(None);
+        buf.push(t, 1, 1);
+        buf.push(t, 3, 3);
+        assert_eq!(buf.nacks(t), vec![2]);
+        let before = buf.rtt();
+        // The FEC block completes 15 ms later and the decoder rebuilds 2.
+        buf.push_rebuilt(t + ms(15), 2, 2);
+        assert_eq!(
+            drain(&mut buf, t + ms(15)),
+            vec![
+                Released::Packet(1),
+                Released::Packet(2),
+                Released::Packet(3)
+            ]
+        );
+        assert_eq!(
+            buf.rtt(),
+            before,
+            "15 ms is the block's wait, not a round trip"
+        );
+        let stats = buf.stats();
+        assert_eq!((stats.recovered, stats.fec_rebuilt, stats.lost), (1, 1, 0));
     }
 
     #[test]

@@ -292,11 +292,20 @@ impl Room {
             let total = peer.bytes_in.load(Ordering::Relaxed);
             let kbit_s = (total - peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
             peer.last_bytes_in = total;
-            let video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
+            let mut video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
             let report = peer
                 .pc
                 .get_stats(Instant::now(), rtc::statistics::StatsSelector::None)
                 .await;
+            video_repair.fec_received = report
+                .iter()
+                .map(|entry| match entry {
+                    rtc::statistics::report::RTCStatsReportEntry::InboundRtp(s) => {
+                        s.fec_packets_received
+                    }
+                    _ => 0,
+                })
+                .sum();
             self.sink.event(NetEvent::Stats {
                 peer: *id,
                 rtt: peer.rtt,
@@ -530,6 +539,7 @@ impl Room {
             .counters
             .live_peer_connections
             .fetch_add(1, Ordering::Relaxed);
+        let audio_sender_slot = Arc::new(std::sync::OnceLock::new());
         let handler = Arc::new(PcHandler {
             peer: id,
             internal: self.internal_tx.clone(),
@@ -537,7 +547,9 @@ impl Room {
             bytes_in: bytes_in.clone(),
             video_repair: video_repair.clone(),
             recovery_window: self.config.recovery_window,
+            fec_rebuilt: Default::default(),
             retired: retired.clone(),
+            audio_sender: audio_sender_slot.clone(),
         });
         let built = build_peer_connection(&self.config, handler).await;
         let (pc, video_track, video_sender, audio_track, audio_sender) = match built {
@@ -548,6 +560,7 @@ impl Room {
                 return;
             }
         };
+        let _ = audio_sender_slot.set(audio_sender.clone());
         // The lower id decides that a connection is lost (and announces the new
         // attempt with its offer); the higher id waits half as long again, so a
         // link back in time for one side is not torn down by the other.
@@ -592,12 +605,25 @@ impl Room {
         );
         let (video_out, video_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
         tokio::spawn(
-            write_media(video_track, video_sender, video_rx, MediaClock::Capture)
-                .instrument(span.clone()),
+            write_media(
+                video_track,
+                video_sender,
+                video_rx,
+                MediaClock::Capture,
+                false,
+            )
+            .instrument(span.clone()),
         );
         let (audio_out, audio_rx) = mpsc::channel(PEER_MEDIA_CAPACITY);
         tokio::spawn(
-            write_media(audio_track, audio_sender, audio_rx, MediaClock::Nominal).instrument(span),
+            write_media(
+                audio_track,
+                audio_sender,
+                audio_rx,
+                MediaClock::Nominal,
+                true,
+            )
+            .instrument(span),
         );
         self.peers.insert(
             id,

@@ -7,14 +7,11 @@
 //! NACKs, keeps only PLI/FIR and marks them. Pattern from webrtc-rs's own
 //! `rtcp-processing` example.
 
-use std::collections::VecDeque;
-use std::time::Instant;
-
-use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Attribute, Packet, Slot, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::sansio::Protocol;
-use rtc::shared::error::Error;
+
+use super::read_hook::ReadHook;
 
 /// Chain position: after every default interceptor.
 pub const KEYFRAME_FORWARDER_SLOT: Slot = Slot::Custom(14_000);
@@ -26,21 +23,13 @@ pub fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
 }
 
 /// Passes inbound PLI/FIR to the application; drops other inbound RTCP (which the
-/// earlier interceptors already consumed); leaves outbound traffic alone.
-#[derive(Default)]
-pub struct KeyframeRequestForwarder {
-    read_queue: VecDeque<TaggedPacket>,
-    write_queue: VecDeque<TaggedPacket>,
-}
+/// earlier interceptors already consumed); leaves outbound traffic alone (run as
+/// [`OnRead`](super::read_hook::OnRead)`<KeyframeRequestForwarder>`).
+#[derive(Debug, Default)]
+pub struct KeyframeRequestForwarder;
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadHook for KeyframeRequestForwarder {
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
@@ -49,34 +38,13 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
                 .collect();
             tracing::debug!(n = packets.len(), keyframe = requests.len(), "rtcp in");
             if requests.is_empty() {
-                return Ok(());
+                return None;
             }
             msg.message.packet = Packet::Rtcp(requests);
             msg.message.add(Attribute::DeliverToApplication);
         }
-        self.read_queue.push_back(msg);
-        Ok(())
+        Some(msg)
     }
-
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read_queue.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write_queue.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write_queue.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequestForwarder {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]

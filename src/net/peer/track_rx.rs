@@ -4,7 +4,8 @@
 //!   [`AccessUnitAssembler`] (frames; keyframe gate) → [`NetEvent::Video`] with the
 //!   capture stamp from the SEI and how long the frame waited for a repair; asks the
 //!   room task for a keyframe ([`Internal::NeedKeyframe`]).
-//! - [`read_audio`]: RTP → one Opus packet per [`NetEvent::Audio`].
+//! - [`read_audio`]: RTP → one Opus packet per [`NetEvent::Audio`], with its capture
+//!   time when the sender stamps it (`abs-capture-time`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,9 @@ use tracing::{debug, trace};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::assembler::{AccessUnitAssembler, Assembled};
-use super::capture_time::{strip_capture_time, unix_micros};
+use super::capture_time::{
+    ABS_CAPTURE_TIME_URI, read_abs_capture_time, strip_capture_time, unix_micros,
+};
 use super::channels::{EventSink, NetEvent, ReceivedMedia};
 use super::internal::Internal;
 use super::reorder::{Released, ReorderBuffer, ReorderStats};
@@ -33,6 +36,7 @@ pub(super) struct VideoReader {
     pub(super) bytes_in: Arc<AtomicU64>,
     pub(super) repair: Arc<std::sync::Mutex<ReorderStats>>,
     pub(super) recovery_window: Option<Duration>,
+    pub(super) fec_rebuilt: super::fec::RebuiltPackets,
 }
 
 impl VideoReader {
@@ -57,7 +61,11 @@ impl VideoReader {
                         .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
                     media_ssrc = Some(packet.header.ssrc);
                     let sequence = packet.header.sequence_number;
-                    reorder.push(Instant::now(), sequence, packet);
+                    if self.fec_rebuilt.take(packet.header.ssrc, sequence) {
+                        reorder.push_rebuilt(Instant::now(), sequence, packet);
+                    } else {
+                        reorder.push(Instant::now(), sequence, packet);
+                    }
                 }
                 Some(TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError) => break,
                 _ => {}
@@ -144,13 +152,31 @@ async fn sleep_until_or_forever(deadline: Option<Instant>) {
     }
 }
 
-/// Reads one remote audio track: each RTP payload is one Opus packet.
+/// The id the audio m-line negotiated for `abs-capture-time` (`None`: not
+/// negotiated, or the connection has no audio sender yet).
+async fn capture_time_extension_id(
+    sender: &std::sync::OnceLock<Arc<dyn webrtc::rtp_transceiver::RtpSender>>,
+) -> Option<u8> {
+    let params = sender.get()?.get_parameters().await.ok()?;
+    params
+        .rtp_parameters
+        .header_extensions
+        .iter()
+        .find(|ext| ext.uri == ABS_CAPTURE_TIME_URI)
+        .and_then(|ext| u8::try_from(ext.id).ok())
+}
+
+/// Reads one remote audio track: each RTP payload is one Opus packet, with its
+/// capture time when the packet carries `abs-capture-time`.
 pub(super) async fn read_audio(
     peer: PeerId,
     track: Arc<dyn TrackRemote>,
     sink: EventSink,
     bytes_in: Arc<AtomicU64>,
+    audio_sender: Arc<std::sync::OnceLock<Arc<dyn webrtc::rtp_transceiver::RtpSender>>>,
 ) {
+    // Looked up at the first packet with an extension (negotiation is over by then).
+    let mut extension_id: Option<Option<u8>> = None;
     while let Some(event) = track.poll().await {
         match event {
             TrackRemoteEvent::OnRtpPacket(packet) => {
@@ -159,12 +185,22 @@ pub(super) async fn read_audio(
                     continue;
                 }
                 let received_at = Instant::now();
+                if packet.header.extension && extension_id.is_none() && audio_sender.get().is_some()
+                {
+                    let id = capture_time_extension_id(&audio_sender).await;
+                    debug!(?id, "abs-capture-time extension id");
+                    extension_id = Some(id);
+                }
+                let captured_unix_us = extension_id
+                    .flatten()
+                    .and_then(|id| packet.header.get_extension(id))
+                    .and_then(|payload| read_abs_capture_time(&payload));
                 sink.media(NetEvent::Audio(ReceivedMedia {
                     from: peer,
                     data: packet.payload,
                     rtp_timestamp: packet.header.timestamp,
                     received_at,
-                    captured_unix_us: None,
+                    captured_unix_us,
                     frame_number: None,
                     repair_wait: Duration::ZERO,
                     received_unix_us: unix_micros(received_at),
