@@ -159,18 +159,26 @@ impl SyntheticParticipant {
 
     /// The frame at `t` seconds into the participant's motion (RGB8).
     pub fn render(&self, t: f32) -> Vec<u8> {
-        self.render_with_alpha(t).0
+        self.film(t, None)
     }
 
     /// The frame at `t` seconds (RGB8) and the drawn person's coverage (one byte a
     /// pixel, 255 where the person is): what a perfect segmentation would cut.
     pub fn render_with_alpha(&self, t: f32) -> (Vec<u8>, Vec<u8>) {
         let (w, h) = (self.params.width as usize, self.params.height as usize);
+        let mut alpha = vec![0u8; w * h];
+        let rgb = self.film(t, Some(&mut alpha));
+        (rgb, alpha)
+    }
+
+    /// The frame at `t` seconds (RGB8), writing the person's coverage into `alpha`
+    /// (one byte a pixel, zeroed by the caller) when asked for.
+    fn film(&self, t: f32, mut alpha: Option<&mut Vec<u8>>) -> Vec<u8> {
+        let (w, h) = (self.params.width as usize, self.params.height as usize);
         let pose = self.pose(t);
         let frame_no = (t * self.params.fps.max(1.0)).floor() as i32;
         // The room with this frame's noise; the person goes over it.
         let mut rgb = self.noisy_rooms[frame_no.rem_euclid(NOISY_ROOMS as i32) as usize].clone();
-        let mut alpha = vec![0u8; w * h];
         let mut cutout = self.cutout.lock().unwrap_or_else(|e| e.into_inner());
         let (figure, layer) = &mut *cutout;
         layer.clear();
@@ -191,10 +199,12 @@ impl SyntheticParticipant {
                 out[0] = filmed(p[0] + r[0] * keep, g);
                 out[1] = filmed(p[1] + r[1] * keep, g);
                 out[2] = filmed(p[2] + r[2] * keep, g);
-                alpha[i] = (a * 255.0 + 0.5) as u8;
+                if let Some(alpha) = alpha.as_deref_mut() {
+                    alpha[i] = (a * 255.0 + 0.5) as u8;
+                }
             }
         }
-        (rgb, alpha)
+        rgb
     }
 }
 
