@@ -141,10 +141,8 @@ pub const STILL_NOISE_SIGMA: f32 = 3.0;
 /// `still`, on that picture stretched to the size with new camera noise
 /// ([`STILL_NOISE_SIGMA`]) on every frame; `guided` turns the guided-filter edge
 /// refinement on.
-#[expect(clippy::too_many_arguments, reason = "one flag per measured case")]
 pub fn bench_segmentation(
     models_dir: &Path,
-    assets_dir: &Path,
     backend: BackendChoice,
     width: u32,
     height: u32,
@@ -159,14 +157,11 @@ pub fn bench_segmentation(
             Box::new(move |_| noise.apply(&sized.rgb))
         }
         None => {
-            let source = SyntheticParticipant::new(
-                assets_dir,
-                SyntheticParams {
-                    width,
-                    height,
-                    ..SyntheticParams::default()
-                },
-            )?;
+            let source = SyntheticParticipant::new(SyntheticParams {
+                width,
+                height,
+                ..SyntheticParams::default()
+            });
             Box::new(move |n| source.render(n as f32 / 30.0))
         }
     };
@@ -343,6 +338,71 @@ pub fn segmentation_table(rows: &[SegmentBenchRow]) -> String {
     s
 }
 
+/// The cost of drawing one demo participant's frames (the synthetic camera's
+/// whole frame: room, person, sensor noise), 640x480, as the camera thread pays it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ParticipantBenchRow {
+    /// Who: the variant and its framing.
+    pub participant: String,
+    /// Building the participant (room, noise, the character's rigid parts), ms.
+    pub setup_ms: f32,
+    /// One frame, ms (including parts drawn on first use).
+    pub frame: Percentiles,
+    /// The slowest frame, ms.
+    pub max_ms: f32,
+    /// Median share of one core at `fps`.
+    pub core_at_fps: f32,
+    /// Frame rate the share is computed for.
+    pub fps: f32,
+}
+
+/// Draws `frames` frames of demo participants 0, 1 and 2 (one of each framing) at
+/// `fps`, timing each.
+pub fn bench_participants(frames: usize, fps: f32) -> Vec<ParticipantBenchRow> {
+    (0..3)
+        .map(|variant| {
+            let start = Instant::now();
+            let source = SyntheticParticipant::new(SyntheticParams {
+                width: 640,
+                height: 480,
+                fps,
+                phase: variant as f32 * 1.7,
+                variant,
+                ..SyntheticParams::default()
+            });
+            let setup_ms = start.elapsed().as_secs_f32() * 1000.0;
+            let times: Vec<f32> = (0..frames)
+                .map(|n| {
+                    let t = Instant::now();
+                    std::hint::black_box(source.render(n as f32 / fps));
+                    t.elapsed().as_secs_f32() * 1000.0
+                })
+                .collect();
+            let frame = Percentiles::of(&times);
+            ParticipantBenchRow {
+                participant: format!("{variant} ({:?})", source.framing()).to_lowercase(),
+                setup_ms,
+                frame,
+                max_ms: times.iter().copied().fold(0.0, f32::max),
+                core_at_fps: frame.p50 * fps / 1000.0,
+                fps,
+            }
+        })
+        .collect()
+}
+
+/// The participants table: one row per participant.
+pub fn participants_table(rows: &[ParticipantBenchRow]) -> String {
+    let mut s = String::from("participant   set-up   p50    p95    max   core at fps\n");
+    for r in rows {
+        s.push_str(&format!(
+            "{:<12} {:>7.1} {:>6.2} {:>6.2} {:>6.1}   {:.3} at {}\n",
+            r.participant, r.setup_ms, r.frame.p50, r.frame.p95, r.max_ms, r.core_at_fps, r.fps
+        ));
+    }
+    s
+}
+
 /// The audio chain's cost: one 20 ms block = voice processing of two 10 ms frames
 /// (far-end reference in, microphone through AEC3, noise suppression, AGC2), one
 /// Opus encode, one Opus decode per remote person, and their stereo mix for the
@@ -472,6 +532,21 @@ mod tests {
         let (a, b) = (noise.apply(&grey), noise.apply(&grey));
         assert_ne!(a, b);
         assert!(a.iter().all(|&v| (110..=146).contains(&v)));
+    }
+
+    #[test]
+    fn the_participants_bench_times_each_framing() {
+        let rows = bench_participants(3, 15.0);
+        assert_eq!(rows.len(), 3);
+        let names: Vec<&str> = rows.iter().map(|r| r.participant.as_str()).collect();
+        for framing in ["close", "half", "far"] {
+            assert!(names.iter().any(|n| n.contains(framing)), "{names:?}");
+        }
+        for r in &rows {
+            assert!(r.frame.p50 > 0.0 && r.frame.p50 <= r.max_ms, "{r:?}");
+            assert!((r.core_at_fps - r.frame.p50 * 15.0 / 1000.0).abs() < 1e-6);
+        }
+        assert!(participants_table(&rows).lines().count() == 4);
     }
 
     #[test]

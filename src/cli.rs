@@ -314,7 +314,8 @@ pub struct BenchArgs {
     /// Folder with the ONNX models (default: the bundled `models/`).
     #[arg(long)]
     pub models: Option<PathBuf>,
-    /// Which measurements: all, or one of segmentation, edges, render, physics, encode, audio.
+    /// Which measurements: all, or one of segmentation, edges, render, physics, encode,
+    /// audio, participants.
     #[arg(long, default_value = "all")]
     pub only: String,
     /// Segmentation frames from this picture (stretched to each size, new camera

@@ -138,11 +138,12 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         "physics",
         "encode",
         "audio",
+        "participants",
     ]
     .contains(&only)
     {
         bail!(
-            "--only must be all, segmentation, edges, render, physics, encode or audio (got {only:?})"
+            "--only must be all, segmentation, edges, render, physics, encode, audio or participants (got {only:?})"
         );
     }
     let want = |what: &str| only == "all" || only == what;
@@ -157,7 +158,6 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     if want("segmentation") {
         let models = args.models.clone().unwrap_or_else(models_dir);
-        let assets = assets_dir();
         let mut backends = Vec::new();
         match args.backend {
             BackendChoice::Auto => {
@@ -181,7 +181,6 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 };
                 rows.push(bench::bench_segmentation(
                     &models,
-                    &assets,
                     b,
                     w,
                     h,
@@ -230,6 +229,15 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
             _ if only == "edges" => bail!("--only edges needs --still and --reference"),
             _ => println!("Edges: skipped (needs --still and --reference)"),
         }
+    }
+    if want("participants") {
+        let fps = 15.0;
+        let rows = bench::bench_participants(args.frames.max(30), fps);
+        println!(
+            "\nDemo participants, 640x480 frame drawn by the synthetic camera (room, person, noise), ms/frame:"
+        );
+        print!("{}", bench::participants_table(&rows));
+        json.insert("participants".into(), serde_json::to_value(&rows)?);
     }
     if want("physics") {
         println!(
@@ -451,7 +459,7 @@ fn check_camera(spec: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let synthetic = samespace::capture::SyntheticParams::default();
-    match samespace::capture::open_source(spec, &assets_dir(), synthetic, 640, 480, 30) {
+    match samespace::capture::open_source(spec, synthetic, 640, 480, 30) {
         Ok(_) => Ok(()),
         Err(
             e @ (samespace::capture::CaptureError::NotFound(_)

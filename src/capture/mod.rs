@@ -8,6 +8,7 @@
 //! [`CAPTURE_TO_SEGMENT_CAPACITY`] where the newest frame wins. A source that fails
 //! (a camera unplugged mid-stream) ends the worker cleanly with [`CaptureStatus::Failed`].
 
+pub mod character;
 pub mod error;
 pub mod fit;
 pub mod frame;
@@ -33,32 +34,31 @@ pub const VIDEO_EXTENSIONS: &[&str] = &[
 ];
 
 /// Opens a source from a command-line spec:
-/// `synthetic` (or `demo`), a camera index or name (`0`, `webcam:0`, `webcam:usb`),
-/// an image file, a folder of images, or a video file ([`VIDEO_EXTENSIONS`]).
+/// `synthetic` (or `demo`: an animated person, [`SyntheticParticipant`]), a camera
+/// index or name (`0`, `webcam:0`, `webcam:usb`), an image file, a folder of images,
+/// or a video file ([`VIDEO_EXTENSIONS`]).
 ///
 /// Frames come out fitted to `width`x`height` with even sides ([`fit`]).
 pub fn open_source(
     spec: &str,
-    assets_dir: &Path,
     synthetic: SyntheticParams,
     width: u32,
     height: u32,
     fps: u32,
 ) -> Result<Box<dyn FrameSource>, CaptureError> {
-    let source = open_unfitted(spec, assets_dir, synthetic, width, height, fps)?;
+    let source = open_unfitted(spec, synthetic, width, height, fps)?;
     Ok(Box::new(fit::Fitted::new(source, width, height)))
 }
 
 fn open_unfitted(
     spec: &str,
-    assets_dir: &Path,
     synthetic: SyntheticParams,
     width: u32,
     height: u32,
     fps: u32,
 ) -> Result<Box<dyn FrameSource>, CaptureError> {
     if spec == "synthetic" || spec == "demo" {
-        return Ok(Box::new(SyntheticParticipant::new(assets_dir, synthetic)?));
+        return Ok(Box::new(SyntheticParticipant::new(synthetic)));
     }
     if let Some(sel) = spec.strip_prefix("webcam:") {
         return Ok(Box::new(webcam::WebcamSource::open(

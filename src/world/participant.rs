@@ -19,7 +19,6 @@ use super::placement::Placement;
 use super::scene::ActiveTheme;
 use super::theme::Effect;
 use crate::capture::{CaptureWorker, SyntheticParams, open_source};
-use crate::paths::assets_dir;
 use crate::segment::{Cutout, CutoutPipeline, SegmentConfig, SegmentWorker};
 
 /// Who a participant is.
@@ -383,7 +382,7 @@ pub fn start_feed(
     index: usize,
     tee: Option<crate::segment::worker::CutoutTee>,
 ) -> anyhow::Result<(LocalFeed, String)> {
-    let source = open_source(spec, &assets_dir(), synthetic, 640, 480, 30)?;
+    let source = open_source(spec, synthetic, 640, 480, 30)?;
     let name = source.info().name;
     let capture = CaptureWorker::spawn(source, &format!("samespace-capture-{index}"))?;
     let pipeline = CutoutPipeline::new(segment.clone());

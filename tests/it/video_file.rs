@@ -35,7 +35,6 @@ fn make_clip(dir: &Path, name: &str, size: &str, codec_args: &[&str]) -> Option<
 fn open(path: &Path) -> Result<Box<dyn FrameSource>, CaptureError> {
     open_source(
         path.to_str().expect("utf8"),
-        &root().join("assets"),
         SyntheticParams::default(),
         640,
         480,

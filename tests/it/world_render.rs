@@ -79,7 +79,7 @@ fn differing_pixels(a: &Snapshot, b: &Snapshot) -> usize {
         .count()
 }
 
-fn is_suit_orange(p: [u8; 3]) -> bool {
+fn is_orange(p: [u8; 3]) -> bool {
     let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
     r > 120 && r - b > 100 && (g as f32) < 0.65 * r as f32
 }
@@ -150,7 +150,7 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
             for x in b.0.max(0)..b.2.min(snap.width as i64) {
                 n += 1;
                 changed += differs(x as u32, y as u32) as u32;
-                orange += is_suit_orange(snap.px(x as u32, y as u32)) as u32;
+                orange += is_orange(snap.px(x as u32, y as u32)) as u32;
             }
         }
         let changed = changed as f32 / n as f32;
@@ -161,17 +161,18 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
         );
         let _ = orange;
     }
-    // The local participant wears the photo's orange suit, inside its own box only.
+    // The local participant (the first demo character) wears an orange hoodie,
+    // seen inside its own box only.
     let b = boxes[0];
     let mut orange = 0;
     for y in b.1.max(0)..b.3.min(snap.height as i64) {
         for x in b.0.max(0)..b.2.min(snap.width as i64) {
-            orange += is_suit_orange(snap.px(x as u32, y as u32)) as u32;
+            orange += is_orange(snap.px(x as u32, y as u32)) as u32;
         }
     }
     assert!(
         orange > 2000,
-        "only {orange} orange suit pixels in the local sprite"
+        "only {orange} orange hoodie pixels in the local sprite"
     );
 }
 
