@@ -207,8 +207,12 @@ pub fn spawn_demo_participants(
         ));
         person.insert((feed, SourceName(source)));
         if !local {
-            // Demo participants belong to the (offline) room.
-            person.insert(DespawnOnExit(crate::Screen::Room));
+            // Demo participants belong to the (offline) room, and in a game they
+            // walk to play it (`games::autoplay`); you stay where you stand.
+            person.insert((
+                DespawnOnExit(crate::Screen::Room),
+                crate::games::plugin::Autoplay::default(),
+            ));
         }
     }
 }

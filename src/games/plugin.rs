@@ -21,7 +21,7 @@ use super::{
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::world::depth;
-use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement, Pinned};
+use crate::world::participant::{ArrangedSet, LatestCutout, Participant, ParticipantPlacement};
 use crate::world::scene::{ActiveTheme, TakeSnapshot};
 use crate::world::texture::rgba_image;
 
@@ -42,9 +42,11 @@ pub struct ActiveGame {
     pub photos: Vec<PathBuf>,
 }
 
-/// Makes a participant move by itself to play (demo participants).
-#[derive(Component, Debug, Clone)]
-pub struct Autoplay(pub Autoplayer);
+/// Makes a participant move by itself to play (demo participants). Empty until the
+/// automatic arrangement has placed them (their scale and where they stand come
+/// from it); from then on the game moves their `x`, from where they were placed.
+#[derive(Component, Debug, Clone, Default)]
+pub struct Autoplay(pub Option<Autoplayer>);
 
 /// A drawn game object.
 #[derive(Component, Debug, Clone, Copy)]
@@ -194,7 +196,12 @@ impl Plugin for GamesPlugin {
             (
                 choose_game,
                 take_over_game,
-                (join_game, feed_bodies, autoplay, step_game)
+                (
+                    join_game,
+                    feed_bodies,
+                    autoplay.after(crate::world::participant::auto_arrange),
+                    step_game,
+                )
                     .chain()
                     .run_if(GameAuthority::simulates),
             )
@@ -358,26 +365,21 @@ fn feed_bodies(
     }
 }
 
+/// Runs after the automatic arrangement, so that the `x` it may just have set is
+/// replaced before anything is drawn; the arrangement keeps their scale and floor.
 fn autoplay(
-    mut commands: Commands,
     game: Res<ActiveGame>,
-    mut q: Query<(
-        Entity,
-        &mut Autoplay,
-        &mut ParticipantPlacement,
-        Option<&Pinned>,
-    )>,
+    arranged: Res<ArrangedSet>,
+    mut q: Query<(&Participant, &mut Autoplay, &mut ParticipantPlacement)>,
     time: Res<Time>,
 ) {
     let snapshot = game.sim.snapshot();
-    for (e, mut auto, mut placement, pinned) in &mut q {
-        if pinned.is_none() {
-            // Arrangement placed them first; from now on the game moves them.
-            auto.0 = Autoplayer::new(placement.x);
-            commands.entity(e).insert(Pinned);
-            continue;
+    for (p, mut auto, mut placement) in &mut q {
+        match &mut auto.0 {
+            Some(player) => placement.x = player.update(&snapshot, time.delta_secs()),
+            None if arranged.contains(p.id) => auto.0 = Some(Autoplayer::new(placement.x)),
+            None => {}
         }
-        placement.x = auto.0.update(&snapshot, time.delta_secs());
     }
 }
 

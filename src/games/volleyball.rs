@@ -2,7 +2,8 @@
 //! their body stands on. When the ball touches the floor the *other* side scores
 //! (each of its players gets a point); a side touching the ball more than three
 //! times in a row also concedes. First side to five, or the most points at
-//! time-up, wins. The ball is served above the side that conceded.
+//! time-up, wins. The ball is served above one of the players of the side that
+//! conceded.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,9 @@ const MAX_TOUCHES: u32 = 3;
 /// Height of the net's top above the floor.
 pub(crate) const NET_HEIGHT: f32 = 230.0;
 const RADIUS: f32 = 40.0;
+/// How near the net, and how far from it, a serve may start.
+const SERVE_FROM_NET: f32 = 120.0;
+const SERVE_FROM_NET_MAX: f32 = 560.0;
 /// Pause before a serve, in seconds.
 const SERVE_PAUSE: f32 = 0.8;
 /// A ball slower than this for `STUCK_SECONDS` is served again.
@@ -45,7 +49,21 @@ fn index(side: Side) -> usize {
 
 impl Volleyball {
     fn serve(&mut self, ctx: &mut Ctx<'_>, side: Side) {
-        let x = side.sign() * ctx.uniform(220.0, 380.0);
+        // Above one of that side's players, picked by chance, a little to their
+        // back (the ball drifts towards the net): every point starts with a ball
+        // someone can play, also one who stands still. Nobody there: anywhere on
+        // that side.
+        let players: Vec<f32> = Self::side_members(ctx, side)
+            .into_iter()
+            .filter_map(|id| ctx.arena.body_centre(id).map(|c| c[0]))
+            .collect();
+        let x = if players.is_empty() {
+            side.sign() * ctx.uniform(220.0, 380.0)
+        } else {
+            let pick = (ctx.uniform(0.0, players.len() as f32) as usize).min(players.len() - 1);
+            let from_net = players[pick] * side.sign() + ctx.uniform(0.0, 70.0);
+            side.sign() * from_net.clamp(SERVE_FROM_NET, SERVE_FROM_NET_MAX)
+        };
         let vx = -side.sign() * ctx.uniform(20.0, 70.0);
         ctx.arena.spawn(&ObjectSpec {
             gravity_scale: 0.45,

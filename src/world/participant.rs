@@ -104,6 +104,13 @@ pub struct ArrangeSettings(pub ArrangeParams);
 #[derive(Resource, Debug, Default)]
 pub struct ArrangedSet(Vec<(u32, u32)>);
 
+impl ArrangedSet {
+    /// Whether the last arrangement placed participant `id`.
+    pub fn contains(&self, id: u32) -> bool {
+        self.0.iter().any(|&(placed, _)| placed == id)
+    }
+}
+
 /// A new blank texture for a participant.
 pub fn blank_texture(width: u32, height: u32) -> Image {
     Image::new_fill(
