@@ -369,15 +369,18 @@ fn feed_bodies(
 /// replaced before anything is drawn; the arrangement keeps their scale and floor.
 fn autoplay(
     game: Res<ActiveGame>,
-    arranged: Res<ArrangedSet>,
+    // Absent in an app without the world's arrangement (nobody is then placed by
+    // it, and autoplay waits).
+    arranged: Option<Res<ArrangedSet>>,
     mut q: Query<(&Participant, &mut Autoplay, &mut ParticipantPlacement)>,
     time: Res<Time>,
 ) {
     let snapshot = game.sim.snapshot();
+    let placed = |id: u32| arranged.as_ref().is_some_and(|a| a.contains(id));
     for (p, mut auto, mut placement) in &mut q {
         match &mut auto.0 {
             Some(player) => placement.x = player.update(&snapshot, time.delta_secs()),
-            None if arranged.contains(p.id) => auto.0 = Some(Autoplayer::new(placement.x)),
+            None if placed(p.id) => auto.0 = Some(Autoplayer::new(placement.x)),
             None => {}
         }
     }
