@@ -99,6 +99,9 @@ pub struct NetReport {
     pub audio: crate::net::bridge::AudioInUse,
     /// Connections started over (one never came up, or one that was up got lost).
     pub reconnects: u64,
+    /// Second by second: the slowest peer's send estimate, the video target, what
+    /// was sent, the ladder's rung and picture size.
+    pub send_series: Vec<crate::net::send_rate::SendSecond>,
 }
 
 /// The `recording` section of the report.
@@ -235,6 +238,7 @@ pub(super) fn net_report(
         ],
         audio: link.bridge.shared().audio_in_use(),
         reconnects: counters.reconnects.load(Ordering::Relaxed),
+        send_series: shared.send_series(),
     };
     (peers, report)
 }

@@ -14,6 +14,8 @@
 //!   knows nothing of what it carries; the `room` module composes it with the world and
 //!   the games.
 //! - [`playout`]: sans-IO pacing of decoded pictures behind an adaptive delay.
+//! - [`send_rate`]: the cutout scaled to the send ladder's rung, and the
+//!   per-second send record (pure).
 //! - [`probe`], [`stats`]: pure measurement helpers (alpha IoU probes, tone
 //!   detection, latency percentiles).
 //!
@@ -31,5 +33,6 @@ pub mod playout;
 pub mod plugin;
 pub mod probe;
 pub mod protocol;
+pub mod send_rate;
 pub mod signaling;
 pub mod stats;

@@ -491,9 +491,25 @@ pub struct WirePlacement {
     pub z: i32,
     /// Mirrored horizontally (selfie view).
     pub mirrored: bool,
+    /// Width in pixels of the picture `scale` is per pixel of (the sender's cutout
+    /// as captured). The sender may send smaller pictures when its link is slow; a
+    /// receiver shows a picture `w` wide at `scale * frame_width / w`, so the person
+    /// keeps their size. Absent: the pictures as received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_width: Option<u32>,
 }
 
 impl WirePlacement {
+    /// World units per pixel of a received picture `shown_width` pixels wide.
+    pub fn scale_for_width(&self, shown_width: u32) -> f32 {
+        match self.frame_width {
+            Some(frame) if frame > 0 && shown_width > 0 => {
+                self.scale * frame as f32 / shown_width as f32
+            }
+            _ => self.scale,
+        }
+    }
+
     /// Whether its numbers are finite and modest (a placement from the network is
     /// used only then).
     pub fn is_sane(&self) -> bool {
@@ -773,6 +789,26 @@ mod tests {
         assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
         let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, msg);
+    }
+
+    /// The placement as `docs/PROTOCOL.md` shows it, and as older senders send it.
+    #[test]
+    fn a_placement_keeps_its_size_on_a_smaller_picture() {
+        let json = r#"{"type":"placement","placement":{"x":-320.0,"y":-300.0,"scale":0.95,"z":0,"mirrored":false,"frame_width":640},"outline":[]}"#;
+        let msg: PeerToPeer = serde_json::from_str(json).expect("parses");
+        assert_eq!(serde_json::to_string(&msg).expect("serialises"), json);
+        let PeerToPeer::Placement { placement, .. } = msg else {
+            panic!("a placement: {msg:?}");
+        };
+        assert_eq!(placement.scale_for_width(640), 0.95);
+        assert!((placement.scale_for_width(320) - 1.9).abs() < 1e-6);
+        let old = r#"{"type":"placement","placement":{"x":0.0,"y":0.0,"scale":0.5,"z":0,"mirrored":false}}"#;
+        let PeerToPeer::Placement { placement, .. } = serde_json::from_str(old).expect("parses")
+        else {
+            panic!("a placement");
+        };
+        assert_eq!(placement.frame_width, None);
+        assert_eq!(placement.scale_for_width(320), 0.5);
     }
 
     /// The game messages exactly as `docs/PROTOCOL.md` shows them.

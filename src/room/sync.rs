@@ -17,7 +17,7 @@ use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::games::plugin::{ActiveGame, GameAuthority, RemoteGame};
 use crate::net::plugin::{HostChanged, NetLink, NetSystems, PeerConnected, PeerMessageReceived};
-use crate::net::protocol::PeerToPeer;
+use crate::net::protocol::{PeerToPeer, WirePlacement};
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement};
 
 /// Placement announcements per second.
@@ -115,10 +115,11 @@ pub fn send_placement(
         })
         .map(|s| s.outlines)
         .unwrap_or_default();
-    let message = PeerToPeer::Placement {
-        placement: placement.0.into(),
-        outline,
-    };
+    let mut placement: WirePlacement = placement.0.into();
+    // The scale is per pixel of our cutout as captured, whatever size the send
+    // ladder encodes it at.
+    placement.frame_width = latest.cutout.as_ref().map(|c| c.width);
+    let message = PeerToPeer::Placement { placement, outline };
     if let Err(e) = link.broadcast(message) {
         debug!(error = %e, "placement not sent");
     }

@@ -149,6 +149,8 @@ pub enum NetEvent {
         rtt: Option<Duration>,
         /// Media received from it over the last interval, kbit/s.
         kbit_s: f64,
+        /// The congestion controller's estimate of what we may send it, kbit/s.
+        send_estimate_kbit: f64,
         /// Loss repair on its video so far.
         video_repair: ReorderStats,
         /// The ICE candidate pair in use, "local/remote" types (`"host/host"`,
@@ -185,6 +187,8 @@ pub struct NetCounters {
     pub live_peer_connections: AtomicI64,
     /// Connections replaced by a new attempt because they never came up.
     pub reconnects: AtomicU64,
+    /// The send estimate towards each connected peer (the encoder fits the slowest).
+    pub send_estimates: crate::net::peer::congestion::SendEstimates,
 }
 
 /// Sends into a bounded crossbeam channel, dropping the oldest item when full.

@@ -83,6 +83,9 @@ pub struct NetConfig {
     /// [`super::reorder`]. `None` (the default): four measured media round trips
     /// plus 100 ms, 100 ms–1 s. Packets that arrive in order are never held.
     pub recovery_window: Option<Duration>,
+    /// Where the send estimate towards each peer starts and its bounds; see
+    /// [`super::congestion`].
+    pub send_estimate: super::congestion::EstimateBounds,
 }
 
 impl NetConfig {
@@ -101,6 +104,7 @@ impl NetConfig {
             simulated_loss: 0.0,
             simulated_delay: Duration::ZERO,
             recovery_window: None,
+            send_estimate: super::congestion::EstimateBounds::default(),
         }
     }
 

@@ -7,6 +7,8 @@
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - `track_rx`: the tasks reading one peer's remote video and audio tracks.
+//! - [`congestion`]: the send estimate per peer (GCC over TWCC feedback, published
+//!   for the encoder) and the pacer that never holds audio.
 //! - [`impair`]: simulated RTP loss for recovery tests.
 //! - [`handle`]: [`NetHandle`] owns the tokio runtime and is the only thing the app
 //!   touches (bounded crossbeam channels in and out, capacities and full-policies
@@ -28,6 +30,7 @@ pub mod candidate_pair;
 pub mod capture_time;
 pub mod channels;
 pub mod config;
+pub mod congestion;
 mod connection;
 mod data_channel;
 pub mod handle;

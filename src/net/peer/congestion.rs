@@ -1,0 +1,468 @@
+//! Send-side congestion control: the estimate towards each peer, and the pacer.
+//!
+//! Each peer connection's interceptor chain carries rtc 0.21's congestion control
+//! (`configure_congestion_control`: TWCC sequence numbers on what we send, TWCC
+//! feedback on what we receive, the send history that joins the two). The
+//! estimator is rtc's [`Gcc`] inside [`PublishedGcc`], which also writes every new
+//! target into a [`SendEstimate`]: the chain is boxed inside the connection, so this
+//! shared number is the only way the app learns the estimate. [`SendEstimates`]
+//! holds one per connected peer; the encoder reads the slowest.
+//!
+//! The chain's own pacer (`PacerInterceptor`) is replaced by [`MediaPacer`]: rtc's
+//! pacer keeps one FIFO for every RTP packet, paces at exactly the estimate and
+//! holds up to 4096 packets, so an Opus packet waits behind a whole keyframe (a 30
+//! KB keyframe at 600 kbit/s is 400 ms) and nothing bounds the wait. [`MediaPacer`]
+//! lets audio through at once (its bits still count against the budget), paces
+//! video at [`PACING_FACTOR`] times the estimate (the encoder aims below the
+//! estimate; the factor only smooths bursts, as in libwebrtc), and releases a video
+//! packet that has waited [`MAX_PACER_HOLD`] whatever the budget, so the pacer never
+//! adds more than that to the glass-to-glass latency.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtc::interceptor::{
+    BandwidthEstimator, EstimatorStats, Gcc, Interceptor, Pacer, Packet, PacketReport, StreamInfo,
+    TaggedPacket,
+};
+use rtc::sansio::Protocol;
+use rtc::shared::error::Error;
+use rtc::shared::marshal::MarshalSize;
+
+use crate::net::protocol::PeerId;
+
+/// Video is paced at this multiple of the estimate (libwebrtc's pacing factor):
+/// the encoder already aims below the estimate, so the pacer only spreads bursts
+/// (keyframes, retransmissions) instead of becoming a second bottleneck.
+pub const PACING_FACTOR: f64 = 2.5;
+/// The longest a video packet waits in the pacer; past this it leaves whatever the
+/// budget says, so pacing never adds more latency than this.
+pub const MAX_PACER_HOLD: Duration = Duration::from_millis(100);
+/// Video packets the pacer holds before refusing new ones (about 600 KB: far more
+/// than [`MAX_PACER_HOLD`] lets accumulate; a safety bound only).
+pub const PACER_QUEUE_LIMIT: usize = 512;
+
+/// Bounds of the estimate, bits per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EstimateBounds {
+    /// Where the estimate starts before any feedback.
+    pub initial_bps: f64,
+    /// Floor (below this the call is not worth having).
+    pub min_bps: f64,
+    /// Ceiling.
+    pub max_bps: f64,
+}
+
+impl Default for EstimateBounds {
+    /// Starts at the default 600 kbit/s video plus 32 kbit/s voice; 100 kbit/s to
+    /// 20 Mbit/s.
+    fn default() -> Self {
+        Self {
+            initial_bps: 632_000.0,
+            min_bps: 100_000.0,
+            max_bps: 20_000_000.0,
+        }
+    }
+}
+
+/// The latest send estimate towards one peer, bits per second, shared between the
+/// connection's interceptor chain (writer) and the app (readers).
+#[derive(Clone, Debug, Default)]
+pub struct SendEstimate(Arc<AtomicU64>);
+
+impl SendEstimate {
+    /// An estimate starting at `bps`.
+    pub fn new(bps: f64) -> Self {
+        let estimate = Self::default();
+        estimate.set(bps);
+        estimate
+    }
+
+    /// The estimate, bits per second.
+    pub fn bps(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, bps: f64) {
+        self.0.store(bps.max(0.0) as u64, Ordering::Relaxed);
+    }
+}
+
+/// The send estimates of the connected peers.
+#[derive(Debug, Default)]
+pub struct SendEstimates(Mutex<HashMap<PeerId, SendEstimate>>);
+
+impl SendEstimates {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, SendEstimate>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `peer`'s connection is up and estimates into `estimate`.
+    pub(super) fn insert(&self, peer: PeerId, estimate: SendEstimate) {
+        self.map().insert(peer, estimate);
+    }
+
+    /// `peer` is gone or its connection is being replaced.
+    pub(super) fn remove(&self, peer: PeerId) {
+        self.map().remove(&peer);
+    }
+
+    /// The estimate towards `peer`, bits per second, while it is connected.
+    pub fn get(&self, peer: PeerId) -> Option<u64> {
+        self.map().get(&peer).map(SendEstimate::bps)
+    }
+
+    /// The lowest estimate of all connected peers (what one encoding for everyone
+    /// must fit), or `None` with nobody connected.
+    pub fn slowest_bps(&self) -> Option<u64> {
+        self.map().values().map(SendEstimate::bps).min()
+    }
+}
+
+/// rtc's Google Congestion Control, publishing each new target.
+pub struct PublishedGcc {
+    gcc: Gcc,
+    published: SendEstimate,
+}
+
+impl PublishedGcc {
+    /// A GCC estimator within `bounds` that writes its target into `published`.
+    pub fn new(bounds: EstimateBounds, published: SendEstimate) -> Self {
+        let gcc = Gcc::new(bounds.initial_bps, bounds.min_bps, bounds.max_bps);
+        published.set(gcc.target_bitrate());
+        Self { gcc, published }
+    }
+
+    fn publish(&self) {
+        self.published.set(self.gcc.target_bitrate());
+    }
+}
+
+impl BandwidthEstimator for PublishedGcc {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        self.gcc.on_reports(now, reports);
+        self.publish();
+    }
+
+    fn target_bitrate(&self) -> f64 {
+        self.gcc.target_bitrate()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.gcc.handle_timeout(now);
+        self.publish();
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.gcc.poll_timeout()
+    }
+
+    fn stats(&self) -> EstimatorStats {
+        self.gcc.stats()
+    }
+}
+
+/// Paces outgoing video at [`PACING_FACTOR`] times the estimate; audio and RTCP
+/// are never held (see the module docs).
+pub struct MediaPacer {
+    estimate: SendEstimate,
+    audio_payload_type: u8,
+    bucket: Pacer,
+    /// Video packets waiting, with the instant each was queued.
+    video: VecDeque<(Instant, TaggedPacket)>,
+    /// Packets ready for the next interceptor towards the wire.
+    write_queue: VecDeque<TaggedPacket>,
+    read_queue: VecDeque<TaggedPacket>,
+    dropped: u64,
+}
+
+impl MediaPacer {
+    /// A pacer following `estimate`; RTP packets of `audio_payload_type` are not held.
+    pub fn new(estimate: SendEstimate, audio_payload_type: u8) -> Self {
+        let bucket = Pacer::new(estimate.bps() as f64 * PACING_FACTOR);
+        Self {
+            estimate,
+            audio_payload_type,
+            bucket,
+            video: VecDeque::new(),
+            write_queue: VecDeque::new(),
+            read_queue: VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Video packets refused because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Video packets waiting.
+    pub fn queued(&self) -> usize {
+        self.video.len()
+    }
+
+    fn follow_estimate(&mut self, now: Instant) {
+        self.bucket.refill(now);
+        let rate = self.estimate.bps() as f64 * PACING_FACTOR;
+        if rate != self.bucket.target_bitrate() {
+            self.bucket.set_target_bitrate(rate);
+        }
+    }
+
+    fn bits_of(packet: &TaggedPacket) -> f64 {
+        match &packet.message.packet {
+            Packet::Rtp(rtp) => (rtp.marshal_size() * 8) as f64,
+            _ => 0.0,
+        }
+    }
+
+    fn release_due(&mut self, now: Instant) {
+        while let Some((queued_at, head)) = self.video.front() {
+            let bits = Self::bits_of(head);
+            let overdue = now.saturating_duration_since(*queued_at) >= MAX_PACER_HOLD;
+            if !overdue && !self.bucket.can_release(bits) {
+                break;
+            }
+            let Some((_, mut packet)) = self.video.pop_front() else {
+                break;
+            };
+            self.bucket.consume(bits);
+            // The release instant: the send history below records it as the departure.
+            packet.now = now;
+            self.write_queue.push_back(packet);
+        }
+    }
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for MediaPacer {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.read_queue.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read_queue.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        let audio = match &msg.message.packet {
+            Packet::Rtp(rtp) => rtp.header.payload_type == self.audio_payload_type,
+            // RTCP: feedback is only useful while it is fresh.
+            _ => {
+                self.write_queue.push_back(msg);
+                return Ok(());
+            }
+        };
+        self.follow_estimate(msg.now);
+        if audio {
+            // Never behind video: it goes now and the video after it waits longer.
+            self.bucket.consume(Self::bits_of(&msg));
+            self.write_queue.push_back(msg);
+            return Ok(());
+        }
+        if self.video.len() >= PACER_QUEUE_LIMIT {
+            self.dropped += 1;
+            return Ok(());
+        }
+        let now = msg.now;
+        self.video.push_back((now, msg));
+        self.release_due(now);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write_queue.pop_front()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
+        self.follow_estimate(now);
+        self.release_due(now);
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self) -> Option<Self::Time> {
+        let (queued_at, head) = self.video.front()?;
+        let overdue_at = *queued_at + MAX_PACER_HOLD;
+        Some(
+            self.bucket
+                .releasable_at(Self::bits_of(head))
+                .map_or(overdue_at, |at| at.min(overdue_at)),
+        )
+    }
+}
+
+impl Interceptor for MediaPacer {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::interceptor::AttributedPacket;
+
+    const AUDIO: u8 = 111;
+    const VIDEO: u8 = 102;
+
+    fn rtp(payload_type: u8, seq: u16, bytes: usize, now: Instant) -> TaggedPacket {
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type,
+                sequence_number: seq,
+                ssrc: u32::from(payload_type),
+                ..Default::default()
+            },
+            payload: vec![0u8; bytes].into(),
+        };
+        TaggedPacket {
+            now,
+            transport: Default::default(),
+            message: AttributedPacket::from(Packet::Rtp(packet)),
+        }
+    }
+
+    fn drain(pacer: &mut MediaPacer) -> Vec<(u8, u16)> {
+        std::iter::from_fn(|| pacer.poll_write())
+            .filter_map(|p| match p.message.packet {
+                Packet::Rtp(rtp) => Some((rtp.header.payload_type, rtp.header.sequence_number)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn audio_is_not_held_behind_a_video_burst() {
+        let t0 = Instant::now();
+        // 100 kbit/s: paced at 250 kbit/s, a 25 kbit burst; 40 × 1200 B is 384 kbit.
+        let mut pacer = MediaPacer::new(SendEstimate::new(100_000.0), AUDIO);
+        for seq in 0..40 {
+            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
+        }
+        let first = drain(&mut pacer);
+        assert!(
+            first.len() < 5,
+            "the burst is paced: {} left at once",
+            first.len()
+        );
+        pacer.handle_write(rtp(AUDIO, 7, 100, t0)).unwrap();
+        assert_eq!(drain(&mut pacer), vec![(AUDIO, 7)]);
+        assert!(pacer.queued() > 30);
+    }
+
+    #[test]
+    fn video_leaves_at_the_pacing_rate_and_never_waits_longer_than_the_hold() {
+        let t0 = Instant::now();
+        let mut pacer = MediaPacer::new(SendEstimate::new(100_000.0), AUDIO);
+        for seq in 0..40 {
+            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
+        }
+        let mut sent = drain(&mut pacer).len();
+        // 20 ms at 250 kbit/s is 5 kbit: about half a packet more.
+        let t1 = t0 + Duration::from_millis(20);
+        pacer.handle_timeout(t1).unwrap();
+        sent += drain(&mut pacer).len();
+        assert!(sent < 5, "{sent}");
+        let due = pacer.poll_timeout().expect("video waits");
+        assert!(due <= t0 + MAX_PACER_HOLD);
+        pacer.handle_timeout(t0 + MAX_PACER_HOLD).unwrap();
+        sent += drain(&mut pacer).len();
+        assert_eq!(sent, 40, "all overdue packets leave");
+        assert_eq!(pacer.poll_timeout(), None, "idle means idle");
+    }
+
+    #[test]
+    fn a_higher_estimate_paces_faster() {
+        let t0 = Instant::now();
+        let estimate = SendEstimate::new(100_000.0);
+        let mut pacer = MediaPacer::new(estimate.clone(), AUDIO);
+        for seq in 0..40 {
+            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
+        }
+        drain(&mut pacer);
+        estimate.set(10_000_000.0);
+        pacer.handle_timeout(t0 + Duration::from_millis(1)).unwrap();
+        assert!(
+            pacer.queued() > 30,
+            "the first millisecond was at the old rate"
+        );
+        pacer
+            .handle_timeout(t0 + Duration::from_millis(21))
+            .unwrap();
+        // 20 ms at 25 Mbit/s is 500 kbit: every packet.
+        assert_eq!(pacer.queued(), 0);
+    }
+
+    #[test]
+    fn the_wrapped_estimator_publishes_its_target() {
+        let estimate = SendEstimate::default();
+        let gcc = PublishedGcc::new(
+            EstimateBounds {
+                initial_bps: 500_000.0,
+                ..EstimateBounds::default()
+            },
+            estimate.clone(),
+        );
+        assert_eq!(estimate.bps(), 500_000);
+        assert_eq!(gcc.target_bitrate(), 500_000.0);
+    }
+
+    #[test]
+    fn a_lossy_feedback_lowers_the_published_estimate() {
+        use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+        let estimate = SendEstimate::default();
+        let mut gcc = PublishedGcc::new(EstimateBounds::default(), estimate.clone());
+        let t0 = Instant::now();
+        let mut id = 0u64;
+        for batch in 0..20u64 {
+            let now = t0 + Duration::from_millis(100 * batch);
+            let reports: Vec<PacketReport> = (0..20)
+                .map(|i| {
+                    id += 1;
+                    PacketReport {
+                        ssrc: 1,
+                        id,
+                        rtp_sequence_number: id as u16,
+                        is_twcc: true,
+                        twcc_sequence_number: id as u16,
+                        size: 1200,
+                        // Half of everything lost.
+                        arrived: i % 2 == 0,
+                        departure: now,
+                        arrival: (i % 2 == 0).then(|| Duration::from_millis(100 * batch + 20)),
+                        ecn: Ecn::default(),
+                    }
+                })
+                .collect();
+            gcc.on_reports(now + Duration::from_millis(30), &reports);
+        }
+        assert!(
+            (estimate.bps() as f64) < EstimateBounds::default().initial_bps / 2.0,
+            "{}",
+            estimate.bps()
+        );
+        assert_eq!(estimate.bps() as f64, gcc.target_bitrate().floor());
+    }
+
+    #[test]
+    fn the_slowest_connected_peer_sets_the_pace() {
+        let estimates = SendEstimates::default();
+        assert_eq!(estimates.slowest_bps(), None);
+        estimates.insert(PeerId(1), SendEstimate::new(900_000.0));
+        estimates.insert(PeerId(2), SendEstimate::new(300_000.0));
+        assert_eq!(estimates.slowest_bps(), Some(300_000));
+        assert_eq!(estimates.get(PeerId(1)), Some(900_000));
+        estimates.remove(PeerId(2));
+        assert_eq!(estimates.slowest_bps(), Some(900_000));
+    }
+}
