@@ -466,7 +466,7 @@ pub struct LadderBenchRow {
     pub kbit_out: f32,
     /// Pictures the rate control skipped, share.
     pub skipped: f32,
-    /// Scale + alpha-pack + encode per picture, ms (mean).
+    /// Scale (as the sender does) + alpha-pack + encode per picture, ms (mean).
     pub encode_ms: f32,
     /// Cores one such encoder keeps busy (`encode_ms` × fps / 1000).
     pub cores: f32,
@@ -531,13 +531,12 @@ pub fn bench_ladder(seconds: f32) -> Result<Vec<LadderBenchRow>, MediaError> {
                     let scaled = if (w, h) == (full_w, full_h) {
                         rgba.clone()
                     } else {
-                        let image = image::RgbaImage::from_raw(full_w, full_h, rgba.clone())
-                            .ok_or(MediaError::BufferLength {
+                        crate::net::send_rate::scale_rgba(rgba, full_w, full_h, w, h).ok_or(
+                            MediaError::BufferLength {
                                 expected: (full_w * full_h * 4) as usize,
                                 actual: rgba.len(),
-                            })?;
-                        image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle)
-                            .into_raw()
+                            },
+                        )?
                     };
                     pack_cutout_into(&scaled, w, h, ColorMatrix::Bt601, &mut packed)?;
                     let out = encoder.encode_i420(&packed, (t * 1000.0) as u64)?;

@@ -67,11 +67,11 @@ impl LadderConfig {
     pub fn new(max_video_bps: u32) -> Self {
         Self {
             max_video_bps,
-            min_video_bps: 60_000,
+            min_video_bps: 30_000,
             audio_reserve_bps: 48_000,
             headroom: 0.9,
-            down_bpp: 0.05,
-            up_bpp: 0.07,
+            down_bpp: 0.02,
+            up_bpp: 0.03,
             up_after: Duration::from_secs(2),
             hold: Duration::from_secs(4),
         }
@@ -187,8 +187,8 @@ impl Ladder {
 mod tests {
     use super::*;
 
-    /// 640x360 at 15 fps, the demo's default capture.
-    const FULL: f64 = 640.0 * 360.0 * 15.0;
+    /// 640x480 at 30 fps.
+    const FULL: f64 = 640.0 * 480.0 * 30.0;
 
     fn ladder() -> Ladder {
         Ladder::new(LadderConfig::new(600_000))
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(l.video_bps(None), 600_000);
         assert_eq!(l.video_bps(Some(5_000_000)), 600_000);
         assert_eq!(l.video_bps(Some(300_000)), 300_000 * 9 / 10 - 48_000);
-        assert_eq!(l.video_bps(Some(10_000)), 60_000);
+        assert_eq!(l.video_bps(Some(10_000)), 30_000);
     }
 
     #[test]
@@ -208,12 +208,12 @@ mod tests {
         let mut l = ladder();
         let t = Instant::now();
         assert_eq!(l.update(t, Some(700_000), FULL).rung, 0);
-        // 300 kbit/s: 222 kbit/s of video is 0.064 bpp on the best rung.
+        // 300 kbit/s: 222 kbit/s of video is 0.024 bpp on the best rung.
         assert_eq!(l.update(t, Some(300_000), FULL).rung, 0);
-        // 200 kbit/s: 132 kbit/s is 0.038 bpp there, 0.10 one rung down.
+        // 200 kbit/s: 132 kbit/s is 0.014 bpp there, 0.038 one rung down.
         assert_eq!(l.update(t, Some(200_000), FULL).rung, 1);
         let mut l = ladder();
-        // 110 kbit/s: the floor (60 kbit/s) fits only the lowest rung.
+        // 110 kbit/s: 51 kbit/s is 0.015 bpp on the middle rung, 0.044 below.
         assert_eq!(l.update(t, Some(110_000), FULL).rung, 2);
     }
 
@@ -236,8 +236,8 @@ mod tests {
     #[test]
     fn an_estimate_between_the_thresholds_keeps_the_rung_either_way() {
         let t = Instant::now();
-        // 270-280 kbit/s: 195-204 kbit/s of video is 0.056-0.059 bpp on the best
-        // rung: above the 0.05 that leaves it, below the 0.07 that takes it again.
+        // 270-280 kbit/s: 195-204 kbit/s of video is 0.021-0.022 bpp on the best
+        // rung: above the 0.02 that leaves it, below the 0.03 that takes it again.
         let mut from_top = ladder();
         from_top.update(t, Some(280_000), FULL);
         let mut from_below = ladder();
