@@ -69,7 +69,7 @@ pub fn scale_rgba(src: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Option<
         let line = &mut out[oy * ow * 4..(oy + 1) * ow * 4];
         for (px, &(x0, x1, fx)) in line.chunks_exact_mut(4).zip(&cols) {
             for c in 0..4 {
-                let lerp = |a: u8, b: u8, f: u32| (u32::from(a) * (256 - f) + u32::from(b) * f);
+                let lerp = |a: u8, b: u8, f: u32| u32::from(a) * (256 - f) + u32::from(b) * f;
                 let top = lerp(r0[x0 * 4 + c], r0[x1 * 4 + c], fx);
                 let bottom = lerp(r1[x0 * 4 + c], r1[x1 * 4 + c], fx);
                 px[c] = ((top * (256 - fy) + bottom * fy + (1 << 15)) >> 16) as u8;

@@ -135,11 +135,17 @@ impl SendEstimates {
 /// took the estimate down to its floor within 10 s (measured in the lossy-link
 /// namespace test); a congested drop-tail link loses far more.
 pub const LOSS_HALF_FROM: f64 = 0.2;
+/// The published estimate rises at most this factor a second (GCC's own
+/// multiplicative increase), so leaving the loss half for a delay half that kept
+/// growing meanwhile does not jump back over a link that just got slower.
+pub const PUBLISHED_GROWTH_PER_S: f64 = 1.08;
 
 /// rtc's Google Congestion Control, publishing each new target.
 pub struct PublishedGcc {
     gcc: Gcc,
     published: SendEstimate,
+    /// The last published estimate and when.
+    last: Option<(Instant, f64)>,
 }
 
 impl PublishedGcc {
@@ -147,40 +153,56 @@ impl PublishedGcc {
     pub fn new(bounds: EstimateBounds, published: SendEstimate) -> Self {
         let gcc = Gcc::new(bounds.initial_bps, bounds.min_bps, bounds.max_bps);
         published.set(gcc.target_bitrate());
-        Self { gcc, published }
+        Self {
+            gcc,
+            published,
+            last: None,
+        }
     }
 
     /// The estimate the app gets: GCC's target, or its delay half alone while the
-    /// smoothed loss is under [`LOSS_HALF_FROM`].
-    fn published_bps(&self) -> f64 {
+    /// smoothed loss is under [`LOSS_HALF_FROM`]; rising at most
+    /// [`PUBLISHED_GROWTH_PER_S`] (at least 60 kbit/s a second).
+    fn published_bps(&self, now: Instant) -> f64 {
         let loss = self.gcc.stats().packet_loss.unwrap_or(0.0);
-        if loss >= LOSS_HALF_FROM {
+        let wanted = if loss >= LOSS_HALF_FROM {
             self.gcc.target_bitrate()
         } else {
             self.gcc
                 .delay_based_bitrate()
                 .max(self.gcc.target_bitrate())
+        };
+        match self.last {
+            Some((at, last)) if wanted > last => {
+                let dt = now.saturating_duration_since(at).as_secs_f64();
+                let cap = (last * PUBLISHED_GROWTH_PER_S.powf(dt)).max(last + 60_000.0 * dt);
+                wanted.min(cap)
+            }
+            _ => wanted,
         }
     }
 
-    fn publish(&self) {
-        self.published.set(self.published_bps());
+    fn publish(&mut self, now: Instant) {
+        let bps = self.published_bps(now);
+        self.last = Some((now, bps));
+        self.published.set(bps);
     }
 }
 
 impl BandwidthEstimator for PublishedGcc {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         self.gcc.on_reports(now, reports);
-        self.publish();
+        self.publish(now);
     }
 
     fn target_bitrate(&self) -> f64 {
-        self.published_bps()
+        self.last
+            .map_or_else(|| self.gcc.target_bitrate(), |(_, bps)| bps)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.gcc.handle_timeout(now);
-        self.publish();
+        self.publish(now);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
