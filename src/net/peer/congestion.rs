@@ -588,7 +588,7 @@ mod tests {
                 .map(|i| {
                     id += 1;
                     // One in eight lost (12.5 %: over GCC's 10 %), steady delay.
-                    let arrived = id % 8 != 0;
+                    let arrived = !id.is_multiple_of(8);
                     PacketReport {
                         ssrc: 1,
                         id,
