@@ -507,6 +507,181 @@ pub fn bench_audio(remote_people: usize, seconds: f32) -> Result<AudioBenchRow, 
     })
 }
 
+/// One row of the send-ladder table: one rung at one bit rate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LadderBenchRow {
+    /// Index into `media::ladder::RUNGS`.
+    pub rung: usize,
+    /// Picture size sent (before alpha packing, which doubles the height).
+    pub width: u32,
+    /// Its height.
+    pub height: u32,
+    /// Pictures a second.
+    pub fps: f32,
+    /// Target video bit rate, kbit/s.
+    pub kbit: u32,
+    /// Target bits per pixel (the ladder's measure).
+    pub bpp: f32,
+    /// What the encoder produced, kbit/s.
+    pub kbit_out: f32,
+    /// Pictures the rate control skipped, share.
+    pub skipped: f32,
+    /// Scale (as the sender does) + alpha-pack + encode per picture, ms (mean).
+    pub encode_ms: f32,
+    /// Cores one such encoder keeps busy (`encode_ms` × fps / 1000).
+    pub cores: f32,
+    /// PSNR of what a viewer sees (the newest decoded picture, scaled back up to the
+    /// capture size) against every captured picture, inside the person, dB.
+    pub psnr_db: f32,
+}
+
+/// Encodes `seconds` of a moving textured cutout (640x480 at 30 fps, as captured)
+/// at every rung of the send ladder and several bit rates; decodes it and compares
+/// what a viewer sees with the capture, 30 times a second.
+pub fn bench_ladder(seconds: f32) -> Result<Vec<LadderBenchRow>, MediaError> {
+    use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
+    use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
+    use crate::media::ladder::{Ladder, RUNGS};
+    use crate::record::synthetic::SyntheticScene;
+
+    let (full_w, full_h, full_fps) = (640u32, 480u32, 30.0f32);
+    let scene = SyntheticScene::textured(full_w, full_h);
+    let captured = (seconds * full_fps).max(1.0) as u64;
+    let inputs: Vec<Vec<u8>> = (0..captured)
+        .map(|i| {
+            let mut rgba = scene.frame(i);
+            for (j, px) in rgba.chunks_exact_mut(4).enumerate() {
+                let (x, y) = ((j as u32 % full_w) as f32, (j as u32 / full_w) as f32);
+                let (dx, dy) = ((x - 320.0 - (i % 60) as f32) / 150.0, (y - 260.0) / 220.0);
+                if dx * dx + dy * dy > 1.0 {
+                    px.fill(0);
+                }
+            }
+            rgba
+        })
+        .collect();
+    let full_pixels = f64::from(full_w * full_h) * f64::from(full_fps);
+    let mut rows = Vec::new();
+    for (rung, r) in RUNGS.iter().enumerate() {
+        let w = ((full_w as f32 * r.scale).round() as u32) & !1;
+        let h = ((full_h as f32 * r.scale).round() as u32) & !1;
+        let fps = full_fps * r.fps_share;
+        for kbit in [150u32, 250, 400, 600, 1000] {
+            let config = H264Config {
+                fps,
+                bitrate_bps: kbit * 1000,
+                keyframe_interval: 60,
+                allow_frame_skip: true,
+                threads: 1,
+                ..H264Config::new(w, h * 2)
+            };
+            let mut encoder = H264Encoder::new(config)?;
+            let mut decoder = H264Decoder::new()?;
+            let mut packed = I420Frame::new(w, h * 2)?;
+            let (mut sent, mut skipped, mut bytes, mut encode_s) = (0u32, 0u32, 0usize, 0.0f64);
+            let mut shown: Option<Vec<u8>> = None;
+            let mut squared = 0.0f64;
+            let mut counted = 0u64;
+            let mut next_due = 0.0f32;
+            for (i, rgba) in inputs.iter().enumerate() {
+                let t = i as f32 / full_fps;
+                if t + 1e-4 >= next_due {
+                    next_due += 1.0 / fps;
+                    let t0 = Instant::now();
+                    let scaled = if (w, h) == (full_w, full_h) {
+                        rgba.clone()
+                    } else {
+                        crate::net::send_rate::scale_rgba(rgba, full_w, full_h, w, h).ok_or(
+                            MediaError::BufferLength {
+                                expected: (full_w * full_h * 4) as usize,
+                                actual: rgba.len(),
+                            },
+                        )?
+                    };
+                    pack_cutout_into(&scaled, w, h, ColorMatrix::Bt601, &mut packed)?;
+                    let out = encoder.encode_i420(&packed, (t * 1000.0) as u64)?;
+                    encode_s += t0.elapsed().as_secs_f64();
+                    if out.annex_b.is_empty() {
+                        skipped += 1;
+                    } else {
+                        sent += 1;
+                        bytes += out.annex_b.len();
+                        if let Some(frame) = decoder.decode(&out.annex_b)? {
+                            let cut = unpack_i420(&frame, ColorMatrix::Bt601)?;
+                            let image = image::RgbaImage::from_raw(cut.width, cut.height, cut.rgba)
+                                .ok_or(MediaError::BufferLength {
+                                    expected: 0,
+                                    actual: 0,
+                                })?;
+                            shown = Some(
+                                image::imageops::resize(
+                                    &image,
+                                    full_w,
+                                    full_h,
+                                    image::imageops::FilterType::Triangle,
+                                )
+                                .into_raw(),
+                            );
+                        }
+                    }
+                }
+                if let Some(view) = &shown {
+                    for (a, b) in rgba.chunks_exact(4).zip(view.chunks_exact(4)) {
+                        if a[3] == 255 {
+                            for c in 0..3 {
+                                let d = f64::from(a[c]) - f64::from(b[c]);
+                                squared += d * d;
+                            }
+                            counted += 3;
+                        }
+                    }
+                }
+            }
+            let mse = squared / counted.max(1) as f64;
+            let encoded = (sent + skipped).max(1);
+            let encode_ms = (encode_s * 1000.0 / f64::from(encoded)) as f32;
+            rows.push(LadderBenchRow {
+                rung,
+                width: w,
+                height: h,
+                fps,
+                kbit,
+                bpp: Ladder::bits_per_pixel(kbit * 1000, rung, full_pixels),
+                kbit_out: (bytes as f64 * 8.0 / 1000.0 / f64::from(seconds)) as f32,
+                skipped: skipped as f32 / encoded as f32,
+                encode_ms,
+                cores: encode_ms * fps / 1000.0,
+                psnr_db: (10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()) as f32,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The send-ladder rows as a table.
+pub fn ladder_table(rows: &[LadderBenchRow]) -> String {
+    let mut out = String::from(
+        "rung  size     fps  kbit   bpp    out kbit  skipped  encode ms  cores  PSNR dB\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:>4}  {:>3}x{:<3}  {:>3.0}  {:>4}  {:.3}  {:>8.0}  {:>6.0}%  {:>9.2}  {:>5.3}  {:>7.2}\n",
+            r.rung,
+            r.width,
+            r.height,
+            r.fps,
+            r.kbit,
+            r.bpp,
+            r.kbit_out,
+            r.skipped * 100.0,
+            r.encode_ms,
+            r.cores,
+            r.psnr_db
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +722,17 @@ mod tests {
             assert!((r.core_at_fps - r.frame.p50 * 15.0 / 1000.0).abs() < 1e-6);
         }
         assert!(participants_table(&rows).lines().count() == 4);
+    }
+
+    #[test]
+    fn the_ladder_bench_measures_every_rung_and_more_bits_look_better() {
+        let rows = bench_ladder(1.0).expect("bench");
+        assert_eq!(rows.len(), 15);
+        for rung in 0..3 {
+            let of: Vec<&LadderBenchRow> = rows.iter().filter(|r| r.rung == rung).collect();
+            assert!(of.iter().all(|r| r.psnr_db.is_finite() && r.psnr_db > 10.0));
+            assert!(of[4].psnr_db > of[0].psnr_db, "{of:?}");
+        }
     }
 
     #[test]

@@ -315,7 +315,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub models: Option<PathBuf>,
     /// Which measurements: all, or one of segmentation, edges, render, physics, encode,
-    /// audio, participants.
+    /// ladder, audio, participants.
     #[arg(long, default_value = "all")]
     pub only: String,
     /// Segmentation frames from this picture (stretched to each size, new camera
@@ -332,6 +332,9 @@ pub struct BenchArgs {
     /// Seconds per headless render run.
     #[arg(long, default_value_t = 6.0)]
     pub render_seconds: f32,
+    /// Seconds of video per send-ladder row (rung × bit rate).
+    #[arg(long, default_value_t = 6.0)]
+    pub ladder_seconds: f32,
 }
 
 /// Smallest scene side, in pixels.

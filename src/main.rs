@@ -137,13 +137,14 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         "render",
         "physics",
         "encode",
+        "ladder",
         "audio",
         "participants",
     ]
     .contains(&only)
     {
         bail!(
-            "--only must be all, segmentation, edges, render, physics, encode, audio or participants (got {only:?})"
+            "--only must be all, segmentation, edges, render, physics, encode, ladder, audio or participants (got {only:?})"
         );
     }
     let want = |what: &str| only == "all" || only == what;
@@ -280,6 +281,15 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
             r.packed_decode_ms_640x960
         );
         json.insert("encode".into(), serde_json::to_value(&r)?);
+    }
+    if want("ladder") {
+        let rows = bench::bench_ladder(args.ladder_seconds)?;
+        println!(
+            "\nSend ladder: a moving 640x480 cutout captured at 30 fps, {:.0} s per row:",
+            args.ladder_seconds
+        );
+        print!("{}", bench::ladder_table(&rows));
+        json.insert("ladder".into(), serde_json::to_value(&rows)?);
     }
     if want("audio") {
         let r = bench::bench_audio(4, args.audio_seconds)?;

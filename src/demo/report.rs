@@ -79,6 +79,9 @@ pub struct NetReport {
     pub keyframes_sent: u64,
     /// Sent video bit rate, kbit/s (per stream; every peer gets the same stream).
     pub video_kbit_s_sent: f64,
+    /// `world` messages handed to the data channels, kbit/s of JSON summed over
+    /// the peers (placements, outlines, game snapshots and events, pings).
+    pub world_kbit_s_sent: f64,
     /// Average H.264 encode time per picture (640x960 packed), ms.
     pub encode_ms: f64,
     /// Opus packets sent.
@@ -99,6 +102,9 @@ pub struct NetReport {
     pub audio: crate::net::bridge::AudioInUse,
     /// Connections started over (one never came up, or one that was up got lost).
     pub reconnects: u64,
+    /// Second by second: the slowest peer's send estimate, the video target, what
+    /// was sent, the ladder's rung and picture size.
+    pub send_series: Vec<crate::net::send_rate::SendSecond>,
 }
 
 /// The `recording` section of the report.
@@ -224,6 +230,9 @@ pub(super) fn net_report(
         video_kbit_s_sent: sent.video_bytes.load(Ordering::Relaxed) as f64 * 8.0
             / 1000.0
             / f64::from(elapsed.max(1e-3)),
+        world_kbit_s_sent: counters.world_bytes_sent.load(Ordering::Relaxed) as f64 * 8.0
+            / 1000.0
+            / f64::from(elapsed.max(1e-3)),
         encode_ms: encode_us as f64 / 1000.0 / (frames + skipped).max(1) as f64,
         audio_packets_sent: sent.audio_packets.load(Ordering::Relaxed),
         game_snapshots_received: remote.map_or(0, |r| r.snapshots_received),
@@ -239,6 +248,7 @@ pub(super) fn net_report(
         ],
         audio: link.bridge.shared().audio_in_use(),
         reconnects: counters.reconnects.load(Ordering::Relaxed),
+        send_series: shared.send_series(),
     };
     (peers, report)
 }

@@ -27,6 +27,14 @@ pub enum MediaError {
     /// The OpenH264 encoder or decoder reported an error.
     #[error("h264 codec error")]
     H264(#[from] openh264::Error),
+    /// OpenH264 refused a setting changed on a running encoder.
+    #[error("openh264 refused {option} (code {code})")]
+    H264Option {
+        /// Which setting.
+        option: &'static str,
+        /// OpenH264's return code.
+        code: i32,
+    },
     /// libopus reported an error.
     #[error("opus codec error")]
     Opus(#[from] opus::Error),

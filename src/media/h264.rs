@@ -454,6 +454,9 @@ pub struct H264Encoder {
     encoder: Encoder,
     config: H264Config,
     yuv: I420Frame,
+    /// Whether a picture went through (OpenH264 is initialised on the first one,
+    /// and only then takes options).
+    started: bool,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -468,6 +471,15 @@ impl H264Encoder {
     /// Creates an encoder. Unless `allow_frame_skip` is set, every input gives a picture.
     pub fn new(config: H264Config) -> Result<Self, MediaError> {
         config.validate()?;
+        Ok(Self {
+            encoder: Self::openh264(&config)?,
+            yuv: I420Frame::new(config.width, config.height)?,
+            config,
+            started: false,
+        })
+    }
+
+    fn openh264(config: &H264Config) -> Result<Encoder, MediaError> {
         let period = if config.keyframe_interval == 0 {
             IntraFramePeriod::auto()
         } else {
@@ -481,13 +493,46 @@ impl H264Encoder {
             .intra_frame_period(period)
             .num_threads(config.threads)
             .vui(config.matrix.vui());
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), enc_config)?;
-        let yuv = I420Frame::new(config.width, config.height)?;
-        Ok(Self {
-            encoder,
-            config,
-            yuv,
-        })
+        Ok(Encoder::with_api_config(
+            OpenH264API::from_source(),
+            enc_config,
+        )?)
+    }
+
+    /// Changes the target bit rate from the next picture on (no keyframe, no new
+    /// stream: OpenH264's rate control takes the new target).
+    pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), MediaError> {
+        if bitrate_bps == self.config.bitrate_bps {
+            return Ok(());
+        }
+        let raising = bitrate_bps > self.config.bitrate_bps;
+        self.config.bitrate_bps = bitrate_bps;
+        if !self.started {
+            // Not initialised yet: the new settings apply from the first picture.
+            self.encoder = Self::openh264(&self.config)?;
+            return Ok(());
+        }
+        // The ceiling first when raising, last when lowering, so the target never
+        // sits above it.
+        let bps = i32::try_from(bitrate_bps).unwrap_or(i32::MAX);
+        let options: [i32; 2] = if raising {
+            [openh264_option::MAX_BITRATE, openh264_option::BITRATE]
+        } else {
+            [openh264_option::BITRATE, openh264_option::MAX_BITRATE]
+        };
+        for option in options {
+            for layer in [
+                openh264_option::SPATIAL_LAYER_ALL,
+                openh264_option::SPATIAL_LAYER_0,
+            ] {
+                if option == openh264_option::BITRATE && layer == openh264_option::SPATIAL_LAYER_0 {
+                    // The whole-stream target is shared out over the layers.
+                    continue;
+                }
+                openh264_option::set_bitrate(&mut self.encoder, option, layer, bps)?;
+            }
+        }
+        Ok(())
     }
 
     /// The settings this encoder was made with.
@@ -542,11 +587,72 @@ impl H264Encoder {
                 reason: "differs from the encoder's configured size",
             });
         }
+        self.started = true;
         encode_with(&mut self.encoder, frame, pts_ms)
     }
 
     fn encode_buffered(&mut self, pts_ms: u64) -> Result<EncodedFrame, MediaError> {
+        self.started = true;
         encode_with(&mut self.encoder, &self.yuv, pts_ms)
+    }
+}
+
+/// OpenH264's bit-rate options, which the `openh264` crate does not wrap
+/// (values from `codec_app_def.h`, as in `openh264-sys2`).
+mod openh264_option {
+    use std::ffi::c_int;
+
+    use openh264::encoder::Encoder;
+
+    use super::MediaError;
+
+    /// `ENCODER_OPTION_BITRATE`: the target.
+    pub(super) const BITRATE: c_int = 5;
+    /// `ENCODER_OPTION_MAX_BITRATE`: the ceiling.
+    pub(super) const MAX_BITRATE: c_int = 6;
+    /// `SPATIAL_LAYER_0`.
+    pub(super) const SPATIAL_LAYER_0: c_int = 0;
+    /// `SPATIAL_LAYER_ALL`.
+    pub(super) const SPATIAL_LAYER_ALL: c_int = 4;
+
+    /// `SBitrateInfo`.
+    #[repr(C)]
+    struct BitrateInfo {
+        layer: c_int,
+        bitrate: c_int,
+    }
+
+    /// Sets bit-rate `option` of `layer` on an initialised encoder.
+    #[allow(
+        unsafe_code,
+        reason = "the openh264 crate has no safe setter for the bit rate"
+    )]
+    pub(super) fn set_bitrate(
+        encoder: &mut Encoder,
+        option: c_int,
+        layer: c_int,
+        bitrate: c_int,
+    ) -> Result<(), MediaError> {
+        let mut info = BitrateInfo { layer, bitrate };
+        // SAFETY: `option` is ENCODER_OPTION_BITRATE or ENCODER_OPTION_MAX_BITRATE,
+        // for which OpenH264's SetOption reads exactly one `SBitrateInfo` (two
+        // ints, the layout above) through the pointer and keeps nothing; `info`
+        // outlives the call. The encoder is initialised (a picture went through),
+        // and neither option changes anything the crate relies on (size, format,
+        // threads): the rate control reads the new target on the next picture.
+        let code = unsafe {
+            encoder
+                .raw_api()
+                .set_option(option, std::ptr::addr_of_mut!(info).cast())
+        };
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(MediaError::H264Option {
+                option: "the bit rate",
+                code,
+            })
+        }
     }
 }
 
@@ -668,6 +774,87 @@ mod tests {
                 .fill_from(&bgra[..100], PixelFormat::Bgra8, stride, ColorMatrix::Bt709)
                 .is_err()
         );
+    }
+
+    /// A moving noisy picture, so the rate control has something to spend bits on.
+    fn busy_rgb(width: u32, height: u32, frame: u32) -> Vec<u8> {
+        let mut state = 0x9e37_79b9u32.wrapping_mul(frame + 1);
+        let mut rgb = gradient_rgb(width, height, frame * 3);
+        for v in &mut rgb {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *v = v.wrapping_add((state % 12) as u8);
+        }
+        rgb
+    }
+
+    fn bytes_over(enc: &mut H264Encoder, frames: std::ops::Range<u32>) -> usize {
+        let (w, h) = (enc.config().width, enc.config().height);
+        frames
+            .map(|i| {
+                let rgb = busy_rgb(w, h, i);
+                let pts = u64::from(i) * 1000 / 15;
+                enc.encode_rgb(&rgb, pts).expect("encode").annex_b.len()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_new_bit_rate_takes_effect_without_a_keyframe() {
+        let config = H264Config {
+            fps: 15.0,
+            bitrate_bps: 800_000,
+            keyframe_interval: 0,
+            ..H264Config::new(320, 240)
+        };
+        // The same pictures through one encoder that keeps 800 kbit/s and one that
+        // is lowered to 150 kbit/s after 3 s and raised again after 5 s.
+        let mut kept = H264Encoder::new(config.clone()).expect("encoder");
+        let mut changed = H264Encoder::new(config).expect("encoder");
+        let window =
+            |kept: &mut H264Encoder, changed: &mut H264Encoder, range: std::ops::Range<u32>| {
+                (bytes_over(kept, range.clone()), bytes_over(changed, range))
+            };
+        window(&mut kept, &mut changed, 0..45);
+        changed.set_bitrate(150_000).expect("lower");
+        window(&mut kept, &mut changed, 45..60);
+        let (high, low) = window(&mut kept, &mut changed, 60..75);
+        assert!(
+            (low as f64) < high as f64 * 0.6,
+            "1 s at 800 kbit/s: {high} B, at 150 kbit/s: {low} B"
+        );
+        let (w, h) = (changed.config().width, changed.config().height);
+        let next = changed
+            .encode_rgb(&busy_rgb(w, h, 75), 5000)
+            .expect("encode");
+        assert!(!next.is_keyframe, "no keyframe for a new rate");
+        changed.set_bitrate(800_000).expect("raise");
+        kept.encode_rgb(&busy_rgb(w, h, 75), 5000).expect("encode");
+        window(&mut kept, &mut changed, 76..91);
+        let (high, again) = window(&mut kept, &mut changed, 91..106);
+        assert!(
+            again as f64 > high as f64 * 0.75,
+            "raised again: {again} B against {high} B"
+        );
+    }
+
+    #[test]
+    fn the_decoder_follows_a_new_picture_size_mid_stream() {
+        let mut dec = H264Decoder::new().expect("decoder");
+        for (w, h) in [(320, 240), (160, 120), (320, 240)] {
+            let mut enc = H264Encoder::new(H264Config::new(w, h)).expect("encoder");
+            let mut sizes = Vec::new();
+            for i in 0..3 {
+                let frame = enc
+                    .encode_rgb(&gradient_rgb(w, h, i), u64::from(i) * 66)
+                    .expect("encode");
+                if let Some(pic) = dec.decode(&frame.annex_b).expect("decode") {
+                    sizes.push((pic.width, pic.height));
+                }
+            }
+            assert_eq!(sizes, vec![(w, h); 3]);
+        }
     }
 
     #[test]

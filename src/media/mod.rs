@@ -7,6 +7,8 @@
 //!   [`I420Frame`]s (and RGB/RGBA).
 //! - [`alpha_pack`]: a `w`x`h` RGBA cutout ⇄ a `w`x`2h` I420 frame (colour on top,
 //!   alpha as limited-range luma below). Used by the network video track.
+//! - [`ladder`]: the send-quality ladder (send estimate → video bit rate, picture
+//!   size and frame rate), pure.
 //! - [`opus`]: 48 kHz Opus in 20 ms frames, and a framer for arbitrary chunks.
 //! - [`audio`]: tone / speech-like / beep sources, [`Mixer`], Goertzel detector.
 //! - [`voice`]: the room's voices placed in stereo, voice activity, L/R meter.
@@ -28,6 +30,7 @@ pub mod audio_device;
 pub mod device_keeper;
 pub mod error;
 pub mod h264;
+pub mod ladder;
 pub mod opus;
 pub mod voice;
 

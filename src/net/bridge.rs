@@ -55,12 +55,14 @@ use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, Rece
 use super::playout::Playout;
 use super::probe::{PROBE_STEP, ProbeMask};
 use super::protocol::{PeerId, PeerToPeer};
+use super::send_rate::{SendSecond, SendSeries, rung_size, scaled_cutout};
 use super::stats::{LinkReport, PeerStats, tone_for_name};
 use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
+use crate::media::ladder::{Ladder, LadderConfig, SendPlan};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use crate::media::voice::mixer::{VoiceBus, now_unix_us};
 use crate::segment::Cutout;
@@ -77,7 +79,9 @@ pub const DECODE_IN_CAPACITY: usize = 8;
 /// app's `drain_cutouts`. Full: the oldest is dropped (latest wins).
 pub const DECODED_CUTOUT_CAPACITY: usize = 2;
 /// A mask probe goes with every this many sent pictures.
-pub const PROBE_EVERY_FRAMES: u64 = 10;
+pub const PROBE_EVERY_FRAMES: u64 = 20;
+/// No mask probes while the slowest peer's send estimate is under this.
+pub const PROBE_MIN_ESTIMATE_BPS: u64 = 500_000;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
 /// How often a decode thread looks whether the display took its last picture while
@@ -88,6 +92,10 @@ pub const EXPECTED_AUDIO_LOSS_PERCENT: u8 = 10;
 /// At most this many missing 20 ms voice frames are rebuilt; a longer gap (the
 /// sender muted, or an outage) is left silent.
 pub const MAX_REBUILT_AUDIO_FRAMES: usize = 5;
+/// What 50 Opus packets a second cost on the wire beyond their payload (RTP,
+/// SRTP tag, header extensions, UDP, IPv4): kept out of the video's share of the
+/// send estimate with the Opus rate itself.
+pub const AUDIO_PACKET_OVERHEAD_BPS: u32 = 24_000;
 
 /// Voice frames missing between two packets with RTP timestamps `last` and `now`
 /// (48 kHz, 20 ms frames): 0 for a packet in sequence, a duplicate or a late one,
@@ -267,6 +275,8 @@ pub struct Shared {
     audio: Mutex<AudioInUse>,
     /// Device changes for the screen, oldest first; at most [`AUDIO_NOTICE_CAPACITY`].
     notices: Mutex<std::collections::VecDeque<DeviceNotice>>,
+    /// What the encoder sent each second, with the estimate it fitted.
+    send_series: Mutex<SendSeries>,
 }
 
 /// How often `samespace-media-rx` lets go of the Opus decoders of peers that left.
@@ -283,6 +293,14 @@ impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
     pub(super) fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the encoder sent each second (estimate, target, rung), oldest first.
+    pub fn send_series(&self) -> Vec<SendSecond> {
+        self.send_series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seconds()
     }
 
     /// `peer`'s link figures as of `now` (`None` for a peer never seen).
@@ -526,9 +544,10 @@ impl NetBridge {
             .playout_status(peer.0, now_unix_us())
             .filter(|s| s.stamped);
         let steer = lip.shown(
+            Instant::now(),
             video_delay.as_micros() as i64,
             status.and_then(|s| s.playing_delay_us),
-            status.and_then(|s| s.need_us),
+            status.and_then(|s| s.recent_need_us),
         );
         mixer.set_sync_floor(peer.0, Some(steer.audio_floor_us));
         drop(mixer);
@@ -659,9 +678,10 @@ impl EncodeLoop {
         let start = Instant::now();
         let mut encoder: Option<(H264Encoder, I420Frame)> = None;
         let mut sent = 0u64;
-        // Pacing: at most `video_fps` pictures a second (a 10 % early margin absorbs
-        // capture jitter).
-        let min_interval = Duration::from_secs_f32(0.9 / self.config.video_fps.max(1.0));
+        let mut ladder = Ladder::new(LadderConfig {
+            audio_reserve_bps: self.config.audio_bitrate_bps + AUDIO_PACKET_OVERHEAD_BPS,
+            ..LadderConfig::new(self.config.video_bitrate_bps)
+        });
         let mut last_capture: Option<Instant> = None;
         while !self.stop.load(Ordering::Relaxed) {
             let cutout = match self.cutouts.recv_timeout(POLL) {
@@ -669,20 +689,49 @@ impl EncodeLoop {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            // The estimate is of what the RTP streams may send next to everything
+            // else on the path (the data channels' game state and placements
+            // included: they are in the queue the estimate reacts to), so the
+            // video takes it as it is.
+            let estimate = self.net.counters().send_estimates.slowest_bps();
+            let full_pixels = f64::from(cutout.width)
+                * f64::from(cutout.height)
+                * f64::from(self.config.video_fps);
+            let plan = ladder.update(Instant::now(), estimate, full_pixels);
+            // Pacing: at most the rung's share of `video_fps` pictures a second (a
+            // 10 % early margin absorbs capture jitter).
+            let fps = self.fps(plan);
+            let min_interval = Duration::from_secs_f32(0.9 / fps);
             if last_capture
                 .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
             {
                 continue;
             }
             last_capture = Some(cutout.captured_at);
-            match self.encode(&cutout, &mut encoder, start) {
-                Ok(true) => {
+            let size = rung_size(cutout.width, cutout.height, plan.rung());
+            let scaled = scaled_cutout(&cutout, size.0, size.1);
+            let picture = scaled.as_ref().unwrap_or(&cutout);
+            let result = self.encode(picture, &mut encoder, start, plan);
+            let bytes = *result.as_ref().unwrap_or(&0);
+            self.shared
+                .send_series
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(
+                    unix_micros(Instant::now()) / 1000,
+                    plan,
+                    estimate,
+                    bytes,
+                    size,
+                );
+            match result {
+                Ok(0) => {}
+                Ok(_) => {
                     sent += 1;
                     if sent % PROBE_EVERY_FRAMES == 1 {
-                        self.send_probe(&cutout);
+                        self.send_probe(picture);
                     }
                 }
-                Ok(false) => {}
                 Err(e) => {
                     warn!(error = %e, "cannot encode the local cutout; resetting the encoder");
                     encoder = None;
@@ -692,32 +741,55 @@ impl EncodeLoop {
         debug!("encode thread stopped");
     }
 
-    /// Encodes and sends one cutout; `Ok(false)` when the rate control skipped it.
+    /// The frame rate of `plan`'s rung.
+    fn fps(&self, plan: SendPlan) -> f32 {
+        (self.config.video_fps * plan.rung().fps_share).max(1.0)
+    }
+
+    /// Encodes and sends one cutout at `plan`'s rate; the bytes sent, 0 when the
+    /// rate control skipped it. A new picture size (another rung) starts a new
+    /// encoder and so a keyframe with the new size; the bit rate alone changes in
+    /// place.
     fn encode(
         &self,
         cutout: &Cutout,
         encoder: &mut Option<(H264Encoder, I420Frame)>,
         start: Instant,
-    ) -> NetResult<bool> {
+        plan: SendPlan,
+    ) -> NetResult<usize> {
         let (w, h) = (cutout.width, cutout.height);
-        let fits =
-            matches!(encoder, Some((e, _)) if e.config().width == w && e.config().height == h * 2);
+        let fps = self.fps(plan);
+        let fits = matches!(encoder, Some((e, _)) if e.config().width == w
+            && e.config().height == h * 2
+            && e.config().fps == fps);
         if !fits {
             let config = H264Config {
-                fps: self.config.video_fps,
-                bitrate_bps: self.config.video_bitrate_bps,
+                fps,
+                bitrate_bps: plan.video_bps,
                 keyframe_interval: self.config.keyframe_interval,
                 allow_frame_skip: true,
                 threads: 1,
                 ..H264Config::new(w, h * 2)
             };
-            info!(width = w, height = h * 2, "video encoder (packed cutout)");
+            info!(
+                width = w,
+                height = h * 2,
+                fps,
+                kbit = plan.video_bps / 1000,
+                rung = plan.rung,
+                "video encoder (packed cutout)"
+            );
             *encoder = Some((H264Encoder::new(config)?, I420Frame::new(w, h * 2)?));
             self.keyframe.store(true, Ordering::Relaxed);
         }
         let Some((enc, frame)) = encoder.as_mut() else {
-            return Ok(false);
+            return Ok(0);
         };
+        let current = enc.config().bitrate_bps;
+        if current.abs_diff(plan.video_bps) > current / 50 {
+            debug!(kbit = plan.video_bps / 1000, "video bit rate");
+            enc.set_bitrate(plan.video_bps)?;
+        }
         pack_cutout_into(&cutout.rgba, w, h, ColorMatrix::Bt601, frame)?;
         if self.keyframe.swap(false, Ordering::Relaxed) {
             enc.force_keyframe();
@@ -734,7 +806,7 @@ impl EncodeLoop {
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
         if out.annex_b.is_empty() {
             counters.video_skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(false);
+            return Ok(0);
         }
         counters.video_frames.fetch_add(1, Ordering::Relaxed);
         counters
@@ -744,15 +816,27 @@ impl EncodeLoop {
             counters.keyframes.fetch_add(1, Ordering::Relaxed);
         }
         trace!(bytes = out.annex_b.len(), key = out.is_keyframe, "encoded");
+        let bytes = out.annex_b.len();
         self.net.send(NetCommand::Video(EncodedMedia {
             data: Bytes::from(out.annex_b),
-            duration: Duration::from_secs_f32(1.0 / self.config.video_fps.max(1.0)),
+            duration: Duration::from_secs_f32(1.0 / fps),
             captured_at: cutout.captured_at,
         }))?;
-        Ok(true)
+        Ok(bytes)
     }
 
     fn send_probe(&self, cutout: &Cutout) {
+        // A probe is ~5 kB of diagnostics on the reliable channel: not on a slow
+        // link, where it would stand in the queue in front of the pictures.
+        if self
+            .net
+            .counters()
+            .send_estimates
+            .slowest_bps()
+            .is_some_and(|bps| bps < PROBE_MIN_ESTIMATE_BPS)
+        {
+            return;
+        }
         let Some(probe) = ProbeMask::sample(&cutout.mask, cutout.width, cutout.height, PROBE_STEP)
         else {
             return;
@@ -1114,6 +1198,7 @@ impl ReceiveLoop {
         let rebuilt = (missing * FRAME_SAMPLES).min(pcm.len());
         self.shared.with_peer(peer, |s| {
             s.touch(packet.received_at);
+            s.audio_arrived(packet.received_at);
             s.audio_bytes += packet.data.len() as u64;
             s.audio_ms += (pcm.len() - rebuilt) as f64 * 1000.0 / rate;
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;

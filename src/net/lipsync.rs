@@ -16,8 +16,10 @@
 //!   pictures plus [`AUDIO_LEAD_US`] (the middle of the accepted −40…+60 ms);
 //! - the voice never plays earlier than its own jitter needs: where that need is
 //!   later than the pictures (plus the lead), the pictures are held back by as
-//!   much, the hold closing [`HOLD_GAIN`] of the difference per shown picture and
-//!   letting go the same way once the pictures are the later stream again.
+//!   much, the hold closing the difference at [`HOLD_RATE_PER_S`] and letting go
+//!   at [`LET_GO_RATE_PER_S`] once the pictures are the later stream again. The
+//!   need is the voice's recent one (2 s of packets): a burst of late audio holds
+//!   the pictures briefly, if at all.
 
 use std::collections::VecDeque;
 
@@ -30,9 +32,14 @@ pub const VIDEO_WINDOW: usize = 30;
 pub const AUDIO_LEAD_US: i64 = 10_000;
 /// Offsets kept for the median (beyond, the oldest go).
 pub const OFFSET_HISTORY: usize = 4096;
-/// Share of the difference between the voice's need and the pictures' delay that
-/// the pictures' hold closes per shown picture (about 2 s to settle at 15 fps).
-pub const HOLD_GAIN: f64 = 0.03;
+/// Rate (per second) at which the pictures' hold closes the difference between
+/// the voice's recent need and the pictures' delay while it grows: about 3 s to
+/// come most of the way, whatever the frame rate (a per-picture gain took 4.4 s
+/// at the send ladder's 7.5 fps).
+pub const HOLD_RATE_PER_S: f64 = 0.3;
+/// Rate at which the hold lets go once the pictures are the later stream again:
+/// quickly, so a burst of late audio does not keep the pictures late.
+pub const LET_GO_RATE_PER_S: f64 = 2.0;
 /// The most the pictures are held for the voice.
 pub const MAX_VIDEO_HOLD_US: i64 = 400_000;
 
@@ -51,6 +58,7 @@ pub struct LipSync {
     recent_video_us: VecDeque<i64>,
     offsets_ms: VecDeque<f32>,
     video_hold_us: f64,
+    last_shown: Option<std::time::Instant>,
 }
 
 impl LipSync {
@@ -60,6 +68,7 @@ impl LipSync {
     /// (`None`: unknown, or a voice that cannot be synchronised).
     pub fn shown(
         &mut self,
+        now: std::time::Instant,
         video_delay_us: i64,
         audio_delay_us: Option<i64>,
         audio_need_us: Option<i64>,
@@ -79,9 +88,18 @@ impl LipSync {
         recent.sort_unstable();
         let video = recent[recent.len() / 2];
         let behind = audio_need_us.map_or(0, |need| need - AUDIO_LEAD_US - video);
+        let dt = self.last_shown.map_or(0.0, |at| {
+            now.saturating_duration_since(at).as_secs_f64().min(0.5)
+        });
+        self.last_shown = Some(now);
+        let rate = if behind > 0 {
+            HOLD_RATE_PER_S
+        } else {
+            LET_GO_RATE_PER_S
+        };
+        let gain = 1.0 - (-rate * dt).exp();
         self.video_hold_us = if behind > 0 || self.video_hold_us > 0.0 {
-            // Lets go no faster than it holds, and never below zero.
-            (self.video_hold_us + HOLD_GAIN * behind as f64).clamp(0.0, MAX_VIDEO_HOLD_US as f64)
+            (self.video_hold_us + gain * behind as f64).clamp(0.0, MAX_VIDEO_HOLD_US as f64)
         } else {
             0.0
         };
@@ -107,15 +125,28 @@ impl LipSync {
 mod tests {
     use super::*;
 
+    /// The next shown picture's instant in this test: one every 66.7 ms (15 fps).
+    fn tick() -> std::time::Instant {
+        thread_local! {
+            static CLOCK: std::cell::Cell<(std::time::Instant, u64)> =
+                std::cell::Cell::new((std::time::Instant::now(), 0));
+        }
+        CLOCK.with(|clock| {
+            let (t0, n) = clock.get();
+            clock.set((t0, n + 1));
+            t0 + std::time::Duration::from_micros(n * 66_667)
+        })
+    }
+
     #[test]
     fn the_offset_is_audio_minus_video_and_its_median_is_reported() {
         let mut sync = LipSync::default();
         assert_eq!(sync.av_offset_ms(), None);
         // Audio played 300 ms after capture, pictures 100 ms: audio 200 ms late.
-        sync.shown(100_000, Some(300_000), None);
-        sync.shown(120_000, Some(300_000), None);
-        sync.shown(90_000, None, None);
-        sync.shown(100_000, Some(60_000), None);
+        sync.shown(tick(), 100_000, Some(300_000), None);
+        sync.shown(tick(), 120_000, Some(300_000), None);
+        sync.shown(tick(), 90_000, None, None);
+        sync.shown(tick(), 100_000, Some(60_000), None);
         assert_eq!(sync.measured(), 3);
         assert_eq!(sync.av_offset_ms(), Some(180.0));
     }
@@ -123,19 +154,19 @@ mod tests {
     #[test]
     fn the_voice_is_held_to_the_median_picture_delay_plus_the_lead() {
         let mut sync = LipSync::default();
-        let mut steer = sync.shown(0, None, None);
+        let mut steer = sync.shown(tick(), 0, None, None);
         // Pictures at 200 ms, one in five late by a render hiccup; the voice could
         // play after 60 ms.
         for i in 0..60 {
             let video = if i % 5 == 0 { 280_000 } else { 200_000 };
-            steer = sync.shown(video, None, Some(60_000));
+            steer = sync.shown(tick(), video, None, Some(60_000));
         }
         assert_eq!(steer.audio_floor_us, 200_000 + AUDIO_LEAD_US);
         assert_eq!(steer.video_hold_us, 0, "the pictures are the later stream");
         // The pictures' delay grows (a repair raised their playout): the voice follows
         // within a window.
         for _ in 0..VIDEO_WINDOW / 2 + 1 {
-            steer = sync.shown(400_000, None, Some(60_000));
+            steer = sync.shown(tick(), 400_000, None, Some(60_000));
         }
         assert_eq!(steer.audio_floor_us, 400_000 + AUDIO_LEAD_US);
     }
@@ -151,7 +182,7 @@ mod tests {
             let video = natural + hold;
             let audio = floor.max(need);
             offsets.push(audio - video);
-            let steer = sync.shown(video, Some(audio), Some(need));
+            let steer = sync.shown(tick(), video, Some(audio), Some(need));
             (hold, floor) = (steer.video_hold_us, steer.audio_floor_us);
         }
         offsets
@@ -169,7 +200,9 @@ mod tests {
             "in sync after 20 s: {:?}",
             &last[..5]
         );
-        let hold = sync.shown(240_000, None, Some(250_000)).video_hold_us;
+        let hold = sync
+            .shown(tick(), 240_000, None, Some(250_000))
+            .video_hold_us;
         assert!((120_000..=160_000).contains(&hold), "{hold}");
         // The voice's need falls back (the jitter is gone): the pictures let go.
         let offsets = settle(&mut sync, 600, 100_000, 40_000);
@@ -178,17 +211,21 @@ mod tests {
             "{}",
             offsets[599]
         );
-        assert_eq!(sync.shown(100_000, None, Some(40_000)).video_hold_us, 0);
+        assert_eq!(
+            sync.shown(tick(), 100_000, None, Some(40_000))
+                .video_hold_us,
+            0
+        );
     }
 
     #[test]
     fn offsets_are_bounded_and_the_newest_kept() {
         let mut sync = LipSync::default();
         for _ in 0..OFFSET_HISTORY {
-            sync.shown(0, Some(500_000), None);
+            sync.shown(tick(), 0, Some(500_000), None);
         }
         for _ in 0..OFFSET_HISTORY / 2 + 1 {
-            sync.shown(0, Some(10_000), None);
+            sync.shown(tick(), 0, Some(10_000), None);
         }
         assert_eq!(sync.measured(), OFFSET_HISTORY);
         assert_eq!(sync.av_offset_ms(), Some(10.0));

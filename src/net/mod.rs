@@ -16,6 +16,8 @@
 //! - [`playout`]: sans-IO pacing of decoded pictures behind an adaptive delay.
 //! - [`lipsync`]: the A/V offset of a remote person where their pictures are shown,
 //!   and the delay their voice is held to.
+//! - [`send_rate`]: the cutout scaled to the send ladder's rung, and the
+//!   per-second send record (pure).
 //! - [`probe`], [`stats`]: pure measurement helpers (alpha IoU probes, tone
 //!   detection, latency percentiles).
 //!
@@ -34,5 +36,6 @@ pub mod playout;
 pub mod plugin;
 pub mod probe;
 pub mod protocol;
+pub mod send_rate;
 pub mod signaling;
 pub mod stats;

@@ -9,10 +9,14 @@
 //! - each picture's *transit* is its arrival wall time minus its capture wall time
 //!   (the sender's clock: any constant offset between machines cancels out below);
 //! - the *extra* delay of a picture is its transit minus the smallest transit of
-//!   the last [`WINDOW`] pictures;
+//!   the last [`WINDOW`] pictures of the last [`WINDOW_TIME`];
 //! - the target delay is the [`QUANTILE`] of the recent extras of pictures that
-//!   waited for a repair (the others count as zero: smoothing the sender's own CPU
-//!   jitter would only add latency), at most `max_delay`;
+//!   waited for a repair, each counted at most as long as it waited (the others
+//!   count as zero: smoothing the sender's own CPU jitter would only add latency),
+//!   at most `max_delay`. Without that bound a picture repaired while a queue stood
+//!   on the path counted the queue's delay too, and after the queue drained the
+//!   target kept it for the whole window (seen on a link that slowed to 300
+//!   kbit/s: glass-to-glass over 400 ms for 10 s after the sender had adapted);
 //! - a picture is released when it has been late by the target: at
 //!   `arrival - extra + target`. On a clean link the extras, and so the added
 //!   delay, are a few milliseconds; under loss the target grows to cover the
@@ -39,6 +43,10 @@ use std::time::{Duration, Instant};
 
 /// Pictures whose transit informs the target (10 s at 15 fps).
 pub const WINDOW: usize = 150;
+/// Pictures older than this no longer inform the target, so a burst of repairs
+/// (a link that just slowed down) is forgotten within seconds, not after
+/// [`WINDOW`] more pictures (20 s at the send ladder's 7.5 fps).
+pub const WINDOW_TIME: Duration = Duration::from_secs(4);
 /// Share of recent pictures that should arrive before their playout time.
 pub const QUANTILE: f64 = 0.95;
 /// Pictures held at most.
@@ -51,8 +59,8 @@ pub const DISPLAY_SLACK: Duration = Duration::from_millis(150);
 pub struct Playout<T> {
     max_delay: Duration,
     queue: VecDeque<(Instant, T)>,
-    /// Recent transits, each with whether that picture waited for a repair.
-    transits_us: VecDeque<(i64, bool)>,
+    /// Recent pictures: arrival, transit, and how long each waited for a repair.
+    transits_us: VecDeque<(Instant, i64, Duration)>,
     target: Duration,
     /// Added to the target (lip sync).
     hold: Duration,
@@ -98,21 +106,24 @@ impl<T> Playout<T> {
         let due = match captured_unix_us {
             Some(captured) => {
                 let transit = arrived_unix_us as i64 - captured as i64;
-                if self.transits_us.len() >= WINDOW {
+                self.transits_us.push_back((arrived, transit, repair_wait));
+                while self.transits_us.len() > WINDOW
+                    || self.transits_us.front().is_some_and(|&(at, _, _)| {
+                        arrived.saturating_duration_since(at) > WINDOW_TIME
+                    })
+                {
                     self.transits_us.pop_front();
                 }
-                self.transits_us
-                    .push_back((transit, !repair_wait.is_zero()));
                 let base = self
                     .transits_us
                     .iter()
-                    .map(|(t, _)| *t)
+                    .map(|&(_, t, _)| t)
                     .min()
                     .unwrap_or(transit);
                 let mut extras: Vec<i64> = self
                     .transits_us
                     .iter()
-                    .map(|&(t, repaired)| if repaired { t - base } else { 0 })
+                    .map(|&(_, t, wait)| (t - base).min(wait.as_micros() as i64))
                     .collect();
                 extras.sort_unstable();
                 let rank = ((extras.len() - 1) as f64 * QUANTILE).round() as usize;
@@ -258,6 +269,23 @@ mod tests {
         // Without pacing, the release would come in bursts: 4 pictures at once.
         let raw_gap = 220 + 66;
         assert!(max_gap_ms(settled) < raw_gap / 2);
+    }
+
+    #[test]
+    fn a_burst_of_repairs_is_forgotten_within_the_window_time() {
+        // Pictures 10-20 (two thirds of a second) wait up to 600 ms for repairs
+        // (a link that just slowed down), then the stream runs clean for 6 s.
+        let delay = |i: u64| {
+            if (10..20).contains(&i) {
+                100 + 60 * (20 - i)
+            } else {
+                100
+            }
+        };
+        let (_, target) = run(20, true, delay);
+        assert!(target >= Duration::from_millis(300), "{target:?}");
+        let (_, target) = run(20 + 90, true, delay);
+        assert_eq!(target, Duration::ZERO, "6 s later");
     }
 
     #[test]

@@ -280,10 +280,12 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                 rtt,
                 video_repair,
                 candidate_pair,
+                send_estimate_kbit,
                 ..
             } => {
                 let mut stats = link.bridge.shared().stats();
                 if let Some(s) = stats.get_mut(&peer) {
+                    s.send_estimate_kbit = send_estimate_kbit;
                     if let Some(rtt) = rtt {
                         s.rtt_ms = Some(rtt.as_secs_f32() * 1000.0);
                     }

@@ -491,9 +491,25 @@ pub struct WirePlacement {
     pub z: i32,
     /// Mirrored horizontally (selfie view).
     pub mirrored: bool,
+    /// Width in pixels of the picture `scale` is per pixel of (the sender's cutout
+    /// as captured). The sender may send smaller pictures when its link is slow; a
+    /// receiver shows a picture `w` wide at `scale * frame_width / w`, so the person
+    /// keeps their size. Absent: the pictures as received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_width: Option<u32>,
 }
 
 impl WirePlacement {
+    /// World units per pixel of a received picture `shown_width` pixels wide.
+    pub fn scale_for_width(&self, shown_width: u32) -> f32 {
+        match self.frame_width {
+            Some(frame) if frame > 0 && shown_width > 0 => {
+                self.scale * frame as f32 / shown_width as f32
+            }
+            _ => self.scale,
+        }
+    }
+
     /// Whether its numbers are finite and modest (a placement from the network is
     /// used only then).
     pub fn is_sane(&self) -> bool {
@@ -521,7 +537,8 @@ pub enum PeerToPeer {
         /// Where and how big the sender's cutout stands.
         placement: WirePlacement,
         /// Silhouette polygons in cutout pixel coordinates, possibly empty.
-        #[serde(default)]
+        /// Whole numbers are written without a fraction (`320`, not `320.0`).
+        #[serde(default, serialize_with = "whole_numbers_short")]
         outline: Vec<Vec<[f32; 2]>>,
     },
     /// Chat or emote.
@@ -589,11 +606,59 @@ pub enum PeerToPeer {
     },
 }
 
+/// Writes polygons with whole coordinates as JSON integers (half the bytes of an
+/// outline rounded to pixels); any other coordinate as it is.
+fn whole_numbers_short<S: serde::Serializer>(
+    polygons: &[Vec<[f32; 2]>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Coordinate {
+        Whole(i64),
+        Fraction(f32),
+    }
+    let coordinate = |v: f32| {
+        if v.fract() == 0.0 && v.abs() < 1e9 {
+            Coordinate::Whole(v as i64)
+        } else {
+            Coordinate::Fraction(v)
+        }
+    };
+    let mut seq = serializer.serialize_seq(Some(polygons.len()))?;
+    for polygon in polygons {
+        let points: Vec<[Coordinate; 2]> = polygon
+            .iter()
+            .map(|&[x, y]| [coordinate(x), coordinate(y)])
+            .collect();
+        seq.serialize_element(&points)?;
+    }
+    seq.end()
+}
+
 impl PeerToPeer {
     /// Whether only the newest message of this kind matters (snapshots, placements):
     /// such messages go on the unreliable `world-fast` channel when it is open.
     pub fn is_latest_wins(&self) -> bool {
         matches!(self, Self::GameSnapshot { .. } | Self::Placement { .. })
+    }
+
+    /// The message's kind, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "hello",
+            Self::Placement { .. } => "placement",
+            Self::Chat(_) => "chat",
+            Self::GameSnapshot { .. } => "game-snapshot",
+            Self::GameEvent { .. } => "game-event",
+            Self::MaskProbe { .. } => "mask-probe",
+            Self::Voice { .. } => "voice",
+            Self::Ping { .. } => "ping",
+            Self::Pong { .. } => "pong",
+            Self::RoomChoice { .. } => "room-choice",
+            Self::KeyframeRequest => "keyframe-request",
+        }
     }
 }
 
@@ -773,6 +838,48 @@ mod tests {
         assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
         let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn an_outline_in_whole_pixels_is_written_as_integers_and_read_back() {
+        let msg = PeerToPeer::Placement {
+            placement: WirePlacement {
+                x: 0.0,
+                y: 0.0,
+                scale: 1.0,
+                z: 0,
+                mirrored: false,
+                frame_width: Some(640),
+            },
+            outline: vec![vec![[320.0, 38.0], [306.5, -48.0]]],
+        };
+        let json = serde_json::to_string(&msg).expect("serialises");
+        assert!(
+            json.ends_with(r#""outline":[[[320,38],[306.5,-48]]]}"#),
+            "{json}"
+        );
+        let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, msg);
+    }
+
+    /// The placement as `docs/PROTOCOL.md` shows it, and as older senders send it.
+    #[test]
+    fn a_placement_keeps_its_size_on_a_smaller_picture() {
+        let json = r#"{"type":"placement","placement":{"x":-320.0,"y":-300.0,"scale":0.95,"z":0,"mirrored":false,"frame_width":640},"outline":[]}"#;
+        let msg: PeerToPeer = serde_json::from_str(json).expect("parses");
+        assert_eq!(serde_json::to_string(&msg).expect("serialises"), json);
+        let PeerToPeer::Placement { placement, .. } = msg else {
+            panic!("a placement: {msg:?}");
+        };
+        assert_eq!(placement.scale_for_width(640), 0.95);
+        assert!((placement.scale_for_width(320) - 1.9).abs() < 1e-6);
+        let old = r#"{"type":"placement","placement":{"x":0.0,"y":0.0,"scale":0.5,"z":0,"mirrored":false}}"#;
+        let PeerToPeer::Placement { placement, .. } = serde_json::from_str(old).expect("parses")
+        else {
+            panic!("a placement");
+        };
+        assert_eq!(placement.frame_width, None);
+        assert_eq!(placement.scale_for_width(320), 0.5);
     }
 
     /// The game messages exactly as `docs/PROTOCOL.md` shows them.

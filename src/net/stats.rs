@@ -2,7 +2,7 @@
 //! latency percentiles, bit rate, alpha fidelity; and the report lines built from it.
 //! Pure (callers pass times in), apart from [`process_cpu_seconds`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -145,6 +145,12 @@ pub struct PeerStats {
     pub(super) video_hold: std::time::Duration,
     /// Where it last placed itself (from its `world` messages).
     pub(super) placement: Option<WirePlacement>,
+    /// Our congestion controller's latest estimate of what we may send it, kbit/s.
+    pub(super) send_estimate_kbit: Option<f64>,
+    /// Its last audio packet's arrival.
+    last_audio: Option<Instant>,
+    /// The longest time between two of its audio packets.
+    longest_audio_gap: Duration,
 }
 
 /// The range of a sender's picture numbers seen so far: pictures it sent between
@@ -202,7 +208,20 @@ impl PeerStats {
             playout_delay_ms: 0.0,
             video_hold: std::time::Duration::ZERO,
             placement: None,
+            send_estimate_kbit: None,
+            last_audio: None,
+            longest_audio_gap: Duration::ZERO,
         }
+    }
+
+    /// One of its audio packets arrived at `now`.
+    pub fn audio_arrived(&mut self, now: Instant) {
+        if let Some(last) = self.last_audio {
+            self.longest_audio_gap = self
+                .longest_audio_gap
+                .max(now.saturating_duration_since(last));
+        }
+        self.last_audio = Some(now);
     }
 
     /// Media arrived at `now`.
@@ -268,6 +287,8 @@ impl PeerStats {
             packets_fec_rebuilt: self.video_repair.fec_rebuilt,
             playout_delay_ms: self.playout_delay_ms,
             placement: self.placement,
+            send_estimate_kbit: self.send_estimate_kbit,
+            longest_audio_gap_ms: self.longest_audio_gap.as_secs_f32() * 1000.0,
         }
     }
 }
@@ -313,6 +334,9 @@ pub struct LinkReport {
     pub network_p50_ms: Option<f32>,
     /// Received media bit rate, kbit/s.
     pub kbit_s: f64,
+    /// Our congestion controller's latest estimate of what we may send it (TWCC
+    /// feedback, GCC), kbit/s; `None` before the first figures.
+    pub send_estimate_kbit: Option<f64>,
     /// Received video bit rate, kbit/s.
     pub video_kbit_s: f64,
     /// Mean alpha IoU of decoded vs sent masks.
@@ -343,6 +367,8 @@ pub struct LinkReport {
     pub playout_delay_ms: f32,
     /// Where it last placed itself, as received.
     pub placement: Option<WirePlacement>,
+    /// The longest time between two of its audio packets arriving, ms.
+    pub longest_audio_gap_ms: f32,
 }
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`

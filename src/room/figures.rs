@@ -30,6 +30,24 @@ pub struct ShownFigures {
     looked_at: Option<u64>,
     /// A/V offsets at its shown pictures, and the delay its voice is held to.
     pub lip: LipSync,
+    /// Second by second, the newest [`SHOWN_SERIES_CAPACITY`].
+    seconds: std::collections::VecDeque<ShownSecond>,
+}
+
+/// Seconds of [`ShownSecond`]s kept per peer (the newest; 15 minutes).
+pub const SHOWN_SERIES_CAPACITY: usize = 900;
+
+/// What was shown of a peer in one second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShownSecond {
+    /// The second (Unix time, whole seconds).
+    pub unix_s: u64,
+    /// Pictures shown in it.
+    pub frames: u32,
+    /// The largest capture → shown latency in it, ms.
+    pub glass_to_glass_max_ms: f32,
+    /// The longest wait for a picture that ended in it, ms.
+    pub longest_gap_ms: f32,
 }
 
 impl ShownFigures {
@@ -41,13 +59,31 @@ impl ShownFigures {
         new
     }
 
-    /// One of its pictures was shown at `now`, `glass_to_glass_ms` after capture.
-    pub fn shown(&mut self, now: Instant, glass_to_glass_ms: f32) {
+    /// One of its pictures was shown at `now` (`unix_ms` on the wall clock),
+    /// `glass_to_glass_ms` after capture.
+    pub fn shown(&mut self, now: Instant, unix_ms: u64, glass_to_glass_ms: f32) {
         self.frames += 1;
-        if let Some(last) = self.last {
-            self.longest_freeze = self.longest_freeze.max(now.saturating_duration_since(last));
+        let gap = self.last.map(|last| now.saturating_duration_since(last));
+        if let Some(gap) = gap {
+            self.longest_freeze = self.longest_freeze.max(gap);
         }
         self.last = Some(now);
+        let unix_s = unix_ms / 1000;
+        if self.seconds.back().is_none_or(|s| s.unix_s != unix_s) {
+            if self.seconds.len() >= SHOWN_SERIES_CAPACITY {
+                self.seconds.pop_front();
+            }
+            self.seconds.push_back(ShownSecond {
+                unix_s,
+                ..ShownSecond::default()
+            });
+        }
+        if let Some(second) = self.seconds.back_mut() {
+            second.frames += 1;
+            second.glass_to_glass_max_ms = second.glass_to_glass_max_ms.max(glass_to_glass_ms);
+            let gap_ms = gap.map_or(0.0, |g| g.as_secs_f32() * 1000.0);
+            second.longest_gap_ms = second.longest_gap_ms.max(gap_ms);
+        }
         if self.glass_to_glass_ms.len() < LATENCY_HISTORY {
             self.glass_to_glass_ms.push(glass_to_glass_ms);
         }
@@ -61,6 +97,7 @@ impl ShownFigures {
             glass_to_glass_p95_ms: percentile(&self.glass_to_glass_ms, 0.95),
             longest_freeze_ms: self.longest_freeze.as_secs_f32() * 1000.0,
             av_offset_ms: self.lip.av_offset_ms(),
+            shown_series: self.seconds.iter().cloned().collect(),
         }
     }
 }
@@ -81,6 +118,8 @@ pub struct ShownReport {
     /// shown); positive when the audio plays late. `None` while its voice carries no
     /// capture times or was silent.
     pub av_offset_ms: Option<f32>,
+    /// Second by second: pictures shown, worst latency, longest wait.
+    pub shown_series: Vec<ShownSecond>,
 }
 
 /// A peer's figures as a whole: its link and what was shown of it.
@@ -101,10 +140,12 @@ impl PeerFiguresLine {
         let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         let missing = link.packets_recovered + link.packets_lost;
         format!(
-            "{}: {}  {} kbit/s  rtt {} ms  glass-to-glass {} ms  a/v {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
+            "{}: {}  {} kbit/s  send est {} kbit/s  rtt {} ms  glass-to-glass {} ms  a/v {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
             link.name,
             link.candidate_pair.as_deref().unwrap_or("connecting"),
             link.kbit_s.round(),
+            link.send_estimate_kbit
+                .map_or("–".to_string(), |v| format!("{v:.0}")),
             ms(link.rtt_ms),
             ms(shown.glass_to_glass_ms),
             shown
@@ -201,10 +242,14 @@ mod tests {
             (600, 120.0),
             (666, 400.0),
         ] {
-            s.shown(t + Duration::from_millis(ms), latency);
+            s.shown(t + Duration::from_millis(ms), 10_000 + ms, latency);
         }
         let r = s.report();
         assert_eq!(r.frames_shown, 5);
+        assert_eq!(r.shown_series.len(), 1);
+        assert_eq!(r.shown_series[0].frames, 5);
+        assert_eq!(r.shown_series[0].glass_to_glass_max_ms, 400.0);
+        assert!((r.shown_series[0].longest_gap_ms - 467.0).abs() < 0.01);
         assert!((r.longest_freeze_ms - 467.0).abs() < 0.01, "{r:?}");
         assert_eq!(r.glass_to_glass_ms, Some(110.0));
         assert_eq!(r.glass_to_glass_p95_ms, Some(400.0));
@@ -215,9 +260,13 @@ mod tests {
         let mut s = ShownFigures::default();
         let t = Instant::now();
         for i in 0..LATENCY_HISTORY + 10 {
-            s.shown(t + Duration::from_millis(i as u64), 50.0);
+            s.shown(t + Duration::from_millis(i as u64), i as u64 * 1000, 50.0);
         }
         assert_eq!(s.glass_to_glass_ms.len(), LATENCY_HISTORY);
+        assert_eq!(
+            s.seconds.len(),
+            SHOWN_SERIES_CAPACITY.min(LATENCY_HISTORY + 10)
+        );
         assert_eq!(s.report().frames_shown, (LATENCY_HISTORY + 10) as u64);
     }
 
@@ -228,6 +277,7 @@ mod tests {
                 name: "Ada".into(),
                 rtt_ms: Some(12.4),
                 candidate_pair: Some("relay/srflx".into()),
+                send_estimate_kbit: Some(512.3),
                 packets_recovered: 3,
                 packets_lost: 1,
                 ..LinkReport::default()
@@ -238,6 +288,7 @@ mod tests {
         .overlay_line();
         assert!(line.starts_with("Ada: relay/srflx  "), "{line}");
         assert!(line.contains("rtt 12 ms"), "{line}");
+        assert!(line.contains("send est 512 kbit/s"), "{line}");
         assert!(line.contains("repaired 3/4"), "{line}");
         assert!(line.contains("glass-to-glass – ms"), "{line}");
     }
@@ -256,7 +307,7 @@ mod tests {
             })
         };
         let mut shown = ShownFigures::default();
-        shown.shown(Instant::now(), 80.0);
+        shown.shown(Instant::now(), 0, 80.0);
         let gone = app
             .world_mut()
             .spawn((

@@ -21,13 +21,13 @@ use crate::AppSystems;
 use crate::net::plugin::{
     NetLink, NetSystems, PeerJoined, PeerMessageReceived, RemotePeer, RemoteVideo,
 };
-use crate::net::protocol::{PeerId, PeerToPeer};
+use crate::net::protocol::{PeerId, PeerToPeer, WirePlacement};
 use crate::record::plugin::AudioInbox;
 use crate::world::Placement;
 use crate::world::material::CutoutMaterial;
 use crate::world::participant::{
-    CutoutInbox, LatestCutout, Participant, ParticipantPlacement, Pinned, SourceName,
-    participant_bundle,
+    CutoutInbox, CutoutTexture, LatestCutout, Participant, ParticipantPlacement, Pinned,
+    SourceName, participant_bundle,
 };
 
 /// Room ids of remote participants start here (local ones count from 0).
@@ -38,7 +38,12 @@ pub(super) fn plugin(app: &mut App) {
     app.add_systems(
         Update,
         (
-            (spawn_remote_participants, apply_peer_messages).chain(),
+            (
+                spawn_remote_participants,
+                apply_peer_messages,
+                fit_announced_placements.after(crate::world::participant::drain_cutouts),
+            )
+                .chain(),
             mix_remote_audio,
         )
             .run_if(linked)
@@ -56,6 +61,33 @@ pub(super) fn plugin(app: &mut App) {
         Update,
         record_shown_cutouts.run_if(linked).in_set(AppSystems::Sync),
     );
+}
+
+/// A remote peer's placement as it announced it (its scale per pixel of its own
+/// picture as captured).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct AnnouncedPlacement(pub WirePlacement);
+
+/// Keeps each remote person the size they announced whatever size their pictures
+/// arrive at (a sender on a slow link sends smaller ones): the scale per pixel of
+/// the texture shown is the announced one times their picture's width over the
+/// texture's.
+pub fn fit_announced_placements(
+    mut peers: Query<(
+        &AnnouncedPlacement,
+        &CutoutTexture,
+        &mut ParticipantPlacement,
+    )>,
+) {
+    for (announced, texture, mut placement) in &mut peers {
+        if texture.size.0 == 0 {
+            continue;
+        }
+        let scale = announced.0.scale_for_width(texture.size.0);
+        if (placement.0.scale - scale).abs() > f32::EPSILON * scale.abs().max(1.0) {
+            placement.0.scale = scale;
+        }
+    }
 }
 
 /// Makes each new peer's entity a participant of the world, fed by its decoder.
@@ -118,7 +150,9 @@ pub fn apply_peer_messages(
                 for (entity, p, _, mut current) in &mut peers {
                     if p.0 == *from {
                         current.0 = Placement::from(*placement);
-                        commands.entity(entity).insert(Pinned);
+                        commands
+                            .entity(entity)
+                            .insert((Pinned, AnnouncedPlacement(*placement)));
                     }
                 }
             }
@@ -164,12 +198,15 @@ pub fn record_shown_cutouts(
     mut people: Query<(&RemotePeer, &LatestCutout, &mut ShownFigures)>,
 ) {
     let now = Instant::now();
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     for (peer, latest, mut figures) in &mut people {
         if let Some(cutout) = &latest.cutout
             && figures.is_new(latest.frames)
         {
             let age = cutout.captured_at.elapsed();
-            figures.shown(now, age.as_secs_f32() * 1000.0);
+            figures.shown(now, unix_ms, age.as_secs_f32() * 1000.0);
             link.bridge.picture_shown(peer.0, age, &mut figures.lip);
         }
     }

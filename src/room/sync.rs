@@ -17,7 +17,7 @@ use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::games::plugin::{ActiveGame, GameAuthority, RemoteGame};
 use crate::net::plugin::{HostChanged, NetLink, NetSystems, PeerConnected, PeerMessageReceived};
-use crate::net::protocol::PeerToPeer;
+use crate::net::protocol::{PeerToPeer, WirePlacement};
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement};
 
 /// Placement announcements per second.
@@ -30,6 +30,9 @@ pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(33);
 #[derive(Resource, Debug, Default)]
 pub struct GameSync {
     last_placement: Option<Instant>,
+    /// The placement last announced (a change goes at the fast interval even on a
+    /// slow link; only the outline's refresh slows down).
+    placement_sent: Option<WirePlacement>,
     last_snapshot: Option<Instant>,
     events_sent: usize,
 }
@@ -97,16 +100,25 @@ pub fn send_placement(
     people: Query<(&Participant, &ParticipantPlacement, &LatestCutout)>,
 ) {
     let now = Instant::now();
-    if sync
-        .last_placement
-        .is_some_and(|t| now - t < PLACEMENT_INTERVAL)
-    {
-        return;
-    }
-    sync.last_placement = Some(now);
     let Some((_, placement, latest)) = people.iter().find(|(p, _, _)| p.local) else {
         return;
     };
+    let mut wire: WirePlacement = placement.0.into();
+    // The scale is per pixel of our cutout as captured, whatever size the send
+    // ladder encodes it at.
+    wire.frame_width = latest.cutout.as_ref().map(|c| c.width);
+    let slowest = link.bridge.net().counters().send_estimates.slowest_bps();
+    let slow = slowest.is_some_and(|bps| bps < SLOW_LINK_BPS);
+    let interval = if slow && sync.placement_sent.as_ref() == Some(&wire) {
+        PLACEMENT_INTERVAL_SLOW_LINK
+    } else {
+        PLACEMENT_INTERVAL
+    };
+    if sync.last_placement.is_some_and(|t| now - t < interval) {
+        return;
+    }
+    sync.last_placement = Some(now);
+    sync.placement_sent = Some(wire);
     let outline = latest
         .cutout
         .as_ref()
@@ -115,8 +127,18 @@ pub fn send_placement(
         })
         .map(|s| s.outlines)
         .unwrap_or_default();
+    // Whole pixels: a tenth of a pixel is nothing to the physics, but printed in
+    // full it doubled the message (about 1 kB ten times a second).
+    let outline = outline
+        .into_iter()
+        .map(|ring| {
+            ring.into_iter()
+                .map(|[x, y]| [x.round(), y.round()])
+                .collect()
+        })
+        .collect();
     let message = PeerToPeer::Placement {
-        placement: placement.0.into(),
+        placement: wire,
         outline,
     };
     if let Err(e) = link.broadcast(message) {
@@ -124,7 +146,32 @@ pub fn send_placement(
     }
 }
 
-/// The host sends game snapshots (~30 Hz, latest wins) and every event (reliable).
+/// How often the host sends a snapshot, given the slowest peer's send estimate
+/// (bits per second): [`SNAPSHOT_INTERVAL`] on a fast link, less often on a slow
+/// one, where the snapshots (~0.7 kB of JSON each) would otherwise take more of
+/// the link than the video (docs/NET.md, *Congestion control*).
+pub fn snapshot_interval(slowest_bps: Option<u64>) -> Duration {
+    match slowest_bps {
+        Some(bps) if bps < VERY_SLOW_LINK_BPS => 2 * SNAPSHOT_INTERVAL_SLOW_LINK,
+        Some(bps) if bps < SLOW_LINK_BPS => SNAPSHOT_INTERVAL_SLOW_LINK,
+        Some(bps) if bps < 2 * SLOW_LINK_BPS => 2 * SNAPSHOT_INTERVAL,
+        _ => SNAPSHOT_INTERVAL,
+    }
+}
+
+/// Below this send estimate a link counts as slow for the game state.
+pub const SLOW_LINK_BPS: u64 = 500_000;
+/// Below this one, snapshots go at 5 Hz (followers interpolate between the two
+/// newest, so objects still move smoothly, a snapshot interval behind).
+pub const VERY_SLOW_LINK_BPS: u64 = 300_000;
+/// Placement interval on a slow link while the placement stays as it was (5 Hz;
+/// each carries the outline, ~0.5 kB).
+pub const PLACEMENT_INTERVAL_SLOW_LINK: Duration = Duration::from_millis(200);
+/// Snapshot interval on a slow link (10 Hz).
+pub const SNAPSHOT_INTERVAL_SLOW_LINK: Duration = Duration::from_millis(100);
+
+/// The host sends game snapshots (~30 Hz, latest wins; fewer on a slow link, see
+/// [`snapshot_interval`]) and every event (reliable).
 pub fn send_game_state(
     link: Res<NetLink>,
     mut sync: ResMut<GameSync>,
@@ -149,9 +196,10 @@ pub fn send_game_state(
     }
     sync.events_sent = game.events.len();
     let now = Instant::now();
+    let slowest = link.bridge.net().counters().send_estimates.slowest_bps();
     if sync
         .last_snapshot
-        .is_some_and(|t| now - t < SNAPSHOT_INTERVAL)
+        .is_some_and(|t| now - t < snapshot_interval(slowest))
     {
         return;
     }
@@ -164,5 +212,25 @@ pub fn send_game_state(
     };
     if let Err(e) = link.broadcast(message) {
         debug!(error = %e, "game snapshot not sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_link_gets_fewer_snapshots() {
+        assert_eq!(snapshot_interval(None), SNAPSHOT_INTERVAL);
+        assert_eq!(snapshot_interval(Some(2_000_000)), SNAPSHOT_INTERVAL);
+        assert_eq!(snapshot_interval(Some(700_000)), 2 * SNAPSHOT_INTERVAL);
+        assert_eq!(
+            snapshot_interval(Some(400_000)),
+            SNAPSHOT_INTERVAL_SLOW_LINK
+        );
+        assert_eq!(
+            snapshot_interval(Some(250_000)),
+            2 * SNAPSHOT_INTERVAL_SLOW_LINK
+        );
     }
 }

@@ -55,11 +55,14 @@ impl From<Placement> for WirePlacement {
             scale,
             z,
             mirrored,
+            frame_width: None,
         }
     }
 }
 
 impl From<WirePlacement> for Placement {
+    /// The placement as announced (its scale per pixel of the sender's own picture;
+    /// see [`WirePlacement::scale_for_width`] for a picture of another size).
     fn from(p: WirePlacement) -> Self {
         let WirePlacement {
             x,
@@ -67,6 +70,7 @@ impl From<WirePlacement> for Placement {
             scale,
             z,
             mirrored,
+            frame_width: _,
         } = p;
         Self {
             x,

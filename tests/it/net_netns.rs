@@ -381,7 +381,13 @@ fn video_audio_and_state_cross_a_lossy_delayed_link_between_namespaces() {
         );
         if me == "Alba" {
             // Bruno left while Alba stayed: her view is his final placement.
-            assert_eq!(p["placement"], own(them), "{me}'s view of {other}");
+            // (The wire placement also carries the sender's `frame_width`.)
+            let theirs = own(them);
+            let fields = theirs.as_object().cloned().unwrap_or_default();
+            assert!(!fields.is_empty(), "{other}'s own placement: {theirs}");
+            for (key, value) in fields {
+                assert_eq!(p["placement"][&key], value, "{me}'s view of {other}: {key}");
+            }
         } else {
             // Alba re-centred after Bruno left; while both were there they stood
             // side by side, not on top of each other.
@@ -790,4 +796,163 @@ fn lip_sync_holds_on_a_clean_link_between_namespaces() {
         return;
     };
     assert_in_sync(&sides);
+}
+
+/// The veth device of namespace `ns` (the one link [`make_link`] put there).
+fn veth_of(ns: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", "type", "veth"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let name = text.split(':').nth(1)?.trim();
+    Some(name.split('@').next()?.to_string())
+}
+
+/// Limits what namespace `ns` sends to `rate` (`tc` token bucket, a 10 KB burst, at
+/// most 200 ms of queue); `None` lifts the limit (to 100 Mbit/s).
+fn limit_rate(ns: &str, rate: Option<&str>) -> bool {
+    let Some(dev) = veth_of(ns) else {
+        return false;
+    };
+    let tc = |args: &[&str]| {
+        let mut all = vec!["ip", "netns", "exec", ns, "tc", "qdisc"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    match rate {
+        Some(rate) => tc(&[
+            "replace", "dev", &dev, "root", "tbf", "rate", rate, "burst", "10kb", "latency",
+            "200ms",
+        ]),
+        // Lifted in place: deleting the qdisc would drop what stands in its queue,
+        // which a link that gets faster does not do.
+        None => tc(&[
+            "replace", "dev", &dev, "root", "tbf", "rate", "100mbit", "burst", "1mb", "latency",
+            "200ms",
+        ]),
+    }
+}
+
+fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Issue 14's rate-step acceptance test. It does not hold yet (docs/NET.md,
+/// *Congestion control*: the freeze at the step is 0.9–1.4 s against 1 s, and a
+/// probe past the slow link's rate can lift the latency over 400 ms again), so
+/// it runs on demand: `cargo test --test it -- --ignored --exact
+/// net_netns::the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after`.
+#[test]
+#[ignore = "issue 14 Build 1 not met yet: see docs/NET.md, Congestion control"]
+fn the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after() {
+    // Alba's sending is limited to 2 Mbit/s (more than her 600 kbit/s of video
+    // needs), then to 300 kbit/s (less), then not at all.
+    let Some((link, ip_a, ip_b)) = namespaces(7, |link| limit_rate(&link.a, Some("2mbit"))) else {
+        return;
+    };
+    let dir = temp_dir("netns-rate");
+    let (server, url) = serve(&link.a, &format!("{ip_a}:9489"));
+    let (ra, rb) = (dir.join("a.json"), dir.join("b.json"));
+    let (pa, pb) =
+        alba_hosts_and_bruno_follows(&link, &url, ("54", "52"), (&ra, &rb), (&ip_a, &ip_b));
+    for report in [&ra, &rb] {
+        assert!(
+            crate::common::wait_for_log(&log_path(report), "peer connected"),
+            "{} never connected",
+            report.display()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(10));
+    let step = unix_now_s();
+    assert!(limit_rate(&link.a, Some("300kbit")), "slow the link");
+    std::thread::sleep(Duration::from_secs(16));
+    let lifted = unix_now_s();
+    assert!(limit_rate(&link.a, None), "lift the limit");
+    let ((la, ja), (_, jb)) = finish([(pa, &ra), (pb, &rb)], server);
+    let series = |json: &serde_json::Value, key: &str| -> Vec<serde_json::Value> {
+        json[key].as_array().cloned().unwrap_or_default()
+    };
+    let sent = series(&ja["net"], "send_series");
+    let seen = peer_line(&jb, "Alba");
+    let shown = series(seen, "shown_series");
+    let at = |s: &serde_json::Value| s["unix_s"].as_f64().unwrap_or(0.0);
+    let num = |s: &serde_json::Value, key: &str| s[key].as_f64().unwrap_or(0.0);
+    // What Alba put on the link each second: her video, 5 % of packet overhead on
+    // it, and the voice (32 kbit/s of Opus and 24 of packet overhead).
+    let rate = |s: &serde_json::Value| num(s, "video_kbit") * 1.05 + 56.0;
+    eprintln!("second  estimate  target  sent  rung  size     | shown  worst-latency  gap");
+    for s in &sent {
+        let t = at(s);
+        let view = shown.iter().find(|v| at(v) == t);
+        eprintln!(
+            "{:+6.0}  {:8.0}  {:6.0}  {:4.0}  {:4}  {}x{} | {:5}  {:13.0}  {:3.0}",
+            t - step.floor(),
+            num(s, "estimate_kbit"),
+            num(s, "video_target_kbit"),
+            rate(s),
+            s["rung"],
+            s["width"],
+            s["height"],
+            view.map_or(0.0, |v| num(v, "frames")),
+            view.map_or(0.0, |v| num(v, "glass_to_glass_max_ms")),
+            view.map_or(0.0, |v| num(v, "longest_gap_ms")),
+        );
+    }
+    // Whole seconds after the step (and before the lift) from which on the rate
+    // stays under the limit and the pictures' latency under 400 ms.
+    let limited: Vec<&serde_json::Value> = sent
+        .iter()
+        .filter(|s| at(s) >= step.ceil() && at(s) + 1.0 <= lifted)
+        .collect();
+    let settled_after = |fits: &dyn Fn(f64) -> bool| -> Option<f64> {
+        let last_bad = limited.iter().rev().find(|s| !fits(at(s)));
+        match last_bad {
+            None => limited.first().map(|s| at(s) - step),
+            Some(s) => Some(at(s) + 1.0 - step),
+        }
+    };
+    let rate_fits = |t: f64| {
+        sent.iter()
+            .find(|s| at(s) == t)
+            .is_some_and(|s| rate(s) < 300.0)
+    };
+    let latency_fits = |t: f64| {
+        shown
+            .iter()
+            .find(|v| at(v) == t)
+            .is_some_and(|v| num(v, "glass_to_glass_max_ms") < 400.0)
+    };
+    let adapted = settled_after(&rate_fits);
+    let calm = settled_after(&latency_fits);
+    let freeze = num(seen, "longest_freeze_ms");
+    let audio_gap = num(seen, "longest_audio_gap_ms");
+    let recovered = sent
+        .iter()
+        .find(|s| {
+            at(s) >= lifted.floor() && s["rung"] == 0 && num(s, "video_target_kbit") >= 0.95 * 600.0
+        })
+        .map(|s| at(s) - lifted);
+    eprintln!(
+        "rate under 300 kbit/s {adapted:?} s after the step, latency under 400 ms {calm:?} s \
+         after it; longest freeze {freeze:.0} ms, longest audio gap {audio_gap:.0} ms; full \
+         quality {recovered:?} s after the lift"
+    );
+    assert!(
+        limited.len() >= 12,
+        "the slow phase was recorded: {sent:?}\n{la}"
+    );
+    assert!(
+        adapted.is_some_and(|t| t <= 5.0),
+        "rate adapted: {adapted:?}"
+    );
+    assert!(calm.is_some_and(|t| t <= 5.0), "latency back: {calm:?}");
+    assert!(freeze < 1000.0, "no freeze over 1 s: {seen}");
+    assert!(audio_gap < 200.0, "no audio gap over 200 ms: {seen}");
+    assert!(
+        recovered.is_some_and(|t| t <= 20.0),
+        "full quality within 20 s of the lift: {recovered:?}"
+    );
 }

@@ -237,6 +237,7 @@ impl VoiceMixer {
                 .filter(|(end, _)| now_unix_us - end < 200_000)
                 .map(|(_, d)| d.round() as i64),
             need_us: None,
+            recent_need_us: None,
             stamped: !marks.marks.is_empty(),
         })
     }

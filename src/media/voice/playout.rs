@@ -35,6 +35,11 @@ use crate::media::audio::SAMPLE_RATE;
 
 /// Packets whose transit informs the need (5 s of 20 ms packets).
 pub const WINDOW: usize = 250;
+/// Packets whose transit informs the *recent* need (2 s): what the pictures are
+/// held for (lip sync), so that a burst of late audio (a link that just slowed
+/// down) holds the pictures for 2 s at most, while the voice itself keeps the
+/// longer memory.
+pub const RECENT_WINDOW: usize = 100;
 /// Share of recent packets that should be in time.
 pub const JITTER_QUANTILE: f64 = 0.97;
 /// Added to the need: the output takes samples in blocks (a device period, or
@@ -116,6 +121,8 @@ pub struct PlayoutStatus {
     pub playing_delay_us: Option<i64>,
     /// The delay the voice needs for its own jitter, µs.
     pub need_us: Option<i64>,
+    /// The same need over the last [`RECENT_WINDOW`] packets only, µs.
+    pub recent_need_us: Option<i64>,
     /// Whether the sender stamps its capture times (it can be synchronised).
     pub stamped: bool,
 }
@@ -423,6 +430,10 @@ impl VoicePlayout {
                 .filter(|(end, _)| now_unix_us - end < 200_000)
                 .map(|(_, d)| d.round() as i64),
             need_us: self.need_us,
+            recent_need_us: (!self.transits.is_empty()).then(|| {
+                let skip = self.transits.len().saturating_sub(RECENT_WINDOW);
+                need_of(&self.transits.iter().skip(skip).copied().collect())
+            }),
             stamped: self.is_stamped(),
         }
     }

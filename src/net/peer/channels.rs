@@ -150,6 +150,9 @@ pub enum NetEvent {
         rtt: Option<Duration>,
         /// Media received from it over the last interval, kbit/s.
         kbit_s: f64,
+        /// The congestion controller's estimate of what we may send it, kbit/s
+        /// (`None` on a connection without congestion control: `--video-fec`).
+        send_estimate_kbit: Option<f64>,
         /// Loss repair on its video so far.
         video_repair: ReorderStats,
         /// The ICE candidate pair in use, "local/remote" types (`"host/host"`,
@@ -182,10 +185,15 @@ pub struct NetCounters {
     pub dropped_in: AtomicU64,
     /// `world` messages dropped (too large, or a peer's send buffer full).
     pub world_dropped: AtomicU64,
+    /// Bytes of `world` messages handed to the data channels, every peer counted:
+    /// the JSON plus `send_rate::WORLD_FRAMING_BYTES` each (SCTP, DTLS, UDP, IP).
+    pub world_bytes_sent: AtomicU64,
     /// Peer connections not yet freed (their handler is alive); see the module docs.
     pub live_peer_connections: AtomicI64,
     /// Connections replaced by a new attempt because they never came up.
     pub reconnects: AtomicU64,
+    /// The send estimate towards each connected peer (the encoder fits the slowest).
+    pub send_estimates: crate::net::peer::congestion::SendEstimates,
 }
 
 /// Sends into a bounded crossbeam channel, dropping the oldest item when full.

@@ -124,6 +124,9 @@ pub struct NetConfig {
     /// (both ends must have it for it to be negotiated); `None` (the default):
     /// retransmission (NACK) only. See docs/NET.md for what it costs and gains.
     pub video_fec: Option<VideoFec>,
+    /// Where the send estimate towards each peer starts and its bounds; see
+    /// [`super::congestion`].
+    pub send_estimate: super::congestion::EstimateBounds,
 }
 
 impl NetConfig {
@@ -144,6 +147,7 @@ impl NetConfig {
             simulated_jitter: Duration::ZERO,
             recovery_window: None,
             video_fec: None,
+            send_estimate: super::congestion::EstimateBounds::default(),
         }
     }
 

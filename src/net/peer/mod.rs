@@ -7,6 +7,9 @@
 //! - [`assembler`]: sans-IO reassembly of H.264 access units from RTP.
 //! - [`rtcp`]: the interceptor that lets PLI/FIR reach the sender's app.
 //! - `track_rx`: the tasks reading one peer's remote video and audio tracks.
+//! - [`congestion`]: the send estimate per peer (GCC over TWCC feedback, published
+//!   for the encoder) and the pacer that never holds audio.
+//! - [`queue_guard`]: the standing-queue guard over GCC (pure).
 //! - [`impair`]: simulated RTP loss for recovery tests.
 //! - [`handle`]: [`NetHandle`] owns the tokio runtime and is the only thing the app
 //!   touches (bounded crossbeam channels in and out, capacities and full-policies
@@ -28,6 +31,7 @@ pub mod candidate_pair;
 pub mod capture_time;
 pub mod channels;
 pub mod config;
+pub mod congestion;
 mod connection;
 mod data_channel;
 #[cfg(test)]
@@ -37,6 +41,7 @@ pub mod handle;
 pub mod impair;
 mod internal;
 mod media_tx;
+pub mod queue_guard;
 pub mod read_hook;
 pub mod reorder;
 mod room;

@@ -12,6 +12,8 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, warn};
 use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
+
+use crate::net::send_rate::WORLD_FRAMING_BYTES;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
 
@@ -22,6 +24,7 @@ use super::data_channel::*;
 use super::internal::*;
 use super::media_tx::*;
 use crate::net::peer::capture_time::{FrameStamp, prepend_capture_time, unix_micros};
+use crate::net::peer::congestion::SendEstimate;
 use crate::net::peer::reorder::ReorderStats;
 use crate::net::peer::session::{PeerSession, SessionEvent, SessionInput, SessionOutput};
 use crate::net::protocol::{
@@ -60,6 +63,8 @@ pub(super) struct Peer {
     remote_video: Option<Arc<dyn TrackRemote>>,
     bytes_in: Arc<AtomicU64>,
     last_bytes_in: u64,
+    /// The congestion controller's estimate of what we may send it.
+    send_estimate: SendEstimate,
     /// Loss repair counters of its video (written by the track reader).
     video_repair: Arc<std::sync::Mutex<ReorderStats>>,
     rtt: Option<Duration>,
@@ -244,9 +249,14 @@ impl Room {
             } else {
                 None
             };
-            if let Some(channel) = channel
-                && channel.try_send_text(&text).await.is_err()
-            {
+            let Some(channel) = channel else { continue };
+            tracing::debug!(kind = message.kind(), bytes = text.len(), "world message");
+            if channel.try_send_text(&text).await.is_ok() {
+                self.sink
+                    .counters
+                    .world_bytes_sent
+                    .fetch_add(text.len() as u64 + WORLD_FRAMING_BYTES, Ordering::Relaxed);
+            } else {
                 self.sink
                     .counters
                     .world_dropped
@@ -310,6 +320,10 @@ impl Room {
                 peer: *id,
                 rtt: peer.rtt,
                 kbit_s,
+                send_estimate_kbit: peer
+                    .send_estimate
+                    .known_bps()
+                    .map(|bps| bps as f64 / 1000.0),
                 video_repair,
                 candidate_pair: super::candidate_pair::selected_pair(&report),
             });
@@ -552,7 +566,10 @@ impl Room {
             audio_sender: audio_sender_slot.clone(),
         });
         let built = build_peer_connection(&self.config, handler).await;
-        let (pc, video_track, video_sender, audio_track, audio_sender) = match built {
+        // A new attempt: the old connection's estimate no longer counts.
+        self.sink.counters.send_estimates.remove(id);
+        let (pc, send_estimate, video_track, video_sender, audio_track, audio_sender) = match built
+        {
             Ok(parts) => parts,
             Err(err) => {
                 warn!(peer = %id, %err, "could not create a peer connection");
@@ -640,6 +657,7 @@ impl Room {
                 remote_video: None,
                 bytes_in,
                 last_bytes_in: 0,
+                send_estimate,
                 video_repair,
                 rtt: None,
                 last_keyframe_request: None,
@@ -659,6 +677,7 @@ impl Room {
     /// departure nor the rest of the room may wait for it.
     pub(super) async fn remove_peer(&mut self, id: PeerId) {
         if let Some(peer) = self.peers.remove(&id) {
+            self.sink.counters.send_estimates.remove(id);
             self.sink.event(NetEvent::PeerLeft { id });
             debug!(peer = %id, name = peer.name, "closing peer connection");
             close_in_background(id, peer);
@@ -741,6 +760,10 @@ impl Room {
                 SessionOutput::Event(SessionEvent::Connected) => {
                     if let Some(peer) = self.peers.get_mut(&id) {
                         peer.ever_connected = true;
+                        self.sink
+                            .counters
+                            .send_estimates
+                            .insert(id, peer.send_estimate.clone());
                     }
                     info!(peer = %id, "peer connected");
                     self.sink.event(NetEvent::PeerConnected { id });

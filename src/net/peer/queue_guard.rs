@@ -1,0 +1,422 @@
+//! A standing-queue guard on top of GCC (sans-IO, pure).
+//!
+//! rtc 0.21's GCC finds overuse from the *trend* of the delay between groups of
+//! packets, with an adaptive threshold; on a link that suddenly gets slower than
+//! what we send (a Wi-Fi that drops to a lower rate, a `tc tbf` step from 2 Mbit/s
+//! to 300 kbit/s) it kept raising its estimate for 1–3 s while the bottleneck's
+//! queue filled and overflowed, then fell to its floor through its loss half
+//! (docs/NET.md, *Congestion control*). The guard reads the same TWCC reports and
+//! answers the one question GCC answers slowly: *is a queue standing on the path
+//! right now, and what does the path deliver?*
+//!
+//! - One-way delay of each arrived packet = arrival (receiver's clock) − departure
+//!   (ours); the two clocks' offset is unknown but constant, so the smallest delay
+//!   of the last [`BASE_WINDOW`] is the empty-path delay and anything above it is
+//!   queueing.
+//! - The delivered rate is what arrived over the last [`DELIVERED_WINDOW`] of
+//!   arrival time: with a queue standing, that is the bottleneck's rate.
+//! - When a feedback batch's median queueing delay reaches [`QUEUE_HIGH`], the cap
+//!   becomes [`BACKOFF`] × the delivered rate (GCC's own decrease, applied at
+//!   once), less what drains the queue within [`DRAIN_WITHIN`], never below the
+//!   floor. While the queue stands it is cut again at most once per
+//!   [`RECUT_AFTER`], and only when it grew since the last cut: a queue that
+//!   stands without growing while we send less is other traffic's (on the
+//!   namespace test, our own data channels' ~250 kbit/s were that traffic), and
+//!   cutting on would starve the media without draining it. Once the queue
+//!   has drained below [`QUEUE_LOW`] the cap grows: quickly back to [`BACKOFF`] ×
+//!   the rate the path delivered when the queue stood (the knee), slowly near the
+//!   knee, then
+//!   by [`GROWTH_PER_S`] a second, and is gone when it reaches what GCC allows.
+//!
+//! Jitter does not trip it: a ±30 ms jitter puts the median well under
+//! [`QUEUE_HIGH`], and random loss without a queue is GCC's business.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How far back the empty-path delay is looked for.
+pub const BASE_WINDOW: Duration = Duration::from_secs(10);
+/// Arrival time over which the delivered rate is measured.
+pub const DELIVERED_WINDOW: Duration = Duration::from_millis(500);
+/// Median queueing delay of a feedback batch that means a queue stands. A
+/// keyframe's burst stands in a slow link's queue for about 100 ms; a link that
+/// got slower than what we send fills its queue past this within 200 ms.
+pub const QUEUE_HIGH: Duration = Duration::from_millis(150);
+/// Queueing delay under which the queue counts as drained.
+pub const QUEUE_LOW: Duration = Duration::from_millis(30);
+/// The cap after a cut, as a share of the delivered rate.
+pub const BACKOFF: f64 = 0.85;
+/// While the queue still stands, the cap is cut again at most this often.
+pub const RECUT_AFTER: Duration = Duration::from_millis(150);
+/// How much higher than at the last cut the queue must stand for another cut.
+pub const QUEUE_GROWTH: Duration = Duration::from_millis(20);
+/// Growth of the cap a second once the queue has drained, away from the knee.
+pub const GROWTH_PER_S: f64 = 1.08;
+/// Growth a second while the cap is under [`BACKOFF`] × the knee (a deep cut
+/// that drained a queue; the path delivered that much just before).
+pub const BELOW_KNEE_GROWTH_PER_S: f64 = 1.25;
+/// Growth near the knee (within [`KNEE_BAND`] of it), bits per second a second.
+pub const KNEE_GROWTH_BPS: f64 = 20_000.0;
+/// How far above the knee growth stays additive.
+pub const KNEE_BAND: f64 = 1.15;
+/// A cut also drains the standing queue within about this long.
+pub const DRAIN_WITHIN: Duration = Duration::from_secs(1);
+/// A cut never goes below this share of the delivered rate.
+pub const DEEPEST_CUT: f64 = 0.5;
+/// Fewest packets in the delivered window for its rate to be believed.
+pub const MIN_DELIVERED_PACKETS: usize = 8;
+
+/// What the guard needs of one packet's feedback.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Feedback {
+    /// When it left us.
+    pub departure: Instant,
+    /// When it arrived, on the receiver's clock (`None`: lost).
+    pub arrival: Option<Duration>,
+    /// Bytes on the wire.
+    pub size: usize,
+}
+
+/// The guard's state; see the module docs.
+#[derive(Debug, Default)]
+pub struct QueueGuard {
+    /// The cap never goes below this, bits per second.
+    floor_bps: f64,
+    /// The queueing delay at the last cut: a further cut needs a queue at least
+    /// this high (one that stands after a cut without growing is other traffic's,
+    /// and cutting again would starve us without draining it).
+    cut_queue: Duration,
+    epoch: Option<Instant>,
+    /// Per-second minima of the one-way delay (second index, delay in µs).
+    minima: VecDeque<(u64, i64)>,
+    /// Arrived packets in the delivered window (arrival, bytes).
+    delivered: VecDeque<(Duration, usize)>,
+    /// The cap and when it last changed, while one holds.
+    cap: Option<(Instant, f64)>,
+    /// Where the last cut was made (the delivered rate then).
+    knee: Option<f64>,
+    /// When the cap was last cut.
+    last_cut: Option<Instant>,
+    /// Whether a queue has stood since the last cut.
+    draining: bool,
+    /// The newest batch's median queueing delay.
+    queue: Duration,
+    cuts: u64,
+}
+
+impl QueueGuard {
+    /// A guard with no cap, that never caps below `floor_bps`.
+    pub fn new(floor_bps: f64) -> Self {
+        Self {
+            floor_bps,
+            ..Self::default()
+        }
+    }
+
+    /// The cap on the estimate, bits per second, while one holds.
+    pub fn cap_bps(&self) -> Option<f64> {
+        self.cap.map(|(_, bps)| bps)
+    }
+
+    /// The newest feedback batch's median queueing delay.
+    pub fn queue_delay(&self) -> Duration {
+        self.queue
+    }
+
+    /// How many times the cap was cut.
+    pub fn cuts(&self) -> u64 {
+        self.cuts
+    }
+
+    /// The delivered rate over [`DELIVERED_WINDOW`], bits per second, once enough
+    /// packets arrived in it.
+    pub fn delivered_bps(&self) -> Option<f64> {
+        if self.delivered.len() < MIN_DELIVERED_PACKETS {
+            return None;
+        }
+        let (first, _) = *self.delivered.front()?;
+        let (last, _) = *self.delivered.back()?;
+        let span = (last.saturating_sub(first)).max(Duration::from_millis(100));
+        // The first packet's bytes arrived at the window's start: not counted.
+        let bytes: usize = self.delivered.iter().skip(1).map(|(_, b)| b).sum();
+        Some(bytes as f64 * 8.0 / span.as_secs_f64())
+    }
+
+    /// Takes one feedback batch at `now`; `allowed_bps` is what the estimator
+    /// would send without the guard (the cap is gone once it grows past it).
+    pub fn on_feedback(&mut self, now: Instant, batch: &[Feedback], allowed_bps: f64) {
+        // Delays are counted from the first packet reported (feedback comes in
+        // send order; anything older saturates, and only raises its delay).
+        let first = batch.iter().map(|p| p.departure).min().unwrap_or(now);
+        let epoch = *self.epoch.get_or_insert(first);
+        let mut delays = Vec::with_capacity(batch.len());
+        for packet in batch {
+            let Some(arrival) = packet.arrival else {
+                continue;
+            };
+            let departure = packet.departure.saturating_duration_since(epoch);
+            let delay = arrival.as_micros() as i64 - departure.as_micros() as i64;
+            self.note_delay(departure, delay);
+            delays.push(delay);
+            self.note_delivered(arrival, packet.size);
+        }
+        if let Some(base) = self.minima.iter().map(|&(_, d)| d).min()
+            && !delays.is_empty()
+        {
+            delays.sort_unstable();
+            let median = delays[delays.len() / 2];
+            self.queue = Duration::from_micros((median - base).max(0) as u64);
+        }
+        self.steer(now, allowed_bps);
+    }
+
+    fn note_delay(&mut self, departure: Duration, delay: i64) {
+        let second = departure.as_secs();
+        match self.minima.back_mut() {
+            Some((s, d)) if *s == second => *d = (*d).min(delay),
+            Some((s, _)) if *s > second => {
+                // A late report for an earlier second: fold it into its minimum.
+                if let Some((_, d)) = self.minima.iter_mut().find(|(s, _)| *s == second) {
+                    *d = (*d).min(delay);
+                }
+            }
+            _ => self.minima.push_back((second, delay)),
+        }
+        let window = BASE_WINDOW.as_secs();
+        while self
+            .minima
+            .front()
+            .is_some_and(|&(s, _)| s + window < second)
+        {
+            self.minima.pop_front();
+        }
+    }
+
+    fn note_delivered(&mut self, arrival: Duration, size: usize) {
+        self.delivered.push_back((arrival, size));
+        let newest = self
+            .delivered
+            .iter()
+            .map(|(a, _)| *a)
+            .max()
+            .unwrap_or(arrival);
+        while self
+            .delivered
+            .front()
+            .is_some_and(|(a, _)| newest.saturating_sub(*a) > DELIVERED_WINDOW)
+        {
+            self.delivered.pop_front();
+        }
+    }
+
+    fn steer(&mut self, now: Instant, allowed_bps: f64) {
+        if self.queue >= QUEUE_HIGH {
+            let may_cut = match self.last_cut {
+                None => true,
+                Some(at) => {
+                    now.saturating_duration_since(at) >= RECUT_AFTER
+                        && (!self.draining || self.queue > self.cut_queue + QUEUE_GROWTH)
+                }
+            };
+            if may_cut && let Some(delivered) = self.delivered_bps() {
+                let queued_bits = self.queue.as_secs_f64() * delivered;
+                let cut = (BACKOFF * delivered - queued_bits / DRAIN_WITHIN.as_secs_f64())
+                    .max(DEEPEST_CUT * delivered)
+                    .max(self.floor_bps);
+                let current = self.cap_bps().unwrap_or(allowed_bps);
+                if cut < current {
+                    self.cap = Some((now, cut));
+                    self.knee = Some(delivered);
+                    self.cuts += 1;
+                }
+                self.last_cut = Some(now);
+                self.cut_queue = self.queue;
+                self.draining = true;
+            }
+            return;
+        }
+        if self.draining {
+            if self.queue <= QUEUE_LOW {
+                self.draining = false;
+                if let Some((_, bps)) = self.cap {
+                    self.cap = Some((now, bps));
+                }
+            }
+            return;
+        }
+        let Some((since, bps)) = self.cap else {
+            return;
+        };
+        let dt = now.saturating_duration_since(since).as_secs_f64();
+        let grown = match self.knee {
+            // Well under where the path delivered: back quickly.
+            Some(knee) if bps < BACKOFF * knee => {
+                (bps * BELOW_KNEE_GROWTH_PER_S.powf(dt)).min(BACKOFF * knee)
+            }
+            // Near it: carefully.
+            Some(knee) if bps < knee * KNEE_BAND => bps + KNEE_GROWTH_BPS * dt,
+            _ => bps * GROWTH_PER_S.powf(dt),
+        };
+        self.cap = (grown < allowed_bps).then_some((now, grown));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path of `capacity_bps` with `base` one-way delay and a queue of at most
+    /// `queue_limit`, fed `send_bps` in 1200-byte packets; feedback every 100 ms.
+    struct Path {
+        t0: Instant,
+        sent_at: Duration,
+        /// When the bottleneck is free again (since t0).
+        free_at: Duration,
+        pending: Vec<Feedback>,
+    }
+
+    impl Path {
+        fn new() -> Self {
+            Self {
+                t0: Instant::now(),
+                sent_at: Duration::ZERO,
+                free_at: Duration::ZERO,
+                pending: Vec::new(),
+            }
+        }
+
+        /// Sends for `span` at `send_bps` through a `capacity_bps` bottleneck.
+        fn send(&mut self, span: Duration, send_bps: f64, capacity_bps: f64) {
+            let end = self.sent_at + span;
+            let gap = Duration::from_secs_f64(1200.0 * 8.0 / send_bps);
+            let serve = Duration::from_secs_f64(1200.0 * 8.0 / capacity_bps);
+            let base = Duration::from_millis(50);
+            // A `tc tbf` of 300 kbit/s with a 10 KB burst and 200 ms of latency
+            // holds about this much.
+            let limit = Duration::from_millis(450);
+            while self.sent_at < end {
+                let start = self.free_at.max(self.sent_at);
+                let arrival = if start - self.sent_at > limit {
+                    None
+                } else {
+                    self.free_at = start + serve;
+                    Some(self.free_at + base)
+                };
+                self.pending.push(Feedback {
+                    departure: self.t0 + self.sent_at,
+                    arrival,
+                    size: 1200,
+                });
+                self.sent_at += gap;
+            }
+        }
+
+        /// The feedback of everything sent so far, as of `sent_at`.
+        fn feedback(&mut self) -> (Instant, Vec<Feedback>) {
+            (self.t0 + self.sent_at, std::mem::take(&mut self.pending))
+        }
+    }
+
+    fn run(
+        guard: &mut QueueGuard,
+        path: &mut Path,
+        seconds: f64,
+        capacity_bps: f64,
+        allowed_bps: f64,
+    ) -> Vec<f64> {
+        let mut caps = Vec::new();
+        for _ in 0..(seconds * 10.0) as usize {
+            let rate = guard.cap_bps().unwrap_or(allowed_bps);
+            path.send(Duration::from_millis(100), rate, capacity_bps);
+            let (now, batch) = path.feedback();
+            guard.on_feedback(now, &batch, allowed_bps);
+            caps.push(guard.cap_bps().unwrap_or(allowed_bps));
+        }
+        caps
+    }
+
+    #[test]
+    fn no_queue_no_cap() {
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        let caps = run(&mut guard, &mut path, 5.0, 2_000_000.0, 700_000.0);
+        assert!(caps.iter().all(|&c| c == 700_000.0), "{caps:?}");
+        assert_eq!(guard.cuts(), 0);
+        assert!(guard.queue_delay() < QUEUE_LOW);
+    }
+
+    #[test]
+    fn a_link_slower_than_the_send_rate_is_met_within_half_a_second_and_held() {
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        run(&mut guard, &mut path, 3.0, 2_000_000.0, 700_000.0);
+        // The link drops to 300 kbit/s.
+        let caps = run(&mut guard, &mut path, 10.0, 300_000.0, 700_000.0);
+        let first_fit = caps.iter().position(|&c| c <= 300_000.0).expect("fits");
+        assert!(first_fit <= 5, "cut after {first_fit} feedbacks: {caps:?}");
+        // Afterwards it stays near the link: under it most of the time, never far
+        // over, never near the floor.
+        let after = &caps[first_fit..];
+        let mean = after.iter().sum::<f64>() / after.len() as f64;
+        assert!((220_000.0..=300_000.0).contains(&mean), "{mean}: {caps:?}");
+        assert!(
+            after.iter().all(|&c| c < 360_000.0 && c > 150_000.0),
+            "{caps:?}"
+        );
+    }
+
+    #[test]
+    fn the_cap_goes_once_the_link_is_fast_again() {
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        run(&mut guard, &mut path, 2.0, 2_000_000.0, 700_000.0);
+        run(&mut guard, &mut path, 5.0, 300_000.0, 700_000.0);
+        assert!(guard.cap_bps().is_some());
+        let caps = run(&mut guard, &mut path, 20.0, 20_000_000.0, 700_000.0);
+        let gone = caps.iter().position(|&c| c == 700_000.0).expect("gone");
+        assert!(gone <= 150, "the cap went after {gone} feedbacks: {caps:?}");
+    }
+
+    #[test]
+    fn jitter_without_a_queue_does_not_cut() {
+        let mut guard = QueueGuard::new(100_000.0);
+        let t0 = Instant::now();
+        for batch in 0..100u64 {
+            let reports: Vec<Feedback> = (0..10u64)
+                .map(|i| {
+                    let sent = Duration::from_millis(batch * 100 + i * 10);
+                    // ±30 ms of jitter, pseudo-random.
+                    let jitter = ((batch * 31 + i * 17) % 61) as i64 - 30;
+                    let arrival = sent + Duration::from_millis(100);
+                    Feedback {
+                        departure: t0 + sent,
+                        arrival: Some(Duration::from_millis(
+                            (arrival.as_millis() as i64 + 40 + jitter) as u64,
+                        )),
+                        size: 1200,
+                    }
+                })
+                .collect();
+            guard.on_feedback(
+                t0 + Duration::from_millis(batch * 100 + 150),
+                &reports,
+                700_000.0,
+            );
+        }
+        assert_eq!(guard.cuts(), 0);
+    }
+
+    #[test]
+    fn the_delivered_rate_is_what_arrived() {
+        let mut guard = QueueGuard::new(100_000.0);
+        let t0 = Instant::now();
+        let batch: Vec<Feedback> = (0..41u64)
+            .map(|i| Feedback {
+                departure: t0 + Duration::from_millis(i * 10),
+                arrival: Some(Duration::from_millis(i * 10 + 30)),
+                size: 1000,
+            })
+            .collect();
+        guard.on_feedback(t0 + Duration::from_millis(500), &batch, 1e6);
+        // 40 packets of 8 kbit over 400 ms.
+        let bps = guard.delivered_bps().expect("enough packets");
+        assert!((bps - 800_000.0).abs() < 1.0, "{bps}");
+    }
+}
