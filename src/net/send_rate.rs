@@ -9,10 +9,6 @@ use serde::Serialize;
 use crate::media::ladder::{Rung, SendPlan};
 use crate::segment::Cutout;
 
-/// Framing each `world` message carries on the wire besides its JSON (SCTP DATA
-/// chunk and common header, DTLS record, UDP and IPv4 headers), bytes.
-pub const WORLD_FRAMING_BYTES: u64 = 16 + 12 + 29 + 8 + 20;
-
 /// Seconds of the send record kept (the newest; 15 minutes).
 pub const SEND_SERIES_CAPACITY: usize = 900;
 

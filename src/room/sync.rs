@@ -100,6 +100,13 @@ pub fn send_placement(
     people: Query<(&Participant, &ParticipantPlacement, &LatestCutout)>,
 ) {
     let now = Instant::now();
+    // The fast interval is the shortest: nothing to work out before it passed.
+    if sync
+        .last_placement
+        .is_some_and(|t| now - t < PLACEMENT_INTERVAL)
+    {
+        return;
+    }
     let Some((_, placement, latest)) = people.iter().find(|(p, _, _)| p.local) else {
         return;
     };
@@ -196,6 +203,13 @@ pub fn send_game_state(
     }
     sync.events_sent = game.events.len();
     let now = Instant::now();
+    // The 30 Hz interval is the shortest: nothing to work out before it passed.
+    if sync
+        .last_snapshot
+        .is_some_and(|t| now - t < SNAPSHOT_INTERVAL)
+    {
+        return;
+    }
     let slowest = link.bridge.net().counters().send_estimates.slowest_bps();
     if sync
         .last_snapshot

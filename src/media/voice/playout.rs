@@ -201,7 +201,7 @@ impl VoicePlayout {
                 self.transits.pop_front();
             }
             self.transits.push_back(transit);
-            self.need_us = Some(need_of(&self.transits));
+            self.need_us = Some(need_of(self.transits.iter().copied()));
         }
         let first = start - rebuilt.min(pcm.len()) as i64;
         self.packets.insert(first, pcm.to_vec());
@@ -432,7 +432,7 @@ impl VoicePlayout {
             need_us: self.need_us,
             recent_need_us: (!self.transits.is_empty()).then(|| {
                 let skip = self.transits.len().saturating_sub(RECENT_WINDOW);
-                need_of(&self.transits.iter().skip(skip).copied().collect())
+                need_of(self.transits.range(skip..).copied())
             }),
             stamped: self.is_stamped(),
         }
@@ -441,9 +441,9 @@ impl VoicePlayout {
 
 /// The smallest transit plus the [`JITTER_QUANTILE`] of those above it, plus
 /// [`MARGIN_US`].
-fn need_of(transits: &VecDeque<i64>) -> i64 {
-    let base = transits.iter().copied().min().unwrap_or(0);
-    let mut extra: Vec<i64> = transits.iter().map(|t| t - base).collect();
+fn need_of(transits: impl Iterator<Item = i64> + Clone) -> i64 {
+    let base = transits.clone().min().unwrap_or(0);
+    let mut extra: Vec<i64> = transits.map(|t| t - base).collect();
     extra.sort_unstable();
     let rank = ((extra.len().saturating_sub(1)) as f64 * JITTER_QUANTILE).round() as usize;
     base + extra.get(rank).copied().unwrap_or(0) + MARGIN_US

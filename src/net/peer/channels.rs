@@ -174,6 +174,10 @@ pub enum NetEvent {
     SignalingBack,
 }
 
+/// Framing each `world` message carries on the wire besides its JSON (SCTP DATA
+/// chunk and common header, DTLS record, UDP and IPv4 headers), bytes.
+pub const WORLD_FRAMING_BYTES: u64 = 16 + 12 + 29 + 8 + 20;
+
 /// Counters of dropped items, for the stats overlay.
 #[derive(Debug, Default)]
 pub struct NetCounters {
@@ -186,7 +190,7 @@ pub struct NetCounters {
     /// `world` messages dropped (too large, or a peer's send buffer full).
     pub world_dropped: AtomicU64,
     /// Bytes of `world` messages handed to the data channels, every peer counted:
-    /// the JSON plus `send_rate::WORLD_FRAMING_BYTES` each (SCTP, DTLS, UDP, IP).
+    /// the JSON plus [`WORLD_FRAMING_BYTES`] each (SCTP, DTLS, UDP, IP).
     pub world_bytes_sent: AtomicU64,
     /// Peer connections not yet freed (their handler is alive); see the module docs.
     pub live_peer_connections: AtomicI64,

@@ -511,6 +511,23 @@ mod tests {
             .collect()
     }
 
+    /// One 1200-byte packet's feedback: sent at `departure`, arrived at `arrival`
+    /// on the receiver's clock (`None`: lost).
+    fn report(id: u64, departure: Instant, arrival: Option<Duration>) -> PacketReport {
+        PacketReport {
+            ssrc: 1,
+            id,
+            rtp_sequence_number: id as u16,
+            is_twcc: true,
+            twcc_sequence_number: id as u16,
+            size: 1200,
+            arrived: arrival.is_some(),
+            departure,
+            arrival,
+            ecn: rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn::default(),
+        }
+    }
+
     #[test]
     fn audio_is_not_held_behind_a_video_burst() {
         let t0 = Instant::now();
@@ -614,7 +631,6 @@ mod tests {
 
     #[test]
     fn a_lossy_feedback_lowers_the_published_estimate() {
-        use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
         let estimate = SendEstimate::default();
         let mut gcc = PublishedGcc::new(EstimateBounds::default(), estimate.clone());
         let t0 = Instant::now();
@@ -624,19 +640,12 @@ mod tests {
             let reports: Vec<PacketReport> = (0..20)
                 .map(|i| {
                     id += 1;
-                    PacketReport {
-                        ssrc: 1,
+                    // Half of everything lost.
+                    report(
                         id,
-                        rtp_sequence_number: id as u16,
-                        is_twcc: true,
-                        twcc_sequence_number: id as u16,
-                        size: 1200,
-                        // Half of everything lost.
-                        arrived: i % 2 == 0,
-                        departure: now,
-                        arrival: (i % 2 == 0).then(|| Duration::from_millis(100 * batch + 20)),
-                        ecn: Ecn::default(),
-                    }
+                        now,
+                        (i % 2 == 0).then(|| Duration::from_millis(100 * batch + 20)),
+                    )
                 })
                 .collect();
             gcc.on_reports(now + Duration::from_millis(30), &reports);
@@ -651,7 +660,6 @@ mod tests {
 
     #[test]
     fn moderate_loss_leaves_the_estimate_to_the_delay_half() {
-        use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
         let estimate = SendEstimate::default();
         let mut gcc = PublishedGcc::new(EstimateBounds::default(), estimate.clone());
         let t0 = Instant::now();
@@ -663,18 +671,11 @@ mod tests {
                     id += 1;
                     // One in eight lost (12.5 %: over GCC's 10 %), steady delay.
                     let arrived = !id.is_multiple_of(8);
-                    PacketReport {
-                        ssrc: 1,
+                    report(
                         id,
-                        rtp_sequence_number: id as u16,
-                        is_twcc: true,
-                        twcc_sequence_number: id as u16,
-                        size: 1200,
-                        arrived,
-                        departure: now + Duration::from_millis(5 * i),
-                        arrival: arrived.then(|| Duration::from_millis(100 * batch + 5 * i + 20)),
-                        ecn: Ecn::default(),
-                    }
+                        now + Duration::from_millis(5 * i),
+                        arrived.then(|| Duration::from_millis(100 * batch + 5 * i + 20)),
+                    )
                 })
                 .collect();
             gcc.on_reports(now + Duration::from_millis(120), &reports);

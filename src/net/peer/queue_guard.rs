@@ -91,6 +91,8 @@ pub struct QueueGuard {
     minima: VecDeque<(u64, i64)>,
     /// Arrived packets in the delivered window (arrival, bytes).
     delivered: VecDeque<(Duration, usize)>,
+    /// The latest arrival seen (reports may come slightly out of order).
+    newest_arrival: Duration,
     /// The cap and when it last changed, while one holds.
     cap: Option<(Instant, f64)>,
     /// Where the last cut was made (the delivered rate then).
@@ -194,12 +196,8 @@ impl QueueGuard {
 
     fn note_delivered(&mut self, arrival: Duration, size: usize) {
         self.delivered.push_back((arrival, size));
-        let newest = self
-            .delivered
-            .iter()
-            .map(|(a, _)| *a)
-            .max()
-            .unwrap_or(arrival);
+        self.newest_arrival = self.newest_arrival.max(arrival);
+        let newest = self.newest_arrival;
         while self
             .delivered
             .front()
