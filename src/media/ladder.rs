@@ -5,9 +5,13 @@
 //! estimate. The video gets [`LadderConfig::headroom`] of it less the audio
 //! reserve, at most the configured rate. Then the rung: each [`RUNGS`] entry
 //! scales the capture size and the configured frame rate (640x480@30 →
-//! 480x360@20 → 320x240@15). A rung is left downwards at once when the video
-//! budget gives it fewer than [`LadderConfig::down_bpp`] bits per pixel (a
-//! congested link cannot wait), and upwards only when the rung above would get at
+//! 480x360@20 → 320x240@15). A rung is left downwards when the video budget has
+//! given it fewer than [`LadderConfig::down_bpp`] bits per pixel for
+//! [`LadderConfig::down_after`]: the bit rate falls at once, the picture size a
+//! moment later, because each change of size costs a keyframe, and a keyframe
+//! sent into the queue that made the estimate fall stood there and froze the
+//! picture (measured: docs/NET.md, *Congestion control*); a keyframe that a peer
+//! asked for meanwhile takes the step with it. Upwards only when the rung above would get at
 //! least [`LadderConfig::up_bpp`] for [`LadderConfig::up_after`] without a break and
 //! [`LadderConfig::hold`] has passed since the last change, so the ladder does not
 //! oscillate around a threshold (each change costs a keyframe).
@@ -54,6 +58,9 @@ pub struct LadderConfig {
     pub headroom: f32,
     /// A rung is left downwards below this many bits per pixel.
     pub down_bpp: f32,
+    /// How long the budget must have been under [`Self::down_bpp`] before
+    /// stepping down (the queue that made the estimate fall drains meanwhile).
+    pub down_after: Duration,
     /// The rung above is taken when it would get at least this many.
     pub up_bpp: f32,
     /// How long the rung above must have been affordable before stepping up.
@@ -71,6 +78,7 @@ impl LadderConfig {
             audio_reserve_bps: 48_000,
             headroom: 0.9,
             down_bpp: 0.02,
+            down_after: Duration::from_secs(1),
             up_bpp: 0.05,
             up_after: Duration::from_secs(2),
             hold: Duration::from_secs(4),
@@ -101,6 +109,7 @@ pub struct Ladder {
     rung: usize,
     changed_at: Option<Instant>,
     up_since: Option<Instant>,
+    down_since: Option<Instant>,
 }
 
 impl Ladder {
@@ -111,6 +120,7 @@ impl Ladder {
             rung: 0,
             changed_at: None,
             up_since: None,
+            down_since: None,
         }
     }
 
@@ -144,12 +154,15 @@ impl Ladder {
         (f64::from(video_bps) / pixels) as f32
     }
 
-    /// The plan at `now` for the slowest peer's `estimate_bps`.
+    /// The plan at `now` for the slowest peer's `estimate_bps`. With
+    /// `keyframe_due` (a peer asked for one), a pending step down is taken at once:
+    /// the keyframe it costs is sent anyway.
     pub fn update(
         &mut self,
         now: Instant,
         estimate_bps: Option<u64>,
         full_pixels_per_s: f64,
+        keyframe_due: bool,
     ) -> SendPlan {
         let video_bps = self.video_bps(estimate_bps);
         let bpp = |rung| Self::bits_per_pixel(video_bps, rung, full_pixels_per_s);
@@ -158,7 +171,10 @@ impl Ladder {
             rung += 1;
         }
         if rung != self.rung {
-            self.change(now, rung);
+            let since = *self.down_since.get_or_insert(now);
+            if keyframe_due || now.saturating_duration_since(since) >= self.config.down_after {
+                self.change(now, rung);
+            }
         } else if rung > 0 && bpp(rung - 1) >= self.config.up_bpp {
             let since = *self.up_since.get_or_insert(now);
             let held = self
@@ -170,6 +186,9 @@ impl Ladder {
         } else {
             self.up_since = None;
         }
+        if rung == self.rung {
+            self.down_since = None;
+        }
         SendPlan {
             rung: self.rung,
             video_bps,
@@ -180,6 +199,7 @@ impl Ladder {
         self.rung = rung;
         self.changed_at = Some(now);
         self.up_since = None;
+        self.down_since = None;
     }
 }
 
@@ -204,33 +224,66 @@ mod tests {
     }
 
     #[test]
-    fn a_falling_estimate_steps_down_at_once_and_as_far_as_needed() {
+    fn a_falling_estimate_steps_down_after_a_moment_and_as_far_as_needed() {
         let mut l = ladder();
         let t = Instant::now();
-        assert_eq!(l.update(t, Some(700_000), FULL).rung, 0);
+        let later = t + Duration::from_secs(1);
+        assert_eq!(l.update(t, Some(700_000), FULL, false).rung, 0);
         // 300 kbit/s: 222 kbit/s of video is 0.024 bpp on the best rung.
-        assert_eq!(l.update(t, Some(300_000), FULL).rung, 0);
-        // 200 kbit/s: 132 kbit/s is 0.014 bpp there, 0.038 one rung down.
-        assert_eq!(l.update(t, Some(200_000), FULL).rung, 1);
+        assert_eq!(l.update(t, Some(300_000), FULL, false).rung, 0);
+        // 200 kbit/s: 132 kbit/s is 0.014 bpp there, 0.038 one rung down: the bit
+        // rate falls at once, the picture size after `down_after`.
+        let plan = l.update(t, Some(200_000), FULL, false);
+        assert_eq!((plan.rung, plan.video_bps), (0, 132_000));
+        assert_eq!(l.update(later, Some(200_000), FULL, false).rung, 1);
         let mut l = ladder();
         // 110 kbit/s: 51 kbit/s is 0.015 bpp on the middle rung, 0.044 below.
-        assert_eq!(l.update(t, Some(110_000), FULL).rung, 2);
+        l.update(t, Some(110_000), FULL, false);
+        assert_eq!(l.update(later, Some(110_000), FULL, false).rung, 2);
+    }
+
+    #[test]
+    fn a_dip_shorter_than_the_wait_keeps_the_picture_size() {
+        let mut l = ladder();
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        assert_eq!(l.update(t, Some(110_000), FULL, false).rung, 0);
+        assert_eq!(l.update(at(900), Some(110_000), FULL, false).rung, 0);
+        // Back over the threshold before the wait is over: the wait starts again.
+        assert_eq!(l.update(at(950), Some(700_000), FULL, false).rung, 0);
+        assert_eq!(l.update(at(1_100), Some(110_000), FULL, false).rung, 0);
+        assert_eq!(l.update(at(2_050), Some(110_000), FULL, false).rung, 0);
+        assert_eq!(l.update(at(2_100), Some(110_000), FULL, false).rung, 2);
+    }
+
+    #[test]
+    fn a_keyframe_asked_for_takes_the_pending_step_down_with_it() {
+        let mut l = ladder();
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        assert_eq!(l.update(t, Some(110_000), FULL, false).rung, 0);
+        assert_eq!(l.update(at(300), Some(110_000), FULL, true).rung, 2);
+        // Without a step pending, a keyframe changes nothing.
+        assert_eq!(l.update(at(400), Some(110_000), FULL, true).rung, 2);
+        assert_eq!(l.update(at(500), Some(5_000_000), FULL, true).rung, 2);
     }
 
     #[test]
     fn a_rising_estimate_steps_up_only_after_the_hold() {
         let mut l = ladder();
-        let t = Instant::now();
-        assert_eq!(l.update(t, Some(110_000), FULL).rung, 2);
+        let t0 = Instant::now();
+        l.update(t0, Some(110_000), FULL, false);
+        let t = t0 + Duration::from_secs(1);
+        assert_eq!(l.update(t, Some(110_000), FULL, false).rung, 2);
         let at = |s: u64| t + Duration::from_millis(s);
         // Back to plenty: the lowest rung is kept until both waits are over.
-        assert_eq!(l.update(at(1_000), Some(1_000_000), FULL).rung, 2);
-        assert_eq!(l.update(at(3_500), Some(1_000_000), FULL).rung, 2);
-        assert_eq!(l.update(at(4_000), Some(1_000_000), FULL).rung, 1);
+        assert_eq!(l.update(at(1_000), Some(1_000_000), FULL, false).rung, 2);
+        assert_eq!(l.update(at(3_500), Some(1_000_000), FULL, false).rung, 2);
+        assert_eq!(l.update(at(4_000), Some(1_000_000), FULL, false).rung, 1);
         // One more rung needs another hold.
-        assert_eq!(l.update(at(6_500), Some(1_000_000), FULL).rung, 1);
-        assert_eq!(l.update(at(8_000), Some(1_000_000), FULL).rung, 1);
-        assert_eq!(l.update(at(8_500), Some(1_000_000), FULL).rung, 0);
+        assert_eq!(l.update(at(6_500), Some(1_000_000), FULL, false).rung, 1);
+        assert_eq!(l.update(at(8_000), Some(1_000_000), FULL, false).rung, 1);
+        assert_eq!(l.update(at(8_500), Some(1_000_000), FULL, false).rung, 0);
     }
 
     #[test]
@@ -239,18 +292,19 @@ mod tests {
         // 270-280 kbit/s: 195-204 kbit/s of video is 0.021-0.022 bpp on the best
         // rung: above the 0.02 that leaves it, below the 0.05 that takes it again.
         let mut from_top = ladder();
-        from_top.update(t, Some(280_000), FULL);
+        from_top.update(t, Some(280_000), FULL, false);
         let mut from_below = ladder();
-        assert_eq!(from_below.update(t, Some(110_000), FULL).rung, 2);
+        from_below.update(t - Duration::from_secs(1), Some(110_000), FULL, false);
+        assert_eq!(from_below.update(t, Some(110_000), FULL, false).rung, 2);
         for s in 1..60 {
             let now = t + Duration::from_secs(s);
             let estimate = if s % 2 == 0 { 280_000 } else { 270_000 };
-            assert_eq!(from_top.update(now, Some(estimate), FULL).rung, 0);
+            assert_eq!(from_top.update(now, Some(estimate), FULL, false).rung, 0);
         }
         let mut seen = Vec::new();
         for s in 1..60 {
             let now = t + Duration::from_secs(s);
-            seen.push(from_below.update(now, Some(280_000), FULL).rung);
+            seen.push(from_below.update(now, Some(280_000), FULL, false).rung);
         }
         assert!(
             seen.windows(2).all(|w| w[1] <= w[0]),
@@ -263,13 +317,14 @@ mod tests {
     fn a_brief_dip_in_the_estimate_restarts_the_wait_to_step_up() {
         let mut l = ladder();
         let t = Instant::now();
-        l.update(t, Some(110_000), FULL);
+        l.update(t - Duration::from_secs(1), Some(110_000), FULL, false);
+        l.update(t, Some(110_000), FULL, false);
         let at = |ms: u64| t + Duration::from_millis(ms);
-        l.update(at(3_000), Some(1_000_000), FULL);
+        l.update(at(3_000), Some(1_000_000), FULL, false);
         // A dip that keeps the rung but makes the rung above unaffordable.
-        assert_eq!(l.update(at(4_500), Some(150_000), FULL).rung, 2);
-        assert_eq!(l.update(at(5_000), Some(1_000_000), FULL).rung, 2);
-        assert_eq!(l.update(at(6_900), Some(1_000_000), FULL).rung, 2);
-        assert_eq!(l.update(at(7_000), Some(1_000_000), FULL).rung, 1);
+        assert_eq!(l.update(at(4_500), Some(150_000), FULL, false).rung, 2);
+        assert_eq!(l.update(at(5_000), Some(1_000_000), FULL, false).rung, 2);
+        assert_eq!(l.update(at(6_900), Some(1_000_000), FULL, false).rung, 2);
+        assert_eq!(l.update(at(7_000), Some(1_000_000), FULL, false).rung, 1);
     }
 }

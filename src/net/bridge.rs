@@ -697,7 +697,8 @@ impl EncodeLoop {
             let full_pixels = f64::from(cutout.width)
                 * f64::from(cutout.height)
                 * f64::from(self.config.video_fps);
-            let plan = ladder.update(Instant::now(), estimate, full_pixels);
+            let keyframe_due = self.keyframe.load(Ordering::Relaxed);
+            let plan = ladder.update(Instant::now(), estimate, full_pixels, keyframe_due);
             // Pacing: at most the rung's share of `video_fps` pictures a second (a
             // 10 % early margin absorbs capture jitter).
             let fps = self.fps(plan);

@@ -260,7 +260,7 @@ impl BandwidthEstimator for PublishedGcc {
         if self.guard.cuts() > cuts {
             tracing::info!(
                 queue_ms = self.guard.queue_delay().as_millis() as u64,
-                delivered_kbit = self.guard.delivered_bps().unwrap_or(0.0) / 1000.0,
+                bottleneck_kbit = self.guard.bottleneck_bps().unwrap_or(0.0) / 1000.0,
                 cap_kbit = self.guard.cap_bps().unwrap_or(0.0) / 1000.0,
                 gcc_kbit = allowed / 1000.0,
                 "a queue stands on the path: send estimate cut"

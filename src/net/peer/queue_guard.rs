@@ -15,14 +15,20 @@
 //!   queueing.
 //! - The delivered rate is what arrived over the last [`DELIVERED_WINDOW`] of
 //!   arrival time: with a queue standing, that is the bottleneck's rate.
-//! - When a feedback batch's median queueing delay reaches [`QUEUE_HIGH`], the cap
-//!   becomes [`BACKOFF`] × the delivered rate (GCC's own decrease, applied at
-//!   once), less what drains the queue within [`DRAIN_WITHIN`], never below the
-//!   floor. While the queue stands it is cut again at most once per
-//!   [`RECUT_AFTER`], and only when it grew since the last cut: a queue that
-//!   stands without growing while we send less is other traffic's (on the
-//!   namespace test, our own data channels' ~250 kbit/s were that traffic), and
-//!   cutting on would starve the media without draining it. Once the queue
+//! - When a feedback batch's median queueing delay reaches [`QUEUE_HIGH`] (or
+//!   [`QUEUE_EARLY`] while we send [`OVERSEND`] times what the path delivers, or
+//!   while the cap probes above the knee), the cap becomes [`BACKOFF`] × the
+//!   delivered rate (GCC's own decrease, applied at once), less what drains the
+//!   queue within [`DRAIN_WITHIN`], never below the floor.
+//! - A cut is judged by the packets sent [`CUT_SETTLE`] after it: the feedback of
+//!   what left before then still shows the queue growing (it was sent at about
+//!   the old rate), and cutting again on it took the estimate to its floor on
+//!   the namespace step. The first batch sent after then sets the queue the cut is held to; the
+//!   guard cuts again at most once per [`RECUT_AFTER`], and only when the queue
+//!   grew past that: a queue that stands without growing while we send less is
+//!   other traffic's (on the namespace test, our own data channels' ~100 kbit/s
+//!   were that traffic), and cutting on would starve the media without draining
+//!   it. Once the queue
 //!   has drained below [`QUEUE_LOW`] the cap grows: quickly back to [`BACKOFF`] ×
 //!   the rate the path delivered when the queue stood (the knee), slowly near the
 //!   knee, then
@@ -46,6 +52,19 @@ pub const QUEUE_HIGH: Duration = Duration::from_millis(150);
 pub const QUEUE_LOW: Duration = Duration::from_millis(30);
 /// The cap after a cut, as a share of the delivered rate.
 pub const BACKOFF: f64 = 0.85;
+/// Median queueing delay at which the guard cuts already when the queue is ours
+/// beyond doubt: we send [`OVERSEND`] times what the path delivers (the link got
+/// slower), or the cap is above the knee (a probe went past the path's rate).
+/// Waiting for [`QUEUE_HIGH`] there only lets the queue stand longer.
+pub const QUEUE_EARLY: Duration = Duration::from_millis(60);
+/// Send rate over delivered rate (both over [`DELIVERED_WINDOW`]) that means the
+/// path got slower than what we send. A keyframe's burst on a fast link, or ±30 ms
+/// of jitter over the window, stays near 1.
+pub const OVERSEND: f64 = 1.5;
+/// A cut is judged by the packets sent this long after it: until then the
+/// encoder's rate control, the pacer's queue and the pictures in flight still
+/// send at about the old rate, and the queue goes on growing whatever the cut.
+pub const CUT_SETTLE: Duration = Duration::from_millis(300);
 /// While the queue still stands, the cap is cut again at most this often.
 pub const RECUT_AFTER: Duration = Duration::from_millis(150);
 /// How much higher than at the last cut the queue must stand for another cut.
@@ -60,11 +79,20 @@ pub const KNEE_GROWTH_BPS: f64 = 20_000.0;
 /// How far above the knee growth stays additive.
 pub const KNEE_BAND: f64 = 1.15;
 /// A cut also drains the standing queue within about this long.
-pub const DRAIN_WITHIN: Duration = Duration::from_secs(1);
+pub const DRAIN_WITHIN: Duration = Duration::from_millis(400);
 /// A cut never goes below this share of the delivered rate.
 pub const DEEPEST_CUT: f64 = 0.5;
 /// Fewest packets in the delivered window for its rate to be believed.
 pub const MIN_DELIVERED_PACKETS: usize = 8;
+/// Fewest packets, and shortest arrival span, of a queued train for its rate to
+/// be believed.
+pub const MIN_TRAIN_PACKETS: usize = 5;
+/// See [`MIN_TRAIN_PACKETS`].
+pub const MIN_TRAIN_SPAN: Duration = Duration::from_millis(50);
+/// After a cut, sending this many times the bottleneck's rate (what was sent
+/// since the cut) means the cut was not deep enough: a full drop-tail queue cannot
+/// grow any more, it only drops.
+pub const STILL_OVER: f64 = 1.1;
 
 /// What the guard needs of one packet's feedback.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,12 +121,28 @@ pub struct QueueGuard {
     delivered: VecDeque<(Duration, usize)>,
     /// The latest arrival seen (reports may come slightly out of order).
     newest_arrival: Duration,
+    /// Reported packets, arrived or lost, over the same span of departure time
+    /// (departure since the epoch, bytes).
+    sent: VecDeque<(Duration, usize)>,
+    /// The latest departure reported.
+    newest_departure: Duration,
+    /// The newest run of arrived packets that each waited in a queue
+    /// ([`QUEUE_LOW`] or more), over at most [`DELIVERED_WINDOW`] (arrival,
+    /// bytes): they left the bottleneck back to back, so their arrival rate is its
+    /// rate (our share of it) already while the delivered window still holds what
+    /// arrived before the queue formed.
+    train: VecDeque<(Duration, usize)>,
+    /// Whether the newest batch was mostly sent [`CUT_SETTLE`] after the last cut.
+    fresh: bool,
+    /// Whether a batch sent [`CUT_SETTLE`] after the last cut has set
+    /// [`Self::cut_queue`].
+    rebased: bool,
     /// The cap and when it last changed, while one holds.
     cap: Option<(Instant, f64)>,
     /// Where the last cut was made (the delivered rate then).
     knee: Option<f64>,
-    /// When the cap was last cut.
-    last_cut: Option<Instant>,
+    /// When the cap was last cut, and that instant since the epoch.
+    last_cut: Option<(Instant, Duration)>,
     /// Whether a queue has stood since the last cut.
     draining: bool,
     /// The newest batch's median queueing delay.
@@ -133,15 +177,31 @@ impl QueueGuard {
     /// The delivered rate over [`DELIVERED_WINDOW`], bits per second, once enough
     /// packets arrived in it.
     pub fn delivered_bps(&self) -> Option<f64> {
-        if self.delivered.len() < MIN_DELIVERED_PACKETS {
-            return None;
+        window_rate(self.delivered.iter(), MIN_DELIVERED_PACKETS)
+    }
+
+    /// The bottleneck's rate (our share of it), bits per second: the queued
+    /// train's rate while one is long enough, else the delivered rate.
+    pub fn bottleneck_bps(&self) -> Option<f64> {
+        let (bytes, span, count) = bytes_over(self.train.iter())?;
+        if count >= MIN_TRAIN_PACKETS && span >= MIN_TRAIN_SPAN {
+            return Some(bytes as f64 * 8.0 / span.as_secs_f64());
         }
-        let (first, _) = *self.delivered.front()?;
-        let (last, _) = *self.delivered.back()?;
-        let span = (last.saturating_sub(first)).max(Duration::from_millis(100));
-        // The first packet's bytes arrived at the window's start: not counted.
-        let bytes: usize = self.delivered.iter().skip(1).map(|(_, b)| b).sum();
-        Some(bytes as f64 * 8.0 / span.as_secs_f64())
+        self.delivered_bps()
+    }
+
+    /// What we sent since departure time `since` (since the epoch), bits per
+    /// second, once enough packets were reported over at least 100 ms.
+    fn sent_since_bps(&self, since: Duration) -> Option<f64> {
+        let (bytes, span, count) = bytes_over(self.sent.iter().filter(|(d, _)| *d > since))?;
+        (count >= MIN_DELIVERED_PACKETS && span >= Duration::from_millis(100))
+            .then(|| bytes as f64 * 8.0 / span.as_secs_f64())
+    }
+
+    /// What we sent over the newest [`DELIVERED_WINDOW`] of departure time (lost
+    /// packets included), bits per second, once enough packets were reported.
+    pub fn sent_bps(&self) -> Option<f64> {
+        window_rate(self.sent.iter(), MIN_DELIVERED_PACKETS)
     }
 
     /// Takes one feedback batch at `now`; `allowed_bps` is what the estimator
@@ -152,15 +212,36 @@ impl QueueGuard {
         let first = batch.iter().map(|p| p.departure).min().unwrap_or(now);
         let epoch = *self.epoch.get_or_insert(first);
         let mut delays = Vec::with_capacity(batch.len());
+        let mut after_cut = 0;
         for packet in batch {
+            let departure = packet.departure.saturating_duration_since(epoch);
+            self.note_sent(departure, packet.size);
+            if self
+                .last_cut
+                .is_some_and(|(_, cut)| departure > cut + CUT_SETTLE)
+            {
+                after_cut += 1;
+            }
             let Some(arrival) = packet.arrival else {
                 continue;
             };
-            let departure = packet.departure.saturating_duration_since(epoch);
             let delay = arrival.as_micros() as i64 - departure.as_micros() as i64;
             self.note_delay(departure, delay);
             delays.push(delay);
             self.note_delivered(arrival, packet.size);
+            let base = self.minima.iter().map(|&(_, d)| d).min().unwrap_or(delay);
+            if delay - base >= QUEUE_LOW.as_micros() as i64 {
+                self.train.push_back((arrival, packet.size));
+                while self
+                    .train
+                    .front()
+                    .is_some_and(|(a, _)| arrival.saturating_sub(*a) > DELIVERED_WINDOW)
+                {
+                    self.train.pop_front();
+                }
+            } else {
+                self.train.clear();
+            }
         }
         if let Some(base) = self.minima.iter().map(|&(_, d)| d).min()
             && !delays.is_empty()
@@ -169,7 +250,21 @@ impl QueueGuard {
             let median = delays[delays.len() / 2];
             self.queue = Duration::from_micros((median - base).max(0) as u64);
         }
+        self.fresh = after_cut * 2 > batch.len();
         self.steer(now, allowed_bps);
+    }
+
+    fn note_sent(&mut self, departure: Duration, size: usize) {
+        self.sent.push_back((departure, size));
+        self.newest_departure = self.newest_departure.max(departure);
+        let newest = self.newest_departure;
+        while self
+            .sent
+            .front()
+            .is_some_and(|(d, _)| newest.saturating_sub(*d) > DELIVERED_WINDOW)
+        {
+            self.sent.pop_front();
+        }
     }
 
     fn note_delay(&mut self, departure: Duration, delay: i64) {
@@ -207,16 +302,50 @@ impl QueueGuard {
         }
     }
 
+    /// Whether the queue is ours beyond doubt, so that [`QUEUE_EARLY`] is enough
+    /// for a cut: we send [`OVERSEND`] times what arrives, or the cap probes above
+    /// the knee.
+    fn queue_is_ours(&self) -> bool {
+        let oversent = match (self.sent_bps(), self.bottleneck_bps()) {
+            (Some(sent), Some(delivered)) => sent >= OVERSEND * delivered,
+            _ => false,
+        };
+        let probing = match (self.cap, self.knee) {
+            (Some((_, cap)), Some(knee)) => cap > knee,
+            _ => false,
+        };
+        oversent || probing
+    }
+
     fn steer(&mut self, now: Instant, allowed_bps: f64) {
-        if self.queue >= QUEUE_HIGH {
+        let high = if self.queue_is_ours() {
+            QUEUE_EARLY
+        } else {
+            QUEUE_HIGH
+        };
+        if self.queue >= high {
             let may_cut = match self.last_cut {
                 None => true,
-                Some(at) => {
+                // The queue drained since the last cut: a new one.
+                Some(_) if !self.draining => true,
+                // Still the feedback of what left before the cut.
+                Some(_) if !self.fresh => false,
+                Some(_) if !self.rebased => {
+                    self.rebased = true;
+                    self.cut_queue = self.queue;
+                    false
+                }
+                Some((at, cut)) => {
+                    let settled = cut + CUT_SETTLE;
+                    let still_over = match (self.sent_since_bps(settled), self.bottleneck_bps()) {
+                        (Some(sent), Some(bottleneck)) => sent > STILL_OVER * bottleneck,
+                        _ => false,
+                    };
                     now.saturating_duration_since(at) >= RECUT_AFTER
-                        && (!self.draining || self.queue > self.cut_queue + QUEUE_GROWTH)
+                        && (self.queue > self.cut_queue + QUEUE_GROWTH || still_over)
                 }
             };
-            if may_cut && let Some(delivered) = self.delivered_bps() {
+            if may_cut && let Some(delivered) = self.bottleneck_bps() {
                 let queued_bits = self.queue.as_secs_f64() * delivered;
                 let cut = (BACKOFF * delivered - queued_bits / DRAIN_WITHIN.as_secs_f64())
                     .max(DEEPEST_CUT * delivered)
@@ -227,8 +356,10 @@ impl QueueGuard {
                     self.knee = Some(delivered);
                     self.cuts += 1;
                 }
-                self.last_cut = Some(now);
+                let epoch = self.epoch.unwrap_or(now);
+                self.last_cut = Some((now, now.saturating_duration_since(epoch)));
                 self.cut_queue = self.queue;
+                self.rebased = false;
                 self.draining = true;
             }
             return;
@@ -257,6 +388,33 @@ impl QueueGuard {
         };
         self.cap = (grown < allowed_bps).then_some((now, grown));
     }
+}
+
+/// Of timed packets (time, bytes): the bytes after the first (the first one's
+/// bytes were there at the span's start), the span from the first to the
+/// latest, and how many there are.
+fn bytes_over<'a>(
+    mut packets: impl Iterator<Item = &'a (Duration, usize)>,
+) -> Option<(usize, Duration, usize)> {
+    let &(first, _) = packets.next()?;
+    let (mut last, mut bytes, mut count) = (first, 0usize, 1usize);
+    for &(t, b) in packets {
+        last = last.max(t);
+        bytes += b;
+        count += 1;
+    }
+    Some((bytes, last.saturating_sub(first), count))
+}
+
+/// The rate of a window's packets, bits per second, with at least `min_packets`
+/// (a span under 100 ms counts as 100 ms).
+fn window_rate<'a>(
+    packets: impl Iterator<Item = &'a (Duration, usize)>,
+    min_packets: usize,
+) -> Option<f64> {
+    let (bytes, span, count) = bytes_over(packets)?;
+    let span = span.max(Duration::from_millis(100));
+    (count >= min_packets).then(|| bytes as f64 * 8.0 / span.as_secs_f64())
 }
 
 #[cfg(test)]
@@ -416,5 +574,63 @@ mod tests {
         // 40 packets of 8 kbit over 400 ms.
         let bps = guard.delivered_bps().expect("enough packets");
         assert!((bps - 800_000.0).abs() < 1.0, "{bps}");
+    }
+
+    #[test]
+    fn a_probe_past_the_link_is_cut_back_before_the_queue_stands_long() {
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        run(&mut guard, &mut path, 3.0, 2_000_000.0, 700_000.0);
+        run(&mut guard, &mut path, 3.0, 300_000.0, 700_000.0);
+        // Held at 300 kbit/s, the cap grows past the knee again and again; each
+        // probe is cut back at [`QUEUE_EARLY`], not left to reach [`QUEUE_HIGH`].
+        let cuts = guard.cuts();
+        let mut worst = Duration::ZERO;
+        for _ in 0..300 {
+            run(&mut guard, &mut path, 0.1, 300_000.0, 700_000.0);
+            worst = worst.max(guard.queue_delay());
+        }
+        assert!(guard.cuts() > cuts, "the cap never probed past the link");
+        assert!(worst < QUEUE_HIGH, "a queue of {worst:?} stood");
+    }
+
+    #[test]
+    fn a_cut_is_judged_by_what_left_after_it_settled() {
+        let mut guard = QueueGuard::new(100_000.0);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // 1200-byte packets every 10 ms (960 kbit/s); from 1 s on the bottleneck
+        // serves one every 40 ms (240 kbit/s) and the queue grows 30 ms a packet.
+        let packet = |i: u64| {
+            let sent = ms(i * 10);
+            let arrival = if i < 100 {
+                sent + ms(20)
+            } else {
+                ms(1_000 + (i - 100) * 40 + 20)
+            };
+            Feedback {
+                departure: t0 + sent,
+                arrival: Some(arrival),
+                size: 1200,
+            }
+        };
+        // Feedback every 100 ms of what was sent up to 100 ms before.
+        let mut cuts_at = Vec::new();
+        for batch in 1..16u64 {
+            let reports: Vec<Feedback> = ((batch - 1) * 10..batch * 10).map(packet).collect();
+            let cuts = guard.cuts();
+            guard.on_feedback(t0 + ms(batch * 100 + 100), &reports, 1_000_000.0);
+            if guard.cuts() > cuts {
+                cuts_at.push(batch);
+            }
+        }
+        // The first batch with a queue cuts (its sender went on at the old rate
+        // here, as an encoder does for a moment); the packets sent before the cut
+        // settled show the queue growing on, and do not cut again.
+        assert_eq!(cuts_at.len(), 1, "cuts after batches {cuts_at:?}");
+        let bottleneck = guard.bottleneck_bps().expect("a queued train");
+        assert!(
+            (bottleneck - 240_000.0).abs() < 10_000.0,
+            "the train gives the bottleneck: {bottleneck}"
+        );
     }
 }
