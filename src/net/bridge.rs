@@ -229,7 +229,8 @@ impl BridgeConfig {
 pub struct SendCounters {
     /// Pictures encoded and handed to the mesh.
     pub video_frames: AtomicU64,
-    /// Pictures the rate control skipped.
+    /// Pictures skipped to hold the bit rate (by the encoder's rate control), or
+    /// held back while a queue our sending built drains.
     pub video_skipped: AtomicU64,
     /// Keyframes sent.
     pub keyframes: AtomicU64,
@@ -683,6 +684,7 @@ impl EncodeLoop {
             ..LadderConfig::new(self.config.video_bitrate_bps)
         });
         let mut last_capture: Option<Instant> = None;
+        let mut was_paused = false;
         while !self.stop.load(Ordering::Relaxed) {
             let cutout = match self.cutouts.recv_timeout(POLL) {
                 Ok(c) => c,
@@ -697,6 +699,16 @@ impl EncodeLoop {
             let full_pixels = f64::from(cutout.width)
                 * f64::from(cutout.height)
                 * f64::from(self.config.video_fps);
+            // A queue our sending built stands towards someone: pictures would
+            // only wait behind it and slow its draining (`QueueGuard::queue_stands`).
+            // The queue had dropped what came before it, so the first picture after
+            // it is a keyframe (a receiver would otherwise wait out its repair
+            // window first, then ask for one).
+            let paused = self.net.counters().send_estimates.any_queue_stands();
+            if was_paused && !paused {
+                self.keyframe.store(true, Ordering::Relaxed);
+            }
+            was_paused = paused;
             let keyframe_due = self.keyframe.load(Ordering::Relaxed);
             let plan = ladder.update(Instant::now(), estimate, full_pixels, keyframe_due);
             // Pacing: at most the rung's share of `video_fps` pictures a second (a
@@ -709,6 +721,13 @@ impl EncodeLoop {
                 continue;
             }
             last_capture = Some(cutout.captured_at);
+            if paused {
+                self.shared
+                    .sent
+                    .video_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let size = rung_size(cutout.width, cutout.height, plan.rung());
             let scaled = scaled_cutout(&cutout, size.0, size.1);
             let picture = scaled.as_ref().unwrap_or(&cutout);

@@ -271,7 +271,9 @@ impl PeerStats {
             rtt_ms: self.rtt_ms,
             candidate_pair: self.candidate_pair.clone(),
             network_p50_ms: percentile(&self.network_ms, 0.5),
-            kbit_s: kbit(self.video_bytes + self.audio_bytes),
+            kbit_s: kbit(
+                self.video_bytes + self.audio_bytes + self.video_repair.fec_bytes_received,
+            ),
             video_kbit_s: kbit(self.video_bytes),
             alpha_iou: (!ious.is_empty()).then(|| ious.iter().sum::<f64>() / ious.len() as f64),
             alpha_iou_min: ious.iter().copied().reduce(f64::min),
@@ -332,7 +334,8 @@ pub struct LinkReport {
     pub candidate_pair: Option<String>,
     /// Capture → received, median ms.
     pub network_p50_ms: Option<f32>,
-    /// Received media bit rate, kbit/s.
+    /// Received media bit rate, kbit/s: video, audio and FlexFEC's repair packets
+    /// (`--video-fec`).
     pub kbit_s: f64,
     /// Our congestion controller's latest estimate of what we may send it (TWCC
     /// feedback, GCC), kbit/s; `None` before the first figures.

@@ -114,7 +114,13 @@ pub fn send_placement(
     // The scale is per pixel of our cutout as captured, whatever size the send
     // ladder encodes it at.
     wire.frame_width = latest.cutout.as_ref().map(|c| c.width);
-    let slowest = link.bridge.net().counters().send_estimates.slowest_bps();
+    let estimates = &link.bridge.net().counters().send_estimates;
+    // A queue our sending built stands towards someone: this placement would wait
+    // behind it and slow its draining; the next one after it replaces it.
+    if estimates.any_queue_stands() {
+        return;
+    }
+    let slowest = estimates.slowest_bps();
     let slow = slowest.is_some_and(|bps| bps < SLOW_LINK_BPS);
     let interval = if slow && sync.placement_sent.as_ref() == Some(&wire) {
         PLACEMENT_INTERVAL_SLOW_LINK
@@ -210,7 +216,13 @@ pub fn send_game_state(
     {
         return;
     }
-    let slowest = link.bridge.net().counters().send_estimates.slowest_bps();
+    let estimates = &link.bridge.net().counters().send_estimates;
+    // As for placements: while a queue of ours drains, the next snapshot replaces
+    // this one (events still go: each one counts).
+    if estimates.any_queue_stands() {
+        return;
+    }
+    let slowest = estimates.slowest_bps();
     if sync
         .last_snapshot
         .is_some_and(|t| now - t < snapshot_interval(slowest))

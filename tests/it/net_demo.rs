@@ -596,5 +596,12 @@ fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers() {
             num(line, "frames_shown") >= 0.9 * num(line, "frames_sent_to_us"),
             "{me} showed nearly every picture of {other}: {line}"
         );
+        // The repair packets' bytes count in what was received: 2 for every 4
+        // video packets is far more than the voice's ~35 kbit/s beside the video.
+        let video_kbit = num(line, "video_kbit_s");
+        assert!(
+            num(line, "kbit_s") - video_kbit >= 0.3 * video_kbit,
+            "{me} counted the repair bytes in kbit_s: {line}"
+        );
     }
 }

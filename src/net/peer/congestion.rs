@@ -19,7 +19,7 @@
 //! adds more than that to the glass-to-glass latency.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,9 +79,14 @@ impl Default for EstimateBounds {
 }
 
 /// The latest send estimate towards one peer, bits per second, shared between the
-/// connection's interceptor chain (writer) and the app (readers).
+/// connection's interceptor chain (writer) and the app (readers), and whether a
+/// queue our own sending built stands on the path right now (see
+/// [`QueueGuard::queue_stands`]).
 #[derive(Clone, Debug, Default)]
-pub struct SendEstimate(Arc<AtomicU64>);
+pub struct SendEstimate {
+    bps: Arc<AtomicU64>,
+    queue_stands: Arc<AtomicBool>,
+}
 
 impl SendEstimate {
     /// An estimate starting at `bps`.
@@ -94,7 +99,7 @@ impl SendEstimate {
     /// The estimate, bits per second (`u64::MAX` while there is none: see
     /// [`Self::known_bps`]).
     pub fn bps(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.bps.load(Ordering::Relaxed)
     }
 
     /// The estimate, bits per second, unless this connection does not estimate.
@@ -103,14 +108,20 @@ impl SendEstimate {
     }
 
     fn set(&self, bps: f64) {
-        self.0
+        self.bps
             .store((bps.max(0.0) as u64).min(u64::MAX - 1), Ordering::Relaxed);
     }
 
     /// This connection does not estimate (no congestion control on it): it does
     /// not count for the slowest peer.
     pub fn set_unknown(&self) {
-        self.0.store(u64::MAX, Ordering::Relaxed);
+        self.bps.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    /// Whether the queue our sending built towards this peer stands deep enough
+    /// that new pictures should wait until it drained.
+    pub fn queue_stands(&self) -> bool {
+        self.queue_stands.load(Ordering::Relaxed)
     }
 }
 
@@ -146,6 +157,12 @@ impl SendEstimates {
     /// Whether nobody is connected.
     pub fn is_empty(&self) -> bool {
         self.map().is_empty()
+    }
+
+    /// Whether the queue our sending built stands on the path to any connected
+    /// peer (the one encoding for everyone then waits).
+    pub fn any_queue_stands(&self) -> bool {
+        self.map().values().any(SendEstimate::queue_stands)
     }
 
     /// The lowest estimate of all connected peers (what one encoding for everyone
@@ -240,6 +257,9 @@ impl PublishedGcc {
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
         self.published.set(bps);
+        self.published
+            .queue_stands
+            .store(self.guard.queue_stands(now), Ordering::Relaxed);
     }
 }
 

@@ -61,6 +61,10 @@ pub const QUEUE_EARLY: Duration = Duration::from_millis(60);
 /// path got slower than what we send. A keyframe's burst on a fast link, or ±30 ms
 /// of jitter over the window, stays near 1.
 pub const OVERSEND: f64 = 1.5;
+/// For at most this long after a cut, while the queue still stands at
+/// [`QUEUE_HIGH`] or more, new pictures wait ([`QueueGuard::queue_stands`]). Bounded:
+/// a queue that stands for longer is not one our sending can drain.
+pub const MAX_DRAIN_PAUSE: Duration = Duration::from_millis(1500);
 /// A cut is judged by the packets sent this long after it: until then the
 /// encoder's rate control, the pacer's queue and the pictures in flight still
 /// send at about the old rate, and the queue goes on growing whatever the cut.
@@ -141,6 +145,9 @@ pub struct QueueGuard {
     cap: Option<(Instant, f64)>,
     /// Where the last cut was made (the delivered rate then).
     knee: Option<f64>,
+    /// When the first cut for the standing queue was made (the queue had drained
+    /// before it).
+    episode: Option<Instant>,
     /// When the cap was last cut, and that instant since the epoch.
     last_cut: Option<(Instant, Duration)>,
     /// Whether a queue has stood since the last cut.
@@ -167,6 +174,21 @@ impl QueueGuard {
     /// The newest feedback batch's median queueing delay.
     pub fn queue_delay(&self) -> Duration {
         self.queue
+    }
+
+    /// Whether, at `now`, the queue that made the last cut still stands at
+    /// [`QUEUE_HIGH`] or more, within [`MAX_DRAIN_PAUSE`] of the first cut for
+    /// it. Every picture
+    /// sent into it waits behind it, and while anything but the voice and the data
+    /// channels is sent, a full 300 kbit/s drop-tail queue drained at tens of
+    /// kbit/s; without the pictures it drains in well under a second, and the
+    /// pictures that follow are not late.
+    pub fn queue_stands(&self, now: Instant) -> bool {
+        self.draining
+            && self.queue >= QUEUE_HIGH
+            && self
+                .episode
+                .is_some_and(|at| now.saturating_duration_since(at) <= MAX_DRAIN_PAUSE)
     }
 
     /// How many times the cap was cut.
@@ -306,15 +328,23 @@ impl QueueGuard {
     /// for a cut: we send [`OVERSEND`] times what arrives, or the cap probes above
     /// the knee.
     fn queue_is_ours(&self) -> bool {
-        let oversent = match (self.sent_bps(), self.bottleneck_bps()) {
+        self.oversent() || self.probing()
+    }
+
+    /// We send [`OVERSEND`] times what the bottleneck delivers: the link got slower.
+    fn oversent(&self) -> bool {
+        match (self.sent_bps(), self.bottleneck_bps()) {
             (Some(sent), Some(delivered)) => sent >= OVERSEND * delivered,
             _ => false,
-        };
-        let probing = match (self.cap, self.knee) {
+        }
+    }
+
+    /// The cap is above the knee: growing past where the queue stood last time.
+    fn probing(&self) -> bool {
+        match (self.cap, self.knee) {
             (Some((_, cap)), Some(knee)) => cap > knee,
             _ => false,
-        };
-        oversent || probing
+        }
     }
 
     fn steer(&mut self, now: Instant, allowed_bps: f64) {
@@ -346,7 +376,15 @@ impl QueueGuard {
                 }
             };
             if may_cut && let Some(delivered) = self.bottleneck_bps() {
-                let queued_bits = self.queue.as_secs_f64() * delivered;
+                // A probe that went a little past the link built a short queue,
+                // which the backoff alone drains; a step filled the queue, and
+                // what stands in it has to go before anything sent is on time.
+                let drain = self.oversent() || self.queue >= QUEUE_HIGH;
+                let queued_bits = if drain {
+                    self.queue.as_secs_f64() * delivered
+                } else {
+                    0.0
+                };
                 let cut = (BACKOFF * delivered - queued_bits / DRAIN_WITHIN.as_secs_f64())
                     .max(DEEPEST_CUT * delivered)
                     .max(self.floor_bps);
@@ -357,6 +395,9 @@ impl QueueGuard {
                     self.cuts += 1;
                 }
                 let epoch = self.epoch.unwrap_or(now);
+                if !self.draining {
+                    self.episode = Some(now);
+                }
                 self.last_cut = Some((now, now.saturating_duration_since(epoch)));
                 self.cut_queue = self.queue;
                 self.rebased = false;
@@ -631,6 +672,28 @@ mod tests {
         assert!(
             (bottleneck - 240_000.0).abs() < 10_000.0,
             "the train gives the bottleneck: {bottleneck}"
+        );
+    }
+
+    #[test]
+    fn new_pictures_wait_while_the_queue_of_a_step_drains_but_not_for_long() {
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        run(&mut guard, &mut path, 3.0, 2_000_000.0, 700_000.0);
+        assert!(!guard.queue_stands(path.t0 + path.sent_at));
+        // The link drops to 300 kbit/s and the sender does not follow (as other
+        // traffic in the same queue would not).
+        let mut stood = Vec::new();
+        for _ in 0..40 {
+            path.send(Duration::from_millis(100), 700_000.0, 300_000.0);
+            let (now, batch) = path.feedback();
+            guard.on_feedback(now, &batch, 700_000.0);
+            stood.push(guard.queue_stands(now));
+        }
+        let first = stood.iter().position(|&s| s).expect("the queue stood");
+        assert!(first <= 4, "{stood:?}");
+        assert!(
+            stood[first + 16..].iter().all(|&s| !s),
+            "at most {MAX_DRAIN_PAUSE:?}: {stood:?}"
         );
     }
 }

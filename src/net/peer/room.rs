@@ -297,23 +297,27 @@ impl Room {
             if !peer.session.is_connected() {
                 continue;
             }
-            let total = peer.bytes_in.load(Ordering::Relaxed);
-            let kbit_s = (total - peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
-            peer.last_bytes_in = total;
             let mut video_repair = *peer.video_repair.lock().unwrap_or_else(|e| e.into_inner());
             let report = peer
                 .pc
                 .get_stats(Instant::now(), rtc::statistics::StatsSelector::None)
                 .await;
-            video_repair.fec_received = report
+            let (fec_packets, fec_bytes) = report
                 .iter()
                 .map(|entry| match entry {
                     rtc::statistics::report::RTCStatsReportEntry::InboundRtp(s) => {
-                        s.fec_packets_received
+                        (s.fec_packets_received, s.fec_bytes_received)
                     }
-                    _ => 0,
+                    _ => (0, 0),
                 })
-                .sum();
+                .fold((0, 0), |(p, b), (dp, db)| (p + dp, b + db));
+            video_repair.fec_received = fec_packets;
+            video_repair.fec_bytes_received = fec_bytes;
+            // What arrived: the media the track readers took, and FlexFEC's repair
+            // packets (they never reach a reader).
+            let total = peer.bytes_in.load(Ordering::Relaxed) + fec_bytes;
+            let kbit_s = total.saturating_sub(peer.last_bytes_in) as f64 * 8.0 / 1000.0 / seconds;
+            peer.last_bytes_in = total;
             self.sink.event(NetEvent::Stats {
                 peer: *id,
                 rtt: peer.rtt,
