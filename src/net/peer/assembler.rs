@@ -63,38 +63,6 @@ pub fn has_idr_slice(annex_b: &[u8]) -> bool {
         .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1F == 5)
 }
 
-/// Whether an RTP payload (RFC 6184, packetization mode 1) starts a sequence
-/// parameter set or an IDR slice: from it on, the stream decodes without anything
-/// sent before it. A single NAL unit, each unit of a STAP-A, or the first
-/// fragment of an FU-A.
-pub fn starts_fresh(payload: &[u8]) -> bool {
-    const SPS: u8 = 7;
-    const IDR: u8 = 5;
-    const STAP_A: u8 = 24;
-    const FU_A: u8 = 28;
-    let fresh = |nal_type: u8| nal_type == SPS || nal_type == IDR;
-    let Some(&header) = payload.first() else {
-        return false;
-    };
-    match header & 0x1F {
-        STAP_A => {
-            let mut rest = &payload[1..];
-            while rest.len() >= 3 {
-                let size = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-                if fresh(rest[2] & 0x1F) {
-                    return true;
-                }
-                rest = rest.get(2 + size..).unwrap_or(&[]);
-            }
-            false
-        }
-        FU_A => payload
-            .get(1)
-            .is_some_and(|&fu| fu & 0x80 != 0 && fresh(fu & 0x1F)),
-        nal_type => fresh(nal_type),
-    }
-}
-
 impl AccessUnitAssembler {
     /// A fresh assembler (waiting for the stream's first keyframe).
     pub fn new() -> Self {
@@ -322,23 +290,5 @@ mod tests {
         ));
         // A duplicate of an old packet is ignored.
         assert_eq!(asm.push(0, 3000, true, &single_nal(&p)), Assembled::Pending);
-    }
-
-    #[test]
-    fn payloads_that_start_a_keyframe_are_told_apart() {
-        // Single NAL units: SPS, IDR slice, non-IDR slice, SEI.
-        assert!(starts_fresh(&[0x67, 0x42]));
-        assert!(starts_fresh(&[0x65, 0x88]));
-        assert!(!starts_fresh(&[0x41, 0x9a]));
-        assert!(!starts_fresh(&[0x06, 0x05]));
-        // STAP-A of an SEI (3 bytes) then an SPS (2 bytes).
-        assert!(starts_fresh(&[0x78, 0, 3, 0x06, 1, 2, 0, 2, 0x67, 0x42]));
-        assert!(!starts_fresh(&[0x78, 0, 3, 0x06, 1, 2, 0, 2, 0x41, 0x9a]));
-        // FU-A: the first fragment of an IDR slice, not a later one.
-        assert!(starts_fresh(&[0x7c, 0x85, 0xb8]));
-        assert!(!starts_fresh(&[0x7c, 0x05, 0xb8]));
-        assert!(!starts_fresh(&[0x7c, 0x81, 0x9a]));
-        assert!(!starts_fresh(&[]));
-        assert!(!starts_fresh(&[0x78, 0]));
     }
 }

@@ -196,21 +196,6 @@ impl<P> ReorderBuffer<P> {
         self.arrive(now, sequence, packet, false);
     }
 
-    /// A packet from which the stream decodes on its own (it starts a keyframe):
-    /// nothing still missing before it is waited for any more. On a link whose
-    /// queue had overflowed, the keyframe the sender sent afterwards otherwise
-    /// waited here behind the dropped packets until their recovery window ran out.
-    pub fn push_fresh_start(&mut self, now: Instant, sequence: u16, packet: P) {
-        let ext = self.extend(sequence);
-        self.arrive(now, sequence, packet, true);
-        let Some(ext) = ext else {
-            return;
-        };
-        for (_, m) in self.missing.range_mut(..ext) {
-            m.abandoned = true;
-        }
-    }
-
     fn arrive(&mut self, now: Instant, sequence: u16, packet: P, times_round_trip: bool) {
         let Some(ext) = self.extend(sequence) else {
             self.stats.discarded += 1;
@@ -465,26 +450,6 @@ mod tests {
         assert_eq!(buf.last_wait(), Duration::ZERO, "5 came in order");
         let stats = buf.stats();
         assert_eq!((stats.recovered, stats.lost, stats.nacked), (1, 0, 2));
-    }
-
-    #[test]
-    fn a_keyframe_behind_a_gap_releases_it_at_once() {
-        let mut buf = ReorderBuffer::new(Some(ms(1_000)));
-        let t = Instant::now();
-        buf.push(t, 10, 10);
-        buf.push(t, 13, 13);
-        assert_eq!(drain(&mut buf, t), vec![Released::Packet(10)]);
-        // 11 and 12 are missing; 14 starts a keyframe.
-        buf.push_fresh_start(t + ms(5), 14, 14);
-        assert_eq!(
-            drain(&mut buf, t + ms(5)),
-            vec![
-                Released::Lost(2),
-                Released::Packet(13),
-                Released::Packet(14)
-            ]
-        );
-        assert_eq!(buf.stats().lost, 2);
     }
 
     #[test]

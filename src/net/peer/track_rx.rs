@@ -63,8 +63,6 @@ impl VideoReader {
                     let sequence = packet.header.sequence_number;
                     if self.fec_rebuilt.take(packet.header.ssrc, sequence) {
                         reorder.push_rebuilt(Instant::now(), sequence, packet);
-                    } else if super::assembler::starts_fresh(&packet.payload) {
-                        reorder.push_fresh_start(Instant::now(), sequence, packet);
                     } else {
                         reorder.push(Instant::now(), sequence, packet);
                     }
