@@ -114,9 +114,10 @@ pub struct Feedback {
 pub struct QueueGuard {
     /// The cap never goes below this, bits per second.
     floor_bps: f64,
-    /// The queueing delay at the last cut: a further cut needs a queue at least
-    /// this high (one that stands after a cut without growing is other traffic's,
-    /// and cutting again would starve us without draining it).
+    /// The queueing delay shown by the first batch sent [`CUT_SETTLE`] after the
+    /// last cut: a further cut needs the queue to grow past it (one that stands
+    /// after a cut without growing is other traffic's, and cutting again would
+    /// starve us without draining it).
     cut_queue: Duration,
     epoch: Option<Instant>,
     /// Per-second minima of the one-way delay (second index, delay in µs).
@@ -254,13 +255,7 @@ impl QueueGuard {
             let base = self.minima.iter().map(|&(_, d)| d).min().unwrap_or(delay);
             if delay - base >= QUEUE_LOW.as_micros() as i64 {
                 self.train.push_back((arrival, packet.size));
-                while self
-                    .train
-                    .front()
-                    .is_some_and(|(a, _)| arrival.saturating_sub(*a) > DELIVERED_WINDOW)
-                {
-                    self.train.pop_front();
-                }
+                keep_window(&mut self.train, arrival);
             } else {
                 self.train.clear();
             }
@@ -279,14 +274,7 @@ impl QueueGuard {
     fn note_sent(&mut self, departure: Duration, size: usize) {
         self.sent.push_back((departure, size));
         self.newest_departure = self.newest_departure.max(departure);
-        let newest = self.newest_departure;
-        while self
-            .sent
-            .front()
-            .is_some_and(|(d, _)| newest.saturating_sub(*d) > DELIVERED_WINDOW)
-        {
-            self.sent.pop_front();
-        }
+        keep_window(&mut self.sent, self.newest_departure);
     }
 
     fn note_delay(&mut self, departure: Duration, delay: i64) {
@@ -314,14 +302,7 @@ impl QueueGuard {
     fn note_delivered(&mut self, arrival: Duration, size: usize) {
         self.delivered.push_back((arrival, size));
         self.newest_arrival = self.newest_arrival.max(arrival);
-        let newest = self.newest_arrival;
-        while self
-            .delivered
-            .front()
-            .is_some_and(|(a, _)| newest.saturating_sub(*a) > DELIVERED_WINDOW)
-        {
-            self.delivered.pop_front();
-        }
+        keep_window(&mut self.delivered, self.newest_arrival);
     }
 
     /// Whether the queue is ours beyond doubt, so that [`QUEUE_EARLY`] is enough
@@ -399,7 +380,6 @@ impl QueueGuard {
                     self.episode = Some(now);
                 }
                 self.last_cut = Some((now, now.saturating_duration_since(epoch)));
-                self.cut_queue = self.queue;
                 self.rebased = false;
                 self.draining = true;
             }
@@ -428,6 +408,17 @@ impl QueueGuard {
             _ => bps * GROWTH_PER_S.powf(dt),
         };
         self.cap = (grown < allowed_bps).then_some((now, grown));
+    }
+}
+
+/// Drops the packets (time, bytes) more than [`DELIVERED_WINDOW`] older than
+/// `newest` from the front of `window`.
+fn keep_window(window: &mut VecDeque<(Duration, usize)>, newest: Duration) {
+    while window
+        .front()
+        .is_some_and(|(t, _)| newest.saturating_sub(*t) > DELIVERED_WINDOW)
+    {
+        window.pop_front();
     }
 }
 
