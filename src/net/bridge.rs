@@ -86,6 +86,9 @@ pub const PROBE_MIN_ESTIMATE_BPS: u64 = 500_000;
 const POLL: Duration = Duration::from_millis(100);
 /// How often a decode thread looks whether the display took its last picture while
 /// the next one is due.
+/// How often the encode thread looks whether the drain pause ended while it holds
+/// a picture back.
+const PAUSE_POLL: Duration = Duration::from_millis(10);
 const DISPLAY_POLL: Duration = Duration::from_millis(4);
 /// Packet loss the voice's forward error correction is sized for.
 pub const EXPECTED_AUDIO_LOSS_PERCENT: u8 = 10;
@@ -685,10 +688,21 @@ impl EncodeLoop {
         });
         let mut last_capture: Option<Instant> = None;
         let mut was_paused = false;
+        // The newest picture not sent while paused: when the pause ends between
+        // two captures, it goes at once (as the keyframe) instead of at the next
+        // capture, up to a frame interval later, all of it frozen at the receiver.
+        let mut held = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let cutout = match self.cutouts.recv_timeout(POLL) {
-                Ok(c) => c,
-                Err(RecvTimeoutError::Timeout) => continue,
+            let poll = if held.is_some() { PAUSE_POLL } else { POLL };
+            let (cutout, resumed) = match self.cutouts.recv_timeout(poll) {
+                Ok(c) => (c, false),
+                Err(RecvTimeoutError::Timeout) => match held.take() {
+                    Some(c) if !self.net.counters().send_estimates.any_queue_stands() => (c, true),
+                    waiting => {
+                        held = waiting;
+                        continue;
+                    }
+                },
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             // The estimate is of what the RTP streams may send next to everything
@@ -715,17 +729,26 @@ impl EncodeLoop {
             // 10 % early margin absorbs capture jitter).
             let fps = self.fps(plan);
             let min_interval = Duration::from_secs_f32(0.9 / fps);
-            if last_capture
-                .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
+            if !resumed
+                && last_capture
+                    .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
             {
                 continue;
             }
             last_capture = Some(cutout.captured_at);
-            if paused {
+            // A held picture that a newer one replaces is skipped.
+            let skipped = if paused {
+                held.replace(cutout.clone()).is_some()
+            } else {
+                held.take().is_some()
+            };
+            if skipped {
                 self.shared
                     .sent
                     .video_skipped
                     .fetch_add(1, Ordering::Relaxed);
+            }
+            if paused {
                 continue;
             }
             let size = rung_size(cutout.width, cutout.height, plan.rung());

@@ -37,6 +37,9 @@ pub struct ShownFigures {
 /// Seconds of [`ShownSecond`]s kept per peer (the newest; 15 minutes).
 pub const SHOWN_SERIES_CAPACITY: usize = 900;
 
+/// A wait for a picture this long or longer is logged (debug) when it ends.
+const FREEZE_LOGGED: Duration = Duration::from_millis(300);
+
 /// What was shown of a peer in one second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ShownSecond {
@@ -66,6 +69,13 @@ impl ShownFigures {
         let gap = self.last.map(|last| now.saturating_duration_since(last));
         if let Some(gap) = gap {
             self.longest_freeze = self.longest_freeze.max(gap);
+            if gap >= FREEZE_LOGGED {
+                tracing::debug!(
+                    gap_ms = gap.as_millis() as u64,
+                    glass_to_glass_ms,
+                    "a picture after a freeze"
+                );
+            }
         }
         self.last = Some(now);
         let unix_s = unix_ms / 1000;

@@ -63,6 +63,41 @@ pub fn has_idr_slice(annex_b: &[u8]) -> bool {
         .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1F == 5)
 }
 
+/// Whether an RTP payload (RFC 6184, packetization mode 1) starts a sequence
+/// parameter set or an IDR slice: from it on, the stream decodes without anything
+/// sent before it. A single NAL unit, each unit of a STAP-A, or the first
+/// fragment of an FU-A.
+pub fn starts_fresh(payload: &[u8]) -> bool {
+    const SPS: u8 = 7;
+    const IDR: u8 = 5;
+    const STAP_A: u8 = 24;
+    const FU_A: u8 = 28;
+    let fresh = |nal_type: u8| nal_type == SPS || nal_type == IDR;
+    let Some(&header) = payload.first() else {
+        return false;
+    };
+    match header & 0x1F {
+        STAP_A => {
+            let mut rest = &payload[1..];
+            while rest.len() >= 3 {
+                let size = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                if fresh(rest[2] & 0x1F) {
+                    return true;
+                }
+                rest = rest.get(2 + size..).unwrap_or(&[]);
+            }
+            false
+        }
+        FU_A => payload
+            .get(1)
+            .is_some_and(|&fu| fu & 0x80 != 0 && fresh(fu & 0x1F)),
+        nal_type => fresh(nal_type),
+    }
+}
+
+/// H.264 NAL unit type of supplemental enhancement information.
+const SEI_NAL_TYPE: u8 = 6;
+
 impl AccessUnitAssembler {
     /// A fresh assembler (waiting for the stream's first keyframe).
     pub fn new() -> Self {
@@ -93,23 +128,35 @@ impl AccessUnitAssembler {
             gap = true;
         }
         self.next_sequence = Some(sequence.wrapping_add(1));
-        let mut result = if gap {
+        // Every access unit the app sends starts with its capture-time SEI, sent
+        // as a single NAL unit: a new frame that starts with one after a gap is
+        // whole from its start. What the gap took is before it, so a keyframe
+        // asked for now would only repeat the one that may be arriving (the
+        // sender's keyframe after a drain pause or an outage); if this frame is
+        // not one, its end asks.
+        let new_frame = self.timestamp != Some(rtp_timestamp);
+        let whole_start = new_frame && payload.first().is_some_and(|&b| b & 0x1F == SEI_NAL_TYPE);
+        let mut result = if gap && !whole_start {
             Assembled::NeedKeyframe
         } else {
             Assembled::Pending
         };
 
-        if self.timestamp == Some(rtp_timestamp) {
+        if !new_frame {
             self.damaged |= gap;
         } else {
             // A new frame starts; an unfinished previous one (its marker was lost) is dropped.
-            if self.timestamp.is_some() {
+            if self.timestamp.is_some() && !whole_start {
                 result = Assembled::NeedKeyframe;
+            }
+            if gap || self.timestamp.is_some() {
+                // Whatever was lost, only a keyframe decodes from here on.
+                self.awaiting_keyframe = true;
             }
             self.buffer.clear();
             self.depacketizer = H264Packet::default();
             // The gap may have eaten this frame's first packets.
-            self.damaged = gap;
+            self.damaged = gap && !whole_start;
             self.timestamp = Some(rtp_timestamp);
         }
 
@@ -255,6 +302,50 @@ mod tests {
     }
 
     #[test]
+    fn a_keyframe_whose_start_follows_a_gap_whole_is_shown_without_asking_again() {
+        let mut asm = AccessUnitAssembler::new();
+        let sei = [0x06, 0x05, 1, 2, 0x80];
+        let idr: Vec<u8> = std::iter::once(0x65).chain(0..90).collect();
+        let p = [0x41, 9, 9];
+        assert!(matches!(
+            asm.push(0, 0, true, &single_nal(&idr)),
+            Assembled::Frame { .. }
+        ));
+        // A P frame loses its end (2-3), then packets 4-9 are lost whole; 10
+        // starts a keyframe with its SEI.
+        assert_eq!(
+            asm.push(1, 3000, false, &single_nal(&sei)),
+            Assembled::Pending
+        );
+        assert_eq!(
+            asm.push(10, 9000, false, &single_nal(&sei)),
+            Assembled::Pending
+        );
+        assert!(asm.awaiting_keyframe());
+        assert!(matches!(
+            asm.push(11, 9000, true, &single_nal(&idr)),
+            Assembled::Frame {
+                rtp_timestamp: 9000,
+                ..
+            }
+        ));
+        // A P frame after such a gap still waits for a keyframe, and asks at its end.
+        assert_eq!(
+            asm.push(14, 12000, false, &single_nal(&sei)),
+            Assembled::Pending
+        );
+        assert_eq!(
+            asm.push(15, 12000, true, &single_nal(&p)),
+            Assembled::NeedKeyframe
+        );
+        // Without the SEI, the gap may have taken the frame's start: asked at once.
+        assert_eq!(
+            asm.push(17, 15000, true, &single_nal(&p)),
+            Assembled::NeedKeyframe
+        );
+    }
+
+    #[test]
     fn a_stream_starts_at_its_first_keyframe() {
         let mut asm = AccessUnitAssembler::new();
         let p = [0x41, 1, 2];
@@ -290,5 +381,23 @@ mod tests {
         ));
         // A duplicate of an old packet is ignored.
         assert_eq!(asm.push(0, 3000, true, &single_nal(&p)), Assembled::Pending);
+    }
+
+    #[test]
+    fn payloads_that_start_a_keyframe_are_told_apart() {
+        // Single NAL units: SPS, IDR slice, non-IDR slice, SEI.
+        assert!(starts_fresh(&[0x67, 0x42]));
+        assert!(starts_fresh(&[0x65, 0x88]));
+        assert!(!starts_fresh(&[0x41, 0x9a]));
+        assert!(!starts_fresh(&[0x06, 0x05]));
+        // STAP-A of an SEI (3 bytes) then an SPS (2 bytes).
+        assert!(starts_fresh(&[0x78, 0, 3, 0x06, 1, 2, 0, 2, 0x67, 0x42]));
+        assert!(!starts_fresh(&[0x78, 0, 3, 0x06, 1, 2, 0, 2, 0x41, 0x9a]));
+        // FU-A: the first fragment of an IDR slice, not a later one.
+        assert!(starts_fresh(&[0x7c, 0x85, 0xb8]));
+        assert!(!starts_fresh(&[0x7c, 0x05, 0xb8]));
+        assert!(!starts_fresh(&[0x7c, 0x81, 0x9a]));
+        assert!(!starts_fresh(&[]));
+        assert!(!starts_fresh(&[0x78, 0]));
     }
 }

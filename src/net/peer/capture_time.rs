@@ -179,6 +179,19 @@ pub fn strip_capture_time(access_unit: &Bytes) -> Option<(FrameStamp, Bytes)> {
     Some((stamp, rest))
 }
 
+/// The stamp in an RTP payload (RFC 6184) that is our capture-time SEI sent as a
+/// single NAL unit, as the H.264 packetizer sends the SEI that starts each
+/// access unit; `None` for any other payload.
+pub fn stamp_of_sei_payload(payload: &[u8]) -> Option<FrameStamp> {
+    if payload.first() != Some(&SEI_NAL_HEADER) {
+        return None;
+    }
+    let mut unit = Vec::with_capacity(START_CODE.len() + payload.len());
+    unit.extend_from_slice(&START_CODE);
+    unit.extend_from_slice(payload);
+    strip_capture_time(&Bytes::from(unit)).map(|(stamp, _)| stamp)
+}
+
 /// Microseconds since the Unix epoch of `instant`, using the current offset between
 /// the monotonic and the wall clock.
 pub fn unix_micros(instant: std::time::Instant) -> u64 {
@@ -222,6 +235,22 @@ mod tests {
             out.extend_from_slice(nal);
         }
         Bytes::from(out)
+    }
+
+    #[test]
+    fn the_stamp_is_read_from_the_sei_packet_alone() {
+        let stamp = FrameStamp {
+            captured_unix_us: 1_700_000_000_123_456,
+            frame_number: 42,
+        };
+        let unit = prepend_capture_time(&[0, 0, 0, 1, 0x65, 0x88], stamp);
+        // The SEI NAL unit without its start code, up to the next one.
+        let sei_end = (4..unit.len() - 3)
+            .find(|&i| unit[i..i + 4] == [0, 0, 0, 1])
+            .expect("next start code");
+        assert_eq!(stamp_of_sei_payload(&unit[4..sei_end]), Some(stamp));
+        assert_eq!(stamp_of_sei_payload(&[0x65, 0x88]), None);
+        assert_eq!(stamp_of_sei_payload(&[0x06, 0x05, 0x01]), None);
     }
 
     #[test]

@@ -257,9 +257,19 @@ impl PublishedGcc {
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
         self.published.set(bps);
-        self.published
-            .queue_stands
-            .store(self.guard.queue_stands(now), Ordering::Relaxed);
+        let stands = self.guard.queue_stands(now);
+        if self.published.queue_stands.swap(stands, Ordering::Relaxed) != stands {
+            tracing::info!(
+                stands,
+                queue_ms = self.guard.queue_delay().as_millis() as u64,
+                "the queue of our sending {}",
+                if stands {
+                    "stands: only the voice goes"
+                } else {
+                    "drained"
+                }
+            );
+        }
     }
 }
 
@@ -277,6 +287,12 @@ impl BandwidthEstimator for PublishedGcc {
         let allowed = self.gcc_bps();
         let cuts = self.guard.cuts();
         self.guard.on_feedback(now, &batch, allowed);
+        tracing::debug!(
+            reports = batch.len(),
+            lost = batch.iter().filter(|f| f.arrival.is_none()).count(),
+            queue_ms = self.guard.queue_delay().as_millis() as u64,
+            "transport feedback"
+        );
         if self.guard.cuts() > cuts {
             tracing::info!(
                 queue_ms = self.guard.queue_delay().as_millis() as u64,
@@ -326,6 +342,7 @@ pub struct MediaPacer {
     write_queue: VecDeque<TaggedPacket>,
     read_queue: VecDeque<TaggedPacket>,
     dropped: u64,
+    dropped_while_draining: u64,
 }
 
 impl MediaPacer {
@@ -344,12 +361,19 @@ impl MediaPacer {
             write_queue: VecDeque::new(),
             read_queue: VecDeque::new(),
             dropped: 0,
+            dropped_while_draining: 0,
         }
     }
 
     /// Video packets refused because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Video packets (retransmissions included) not sent because the queue of a
+    /// step stood on the path ([`SendEstimate::queue_stands`]).
+    pub fn dropped_while_draining(&self) -> u64 {
+        self.dropped_while_draining
     }
 
     /// Video packets waiting.
@@ -401,6 +425,15 @@ impl MediaPacer {
     }
 
     fn release_due(&mut self, now: Instant) {
+        if self.estimate.queue_stands() {
+            // What waits here was encoded for the link before it slowed: sent, it
+            // would only stand in the queue that is draining (and be dropped at
+            // its tail), while the receiver waits for the keyframe that follows
+            // the pause anyway.
+            self.dropped_while_draining += self.video.len() as u64;
+            self.video.clear();
+            return;
+        }
         while let Some((queued_at, head)) = self.video.front() {
             let bits = Self::bits_of(head);
             let overdue = now.saturating_duration_since(*queued_at) >= MAX_PACER_HOLD;
@@ -448,6 +481,13 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for MediaPacer {
             // Never behind video: it goes now and the video after it waits longer.
             self.bucket.consume(Self::bits_of(&msg));
             self.write_queue.push_back(msg);
+            return Ok(());
+        }
+        if self.estimate.queue_stands() {
+            // See `release_due`; a retransmission would repair a picture that the
+            // keyframe after the pause replaces.
+            self.is_retransmission(&msg);
+            self.dropped_while_draining += 1;
             return Ok(());
         }
         if self.is_retransmission(&msg) {
@@ -565,6 +605,35 @@ mod tests {
         pacer.handle_write(rtp(AUDIO, 7, 100, t0)).unwrap();
         assert_eq!(drain(&mut pacer), vec![(AUDIO, 7)]);
         assert!(pacer.queued() > 30);
+    }
+
+    #[test]
+    fn while_the_queue_of_a_step_drains_only_the_voice_leaves() {
+        let t0 = Instant::now();
+        let estimate = SendEstimate::new(100_000.0);
+        let mut pacer = MediaPacer::new(estimate.clone(), AUDIO);
+        for seq in 0..40 {
+            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
+        }
+        drain(&mut pacer);
+        assert!(pacer.queued() > 30);
+        estimate.queue_stands.store(true, Ordering::Relaxed);
+        pacer
+            .handle_timeout(t0 + Duration::from_millis(10))
+            .unwrap();
+        // New video and a retransmission do not go either; the voice does.
+        pacer.handle_write(rtp(VIDEO, 40, 1188, t0)).unwrap();
+        pacer.handle_write(rtp(VIDEO, 3, 1188, t0)).unwrap();
+        pacer.handle_write(rtp(AUDIO, 7, 100, t0)).unwrap();
+        assert_eq!(drain(&mut pacer), vec![(AUDIO, 7)]);
+        assert_eq!(pacer.queued(), 0);
+        assert!(pacer.dropped_while_draining() > 30);
+        // Once it drained, video goes again (the keyframe after the pause).
+        estimate.queue_stands.store(false, Ordering::Relaxed);
+        pacer
+            .handle_write(rtp(VIDEO, 41, 1188, t0 + Duration::from_millis(500)))
+            .unwrap();
+        assert_eq!(drain(&mut pacer), vec![(VIDEO, 41)]);
     }
 
     #[test]

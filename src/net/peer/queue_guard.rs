@@ -61,10 +61,14 @@ pub const QUEUE_EARLY: Duration = Duration::from_millis(60);
 /// path got slower than what we send. A keyframe's burst on a fast link, or ±30 ms
 /// of jitter over the window, stays near 1.
 pub const OVERSEND: f64 = 1.5;
-/// For at most this long after a cut, while the queue still stands at
-/// [`QUEUE_HIGH`] or more, new pictures wait ([`QueueGuard::queue_stands`]). Bounded:
-/// a queue that stands for longer is not one our sending can drain.
+/// For at most this long after the first cut of a step, new pictures wait while
+/// the queue drains ([`QueueGuard::queue_stands`]). Bounded: a queue that stands
+/// for longer is not one our sending can drain.
 pub const MAX_DRAIN_PAUSE: Duration = Duration::from_millis(1500);
+/// The drain pause ends once the queue is forecast down to this: a keyframe sent
+/// then (about 150 ms of a 300 kbit/s link) finds room in the queue and arrives
+/// soon after it.
+pub const PAUSE_ENDS_AT: Duration = Duration::from_millis(100);
 /// A cut is judged by the packets sent this long after it: until then the
 /// encoder's rate control, the pacer's queue and the pictures in flight still
 /// send at about the old rate, and the queue goes on growing whatever the cut.
@@ -107,6 +111,31 @@ pub struct Feedback {
     pub arrival: Option<Duration>,
     /// Bytes on the wire.
     pub size: usize,
+}
+
+/// While the queue of a step drains, new pictures wait ([`QueueGuard::queue_stands`]).
+#[derive(Clone, Copy, Debug)]
+struct DrainPause {
+    /// When it began (departure time since the epoch).
+    since: Duration,
+    /// The newest forecast: at this instant the queue stood this long and shrank
+    /// by this many seconds a second (what the bottleneck drains less what we
+    /// still send).
+    forecast: Option<(Instant, Duration, f64)>,
+    /// A forecast reached [`PAUSE_ENDS_AT`]: over for this step, whatever the
+    /// feedback of the keyframe that follows shows.
+    over: bool,
+}
+
+impl DrainPause {
+    /// Whether the forecast says the queue is down to [`PAUSE_ENDS_AT`] at `now`.
+    fn drained_by(&self, now: Instant) -> bool {
+        self.forecast.is_some_and(|(at, queued, shrink)| {
+            let left =
+                queued.as_secs_f64() - now.saturating_duration_since(at).as_secs_f64() * shrink;
+            left <= PAUSE_ENDS_AT.as_secs_f64()
+        })
+    }
 }
 
 /// The guard's state; see the module docs.
@@ -153,6 +182,8 @@ pub struct QueueGuard {
     last_cut: Option<(Instant, Duration)>,
     /// Whether a queue has stood since the last cut.
     draining: bool,
+    /// The drain pause of this step, once a cut for a step began one.
+    pause: Option<DrainPause>,
     /// The newest batch's median queueing delay.
     queue: Duration,
     cuts: u64,
@@ -177,19 +208,52 @@ impl QueueGuard {
         self.queue
     }
 
-    /// Whether, at `now`, the queue that made the last cut still stands at
-    /// [`QUEUE_HIGH`] or more, within [`MAX_DRAIN_PAUSE`] of the first cut for
-    /// it. Every picture
-    /// sent into it waits behind it, and while anything but the voice and the data
-    /// channels is sent, a full 300 kbit/s drop-tail queue drained at tens of
-    /// kbit/s; without the pictures it drains in well under a second, and the
-    /// pictures that follow are not late.
+    /// Whether, at `now`, new pictures should wait: a cut for a step (the link got
+    /// slower than what we send, or a queue of [`QUEUE_HIGH`] stood) began a drain
+    /// pause, and the queue is not yet forecast down to [`PAUSE_ENDS_AT`], within
+    /// [`MAX_DRAIN_PAUSE`] of the step's first cut. Every picture sent into the
+    /// queue waits behind it, and a full 300 kbit/s drop-tail queue drained at tens
+    /// of kbit/s while anything but the voice and the data channels was sent.
+    ///
+    /// The forecast: the newest reported packet waited `q` in the queue; since it
+    /// left, the bottleneck (its rate measured at the cut) drained for the time
+    /// elapsed, and we added what we sent since the pause began. Waiting for the
+    /// feedback to show the queue drained instead costs a queue's length plus a
+    /// feedback interval (about 0.3 s on the namespace step), all of it frozen.
     pub fn queue_stands(&self, now: Instant) -> bool {
-        self.draining
-            && self.queue >= QUEUE_HIGH
+        let Some(pause) = self.pause else {
+            return false;
+        };
+        !pause.over
+            && !pause.drained_by(now)
             && self
                 .episode
                 .is_some_and(|at| now.saturating_duration_since(at) <= MAX_DRAIN_PAUSE)
+    }
+
+    /// Updates the drain pause's forecast from the newest arrived packet of a
+    /// batch (departure since the epoch, how long it queued).
+    fn forecast_drain(&mut self, now: Instant, newest: Option<(Duration, Duration)>) {
+        let Some(mut pause) = self.pause.filter(|p| !p.over) else {
+            return;
+        };
+        if pause.drained_by(now) {
+            pause.over = true;
+        } else if let (Some((departure, queued)), Some(bottleneck), Some(sent), Some(epoch)) = (
+            newest,
+            self.knee,
+            self.sent_since_bps(pause.since),
+            self.epoch,
+        ) {
+            let shrink = (1.0 - sent / bottleneck).clamp(0.0, 1.0);
+            let elapsed = now
+                .saturating_duration_since(epoch)
+                .saturating_sub(departure);
+            let left = (queued.as_secs_f64() - elapsed.as_secs_f64() * shrink).max(0.0);
+            pause.forecast = Some((now, Duration::from_secs_f64(left), shrink));
+            pause.over = pause.drained_by(now);
+        }
+        self.pause = Some(pause);
     }
 
     /// How many times the cap was cut.
@@ -236,6 +300,8 @@ impl QueueGuard {
         let epoch = *self.epoch.get_or_insert(first);
         let mut delays = Vec::with_capacity(batch.len());
         let mut after_cut = 0;
+        // The newest arrived packet: departure since the epoch, one-way delay.
+        let mut newest: Option<(Duration, i64)> = None;
         for packet in batch {
             let departure = packet.departure.saturating_duration_since(epoch);
             self.note_sent(departure, packet.size);
@@ -251,6 +317,9 @@ impl QueueGuard {
             let delay = arrival.as_micros() as i64 - departure.as_micros() as i64;
             self.note_delay(departure, delay);
             delays.push(delay);
+            if newest.is_none_or(|(d, _)| departure > d) {
+                newest = Some((departure, delay));
+            }
             self.note_delivered(arrival, packet.size);
             let base = self.minima.iter().map(|&(_, d)| d).min().unwrap_or(delay);
             if delay - base >= QUEUE_LOW.as_micros() as i64 {
@@ -269,6 +338,14 @@ impl QueueGuard {
         }
         self.fresh = after_cut * 2 > batch.len();
         self.steer(now, allowed_bps);
+        let base = self.minima.iter().map(|&(_, d)| d).min();
+        let newest = newest.zip(base).map(|((departure, delay), base)| {
+            (
+                departure,
+                Duration::from_micros((delay - base).max(0) as u64),
+            )
+        });
+        self.forecast_drain(now, newest);
     }
 
     fn note_sent(&mut self, departure: Duration, size: usize) {
@@ -376,10 +453,19 @@ impl QueueGuard {
                     self.cuts += 1;
                 }
                 let epoch = self.epoch.unwrap_or(now);
+                let since = now.saturating_duration_since(epoch);
                 if !self.draining {
                     self.episode = Some(now);
+                    self.pause = None;
                 }
-                self.last_cut = Some((now, now.saturating_duration_since(epoch)));
+                if drain && self.pause.is_none() {
+                    self.pause = Some(DrainPause {
+                        since,
+                        forecast: None,
+                        over: false,
+                    });
+                }
+                self.last_cut = Some((now, since));
                 self.rebased = false;
                 self.draining = true;
             }
@@ -388,6 +474,9 @@ impl QueueGuard {
         if self.draining {
             if self.queue <= QUEUE_LOW {
                 self.draining = false;
+                if let Some(pause) = &mut self.pause {
+                    pause.over = true;
+                }
                 if let Some((_, bps)) = self.cap {
                     self.cap = Some((now, bps));
                 }
@@ -454,13 +543,15 @@ mod tests {
     use super::*;
 
     /// A path of `capacity_bps` with `base` one-way delay and a queue of at most
-    /// `queue_limit`, fed `send_bps` in 1200-byte packets; feedback every 100 ms.
+    /// `queue_limit`, fed `send_bps` in `size`-byte packets (1200 unless set); feedback every 100 ms.
     struct Path {
         t0: Instant,
         sent_at: Duration,
         /// When the bottleneck is free again (since t0).
         free_at: Duration,
         pending: Vec<Feedback>,
+        /// Bytes a packet.
+        size: usize,
     }
 
     impl Path {
@@ -470,14 +561,15 @@ mod tests {
                 sent_at: Duration::ZERO,
                 free_at: Duration::ZERO,
                 pending: Vec::new(),
+                size: 1200,
             }
         }
 
         /// Sends for `span` at `send_bps` through a `capacity_bps` bottleneck.
         fn send(&mut self, span: Duration, send_bps: f64, capacity_bps: f64) {
             let end = self.sent_at + span;
-            let gap = Duration::from_secs_f64(1200.0 * 8.0 / send_bps);
-            let serve = Duration::from_secs_f64(1200.0 * 8.0 / capacity_bps);
+            let gap = Duration::from_secs_f64(self.size as f64 * 8.0 / send_bps);
+            let serve = Duration::from_secs_f64(self.size as f64 * 8.0 / capacity_bps);
             let base = Duration::from_millis(50);
             // A `tc tbf` of 300 kbit/s with a 10 KB burst and 200 ms of latency
             // holds about this much.
@@ -493,7 +585,7 @@ mod tests {
                 self.pending.push(Feedback {
                     departure: self.t0 + self.sent_at,
                     arrival,
-                    size: 1200,
+                    size: self.size,
                 });
                 self.sent_at += gap;
             }
@@ -686,5 +778,55 @@ mod tests {
             stood[first + 16..].iter().all(|&s| !s),
             "at most {MAX_DRAIN_PAUSE:?}: {stood:?}"
         );
+    }
+
+    #[test]
+    fn the_pause_ends_when_the_queue_is_forecast_drained_not_a_queue_later() {
+        // The step of the namespace test, with feedback as it really comes: a
+        // packet is reported 100 ms after it arrived, not when it was sent.
+        let (mut guard, mut path) = (QueueGuard::new(100_000.0), Path::new());
+        run(&mut guard, &mut path, 3.0, 2_000_000.0, 700_000.0);
+        let mut in_flight: Vec<Feedback> = Vec::new();
+        let mut paused_at = None;
+        let mut resumed = None;
+        for step in 0..30 {
+            let paused = guard.queue_stands(path.t0 + path.sent_at);
+            // Only the voice while paused (50 packets a second).
+            let rate = if paused { 60_000.0 } else { 700_000.0 };
+            path.size = if paused { 150 } else { 1200 };
+            path.send(Duration::from_millis(100), rate, 300_000.0);
+            let now = path.t0 + path.sent_at;
+            in_flight.append(&mut path.pending);
+            let (due, later): (Vec<Feedback>, Vec<Feedback>) =
+                in_flight.drain(..).partition(|f| match f.arrival {
+                    Some(arrival) => path.t0 + arrival + Duration::from_millis(100) <= now,
+                    None => f.departure + Duration::from_millis(600) <= now,
+                });
+            in_flight = later;
+            guard.on_feedback(now, &due, 700_000.0);
+            let stands = guard.queue_stands(now);
+            if stands && paused_at.is_none() {
+                paused_at = Some(step);
+            }
+            if paused_at.is_some() && !stands && resumed.is_none() {
+                // What a keyframe sent now would wait behind.
+                let queue = path.free_at.saturating_sub(path.sent_at);
+                resumed = Some((step, queue, guard.queue_delay()));
+            }
+        }
+        let paused_at = paused_at.expect("paused");
+        let (resumed, queue, reported) = resumed.expect("resumed");
+        // The link drained what stood within the pause, the pause ended with room
+        // for a keyframe, and before the feedback showed the queue under
+        // QUEUE_HIGH.
+        assert!(
+            queue <= Duration::from_millis(150),
+            "{queue:?} still queued"
+        );
+        assert!(
+            reported >= QUEUE_HIGH,
+            "ended only on the feedback: {reported:?}"
+        );
+        assert!(resumed - paused_at <= 8, "paused {paused_at}..{resumed}");
     }
 }

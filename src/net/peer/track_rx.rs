@@ -39,6 +39,49 @@ pub(super) struct VideoReader {
     pub(super) fec_rebuilt: super::fec::RebuiltPackets,
 }
 
+/// A missing packet is given up when a keyframe arrives that was captured at least
+/// this long (90 kHz ticks: 500 ms) after the frame held just after it. Longer than
+/// a NACK's round trip and two retries on the links the lossy tests use (150 ms),
+/// shorter than the 1 s bound a standing queue stretches the recovery window to.
+const STALE_BEFORE_KEYFRAME_TICKS: i32 = 45_000;
+/// The same in microseconds, for the capture times the SEIs carry.
+const STALE_BEFORE_KEYFRAME_US: u64 = 500_000;
+
+/// How long the sender sent no picture before the newest one whose capture-time
+/// SEI arrived (RTP timestamps cannot tell: the packetizer advances them by a
+/// unit's duration after sending it, so a keyframe after a pause carries the
+/// timestamp of the picture before the pause).
+#[derive(Debug, Default)]
+struct PictureGaps {
+    /// Sequence number and capture time (µs) of the newest SEI seen.
+    newest: Option<(u16, u64)>,
+    /// Sequence number of the newest SEI and the capture time between it and the
+    /// one seen before it.
+    gap: Option<(u16, u64)>,
+}
+
+impl PictureGaps {
+    /// An SEI with capture time `captured_us` arrived in packet `sequence`.
+    fn seen(&mut self, sequence: u16, captured_us: u64) {
+        if let Some((newest, newest_us)) = self.newest {
+            if sequence.wrapping_sub(newest) as i16 <= 0 {
+                return;
+            }
+            self.gap = Some((sequence, captured_us.saturating_sub(newest_us)));
+        }
+        self.newest = Some((sequence, captured_us));
+    }
+
+    /// Whether the picture that packet `sequence` belongs to (its SEI at most two
+    /// packets before: SEI, then SPS and PPS, then the IDR slice) came after at
+    /// least `silence_us` without pictures.
+    fn after_silence(&self, sequence: u16, silence_us: u64) -> bool {
+        self.gap.is_some_and(|(sei, gap)| {
+            (1..=2).contains(&sequence.wrapping_sub(sei)) && gap >= silence_us
+        })
+    }
+}
+
 impl VideoReader {
     pub(super) async fn run(self, track: Arc<dyn TrackRemote>) {
         let mut reorder: ReorderBuffer<rtc::rtp::Packet> = ReorderBuffer::new(self.recovery_window);
@@ -46,6 +89,7 @@ impl VideoReader {
         let mut media_ssrc: Option<u32> = None;
         // The longest wait of any packet of the frame being assembled.
         let mut frame_wait = Duration::ZERO;
+        let mut gaps = PictureGaps::default();
         loop {
             let timer = reorder.poll_timeout();
             let event = tokio::select! {
@@ -61,8 +105,27 @@ impl VideoReader {
                         .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
                     media_ssrc = Some(packet.header.ssrc);
                     let sequence = packet.header.sequence_number;
+                    if let Some(stamp) = super::capture_time::stamp_of_sei_payload(&packet.payload)
+                    {
+                        gaps.seen(sequence, stamp.captured_unix_us);
+                    }
                     if self.fec_rebuilt.take(packet.header.ssrc, sequence) {
                         reorder.push_rebuilt(Instant::now(), sequence, packet);
+                    } else if super::assembler::starts_fresh(&packet.payload) {
+                        // What the sender sent long before this keyframe and is
+                        // still missing would only be shown late, then replaced.
+                        let captured = packet.header.timestamp;
+                        let stale = |before: u32| {
+                            captured.wrapping_sub(before) as i32 >= STALE_BEFORE_KEYFRAME_TICKS
+                        };
+                        // It came after a silence of the sender (it paused while a
+                        // queue drained, or the path was down): everything still
+                        // missing before it is from before the silence.
+                        let after_silence = gaps.after_silence(sequence, STALE_BEFORE_KEYFRAME_US);
+                        tracing::debug!(sequence, after_silence, "a keyframe starts");
+                        reorder.push_fresh_start(Instant::now(), sequence, packet, |held| {
+                            after_silence || stale(held.header.timestamp)
+                        });
                     } else {
                         reorder.push(Instant::now(), sequence, packet);
                     }
@@ -81,6 +144,10 @@ impl VideoReader {
                 if let Err(err) = track.write_rtcp(vec![Box::new(nack)]).await {
                     debug!(%err, "nack not sent");
                 }
+            }
+            if reorder.keyframe_due(now) {
+                debug!(peer = %self.peer, rtt = ?reorder.rtt(), "a repair is late: keyframe asked for");
+                let _ = self.internal.try_send(Internal::NeedKeyframe(self.peer));
             }
             while let Some(released) = reorder.pop(now) {
                 match released {
@@ -209,5 +276,27 @@ pub(super) async fn read_audio(
             TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyframe_after_half_a_second_without_pictures_is_told_apart() {
+        let mut gaps = PictureGaps::default();
+        gaps.seen(10, 1_000_000);
+        gaps.seen(14, 1_066_000);
+        // The IDR slice two packets after its SEI, 66 ms after the last picture.
+        assert!(!gaps.after_silence(16, 500_000));
+        // A pause of 800 ms, then a keyframe: SEI in 20, SPS and PPS in 21.
+        gaps.seen(20, 1_866_000);
+        assert!(gaps.after_silence(21, 500_000));
+        assert!(gaps.after_silence(22, 500_000));
+        // Not a packet of that picture; an older SEI changes nothing.
+        assert!(!gaps.after_silence(25, 500_000));
+        gaps.seen(12, 1_030_000);
+        assert!(gaps.after_silence(21, 500_000));
     }
 }
