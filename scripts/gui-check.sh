@@ -118,6 +118,27 @@ for who in Ada Bob; do
     find_in_b joined "$who" >/dev/null || fail "$who is not on B's screen"
 done
 
+# STATS=1: A ticks "Stats (F3)" in its room panel; the overlay shows the link to
+# Bob with the congestion controller's send estimate ("send est N kbit/s").
+if [ "${STATS:-0}" = 1 ]; then
+    # The box is at the foot of the room panel, below the window's edge at this
+    # size: scroll the panel (wheel over it), then tick it.
+    xdotool mousemove 1100 300
+    for _ in $(seq 8); do xdotool click 5; sleep 0.3; done
+    sleep 3
+    shot panel-scrolled
+    read -r STATS_X STATS_Y < <(find_in_a panel-scrolled "Stats") || fail "no Stats box in A's panel"
+    click "$STATS_X" "$STATS_Y"
+    sleep 6
+    shot stats
+    # The overlay is small dark text on a light band at the top left: read it
+    # there, three times the size, not inverted as the panel's words are.
+    convert "$OUT/stats.png" -crop 1000x80+0+0 +repage -resize 300% -colorspace Gray "$OUT/stats-overlay.png"
+    tesseract "$OUT/stats-overlay.png" - 2>/dev/null | tee "$OUT/stats-overlay.txt" |
+        grep -Eq "Bob: .*send est [0-9]+ kbit/s" || fail "no send estimate towards Bob in A's stats overlay"
+    echo "OK: A's stats overlay shows the send estimate"
+fi
+
 read -r LEAVE_X LEAVE_Y < <(find_in_b joined "Leave room") || fail "no Leave room button in B"
 click "$LEAVE_X" "$LEAVE_Y"
 wait_log "$OUT/a.log" "net::plugin.*peer left" 15 || fail "A does not see B leave"
