@@ -842,7 +842,7 @@ fn unix_now_s() -> f64 {
 
 /// Issue 14's rate-step acceptance test. It held in three runs in a row on the
 /// final code, but with little room (docs/NET.md, *Congestion control*: freeze
-/// 721-942 ms against 1 s, audio gap up to 197 ms against 200), so it runs on
+/// 721-942 ms against 1 s), so it runs on
 /// demand: `cargo test --test it -- --ignored --exact
 /// net_netns::the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after`.
 #[test]
