@@ -84,11 +84,11 @@ pub const PROBE_EVERY_FRAMES: u64 = 20;
 pub const PROBE_MIN_ESTIMATE_BPS: u64 = 500_000;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
-/// How often a decode thread looks whether the display took its last picture while
-/// the next one is due.
 /// How often the encode thread looks whether the drain pause ended while it holds
 /// a picture back.
 const PAUSE_POLL: Duration = Duration::from_millis(10);
+/// How often a decode thread looks whether the display took its last picture while
+/// the next one is due.
 const DISPLAY_POLL: Duration = Duration::from_millis(4);
 /// Packet loss the voice's forward error correction is sized for.
 pub const EXPECTED_AUDIO_LOSS_PERCENT: u8 = 10;

@@ -588,14 +588,21 @@ mod tests {
         }
     }
 
+    /// A pacer following `estimate` that was handed 40 video packets of 1200 bytes
+    /// at `t0`.
+    fn pacer_with_video_burst(estimate: SendEstimate, t0: Instant) -> MediaPacer {
+        let mut pacer = MediaPacer::new(estimate, AUDIO);
+        for seq in 0..40 {
+            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
+        }
+        pacer
+    }
+
     #[test]
     fn audio_is_not_held_behind_a_video_burst() {
         let t0 = Instant::now();
         // 100 kbit/s: paced at 250 kbit/s, a 25 kbit burst; 40 × 1200 B is 384 kbit.
-        let mut pacer = MediaPacer::new(SendEstimate::new(100_000.0), AUDIO);
-        for seq in 0..40 {
-            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
-        }
+        let mut pacer = pacer_with_video_burst(SendEstimate::new(100_000.0), t0);
         let first = drain(&mut pacer);
         assert!(
             first.len() < 5,
@@ -611,10 +618,7 @@ mod tests {
     fn while_the_queue_of_a_step_drains_only_the_voice_leaves() {
         let t0 = Instant::now();
         let estimate = SendEstimate::new(100_000.0);
-        let mut pacer = MediaPacer::new(estimate.clone(), AUDIO);
-        for seq in 0..40 {
-            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
-        }
+        let mut pacer = pacer_with_video_burst(estimate.clone(), t0);
         drain(&mut pacer);
         assert!(pacer.queued() > 30);
         estimate.queue_stands.store(true, Ordering::Relaxed);
@@ -639,10 +643,7 @@ mod tests {
     #[test]
     fn video_leaves_at_the_pacing_rate_and_never_waits_longer_than_the_hold() {
         let t0 = Instant::now();
-        let mut pacer = MediaPacer::new(SendEstimate::new(100_000.0), AUDIO);
-        for seq in 0..40 {
-            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
-        }
+        let mut pacer = pacer_with_video_burst(SendEstimate::new(100_000.0), t0);
         let mut sent = drain(&mut pacer).len();
         // 20 ms at 250 kbit/s is 5 kbit: about half a packet more.
         let t1 = t0 + Duration::from_millis(20);
@@ -661,10 +662,7 @@ mod tests {
     fn a_higher_estimate_paces_faster() {
         let t0 = Instant::now();
         let estimate = SendEstimate::new(100_000.0);
-        let mut pacer = MediaPacer::new(estimate.clone(), AUDIO);
-        for seq in 0..40 {
-            pacer.handle_write(rtp(VIDEO, seq, 1188, t0)).unwrap();
-        }
+        let mut pacer = pacer_with_video_burst(estimate.clone(), t0);
         drain(&mut pacer);
         estimate.set(10_000_000.0);
         pacer.handle_timeout(t0 + Duration::from_millis(1)).unwrap();

@@ -256,6 +256,12 @@ impl QueueGuard {
         self.pause = Some(pause);
     }
 
+    /// The empty-path one-way delay (µs, on the two clocks' offset): the smallest
+    /// of the last [`BASE_WINDOW`].
+    fn base_delay(&self) -> Option<i64> {
+        self.minima.iter().map(|&(_, d)| d).min()
+    }
+
     /// How many times the cap was cut.
     pub fn cuts(&self) -> u64 {
         self.cuts
@@ -321,7 +327,7 @@ impl QueueGuard {
                 newest = Some((departure, delay));
             }
             self.note_delivered(arrival, packet.size);
-            let base = self.minima.iter().map(|&(_, d)| d).min().unwrap_or(delay);
+            let base = self.base_delay().unwrap_or(delay);
             if delay - base >= QUEUE_LOW.as_micros() as i64 {
                 self.train.push_back((arrival, packet.size));
                 keep_window(&mut self.train, arrival);
@@ -329,22 +335,19 @@ impl QueueGuard {
                 self.train.clear();
             }
         }
-        if let Some(base) = self.minima.iter().map(|&(_, d)| d).min()
+        // The empty-path delay, as of this batch (steering leaves it as it is).
+        let base = self.base_delay();
+        if let Some(base) = base
             && !delays.is_empty()
         {
             delays.sort_unstable();
-            let median = delays[delays.len() / 2];
-            self.queue = Duration::from_micros((median - base).max(0) as u64);
+            self.queue = queueing(delays[delays.len() / 2], base);
         }
         self.fresh = after_cut * 2 > batch.len();
         self.steer(now, allowed_bps);
-        let base = self.minima.iter().map(|&(_, d)| d).min();
-        let newest = newest.zip(base).map(|((departure, delay), base)| {
-            (
-                departure,
-                Duration::from_micros((delay - base).max(0) as u64),
-            )
-        });
+        let newest = newest
+            .zip(base)
+            .map(|((departure, delay), base)| (departure, queueing(delay, base)));
         self.forecast_drain(now, newest);
     }
 
@@ -500,6 +503,11 @@ impl QueueGuard {
     }
 }
 
+/// The queueing in a one-way `delay` over the empty path's `base` (both µs).
+fn queueing(delay: i64, base: i64) -> Duration {
+    Duration::from_micros((delay - base).max(0) as u64)
+}
+
 /// Drops the packets (time, bytes) more than [`DELIVERED_WINDOW`] older than
 /// `newest` from the front of `window`.
 fn keep_window(window: &mut VecDeque<(Duration, usize)>, newest: Duration) {
@@ -543,7 +551,8 @@ mod tests {
     use super::*;
 
     /// A path of `capacity_bps` with `base` one-way delay and a queue of at most
-    /// `queue_limit`, fed `send_bps` in `size`-byte packets (1200 unless set); feedback every 100 ms.
+    /// `queue_limit`, fed `send_bps` in `size`-byte packets (1200 unless set);
+    /// feedback every 100 ms.
     struct Path {
         t0: Instant,
         sent_at: Duration,

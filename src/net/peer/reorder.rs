@@ -220,25 +220,15 @@ impl<P> ReorderBuffer<P> {
         let Some(ext) = ext else {
             return;
         };
-        let mut give_up = Vec::new();
-        let mut run: Vec<u64> = Vec::new();
-        let mut end_run = |run: &mut Vec<u64>| {
-            if let Some(&last) = run.last()
-                && self.held.get(&(last + 1)).is_some_and(|(_, p)| stale(p))
+        // Everything from `next` to the highest seen is held or missing, so the
+        // first held packet after a missing one is the one just after its run.
+        for (&seq, m) in self.missing.range_mut(..ext) {
+            if self
+                .held
+                .range(seq + 1..)
+                .next()
+                .is_some_and(|(_, (_, p))| stale(p))
             {
-                give_up.append(run);
-            }
-            run.clear();
-        };
-        for &seq in self.missing.range(..ext).map(|(seq, _)| seq) {
-            if run.last().is_some_and(|&last| last + 1 != seq) {
-                end_run(&mut run);
-            }
-            run.push(seq);
-        }
-        end_run(&mut run);
-        for seq in give_up {
-            if let Some(m) = self.missing.get_mut(&seq) {
                 m.abandoned = true;
             }
         }
@@ -414,7 +404,8 @@ impl<P> ReorderBuffer<P> {
         out
     }
 
-    /// When [`Self::pop`] or [`Self::nacks`] next has something to do.
+    /// When [`Self::pop`], [`Self::nacks`] or [`Self::keyframe_due`] next has
+    /// something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let (window, renack) = (self.recovery_window(), self.renack_interval());
         let give_up = self
@@ -422,7 +413,7 @@ impl<P> ReorderBuffer<P> {
             .and_then(|n| self.missing.get(&n))
             .map(|m| m.expires_at(window));
         let after = self.keyframe_after();
-        let nack = self
+        let scheduled = self
             .missing
             .values()
             .filter_map(|m| m.next_nack(renack))
@@ -434,7 +425,7 @@ impl<P> ReorderBuffer<P> {
             )
             .filter(|&due| due < give_up.unwrap_or(due + window))
             .min();
-        match (give_up, nack) {
+        match (give_up, scheduled) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -40,12 +40,13 @@ pub(super) struct VideoReader {
 }
 
 /// A missing packet is given up when a keyframe arrives that was captured at least
-/// this long (90 kHz ticks: 500 ms) after the frame held just after it. Longer than
-/// a NACK's round trip and two retries on the links the lossy tests use (150 ms),
-/// shorter than the 1 s bound a standing queue stretches the recovery window to.
-const STALE_BEFORE_KEYFRAME_TICKS: i32 = 45_000;
-/// The same in microseconds, for the capture times the SEIs carry.
-const STALE_BEFORE_KEYFRAME_US: u64 = 500_000;
+/// this long after the frame held just after it, or after this long without
+/// pictures. Longer than a NACK's round trip and two retries on the links the
+/// lossy tests use (150 ms), shorter than the 1 s bound a standing queue stretches
+/// the recovery window to.
+const STALE_BEFORE_KEYFRAME: Duration = Duration::from_millis(500);
+/// [`STALE_BEFORE_KEYFRAME`] in RTP ticks (90 kHz video clock).
+const STALE_BEFORE_KEYFRAME_TICKS: i32 = STALE_BEFORE_KEYFRAME.as_millis() as i32 * 90;
 
 /// How long the sender sent no picture before the newest one whose capture-time
 /// SEI arrived (RTP timestamps cannot tell: the packetizer advances them by a
@@ -121,7 +122,8 @@ impl VideoReader {
                         // It came after a silence of the sender (it paused while a
                         // queue drained, or the path was down): everything still
                         // missing before it is from before the silence.
-                        let after_silence = gaps.after_silence(sequence, STALE_BEFORE_KEYFRAME_US);
+                        let after_silence =
+                            gaps.after_silence(sequence, STALE_BEFORE_KEYFRAME.as_micros() as u64);
                         tracing::debug!(sequence, after_silence, "a keyframe starts");
                         reorder.push_fresh_start(Instant::now(), sequence, packet, |held| {
                             after_silence || stale(held.header.timestamp)
