@@ -191,7 +191,11 @@ pub struct BridgeConfig {
     pub video_bitrate_bps: u32,
     /// Nominal video frame rate (rate control and unit duration).
     pub video_fps: f32,
-    /// A keyframe at least every this many pictures (besides requests).
+    /// A keyframe at least every this many pictures besides requests; 0 (the
+    /// default): only when a peer asks for one (or the encoder is rebuilt for a
+    /// new rung). A receiver that misses a packet asks again with every picture
+    /// until a keyframe comes, so a periodic one repairs nothing, and on a slow
+    /// link each is a burst of a third of a second that stands in its queue.
     pub keyframe_interval: u32,
     /// Opus bit rate.
     pub audio_bitrate_bps: u32,
@@ -209,14 +213,14 @@ pub struct BridgeConfig {
 }
 
 impl BridgeConfig {
-    /// Defaults for a room: 600 kbit/s video at 15 fps, a keyframe every 4 s, 32
+    /// Defaults for a room: 600 kbit/s video at 15 fps, keyframes on request, 32
     /// kbit/s Opus, unmuted.
     pub fn new(net: NetConfig) -> Self {
         Self {
             net,
             video_bitrate_bps: 600_000,
             video_fps: 15.0,
-            keyframe_interval: 60,
+            keyframe_interval: 0,
             audio_bitrate_bps: 32_000,
             muted: false,
             audio: AudioDevices::Synthetic,

@@ -10,10 +10,12 @@
 
 use std::collections::VecDeque;
 
-/// Sampling step of the app's own probes in mask pixels (640x480 → a 160x120 grid,
-/// 2.4 KB as bits), and the grid decoded masks are sampled on before a sender's
-/// first probe says otherwise.
-pub const PROBE_STEP: u32 = 4;
+/// Sampling step of the app's own probes in mask pixels (640x480 → an 80x60 grid,
+/// 600 bytes as bits, a 1.3 kB message), and the grid decoded masks are sampled on
+/// before a sender's first probe says otherwise. At step 4 a probe was a 4.9 kB
+/// burst every 1.3 s: on a 300 kbit/s link 130 ms that a voice packet could wait
+/// behind (docs/NET.md).
+pub const PROBE_STEP: u32 = 8;
 /// Mask value at or above which a sample counts as person.
 pub const PROBE_THRESHOLD: u8 = 128;
 /// Two capture times closer than this (µs) name the same frame: the sender's own
@@ -240,21 +242,23 @@ mod tests {
     }
 
     #[test]
-    fn probes_of_step_8_match_decoded_masks_sampled_on_their_grid() {
-        // A 640x480 sender probing every 8 pixels: an 80x60 grid as text, as on the
-        // wire. The receiver samples what it decodes on that grid from then on.
+    fn probes_of_another_step_match_decoded_masks_sampled_on_their_grid() {
+        // A 640x480 sender probing every 4 pixels (not the app's 8): a 160x120
+        // grid as text, as on the wire. The receiver samples what it decodes on
+        // that grid from then on.
+        assert_ne!(PROBE_STEP, 4);
         let (w, h) = (640, 480);
-        let sent = ProbeMask::sample(&disc(w, h, 300.0), w, h, 8).expect("sizes match");
-        assert_eq!((sent.width, sent.height), (80, 60));
-        let wire = ProbeMask::from_hex(80, 60, 8, &sent.to_hex()).expect("parses");
+        let sent = ProbeMask::sample(&disc(w, h, 300.0), w, h, 4).expect("sizes match");
+        assert_eq!((sent.width, sent.height), (160, 120));
+        let wire = ProbeMask::from_hex(160, 120, 4, &sent.to_hex()).expect("parses");
         let mut m = ProbeMatcher::default();
         // Probe first, then its picture.
         m.add_sent(1_000_000, wire.clone());
         m.add_decoded(1_000_200, &disc(w, h, 300.0), w, h);
-        // Picture first (on the step-8 grid now), then its probe.
+        // Picture first (on the step-4 grid now), then its probe.
         m.add_decoded(2_000_000, &disc(w, h, 300.0), w, h);
         m.add_sent(2_000_100, wire);
-        assert_eq!(m.ious, vec![1.0, 1.0], "both step-8 probes matched");
+        assert_eq!(m.ious, vec![1.0, 1.0], "both step-4 probes matched");
         assert_eq!(m.received, 2);
     }
 
@@ -262,17 +266,18 @@ mod tests {
     fn a_picture_decoded_on_the_old_grid_does_not_pair_with_a_probe_of_a_new_step() {
         let (w, h) = (64, 48);
         let mut m = ProbeMatcher::default();
-        // Decoded before any probe: sampled every 4 pixels.
+        // Decoded before any probe: sampled on the app's own grid.
         m.add_decoded(1_000_000, &disc(w, h, 30.0), w, h);
-        let step8 = ProbeMask::sample(&disc(w, h, 30.0), w, h, 8).expect("sizes match");
-        m.add_sent(1_000_000, step8.clone());
+        let other =
+            ProbeMask::sample(&disc(w, h, 30.0), w, h, PROBE_STEP / 2).expect("sizes match");
+        m.add_sent(1_000_000, other.clone());
         assert!(
             m.ious.is_empty(),
             "different grids never pair: {:?}",
             m.ious
         );
         m.add_decoded(2_000_000, &disc(w, h, 30.0), w, h);
-        m.add_sent(2_000_000, step8);
+        m.add_sent(2_000_000, other);
         assert_eq!(m.ious, vec![1.0]);
     }
 }

@@ -30,7 +30,8 @@ pub const MAX_NAME_CHARS: usize = 32;
 pub const WORLD_CHANNEL_LABEL: &str = "world";
 
 /// Label of the unordered data channel without retransmissions that carries the
-/// latest-wins [`PeerToPeer`] messages ([`PeerToPeer::is_latest_wins`]).
+/// [`PeerToPeer`] messages a lost copy of which is not worth repeating
+/// ([`PeerToPeer::may_be_lost`]).
 pub const WORLD_FAST_CHANNEL_LABEL: &str = "world-fast";
 
 /// Identifier the signaling server gives a connection when it joins a room.
@@ -638,10 +639,16 @@ fn whole_numbers_short<S: serde::Serializer>(
 }
 
 impl PeerToPeer {
-    /// Whether only the newest message of this kind matters (snapshots, placements):
-    /// such messages go on the unreliable `world-fast` channel when it is open.
-    pub fn is_latest_wins(&self) -> bool {
-        matches!(self, Self::GameSnapshot { .. } | Self::Placement { .. })
+    /// Whether a lost copy of this message is not worth repeating: only the newest
+    /// snapshot or placement matters, and a mask probe is one sample of a quality
+    /// figure. Such messages go on the unreliable `world-fast` channel when it is
+    /// open. (A reliable mask probe, 4.9 kB in four SCTP fragments, was repeated
+    /// into the very queue that dropped it when a link slowed: docs/NET.md.)
+    pub fn may_be_lost(&self) -> bool {
+        matches!(
+            self,
+            Self::GameSnapshot { .. } | Self::Placement { .. } | Self::MaskProbe { .. }
+        )
     }
 
     /// The message's kind, for logs.

@@ -14,7 +14,9 @@
 //! KB keyframe at 600 kbit/s is 400 ms) and nothing bounds the wait. [`MediaPacer`]
 //! lets audio through at once (its bits still count against the budget), paces
 //! video at [`PACING_FACTOR`] times the estimate (the encoder aims below the
-//! estimate; the factor only smooths bursts, as in libwebrtc), and releases a video
+//! estimate; the factor only smooths bursts, as in libwebrtc), or at the rate the
+//! path carried for us when a queue last stood if that is more (a deep cut must
+//! not slow the keyframe that ends a freeze below the link), and releases a video
 //! packet that has waited [`MAX_PACER_HOLD`] whatever the budget, so the pacer never
 //! adds more than that to the glass-to-glass latency.
 
@@ -85,6 +87,7 @@ impl Default for EstimateBounds {
 #[derive(Clone, Debug, Default)]
 pub struct SendEstimate {
     bps: Arc<AtomicU64>,
+    pacing_bps: Arc<AtomicU64>,
     queue_stands: Arc<AtomicBool>,
 }
 
@@ -110,12 +113,29 @@ impl SendEstimate {
     fn set(&self, bps: f64) {
         self.bps
             .store((bps.max(0.0) as u64).min(u64::MAX - 1), Ordering::Relaxed);
+        self.set_pacing(bps * PACING_FACTOR);
+    }
+
+    fn set_pacing(&self, bps: f64) {
+        self.pacing_bps
+            .store((bps.max(0.0) as u64).min(u64::MAX - 1), Ordering::Relaxed);
+    }
+
+    /// The rate video is paced at, bits per second: [`PACING_FACTOR`] times the
+    /// estimate, or the rate the path carried for us where the queue guard last
+    /// cut, if that is more. A cut for a step goes below the link's rate to drain
+    /// its queue (to the 100 kbit/s floor on the namespace step); the keyframe
+    /// that ends the drain pause, paced at 1.5 times that, took 226 ms to cross a
+    /// 300 kbit/s link it could cross in 140, all of it frozen.
+    pub fn pacing_bps(&self) -> u64 {
+        self.pacing_bps.load(Ordering::Relaxed)
     }
 
     /// This connection does not estimate (no congestion control on it): it does
     /// not count for the slowest peer.
     pub fn set_unknown(&self) {
         self.bps.store(u64::MAX, Ordering::Relaxed);
+        self.pacing_bps.store(u64::MAX, Ordering::Relaxed);
     }
 
     /// Whether the queue our sending built towards this peer stands deep enough
@@ -257,6 +277,11 @@ impl PublishedGcc {
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
         self.published.set(bps);
+        if let Some(knee) = self.guard.knee_bps()
+            && knee > bps * PACING_FACTOR
+        {
+            self.published.set_pacing(knee);
+        }
         let stands = self.guard.queue_stands(now);
         if self.published.queue_stands.swap(stands, Ordering::Relaxed) != stands {
             tracing::info!(
@@ -348,7 +373,7 @@ pub struct MediaPacer {
 impl MediaPacer {
     /// A pacer following `estimate`; RTP packets of `audio_payload_type` are not held.
     pub fn new(estimate: SendEstimate, audio_payload_type: u8) -> Self {
-        let bucket = Pacer::new(estimate.bps() as f64 * PACING_FACTOR);
+        let bucket = Pacer::new(estimate.pacing_bps() as f64);
         let retransmit_bucket = Pacer::new(estimate.bps() as f64 * RETRANSMIT_SHARE);
         Self {
             estimate,
@@ -388,13 +413,13 @@ impl MediaPacer {
 
     fn follow_estimate(&mut self, now: Instant) {
         let estimate = self.estimate.bps() as f64;
-        for (bucket, share) in [
-            (&mut self.bucket, PACING_FACTOR),
-            (&mut self.retransmit_bucket, RETRANSMIT_SHARE),
+        for (bucket, rate) in [
+            (&mut self.bucket, self.estimate.pacing_bps() as f64),
+            (&mut self.retransmit_bucket, estimate * RETRANSMIT_SHARE),
         ] {
             bucket.refill(now);
-            if estimate * share != bucket.target_bitrate() {
-                bucket.set_target_bitrate(estimate * share);
+            if rate != bucket.target_bitrate() {
+                bucket.set_target_bitrate(rate);
             }
         }
     }
@@ -743,6 +768,41 @@ mod tests {
             estimate.bps()
         );
         assert_eq!(estimate.bps() as f64, gcc.target_bitrate().floor());
+    }
+
+    #[test]
+    fn after_a_deep_cut_video_is_paced_at_what_the_path_carried() {
+        let estimate = SendEstimate::default();
+        let mut gcc = PublishedGcc::new(EstimateBounds::default(), estimate.clone());
+        let t0 = Instant::now();
+        // 1200-byte packets every 12 ms (800 kbit/s); the path serves one every
+        // 4 ms (2.4 Mbit/s) for 2 s, then one every 32 ms (300 kbit/s).
+        let (mut free_at, mut id, mut batch) = (Duration::ZERO, 0u64, Vec::new());
+        for i in 0..300u64 {
+            let sent = Duration::from_millis(12 * i);
+            let serve = Duration::from_millis(if sent < Duration::from_secs(2) { 4 } else { 32 });
+            free_at = free_at.max(sent) + serve;
+            id += 1;
+            batch.push(report(
+                id,
+                t0 + sent,
+                Some(free_at + Duration::from_millis(20)),
+            ));
+            if i % 8 == 7 {
+                gcc.on_reports(t0 + sent, &std::mem::take(&mut batch));
+            }
+        }
+        let knee = gcc
+            .guard()
+            .knee_bps()
+            .expect("a queue stood and was cut for");
+        assert!((250_000.0..=330_000.0).contains(&knee), "{knee}");
+        let (bps, pacing) = (estimate.bps() as f64, estimate.pacing_bps() as f64);
+        assert!(
+            bps * PACING_FACTOR < knee,
+            "a deep cut: {bps} against {knee}"
+        );
+        assert_eq!(pacing, knee.floor());
     }
 
     #[test]

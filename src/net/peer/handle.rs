@@ -18,7 +18,7 @@
 //! Per remote peer: one peer connection (UDP sockets on [`NetConfig::udp_addrs`],
 //! loopback candidates enabled, ICE servers from [`NetConfig::ice_servers`], none by
 //! default), a reliable ordered data channel `world`, an unordered no-retransmit
-//! channel `world-fast` for latest-wins messages (`PeerToPeer::is_latest_wins`), an
+//! channel `world-fast` for messages not worth repeating (`PeerToPeer::may_be_lost`), an
 //! H.264 video track and an Opus audio track each way. The lower peer id offers (see [`super::session`]).
 //!
 //! Keyframes: a receiver that starts a stream or detects loss sends an RTCP PLI (at

@@ -32,7 +32,7 @@ pub(super) enum ChannelKind {
     /// `world`: ordered and reliable (events, chat, names, RTT probes).
     Reliable,
     /// `world-fast`: unordered, no retransmissions (snapshots, placements: latest wins,
-    /// so a lost packet never holds up newer ones).
+    /// so a lost packet never holds up newer ones; mask probes, samples of a figure).
     Fast,
 }
 

@@ -240,7 +240,7 @@ impl Room {
             if to.is_some_and(|t| t != *id) {
                 continue;
             }
-            let channel = if message.is_latest_wins() && peer.fast_open {
+            let channel = if message.may_be_lost() && peer.fast_open {
                 peer.fast.as_ref()
             } else if peer.world_open {
                 peer.world.as_ref()
