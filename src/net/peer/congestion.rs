@@ -110,15 +110,18 @@ impl SendEstimate {
         Some(self.bps()).filter(|&bps| bps != u64::MAX)
     }
 
+    /// Sets the estimate, paced at [`PACING_FACTOR`] times it.
     fn set(&self, bps: f64) {
-        self.bps
-            .store((bps.max(0.0) as u64).min(u64::MAX - 1), Ordering::Relaxed);
-        self.set_pacing(bps * PACING_FACTOR);
+        self.set_paced(bps, bps * PACING_FACTOR);
     }
 
-    fn set_pacing(&self, bps: f64) {
-        self.pacing_bps
-            .store((bps.max(0.0) as u64).min(u64::MAX - 1), Ordering::Relaxed);
+    /// Sets the estimate and the pacing rate together, so a pacer never reads
+    /// one without the other.
+    fn set_paced(&self, bps: f64, pacing_bps: f64) {
+        // `u64::MAX` means unknown (`set_unknown`).
+        let stored = |bps: f64| (bps.max(0.0) as u64).min(u64::MAX - 1);
+        self.bps.store(stored(bps), Ordering::Relaxed);
+        self.pacing_bps.store(stored(pacing_bps), Ordering::Relaxed);
     }
 
     /// The rate video is paced at, bits per second: [`PACING_FACTOR`] times the
@@ -276,12 +279,9 @@ impl PublishedGcc {
     fn publish(&mut self, now: Instant) {
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
-        self.published.set(bps);
-        if let Some(knee) = self.guard.knee_bps()
-            && knee > bps * PACING_FACTOR
-        {
-            self.published.set_pacing(knee);
-        }
+        let paced = bps * PACING_FACTOR;
+        let pacing = self.guard.knee_bps().map_or(paced, |knee| paced.max(knee));
+        self.published.set_paced(bps, pacing);
         let stands = self.guard.queue_stands(now);
         if self.published.queue_stands.swap(stands, Ordering::Relaxed) != stands {
             tracing::info!(
