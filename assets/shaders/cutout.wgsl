@@ -23,6 +23,9 @@ struct CutoutParams {
     rim: vec4<f32>,
     // xy: texture offset pointing towards the light (the rim's width).
     light: vec4<f32>,
+    // The part of the picture the quad covers, as shown (after mirroring):
+    // u0, v0, u1, v1. The quad is cropped to where the person is.
+    crop: vec4<f32>,
 };
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: CutoutParams;
@@ -49,7 +52,7 @@ fn edge_fade(uv: vec2<f32>) -> f32 {
 
 @fragment
 fn fragment(mesh: VertexOutput) -> @location(0) vec4<f32> {
-    var uv = mesh.uv;
+    var uv = mix(params.crop.xy, params.crop.zw, mesh.uv);
     if (params.holo_color.a > 0.5) {
         uv.x = 1.0 - uv.x;
     }

@@ -124,6 +124,57 @@ pub fn beside_name_tag(tag_anchor: [f32; 2], tag_size: [f32; 2], side: f32) -> [
     [x, bottom + h / 2.0]
 }
 
+/// The smallest box holding every pixel of an RGBA picture that is not fully
+/// transparent, grown by `margin` pixels on each side and kept inside the frame:
+/// `[left, top, right, bottom]`, right and bottom exclusive. `None` when nothing
+/// shows. Only this part of a cutout is drawn: a software rasteriser shades
+/// every pixel of a quad, and the person fills a fraction of their frame.
+pub fn drawn_box(rgba: &[u8], width: u32, height: u32, margin: u32) -> Option<[u32; 4]> {
+    let (w, h) = (width as usize, height as usize);
+    if w == 0 || rgba.len() < w * h * 4 {
+        return None;
+    }
+    let rows = rgba[..w * h * 4].chunks_exact(w * 4);
+    let shows = |row: &[u8]| row.chunks_exact(4).any(|px| px[3] != 0);
+    let top = rows.clone().position(shows)?;
+    let bottom = h - 1 - rows.clone().rev().position(shows)?;
+    let (mut left, mut right) = (w, 0);
+    for row in rows.skip(top).take(bottom + 1 - top) {
+        let mut px = row.chunks_exact(4);
+        if let Some(l) = px.clone().position(|p| p[3] != 0) {
+            left = left.min(l);
+        }
+        if let Some(r) = px.rposition(|p| p[3] != 0) {
+            right = right.max(r);
+        }
+    }
+    let m = margin as usize;
+    Some([
+        left.saturating_sub(m) as u32,
+        top.saturating_sub(m) as u32,
+        (right + 1 + m).min(w) as u32,
+        (bottom + 1 + m).min(h) as u32,
+    ])
+}
+
+/// The part of a `width x height` cutout's quad to draw, in the quad's own
+/// texture coordinates as shown (u across, v down, after mirroring):
+/// `[u0, v0, u1, v1]`. `None` (nothing drawn yet, or an effect that draws
+/// outside the person) is the whole quad.
+pub fn shown_crop(drawn: Option<[u32; 4]>, width: u32, height: u32, mirrored: bool) -> [f32; 4] {
+    let Some([l, t, r, b]) = drawn else {
+        return [0.0, 0.0, 1.0, 1.0];
+    };
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    let (u0, u1) = (l as f32 / w, r as f32 / w);
+    let (u0, u1) = if mirrored {
+        (1.0 - u1, 1.0 - u0)
+    } else {
+        (u0, u1)
+    };
+    [u0, t as f32 / h, u1, b as f32 / h]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +261,41 @@ mod tests {
         // A head at the top of the scene: the tag stays on screen.
         let [_, y] = name_tag_anchor(0.0, SCENE_HEIGHT / 2.0, 80.0);
         assert!(y + TAG_MARGIN <= SCENE_HEIGHT / 2.0, "{y}");
+    }
+
+    fn picture(w: u32, h: u32, shown: &[(u32, u32)]) -> Vec<u8> {
+        let mut rgba = vec![0u8; (w * h * 4) as usize];
+        for &(x, y) in shown {
+            rgba[((y * w + x) * 4 + 3) as usize] = 1;
+        }
+        rgba
+    }
+
+    #[test]
+    fn the_drawn_box_holds_every_pixel_that_shows_and_its_margin() {
+        let rgba = picture(20, 10, &[(5, 2), (12, 7), (3, 6)]);
+        assert_eq!(drawn_box(&rgba, 20, 10, 0), Some([3, 2, 13, 8]));
+        assert_eq!(drawn_box(&rgba, 20, 10, 1), Some([2, 1, 14, 9]));
+        // The margin stops at the frame.
+        assert_eq!(drawn_box(&rgba, 20, 10, 5), Some([0, 0, 18, 10]));
+        let corner = picture(20, 10, &[(19, 9)]);
+        assert_eq!(drawn_box(&corner, 20, 10, 1), Some([18, 8, 20, 10]));
+    }
+
+    #[test]
+    fn nothing_showing_or_a_short_picture_has_no_drawn_box() {
+        assert_eq!(drawn_box(&picture(8, 8, &[]), 8, 8, 1), None);
+        assert_eq!(drawn_box(&[0, 0, 0, 255], 8, 8, 1), None);
+        assert_eq!(drawn_box(&[], 0, 0, 1), None);
+    }
+
+    #[test]
+    fn the_shown_crop_mirrors_with_the_picture() {
+        let drawn = Some([10, 20, 30, 60]);
+        assert_eq!(shown_crop(drawn, 100, 80, false), [0.1, 0.25, 0.3, 0.75]);
+        let m = shown_crop(drawn, 100, 80, true);
+        assert!((m[0] - 0.7).abs() < 1e-6 && (m[2] - 0.9).abs() < 1e-6);
+        assert_eq!((m[1], m[3]), (0.25, 0.75));
+        assert_eq!(shown_crop(None, 100, 80, true), [0.0, 0.0, 1.0, 1.0]);
     }
 }

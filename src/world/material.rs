@@ -26,6 +26,9 @@ pub struct CutoutParams {
     pub rim: Vec4,
     /// Texture offset towards the light (xy).
     pub light: Vec4,
+    /// The part of the picture the quad covers, as shown (u0, v0, u1, v1; see
+    /// `grounding::shown_crop`).
+    pub crop: Vec4,
 }
 
 impl CutoutParams {
@@ -34,6 +37,7 @@ impl CutoutParams {
         Self {
             tint,
             gain: Vec4::ONE,
+            crop: Vec4::new(0.0, 0.0, 1.0, 1.0),
             holo_color: Vec4::new(0.3, 0.85, 1.0, 0.0),
             ..Self::default()
         }

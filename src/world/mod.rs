@@ -7,7 +7,8 @@
 //!   pixels with the bundled font); [`texture`] turns painted pixels into images.
 //! - Bevy: [`participant`] (entities, in-place texture upload from the newest cutout),
 //!   [`scene`] (offscreen scene camera, background, effects, theme switching,
-//!   snapshots), [`material`] (the cutout shader material: fade, grading, rim,
+//!   snapshots), [`backdrop`] (the background copied under each frame and the
+//!   frame copied into the scene image, instead of full-frame draws), [`material`] (the cutout shader material: fade, grading, rim,
 //!   hologram), [`hud`] (words as scene sprites, name tags, contact shadows).
 //!
 //! Everything players need to read is drawn by the scene camera (render layer 0),
@@ -19,6 +20,7 @@
 //! ([`scene::SceneTarget`]), which the window shows and the recorder reads.
 
 pub mod arrange;
+pub mod backdrop;
 pub mod grounding;
 pub mod hud;
 pub mod light;
@@ -32,8 +34,6 @@ pub mod theme;
 
 /// Draw depths (z) in the scene, back to front.
 pub mod depth {
-    /// The theme's painted background.
-    pub const BACKGROUND: f32 = -10.0;
     /// Contact shadows on the floor.
     pub const SHADOW: f32 = 0.6;
     /// Game scenery that stands behind people (the volleyball net).
@@ -81,7 +81,10 @@ impl Plugin for WorldPlugin {
             .add_message::<SwitchTheme>()
             .add_message::<TakeSnapshot>()
             .add_message::<crate::Notice>()
-            .add_plugins(Material2dPlugin::<CutoutMaterial>::default())
+            .add_plugins((
+                Material2dPlugin::<CutoutMaterial>::default(),
+                backdrop::BackdropPlugin,
+            ))
             .add_systems(Startup, (scene::spawn_theme, hud::init_shadow_texture))
             .add_systems(
                 Update,
@@ -101,6 +104,7 @@ impl Plugin for WorldPlugin {
                     participant::apply_placements,
                     (hud::adorn_participants, hud::place_adornments).chain(),
                     scene::animate_effect,
+                    scene::fit_backdrop,
                     scene::take_snapshots,
                 )
                     .in_set(AppSystems::Present),

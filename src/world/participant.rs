@@ -12,12 +12,12 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use crossbeam_channel::Receiver;
 
 use super::arrange::{ArrangeParams, Extent, arrange, person_extent};
-use super::grounding::{CutEdges, cut_edges};
+use super::grounding::{CutEdges, cut_edges, drawn_box, shown_crop};
 use super::light::Grade;
 use super::material::{CutoutMaterial, CutoutParams};
 use super::placement::Placement;
 use super::scene::ActiveTheme;
-use super::theme::Effect;
+use super::theme::{Effect, Theme};
 use crate::capture::{CaptureWorker, SyntheticParams, open_source};
 use crate::segment::{Cutout, CutoutPipeline, SegmentConfig, SegmentWorker};
 
@@ -53,6 +53,9 @@ pub struct LatestCutout {
     pub cut: CutEdges,
     /// Cutouts shown so far.
     pub frames: u64,
+    /// Where the cutout on screen is not fully transparent, with a pixel to
+    /// spare for filtering (`grounding::drawn_box`): the part of the quad drawn.
+    pub drawn: Option<[u32; 4]>,
 }
 
 /// The texture and material that draw a participant.
@@ -250,6 +253,7 @@ pub fn drain_cutouts(
             };
         }
         latest.frames += 1;
+        latest.drawn = drawn_box(&cutout.rgba, cutout.width, cutout.height, 1);
         latest.cutout = Some(cutout);
         *vis = Visibility::Inherited;
     }
@@ -301,6 +305,7 @@ pub fn update_materials(
             continue;
         };
         m.params.tint = tex.tint;
+        m.params.crop = Vec4::from_array(quad_crop(latest, tex, placement.mirrored, &theme.0));
         m.params.fade = Vec4::from_array(latest.cut.fade_bands());
         m.params.gain = Vec3::from_array(grade.gain).extend(1.0);
         m.params.lift = Vec3::from_array(grade.lift).extend(0.0);
@@ -328,12 +333,44 @@ pub fn update_materials(
 /// Width of the rim light, in cutout pixels.
 const RIM_PX: f32 = 6.0;
 
-/// Places each participant's quad from its placement and texture size.
-pub fn apply_placements(mut q: Query<(&ParticipantPlacement, &CutoutTexture, &mut Transform)>) {
-    for (p, tex, mut t) in &mut q {
+/// The part of a participant's picture their quad covers, as shown
+/// (`grounding::shown_crop`): where the person is, or the whole picture under an
+/// effect that draws beside them (the hologram's ghost).
+fn quad_crop(
+    latest: &LatestCutout,
+    tex: &CutoutTexture,
+    mirrored: bool,
+    theme: &Theme,
+) -> [f32; 4] {
+    let drawn = match theme.effect {
+        Effect::Hologram { .. } => None,
+        _ => latest.drawn,
+    };
+    shown_crop(drawn, tex.size.0, tex.size.1, mirrored)
+}
+
+/// Places each participant's quad from its placement and texture size, over the
+/// part of the picture where the person is.
+pub fn apply_placements(
+    mut q: Query<(
+        &ParticipantPlacement,
+        &CutoutTexture,
+        &LatestCutout,
+        &mut Transform,
+    )>,
+    theme: Res<ActiveTheme>,
+) {
+    for (p, tex, latest, mut t) in &mut q {
         let (w, h) = (tex.size.0 as f32 * p.scale, tex.size.1 as f32 * p.scale);
-        t.translation = Vec3::new(p.x, p.y + h / 2.0, super::depth::PEOPLE + p.z as f32 * 0.01);
-        t.scale = Vec3::new(w, h, 1.0);
+        // The whole picture spans x ± w/2 and y..y+h (feet at y); the crop's
+        // v grows downwards.
+        let [u0, v0, u1, v1] = quad_crop(latest, tex, p.mirrored, &theme.0);
+        t.translation = Vec3::new(
+            p.x + ((u0 + u1) / 2.0 - 0.5) * w,
+            p.y + (1.0 - (v0 + v1) / 2.0) * h,
+            super::depth::PEOPLE + p.z as f32 * 0.01,
+        );
+        t.scale = Vec3::new((u1 - u0).max(1e-4) * w, (v1 - v0).max(1e-4) * h, 1.0);
     }
 }
 

@@ -10,6 +10,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
+use super::backdrop::{self, BackdropCamera, SceneBackdrop};
 use super::placement::{SCENE_HEIGHT, SCENE_WIDTH};
 use super::theme::{Effect, Rgba, Theme, load_theme, render_background};
 
@@ -55,10 +56,6 @@ pub struct SnapshotTracker {
 #[derive(Component)]
 pub struct SceneCamera;
 
-/// Marks the background sprite.
-#[derive(Component)]
-pub struct ThemeBackground;
-
 /// An ambient particle (confetti, snow, bubbles, drifting stars).
 #[derive(Component, Debug, Clone, Copy)]
 pub struct EffectParticle {
@@ -66,9 +63,6 @@ pub struct EffectParticle {
     spin: f32,
     sway: f32,
 }
-
-/// Pixels of background texture per world unit.
-const BACKGROUND_SCALE: f32 = 1.0;
 
 fn colour(c: Rgba) -> Color {
     Color::srgba_u8(c.0[0], c.0[1], c.0[2], c.0[3])
@@ -87,11 +81,16 @@ pub fn spawn_scene_camera(
     commands.spawn((
         Name::new("scene camera"),
         SceneCamera,
+        BackdropCamera,
         Camera2d,
         Camera {
             order: -1,
+            // The backdrop copy covers every pixel, and the finished frame is
+            // copied into the image (see `backdrop`): no clear, no blit.
+            clear_color: ClearColorConfig::None,
             ..default()
         },
+        backdrop::main_texture_usages(),
         // 2D sprites need no multisampling; on a software rasteriser it costs much of the frame.
         bevy::render::view::Msaa::Off,
         RenderTarget::Image(image.clone().into()),
@@ -110,38 +109,61 @@ pub fn spawn_scene_camera(
     }
 }
 
-fn background_image(theme: &Theme) -> Image {
-    let (w, h) = (
-        (SCENE_WIDTH * BACKGROUND_SCALE) as u32,
-        (SCENE_HEIGHT * BACKGROUND_SCALE) as u32,
-    );
+/// The theme's background painted at `w`x`h` pixels, ready to be copied into the
+/// scene camera's texture.
+fn background_image(theme: &Theme, w: u32, h: u32) -> Image {
     let pixels = render_background(theme, w, h).unwrap_or_else(|e| {
         error!(error = %e, "theme background");
         vec![40; (w * h * 4) as usize]
     });
-    super::texture::rgba_image(w, h, pixels)
+    let mut image = super::texture::rgba_image(w, h, pixels);
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+    image
 }
 
-/// Spawns the background and the ambient effect of the active theme.
+/// The scene image's size in pixels, or the world's size before there is one.
+fn backdrop_size(target: Option<&SceneTarget>) -> (u32, u32) {
+    target.map_or((SCENE_WIDTH as u32, SCENE_HEIGHT as u32), |t| {
+        (t.width.max(1), t.height.max(1))
+    })
+}
+
+/// Paints the active theme's background (the scene's backdrop) and spawns its
+/// ambient effect.
 pub fn spawn_theme(
     mut commands: Commands,
     theme: Res<ActiveTheme>,
+    target: Option<Res<SceneTarget>>,
     mut images: ResMut<Assets<Image>>,
     mut clear: ResMut<ClearColor>,
 ) {
     clear.0 = colour(theme.0.palette.background);
-    let bg = images.add(background_image(&theme.0));
-    commands.spawn((
-        Name::new("theme background"),
-        ThemeBackground,
-        Sprite {
-            image: bg,
-            custom_size: Some(Vec2::new(SCENE_WIDTH, SCENE_HEIGHT)),
-            ..default()
-        },
-        Transform::from_xyz(0.0, 0.0, super::depth::BACKGROUND),
-    ));
+    let (w, h) = backdrop_size(target.as_deref());
+    commands.insert_resource(SceneBackdrop {
+        image: images.add(background_image(&theme.0, w, h)),
+        clear: clear.0.to_linear(),
+    });
     spawn_effect(&mut commands, &theme.0);
+}
+
+/// Keeps the backdrop at the scene image's size (the scene image may come
+/// after the theme, or be replaced).
+pub fn fit_backdrop(
+    target: Option<Res<SceneTarget>>,
+    backdrop: Option<Res<SceneBackdrop>>,
+    theme: Res<ActiveTheme>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let (Some(target), Some(backdrop)) = (target, backdrop) else {
+        return;
+    };
+    let (w, h) = backdrop_size(Some(&target));
+    let fits = images
+        .get(&backdrop.image)
+        .is_some_and(|i| i.width() == w && i.height() == h);
+    if !fits && let Some(mut img) = images.get_mut(&backdrop.image) {
+        *img = background_image(&theme.0, w, h);
+    }
 }
 
 fn spawn_effect(commands: &mut Commands, theme: &Theme) {
@@ -231,7 +253,7 @@ pub fn animate_effect(mut q: Query<(&EffectParticle, &mut Transform)>, time: Res
     }
 }
 
-/// Applies [`SwitchTheme`] requests: repaints the background in place and respawns the effect.
+/// Applies [`SwitchTheme`] requests: repaints the backdrop in place and respawns the effect.
 pub fn switch_theme(
     mut commands: Commands,
     mut requests: MessageReader<SwitchTheme>,
@@ -239,7 +261,7 @@ pub fn switch_theme(
     mut theme: ResMut<ActiveTheme>,
     mut images: ResMut<Assets<Image>>,
     mut clear: ResMut<ClearColor>,
-    bg: Query<&Sprite, With<ThemeBackground>>,
+    mut backdrop: Option<ResMut<SceneBackdrop>>,
     particles: Query<Entity, With<EffectParticle>>,
 ) {
     let Some(req) = requests.read().last().cloned() else {
@@ -253,10 +275,12 @@ pub fn switch_theme(
         }
     };
     info!(theme = %new.name, "theme switched");
-    for sprite in &bg {
-        if let Some(mut img) = images.get_mut(&sprite.image) {
-            *img = background_image(&new);
-        }
+    if let Some(backdrop) = backdrop.as_deref_mut()
+        && let Some(mut img) = images.get_mut(&backdrop.image)
+    {
+        let (w, h) = (img.width(), img.height());
+        *img = background_image(&new, w, h);
+        backdrop.clear = colour(new.palette.background).to_linear();
     }
     for e in &particles {
         commands.entity(e).despawn();
