@@ -33,8 +33,11 @@ use crate::net::protocol::PeerToPeer;
 use crate::record::plugin::AudioInbox;
 use crate::world::grounding::beside_name_tag;
 use crate::world::hud::NameTag;
-use crate::world::participant::{CutoutTexture, LatestCutout, Participant, ParticipantPlacement};
+use crate::world::participant::{
+    CutoutTexture, LatestCutout, Participant, ParticipantPlacement, quad_rect,
+};
 use crate::world::placement::{SCENE_HEIGHT, SCENE_WIDTH};
+use crate::world::scene::ActiveTheme;
 
 /// The speaking ring's colour (sRGB): a green no theme paints.
 pub const RING_COLOUR: [u8; 3] = [64, 255, 115];
@@ -349,6 +352,7 @@ fn show_speaking(
     mut badges: Query<(&mut Transform, &mut Visibility), With<MutedBadge>>,
     tags: Query<(&NameTag, &Transform, &Sprite), (Without<MutedBadge>, Without<SpeakingRing>)>,
     mut materials: ResMut<Assets<ColorMaterial>>,
+    theme: Res<ActiveTheme>,
 ) {
     let dt = time.delta_secs();
     let bus: Option<std::sync::Arc<VoiceBus>> = link.as_ref().map(|l| l.bridge.voices().clone());
@@ -384,15 +388,13 @@ fn show_speaking(
             }
             _ => 0.0,
         };
-        // The frame's quad: centre and size in world units (as `apply_placements`).
-        let (w, h) = (
-            tex.size.0 as f32 * placement.scale,
-            tex.size.1 as f32 * placement.scale,
-        );
+        // The person's quad: centre and size in world units (as `apply_placements`;
+        // the ring and badge are its children).
+        let (centre, size) = quad_rect(placement, tex, latest, &theme.0);
+        let (w, h) = (size.x, size.y);
         if w <= 0.0 || h <= 0.0 {
             continue;
         }
-        let centre = Vec2::new(placement.x, placement.y + h / 2.0);
         let to_local = |world: Vec2| (world - centre) / Vec2::new(w, h);
         let (box_min, box_max) = match latest.extent {
             Some(e) => {

@@ -349,6 +349,26 @@ fn quad_crop(
     shown_crop(drawn, tex.size.0, tex.size.1, mirrored)
 }
 
+/// A participant's quad in the world: its centre and size. The whole picture
+/// spans x ± w/2 and y..y+h (feet at y); the quad covers the part of it where
+/// the person is (`quad_crop`, whose v grows downwards).
+pub fn quad_rect(
+    p: &Placement,
+    tex: &CutoutTexture,
+    latest: &LatestCutout,
+    theme: &Theme,
+) -> (Vec2, Vec2) {
+    let (w, h) = (tex.size.0 as f32 * p.scale, tex.size.1 as f32 * p.scale);
+    let [u0, v0, u1, v1] = quad_crop(latest, tex, p.mirrored, theme);
+    (
+        Vec2::new(
+            p.x + ((u0 + u1) / 2.0 - 0.5) * w,
+            p.y + (1.0 - (v0 + v1) / 2.0) * h,
+        ),
+        Vec2::new((u1 - u0).max(1e-4) * w, (v1 - v0).max(1e-4) * h),
+    )
+}
+
 /// Places each participant's quad from its placement and texture size, over the
 /// part of the picture where the person is.
 pub fn apply_placements(
@@ -361,16 +381,9 @@ pub fn apply_placements(
     theme: Res<ActiveTheme>,
 ) {
     for (p, tex, latest, mut t) in &mut q {
-        let (w, h) = (tex.size.0 as f32 * p.scale, tex.size.1 as f32 * p.scale);
-        // The whole picture spans x ± w/2 and y..y+h (feet at y); the crop's
-        // v grows downwards.
-        let [u0, v0, u1, v1] = quad_crop(latest, tex, p.mirrored, &theme.0);
-        t.translation = Vec3::new(
-            p.x + ((u0 + u1) / 2.0 - 0.5) * w,
-            p.y + (1.0 - (v0 + v1) / 2.0) * h,
-            super::depth::PEOPLE + p.z as f32 * 0.01,
-        );
-        t.scale = Vec3::new((u1 - u0).max(1e-4) * w, (v1 - v0).max(1e-4) * h, 1.0);
+        let (centre, size) = quad_rect(p, tex, latest, &theme.0);
+        t.translation = centre.extend(super::depth::PEOPLE + p.z as f32 * 0.01);
+        t.scale = size.extend(1.0);
     }
 }
 
