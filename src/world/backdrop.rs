@@ -17,7 +17,8 @@
 //! took 1.07 cores at 29.5 frames a second with the sprite and the blit
 //! (`cpu_threads`: 0.86 of it lavapipe's), 0.21–0.23 cores at 29.7–29.9 with the
 //! copies (lavapipe 0.02).
-//! See docs/ARCHITECTURE.md, Rendering.
+//! See docs/ARCHITECTURE.md, World ("What a frame costs on a software
+//! rasteriser").
 
 use bevy::camera::CameraMainTextureUsages;
 use bevy::core_pipeline::upscaling::upscaling;
@@ -29,7 +30,8 @@ use bevy::render::extract_component::{ExtractComponent, ExtractComponentPlugin};
 use bevy::render::extract_resource::{ExtractResource, ExtractResourcePlugin};
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::{
-    LoadOp, Operations, RenderPassColorAttachment, RenderPassDescriptor, StoreOp, TextureUsages,
+    Extent3d, LoadOp, Operations, RenderPassColorAttachment, RenderPassDescriptor, StoreOp,
+    Texture, TextureFormat, TextureUsages,
 };
 use bevy::render::renderer::{CurrentView, RenderContext, ViewQuery};
 use bevy::render::texture::GpuImage;
@@ -108,13 +110,17 @@ fn copies_frame(
     let Ok(target) = backdrops.get(view.0) else {
         return false;
     };
-    let main = target.main_texture();
     target.out_texture().is_some_and(|v| {
         let out = v.texture();
         out.usage().contains(TextureUsages::COPY_DST)
-            && out.size() == main.size()
-            && out.format() == main.format()
+            && same_shape(out.size(), out.format(), target.main_texture())
     })
+}
+
+/// Whether a whole-texture copy between a texture of this size and format and
+/// `other` fits: the same size and format.
+fn same_shape(size: Extent3d, format: TextureFormat, other: &Texture) -> bool {
+    size == other.size() && format == other.format()
 }
 
 /// Copies the background into the main texture, or clears it to the theme's
@@ -130,9 +136,7 @@ fn lay_backdrop(
     let image = backdrop
         .as_ref()
         .and_then(|b| images.get(&b.image))
-        .filter(|g| {
-            g.texture.size() == main.size() && g.texture_descriptor.format == main.format()
-        });
+        .filter(|g| same_shape(g.texture.size(), g.texture.format(), main));
     match image {
         Some(gpu) => ctx.command_encoder().copy_texture_to_texture(
             gpu.texture.as_image_copy(),
@@ -165,13 +169,13 @@ fn lay_backdrop(
 /// Copies the finished main texture into the camera's output (the scene image).
 fn deliver_scene(view: ViewQuery<&ViewTarget, With<BackdropCamera>>, mut ctx: RenderContext) {
     let target = view.into_inner();
-    let Some(out) = target.out_texture().map(|v| v.texture().clone()) else {
+    let Some(out) = target.out_texture() else {
         return;
     };
     let main = target.main_texture();
     ctx.command_encoder().copy_texture_to_texture(
         main.as_image_copy(),
-        out.as_image_copy(),
+        out.texture().as_image_copy(),
         main.size(),
     );
 }

@@ -8,8 +8,9 @@
 //! - Bevy: [`participant`] (entities, in-place texture upload from the newest cutout),
 //!   [`scene`] (offscreen scene camera, background, effects, theme switching,
 //!   snapshots), [`backdrop`] (the background copied under each frame and the
-//!   frame copied into the scene image, instead of full-frame draws), [`material`] (the cutout shader material: fade, grading, rim,
-//!   hologram), [`hud`] (words as scene sprites, name tags, contact shadows).
+//!   frame copied into the scene image, instead of full-frame draws), [`material`]
+//!   (the cutout shader material: fade, grading, rim, hologram), [`hud`] (words as
+//!   scene sprites, name tags, contact shadows).
 //!
 //! Everything players need to read is drawn by the scene camera (render layer 0),
 //! never only by egui on the window, so snapshots and recordings show it too.
