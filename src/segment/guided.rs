@@ -5,9 +5,10 @@
 //!
 //! The guide is the frame's luma. The linear coefficients `a`, `b` of
 //! `q = a·I + b` are computed on a working grid `subsample` times coarser than the
-//! frame (box means by running sums, O(1) per cell), smoothed, and bilinearly
-//! expanded to the frame, where each pixel costs one luma, two interpolations and
-//! the feather.
+//! frame (box means, O(1) per cell), smoothed, and bilinearly expanded to the
+//! frame. Grid cells where the result is background or person whatever the guide
+//! are filled whole; in the others each pixel costs one luma, two interpolations
+//! and the feather.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,13 @@ fn luma(r: u8, g: u8, b: u8) -> f32 {
     (77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) as f32 * (1.0 / 256.0)
 }
 
+/// Alpha of the feathered filter output `t` (clamped to 0..1): a smoothstep.
+#[inline]
+fn feathered(t: f32) -> u8 {
+    let t = t.clamp(0.0, 1.0);
+    (t * t * (3.0 - 2.0 * t) * 255.0 + 0.5) as u8
+}
+
 /// Box mean of radius `r` (window clipped at the borders, divided by the cells
 /// inside), separable running sums: O(1) per cell whatever the radius.
 fn box_mean(src: &[f32], w: usize, h: usize, r: usize, col: &mut Vec<f32>, dst: &mut Vec<f32>) {
@@ -89,13 +97,35 @@ fn box_mean(src: &[f32], w: usize, h: usize, r: usize, col: &mut Vec<f32>, dst: 
         }
     }
     // Horizontal pass in place, one row at a time through `col`.
+    let inv_count: Vec<f32> = (0..w)
+        .map(|x| 1.0 / ((x + r).min(w - 1) + 1 - x.saturating_sub(r)) as f32)
+        .collect();
+    let direct = r <= DIRECT_RADIUS && 2 * r < w;
     for row in dst.chunks_exact_mut(w) {
         col.clear();
         col.extend_from_slice(row);
+        if direct {
+            // A small window: the sum of 2r+1 shifted rows, with no chain of
+            // running sums from one cell to the next, so it vectorises.
+            let n = w - 2 * r;
+            let inner = &mut row[r..w - r];
+            inner.copy_from_slice(&col[..n]);
+            for k in 1..=2 * r {
+                for (d, &v) in inner.iter_mut().zip(&col[k..k + n]) {
+                    *d += v;
+                }
+            }
+            let inv = 1.0 / (2 * r + 1) as f32;
+            inner.iter_mut().for_each(|d| *d *= inv);
+            for x in (0..r).chain(w - r..w) {
+                let window = &col[x.saturating_sub(r)..=(x + r).min(w - 1)];
+                row[x] = window.iter().sum::<f32>() * inv_count[x];
+            }
+            continue;
+        }
         let mut sum: f32 = col[..=r.min(w - 1)].iter().sum();
         for (x, d) in row.iter_mut().enumerate() {
-            let count = (x + r).min(w - 1) + 1 - x.saturating_sub(r);
-            *d = sum / count as f32;
+            *d = sum * inv_count[x];
             if x + r + 1 < w {
                 sum += col[x + r + 1];
             }
@@ -105,6 +135,9 @@ fn box_mean(src: &[f32], w: usize, h: usize, r: usize, col: &mut Vec<f32>, dst: 
         }
     }
 }
+
+/// Largest box radius summed directly along a row rather than by running sums.
+const DIRECT_RADIUS: usize = 4;
 
 /// The guided filter with its reusable buffers.
 #[derive(Clone, Debug, Default)]
@@ -116,8 +149,67 @@ pub struct GuidedFilter {
     mean_ip: Vec<f32>,
     mean_ii: Vec<f32>,
     col: Vec<f32>,
-    wide_a: Vec<f32>,
-    wide_b: Vec<f32>,
+    cells: Vec<Cell>,
+    runs: Vec<(usize, usize, usize)>,
+    spans: Vec<(usize, usize, Cell, usize)>,
+    luma0: Vec<f32>,
+    luma1: Vec<f32>,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+/// What the feathered filter output `t = a·I + b` can be inside one grid cell
+/// (between grid columns `i, i+1` and rows `j, j+1`), whatever the guide there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// `t ≤ 0` for every guide value: alpha 0.
+    Background,
+    /// `t ≥ 1` for every guide value: alpha 255.
+    Person,
+    /// Anything else: computed per pixel.
+    Edge,
+}
+
+/// Classifies each grid cell from its four corners' coefficients (`a` in `a`, `b`
+/// in `b`, the feather folded in, guide in 0..=255). Inside a cell the frame's
+/// coefficients are convex combinations of the corners' (bilinear expansion), and
+/// `t` is linear in them and in the guide, so its range lies within the corners'
+/// values at guide 0 and 255.
+fn cell_kinds(
+    a: &[f32],
+    b: &[f32],
+    gw: usize,
+    [lo, hi]: [&mut Vec<f32>; 2],
+    cells: &mut Vec<Cell>,
+) {
+    // The range of t at each grid point (guide 0 and 255), then over each cell's
+    // corners: with the neighbour to the right, then the one below (the last
+    // column and row are their own neighbours, as the expansion clamps there).
+    lo.clear();
+    lo.extend(a.iter().zip(b).map(|(&a, &b)| b.min(a * 255.0 + b)));
+    hi.clear();
+    hi.extend(a.iter().zip(b).map(|(&a, &b)| b.max(a * 255.0 + b)));
+    let picks: [(&mut Vec<f32>, fn(f32, f32) -> f32); 2] = [(lo, f32::min), (hi, f32::max)];
+    for (v, pick) in picks {
+        for row in v.chunks_exact_mut(gw) {
+            for i in 0..gw - 1 {
+                row[i] = pick(row[i], row[i + 1]);
+            }
+        }
+        for j in gw..v.len() {
+            v[j - gw] = pick(v[j - gw], v[j]);
+        }
+    }
+    cells.clear();
+    cells.extend(lo.iter().zip(hi.iter()).map(|(&l, &h)| {
+        if h <= 0.0 {
+            Cell::Background
+        } else if l >= 1.0 {
+            Cell::Person
+        } else {
+            Cell::Edge
+        }
+    }));
 }
 
 impl GuidedFilter {
@@ -170,23 +262,61 @@ impl GuidedFilter {
             *a *= inv_span;
             *b = (*b - feather_low) * inv_span;
         }
-        // Expand every grid row to the frame's width once.
         let xt = Taps::new(fw, gw, 0.0, gw as f32);
-        expand_rows(&self.mean_i, gw, &xt, &mut self.wide_a);
-        expand_rows(&self.mean_p, gw, &xt, &mut self.wide_b);
         let yt = Taps::new(fh, gh, 0.0, gh as f32);
+        cell_kinds(
+            &self.mean_i,
+            &self.mean_p,
+            gw,
+            [&mut self.lo, &mut self.hi],
+            &mut self.cells,
+        );
+        // Output pixels between the same two grid columns form one run.
+        self.runs.clear();
+        let mut start = 0;
+        for x in 1..=fw {
+            if x == fw || xt.i0[x] != xt.i0[start] {
+                self.runs.push((start, x, xt.i0[start] as usize));
+                start = x;
+            }
+        }
         alpha.resize(fw * fh, 0);
+        let (ca, cb) = (&self.mean_i, &self.mean_p);
+        let mut spans_of = usize::MAX;
         for y in 0..fh {
-            let (i0, i1, ty) = (yt.i0[y] as usize * fw, yt.i1[y] as usize * fw, yt.t[y]);
-            let (a0, a1) = (&self.wide_a[i0..][..fw], &self.wide_a[i1..][..fw]);
-            let (b0, b1) = (&self.wide_b[i0..][..fw], &self.wide_b[i1..][..fw]);
+            let (j0, j1, ty) = (yt.i0[y] as usize * gw, yt.i1[y] as usize * gw, yt.t[y]);
+            if spans_of != j0 {
+                // The grid row's runs, neighbours of one kind merged (edge runs kept
+                // apart: each has its own corners). Output rows on one grid row share it.
+                spans_of = j0;
+                self.spans.clear();
+                for &(x0, x1, i) in &self.runs {
+                    let kind = self.cells[j0 + i];
+                    match self.spans.last_mut() {
+                        Some((_, end, k, _)) if *k == kind && kind != Cell::Edge => *end = x1,
+                        _ => self.spans.push((x0, x1, kind, i)),
+                    }
+                }
+            }
             let src = &rgb[y * fw * 3..][..fw * 3];
             let out = &mut alpha[y * fw..][..fw];
-            for (x, (o, px)) in out.iter_mut().zip(src.chunks_exact(3)).enumerate() {
-                let a = a0[x] + (a1[x] - a0[x]) * ty;
-                let b = b0[x] + (b1[x] - b0[x]) * ty;
-                let t = (a * luma(px[0], px[1], px[2]) + b).clamp(0.0, 1.0);
-                *o = (t * t * (3.0 - 2.0 * t) * 255.0 + 0.5) as u8;
+            for &(x0, x1, kind, i) in &self.spans {
+                match kind {
+                    Cell::Background => {} // already 0
+                    Cell::Person => out[x0..x1].fill(255),
+                    Cell::Edge => {
+                        let i1 = (i + 1).min(gw - 1);
+                        let col = |c: &[f32], i: usize| c[j0 + i] + (c[j1 + i] - c[j0 + i]) * ty;
+                        let (a0, a1) = (col(ca, i), col(ca, i1));
+                        let (b0, b1) = (col(cb, i), col(cb, i1));
+                        for x in x0..x1 {
+                            let tx = xt.t[x];
+                            let (a, b) = (a0 + (a1 - a0) * tx, b0 + (b1 - b0) * tx);
+                            let px = &src[x * 3..x * 3 + 3];
+                            out[x] = feathered(a * luma(px[0], px[1], px[2]) + b);
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -198,7 +328,7 @@ impl GuidedFilter {
         clippy::too_many_arguments,
         reason = "the frame and grid sizes travel unpacked"
     )]
-    fn coefficients(
+    pub fn coefficients(
         &mut self,
         rgb: &[u8],
         fw: usize,
@@ -208,23 +338,36 @@ impl GuidedFilter {
         p_grid: &[f32],
         params: &GuidedParams,
     ) {
-        // Guide on the grid: bilinear luma at each cell's centre.
+        // Guide on the grid: bilinear luma at each cell's centre, from the luma of
+        // the two frame rows each grid row reads.
         let xt = Taps::new(gw, fw, 0.0, fw as f32);
         let yt = Taps::new(gh, fh, 0.0, fh as f32);
         self.guide.clear();
         let stride = fw * 3;
+        let luma_row = |y: u32, out: &mut Vec<f32>| {
+            out.clear();
+            out.extend(
+                rgb[y as usize * stride..][..stride]
+                    .chunks_exact(3)
+                    .map(|px| luma(px[0], px[1], px[2])),
+            );
+        };
+        let (mut l0, mut l1) = (
+            std::mem::take(&mut self.luma0),
+            std::mem::take(&mut self.luma1),
+        );
         for gy in 0..gh {
-            let r0 = &rgb[yt.i0[gy] as usize * stride..][..stride];
-            let r1 = &rgb[yt.i1[gy] as usize * stride..][..stride];
+            luma_row(yt.i0[gy], &mut l0);
+            luma_row(yt.i1[gy], &mut l1);
             let ty = yt.t[gy];
-            for gx in 0..gw {
-                let (c0, c1, tx) = (xt.i0[gx] as usize * 3, xt.i1[gx] as usize * 3, xt.t[gx]);
-                let l = |r: &[u8], c: usize| luma(r[c], r[c + 1], r[c + 2]);
-                let top = l(r0, c0) + (l(r0, c1) - l(r0, c0)) * tx;
-                let bot = l(r1, c0) + (l(r1, c1) - l(r1, c0)) * tx;
-                self.guide.push(top + (bot - top) * ty);
-            }
+            self.guide.extend((0..gw).map(|gx| {
+                let (c0, c1, tx) = (xt.i0[gx] as usize, xt.i1[gx] as usize, xt.t[gx]);
+                let top = l0[c0] + (l0[c1] - l0[c0]) * tx;
+                let bot = l1[c0] + (l1[c1] - l1[c0]) * tx;
+                top + (bot - top) * ty
+            }));
         }
+        (self.luma0, self.luma1) = (l0, l1);
         let r = params.grid_radius();
         let col = &mut self.col;
         box_mean(&self.guide, gw, gh, r, col, &mut self.mean_i);
@@ -251,17 +394,6 @@ impl GuidedFilter {
     }
 }
 
-/// Bilinear expansion of each `gw`-wide row of `grid` to `xt`'s length.
-fn expand_rows(grid: &[f32], gw: usize, xt: &Taps, wide: &mut Vec<f32>) {
-    wide.clear();
-    for row in grid.chunks_exact(gw) {
-        wide.extend(xt.i0.iter().zip(&xt.i1).zip(&xt.t).map(|((&i0, &i1), &t)| {
-            let (v0, v1) = (row[i0 as usize], row[i1 as usize]);
-            v0 + (v1 - v0) * t
-        }));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,21 +409,28 @@ mod tests {
 
     #[test]
     fn box_mean_matches_a_direct_sum_at_the_borders_and_inside() {
-        let (w, h, r) = (7, 5, 2);
-        let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
-        let (mut col, mut dst) = (Vec::new(), Vec::new());
-        box_mean(&src, w, h, r, &mut col, &mut dst);
-        for y in 0..h {
-            for x in 0..w {
-                let (mut sum, mut n) = (0.0, 0);
-                for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
-                    for xx in x.saturating_sub(r)..=(x + r).min(w - 1) {
-                        sum += src[yy * w + xx];
-                        n += 1;
+        // Small radii (summed directly), a window as wide as the row, and a large
+        // radius (running sums).
+        for (w, h, r) in [(7, 5, 1), (7, 5, 2), (7, 5, 3), (5, 5, 3), (23, 6, 6)] {
+            let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
+            let (mut col, mut dst) = (Vec::new(), Vec::new());
+            box_mean(&src, w, h, r, &mut col, &mut dst);
+            for y in 0..h {
+                for x in 0..w {
+                    let (mut sum, mut n) = (0.0, 0);
+                    for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+                        for xx in x.saturating_sub(r)..=(x + r).min(w - 1) {
+                            sum += src[yy * w + xx];
+                            n += 1;
+                        }
                     }
+                    let want = sum / n as f32;
+                    let got = dst[y * w + x];
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "({x},{y}) r {r}: {got} vs {want}"
+                    );
                 }
-                let want = sum / n as f32;
-                assert!((dst[y * w + x] - want).abs() < 1e-4, "({x},{y})");
             }
         }
     }
@@ -371,6 +510,58 @@ mod tests {
         assert!(row[w as usize - 1] > row[0] + 150, "{row:?}");
         // Every row equal: nothing comes from a guide without structure.
         assert_eq!(&alpha[..w as usize], row);
+    }
+
+    #[test]
+    fn skipping_whole_background_and_person_cells_changes_no_pixel() {
+        // A noisy picture with a blob, a blurry blob as probability, odd sizes.
+        let (w, h) = (83u32, 61u32);
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 / 4 + 100)
+            .collect();
+        for subsample in [1, 2, 3] {
+            let params = GuidedParams {
+                subsample,
+                ..GuidedParams::default()
+            };
+            let (gw, gh) = params.grid_size(w, h);
+            let p: Vec<f32> = (0..gw * gh)
+                .map(|i| {
+                    let (x, y) = ((i % gw) as f32 / gw as f32, (i / gw) as f32 / gh as f32);
+                    let d = ((x - 0.45).powi(2) + (y - 0.55).powi(2)).sqrt();
+                    ((0.3 - d) * 6.0 + 0.5).clamp(0.0, 1.0)
+                })
+                .collect();
+            let mut filter = GuidedFilter::default();
+            let mut alpha = Vec::new();
+            filter
+                .refine(&rgb, w, h, &p, &params, 0.35, 0.65, &mut alpha)
+                .expect("sizes match");
+            let kinds = |k: Cell| filter.cells.iter().filter(|&&c| c == k).count();
+            assert!(kinds(Cell::Background) > 0 && kinds(Cell::Person) > 0);
+            assert!(kinds(Cell::Edge) > 0);
+            // Every pixel as the unskipped formula gives it.
+            let (fw, fh) = (w as usize, h as usize);
+            let xt = Taps::new(fw, gw, 0.0, gw as f32);
+            let yt = Taps::new(fh, gh, 0.0, gh as f32);
+            let (ca, cb) = (&filter.mean_i, &filter.mean_p);
+            for y in 0..fh {
+                let (j0, j1, ty) = (yt.i0[y] as usize * gw, yt.i1[y] as usize * gw, yt.t[y]);
+                let col = |c: &[f32], i: u32| {
+                    let i = i as usize;
+                    c[j0 + i] + (c[j1 + i] - c[j0 + i]) * ty
+                };
+                for x in 0..fw {
+                    let tx = xt.t[x];
+                    let (a0, a1) = (col(ca, xt.i0[x]), col(ca, xt.i1[x]));
+                    let (b0, b1) = (col(cb, xt.i0[x]), col(cb, xt.i1[x]));
+                    let (a, b) = (a0 + (a1 - a0) * tx, b0 + (b1 - b0) * tx);
+                    let px = &rgb[(y * fw + x) * 3..][..3];
+                    let want = feathered(a * luma(px[0], px[1], px[2]) + b);
+                    assert_eq!(alpha[y * fw + x], want, "({x},{y}) subsample {subsample}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -69,65 +69,85 @@ impl TemporalSmoother {
 }
 
 /// Zeroes the connected regions (4-connected, probability ≥ 0.5) smaller than
-/// `min_area` pixels. The largest region is always kept. Returns how many were removed.
+/// `min_area` pixels. The largest region is always kept (the last found, in
+/// raster order, of equal ones). Returns how many were removed.
+///
+/// Regions are found by runs: each row's runs of person pixels are joined
+/// (union-find, `parents`) to the runs of the row above that they touch, so the
+/// work is one threshold scan of the map plus a little per run.
 pub fn remove_specks(
     prob: &mut [f32],
     width: usize,
     height: usize,
     min_area: usize,
-    labels: &mut Vec<u32>,
+    parents: &mut Vec<u32>,
 ) -> usize {
-    labels.clear();
-    labels.resize(width * height, 0);
-    let mut sizes: Vec<usize> = vec![0];
-    let mut stack: Vec<usize> = Vec::new();
-    for start in 0..width * height {
-        if prob[start] < 0.5 || labels[start] != 0 {
-            continue;
-        }
-        let label = sizes.len() as u32;
-        let mut size = 0;
-        labels[start] = label;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            size += 1;
-            let (x, y) = (i % width, i / width);
-            let mut visit = |j: usize| {
-                if prob[j] >= 0.5 && labels[j] == 0 {
-                    labels[j] = label;
-                    stack.push(j);
-                }
+    // (row, first column, end column) of every run, in raster order.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    parents.clear();
+    let mut above = 0..0; // the previous row's runs, as indices into `runs`
+    for y in 0..height {
+        let row = &prob[y * width..][..width];
+        let first = runs.len();
+        let mut x = 0;
+        while x < width {
+            let Some(start) = row[x..].iter().position(|&p| p >= 0.5) else {
+                break;
             };
-            if x > 0 {
-                visit(i - 1);
+            let x0 = x + start;
+            let len = row[x0..]
+                .iter()
+                .position(|&p| p < 0.5)
+                .unwrap_or(width - x0);
+            let x1 = x0 + len;
+            let id = runs.len() as u32;
+            runs.push((y, x0, x1));
+            parents.push(id);
+            for k in above.clone() {
+                let (_, a0, a1) = runs[k];
+                if a0 < x1 && x0 < a1 {
+                    union(parents, id, k as u32);
+                }
             }
-            if x + 1 < width {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - width);
-            }
-            if y + 1 < height {
-                visit(i + width);
-            }
+            x = x1;
         }
-        sizes.push(size);
+        above = first..runs.len();
     }
-    let largest = (1..sizes.len()).max_by_key(|&l| sizes[l]).unwrap_or(0);
-    let small: Vec<bool> = sizes
-        .iter()
-        .enumerate()
-        .map(|(l, &s)| l != 0 && l != largest && s < min_area)
-        .collect();
-    let removed = small.iter().filter(|&&s| s).count();
+    // Sizes by root; roots are each region's first run, so raster order.
+    let mut sizes = vec![0usize; runs.len()];
+    for (i, &(_, x0, x1)) in runs.iter().enumerate() {
+        let root = find(parents, i as u32) as usize;
+        sizes[root] += x1 - x0;
+    }
+    let roots = (0..runs.len()).filter(|&i| parents[i] as usize == i);
+    let largest = roots.clone().max_by_key(|&i| sizes[i]);
+    let small = |root: usize| Some(root) != largest && sizes[root] < min_area;
+    let removed = roots.filter(|&r| small(r)).count();
     if removed > 0 {
-        for (p, &l) in prob.iter_mut().zip(labels.iter()) {
-            if small[l as usize] {
-                *p = 0.0;
+        for (i, &(y, x0, x1)) in runs.iter().enumerate() {
+            if small(find(parents, i as u32) as usize) {
+                prob[y * width + x0..y * width + x1].fill(0.0);
             }
         }
     }
     removed
+}
+
+/// The root of `i` in a union-find forest, halving the path on the way.
+fn find(parents: &mut [u32], mut i: u32) -> u32 {
+    while parents[i as usize] != i {
+        let up = parents[parents[i as usize] as usize];
+        parents[i as usize] = up;
+        i = up;
+    }
+    i
+}
+
+/// Joins the sets of `a` and `b` under the smaller root (the earlier run).
+fn union(parents: &mut [u32], a: u32, b: u32) {
+    let (ra, rb) = (find(parents, a), find(parents, b));
+    let (keep, join) = (ra.min(rb), ra.max(rb));
+    parents[join as usize] = keep;
 }
 
 /// Smoothstep from `low` to `high`, as alpha 0..=255.
@@ -426,6 +446,71 @@ mod tests {
         assert!(spread < 0.1 * 0.6, "flicker spread {spread}");
         // A 0 → 1 step is followed within one frame.
         assert!(outs[10][1] > 0.99);
+    }
+
+    #[test]
+    fn speck_removal_by_runs_matches_a_flood_fill() {
+        // Reference: label every pixel by flood fill, remove small regions.
+        fn reference(prob: &mut [f32], w: usize, h: usize, min_area: usize) -> usize {
+            let mut labels = vec![0usize; w * h];
+            let mut sizes = vec![0usize];
+            for start in 0..w * h {
+                if prob[start] < 0.5 || labels[start] != 0 {
+                    continue;
+                }
+                let label = sizes.len();
+                let (mut stack, mut size) = (vec![start], 0);
+                labels[start] = label;
+                while let Some(i) = stack.pop() {
+                    size += 1;
+                    let (x, y) = (i % w, i / w);
+                    let near = [
+                        (x > 0).then(|| i - 1),
+                        (x + 1 < w).then(|| i + 1),
+                        (y > 0).then(|| i - w),
+                        (y + 1 < h).then(|| i + w),
+                    ];
+                    for j in near.into_iter().flatten() {
+                        if prob[j] >= 0.5 && labels[j] == 0 {
+                            labels[j] = label;
+                            stack.push(j);
+                        }
+                    }
+                }
+                sizes.push(size);
+            }
+            let largest = (1..sizes.len()).max_by_key(|&l| sizes[l]).unwrap_or(0);
+            let small = |l: usize| l != 0 && l != largest && sizes[l] < min_area;
+            for (p, &l) in prob.iter_mut().zip(&labels) {
+                if small(l) {
+                    *p = 0.0;
+                }
+            }
+            (1..sizes.len()).filter(|&l| small(l)).count()
+        }
+        let mut seed = 12345u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed >> 8
+        };
+        for (w, h, density, min_area) in [
+            (31, 17, 45, 6),
+            (64, 40, 55, 20),
+            (9, 9, 50, 3),
+            (40, 3, 60, 4),
+        ] {
+            for _ in 0..20 {
+                let p: Vec<f32> = (0..w * h)
+                    .map(|_| if next() % 100 < density { 0.7 } else { 0.2 })
+                    .collect();
+                let (mut a, mut b) = (p.clone(), p.clone());
+                let mut parents = Vec::new();
+                let got = remove_specks(&mut a, w, h, min_area, &mut parents);
+                let want = reference(&mut b, w, h, min_area);
+                assert_eq!(got, want, "{w}x{h}");
+                assert_eq!(a, b, "{w}x{h}");
+            }
+        }
     }
 
     #[test]
