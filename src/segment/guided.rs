@@ -59,7 +59,9 @@ fn luma(r: u8, g: u8, b: u8) -> f32 {
     (77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) as f32 * (1.0 / 256.0)
 }
 
-/// Alpha of the feathered filter output `t` (clamped to 0..1): a smoothstep.
+/// Alpha of the filter output `t` with the feather folded in (0..1): a smoothstep.
+/// `postprocess::feather(t, 0.0, 1.0)` computes the same; it is not called here
+/// because `postprocess` imports this module (`GuidedParams`).
 #[inline]
 fn feathered(t: f32) -> u8 {
     let t = t.clamp(0.0, 1.0);
@@ -328,7 +330,7 @@ impl GuidedFilter {
         clippy::too_many_arguments,
         reason = "the frame and grid sizes travel unpacked"
     )]
-    pub fn coefficients(
+    fn coefficients(
         &mut self,
         rgb: &[u8],
         fw: usize,
