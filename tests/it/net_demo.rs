@@ -558,7 +558,8 @@ fn a_microphone_unplugged_mid_call_is_said_on_screen_and_the_call_goes_on() {
 }
 
 #[test]
-fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers() {
+fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers_under_congestion_control()
+ {
     let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = crate::common::temp_dir("net-fec");
     let (_server, url) = serve(&dir);
@@ -602,6 +603,14 @@ fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers() {
         assert!(
             num(line, "kbit_s") - video_kbit >= 0.3 * video_kbit,
             "{me} counted the repair bytes in kbit_s: {line}"
+        );
+        // Congestion control runs beside FEC: the sender towards us estimated.
+        let theirs = peers_named(&report(&dir, other), me)[0].clone();
+        assert!(
+            theirs["send_estimate_kbit"]
+                .as_f64()
+                .is_some_and(|k| k >= 100.0),
+            "{other} estimated its sending to {me} with FEC on: {theirs}"
         );
     }
 }

@@ -223,8 +223,10 @@ pub struct PublishedGcc {
     gcc: Gcc,
     guard: QueueGuard,
     published: SendEstimate,
-    /// The last published estimate and when.
+    /// The last estimate and when (before [`Self::with_media_share`]).
     last: Option<(Instant, f64)>,
+    /// The share of the estimate published for the media (1 without FEC).
+    media_share: f64,
 }
 
 impl PublishedGcc {
@@ -237,7 +239,17 @@ impl PublishedGcc {
             guard: QueueGuard::new(bounds.min_bps),
             published,
             last: None,
+            media_share: 1.0,
         }
+    }
+
+    /// Publishes `share` (0..1) of each estimate: the rest is left for what the
+    /// estimate does not see (FlexFEC's repair packets, `fec`).
+    pub fn with_media_share(mut self, share: f64) -> Self {
+        self.media_share = share.clamp(0.05, 1.0);
+        self.published
+            .set(self.gcc.target_bitrate() * self.media_share);
+        self
     }
 
     /// What GCC allows: its target while the smoothed loss is [`LOSS_HALF_FROM`] or
@@ -279,9 +291,13 @@ impl PublishedGcc {
     fn publish(&mut self, now: Instant) {
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
-        let paced = bps * PACING_FACTOR;
-        let pacing = self.guard.knee_bps().map_or(paced, |knee| paced.max(knee));
-        self.published.set_paced(bps, pacing);
+        let share = self.media_share;
+        let paced = bps * share * PACING_FACTOR;
+        let pacing = self
+            .guard
+            .knee_bps()
+            .map_or(paced, |knee| paced.max(knee * share));
+        self.published.set_paced(bps * share, pacing);
         let stands = self.guard.queue_stands(now);
         if self.published.queue_stands.swap(stands, Ordering::Relaxed) != stands {
             tracing::info!(

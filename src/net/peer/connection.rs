@@ -12,7 +12,7 @@ use rtc::interceptor::{FlexFec03ReceiveBuilder, FlexFec03SendBuilder, NackRespon
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, configure_rtcp_reports,
-    configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    configure_simulcast_extension_headers,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_FLEX_FEC03, MIME_TYPE_H264, MIME_TYPE_OPUS,
@@ -39,7 +39,9 @@ use super::config::*;
 use super::internal::*;
 use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
 use crate::net::peer::congestion::{MediaPacer, PublishedGcc, SendEstimate};
-use crate::net::peer::fec::{FEC_MARKER_SLOT, FecRebuiltMarker, RebuiltPackets};
+use crate::net::peer::fec::{
+    FEC_ENCODER_SLOT, FEC_MARKER_SLOT, FecEncoderGate, FecRebuiltMarker, RebuiltPackets,
+};
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::read_hook::OnRead;
 use crate::net::peer::reorder::ReorderStats;
@@ -213,39 +215,38 @@ pub(super) async fn build_peer_connection(
         )?;
         registry = registry
             .with(
-                Slot::FecEncoder,
-                FlexFec03SendBuilder::new()
-                    .with_num_media_packets(fec.media_packets)
-                    .with_num_fec_packets(fec.repair_packets)
-                    .build(),
+                FEC_ENCODER_SLOT,
+                FecEncoderGate::new(
+                    FlexFec03SendBuilder::new()
+                        .with_num_media_packets(fec.media_packets)
+                        .with_num_fec_packets(fec.repair_packets)
+                        .build(),
+                ),
             )
             .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
             .with(
                 FEC_MARKER_SLOT,
-                OnRead::new(FecRebuiltMarker(handler.fec_rebuilt.clone())),
+                OnRead::new(FecRebuiltMarker::new(handler.fec_rebuilt.clone())),
             );
     }
     let estimate = SendEstimate::default();
-    let registry = if config.video_fec.is_some() {
-        // rtc 0.21's FlexFEC decoder rebuilt nothing once the TWCC sender put its
-        // header extension on the media after the encoder had protected it (377
-        // repair packets received, 0 rebuilt): with FEC, the send rate stays fixed
-        // (docs/NET.md, *Congestion control*).
-        estimate.set_unknown();
-        configure_twcc_receiver_only(registry, &mut media_engine)?
-    } else {
-        let estimator = PublishedGcc::new(config.send_estimate, estimate.clone());
-        configure_congestion_control(
-            registry,
-            estimator,
-            CongestionFeedback::Twcc,
-            &mut media_engine,
-        )?
-        .with(
-            Slot::Pacer,
-            MediaPacer::new(estimate.clone(), OPUS_PAYLOAD_TYPE),
-        )
-    };
+    // The repair packets bypass the estimate (`fec`), so with FEC the media
+    // gets its share of it.
+    let media_share = config.video_fec.map_or(1.0, |fec| {
+        f64::from(fec.media_packets) / f64::from(fec.media_packets + fec.repair_packets)
+    });
+    let estimator =
+        PublishedGcc::new(config.send_estimate, estimate.clone()).with_media_share(media_share);
+    let registry = configure_congestion_control(
+        registry,
+        estimator,
+        CongestionFeedback::Twcc,
+        &mut media_engine,
+    )?
+    .with(
+        Slot::Pacer,
+        MediaPacer::new(estimate.clone(), OPUS_PAYLOAD_TYPE),
+    );
     let mut registry = configure_rtcp_reports(registry).with(
         KEYFRAME_FORWARDER_SLOT,
         OnRead::new(KeyframeRequestForwarder),

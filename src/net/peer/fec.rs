@@ -1,23 +1,52 @@
-//! Which received video packets FlexFEC rebuilt (`--video-fec`): the FEC decoder
-//! marks them ([`Attribute::RecoveredByFec`]) on the interceptor chain, but the
-//! track hands the application bare RTP. [`FecRebuiltMarker`] sits just after the
-//! decoder and notes them in [`RebuiltPackets`], which the video reader asks, so
-//! a rebuilt packet is not taken for a retransmission: its NACK → arrival time is
-//! the FEC block's wait, not a round trip, and counted as one it shrank the
-//! recovery window below the real round trip (retransmissions then came too late
-//! and frames were given up; docs/NET.md, "FlexFEC").
+//! FlexFEC (`--video-fec`) under congestion control.
+//!
+//! **Sending.** The FEC encoder ([`FecEncoderGate`] around rtc's
+//! `FlexFec03SendInterceptor`) sits at [`FEC_ENCODER_SLOT`], wire-ward of the TWCC
+//! sender, not at rtc's own `Slot::FecEncoder`. A draft-03 repair packet is the
+//! XOR of its media packets past their first 12 bytes, header extensions
+//! included; at rtc's slot the encoder protected each packet before the TWCC
+//! sender stamped its transport-wide sequence number on it, so what arrived no
+//! longer matched what was protected and the decoder rebuilt nothing (377 repair
+//! packets received, 0 packets rebuilt). Protected as they leave, the packets
+//! match. The repair packets then pass neither the pacer nor the TWCC sender: the
+//! estimate does not see them, so a connection with FEC publishes only the media's
+//! share of its estimate (`congestion::PublishedGcc::with_media_share`). The gate
+//! keeps retransmissions (NACK answers, which reuse the media's sequence numbers)
+//! away from the encoder, whose block must be consecutive packets.
+//!
+//! **Receiving.** The FEC decoder marks the packets it rebuilt
+//! ([`Attribute::RecoveredByFec`]), but the track hands the application bare RTP.
+//! [`FecRebuiltMarker`] sits just after the decoder and notes them in
+//! [`RebuiltPackets`], which the video reader asks, so a rebuilt packet is not
+//! taken for a retransmission: its NACK → arrival time is the FEC block's wait,
+//! not a round trip, and counted as one it shrank the recovery window below the
+//! real round trip (retransmissions then came too late and frames were given up;
+//! docs/NET.md, "FlexFEC"). It also takes the transport-wide sequence number off a
+//! rebuilt packet, so the TWCC receiver reports it lost, as the network did,
+//! instead of arrived a block's wait late (a delay the sender's estimator would
+//! take for a queue).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Packet, Slot, TaggedPacket};
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::sansio::Protocol;
+use rtc::sdp::extmap::TRANSPORT_CC_URI;
+use rtc::shared::error::Error;
 
 #[cfg(doc)]
 use super::read_hook::OnRead;
 use super::read_hook::ReadHook;
 
-/// Chain position: after the FEC decoder (6 000), before the NACK generator.
+/// Chain position of the FEC decoder's marker: after the FEC decoder (6 000),
+/// before the NACK generator and the TWCC receiver.
 pub const FEC_MARKER_SLOT: Slot = Slot::Custom(6_500);
+
+/// Chain position of the FEC encoder: wire-ward of the TWCC sender (2 000) and the
+/// pacer (3 000), before the send history (1 000) and the lossy-link stand-in
+/// (500).
+pub const FEC_ENCODER_SLOT: Slot = Slot::Custom(1_500);
 
 /// Rebuilt packets remembered until the reader takes them (the newest win).
 pub const REBUILT_KEPT: usize = 512;
@@ -50,19 +79,158 @@ impl RebuiltPackets {
     }
 }
 
-/// Notes the RTP packets the FEC decoder rebuilt; passes every packet on (run as
-/// [`OnRead`]`<FecRebuiltMarker>`).
+/// Notes the RTP packets the FEC decoder rebuilt and takes their transport-wide
+/// sequence number off; passes every packet on (run as [`OnRead`]`<FecRebuiltMarker>`).
 #[derive(Debug)]
-pub struct FecRebuiltMarker(pub RebuiltPackets);
+pub struct FecRebuiltMarker {
+    rebuilt: RebuiltPackets,
+    /// The transport-wide CC header extension id of each inbound stream that
+    /// negotiated it.
+    twcc_ids: HashMap<u32, u8>,
+}
+
+impl FecRebuiltMarker {
+    /// A marker noting into `rebuilt`.
+    pub fn new(rebuilt: RebuiltPackets) -> Self {
+        Self {
+            rebuilt,
+            twcc_ids: HashMap::new(),
+        }
+    }
+}
 
 impl ReadHook for FecRebuiltMarker {
-    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket> {
-        if let Packet::Rtp(rtp) = &msg.message.packet
-            && msg.message.has(&Attribute::RecoveredByFec)
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
+        if msg.message.has(&Attribute::RecoveredByFec)
+            && let Packet::Rtp(rtp) = &mut msg.message.packet
         {
-            self.0.note(rtp.header.ssrc, rtp.header.sequence_number);
+            let ssrc = rtp.header.ssrc;
+            self.rebuilt.note(ssrc, rtp.header.sequence_number);
+            if let Some(&id) = self.twcc_ids.get(&ssrc) {
+                // Absent already is fine: then there is nothing to report.
+                let _ = rtp.header.del_extension(id);
+            }
         }
         Some(msg)
+    }
+
+    fn bind_remote(&mut self, info: &StreamInfo) {
+        if let Some(ext) = info
+            .rtp_header_extensions
+            .iter()
+            .find(|e| e.uri == TRANSPORT_CC_URI)
+            && let Ok(id) = u8::try_from(ext.id)
+        {
+            self.twcc_ids.insert(info.ssrc, id);
+        }
+    }
+
+    fn unbind_remote(&mut self, info: &StreamInfo) {
+        self.twcc_ids.remove(&info.ssrc);
+    }
+}
+
+/// Whether `seq` comes after `last` in a 16-bit sequence space.
+fn is_newer(seq: u16, last: u16) -> bool {
+    (seq.wrapping_sub(last) as i16) > 0
+}
+
+/// Runs the FEC encoder `I` on each media packet the first time it leaves; a
+/// packet whose sequence number was already seen (a retransmission) passes by it.
+/// Everything else is the encoder's.
+pub struct FecEncoderGate<I> {
+    encoder: I,
+    /// The newest sequence number handed to the encoder, per SSRC.
+    newest: HashMap<u32, u16>,
+    /// Retransmissions, sent on before the encoder's output.
+    passed: VecDeque<TaggedPacket>,
+}
+
+impl<I> FecEncoderGate<I> {
+    /// The gate around `encoder`.
+    pub fn new(encoder: I) -> Self {
+        Self {
+            encoder,
+            newest: HashMap::new(),
+            passed: VecDeque::new(),
+        }
+    }
+}
+
+impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for FecEncoderGate<I> {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.encoder.handle_read(msg)
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.encoder.poll_read()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtp(rtp) = &msg.message.packet {
+            let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
+            match self.newest.get(&ssrc) {
+                Some(&newest) if !is_newer(seq, newest) => {
+                    self.passed.push_back(msg);
+                    return Ok(());
+                }
+                _ => {
+                    self.newest.insert(ssrc, seq);
+                }
+            }
+        }
+        self.encoder.handle_write(msg)
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.passed
+            .pop_front()
+            .or_else(|| self.encoder.poll_write())
+    }
+
+    fn handle_event(&mut self, evt: ()) -> Result<(), Self::Error> {
+        self.encoder.handle_event(evt)
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Eout> {
+        self.encoder.poll_event()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
+        self.encoder.handle_timeout(now)
+    }
+
+    fn poll_timeout(&mut self) -> Option<Self::Time> {
+        self.encoder.poll_timeout()
+    }
+
+    fn close(&mut self) -> Result<(), Self::Error> {
+        self.encoder.close()
+    }
+}
+
+impl<I: Interceptor> Interceptor for FecEncoderGate<I> {
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        self.encoder.bind_local_stream(info);
+    }
+
+    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+        self.newest.remove(&info.ssrc);
+        self.encoder.unbind_local_stream(info);
+    }
+
+    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+        self.encoder.bind_remote_stream(info);
+    }
+
+    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+        self.encoder.unbind_remote_stream(info);
     }
 }
 
@@ -82,5 +250,139 @@ mod tests {
         }
         assert!(!rebuilt.take(1, 0), "the oldest went");
         assert!(rebuilt.take(1, REBUILT_KEPT as u16 + 9));
+    }
+
+    use rtc::interceptor::{
+        AttributedPacket, FlexFec03ReceiveBuilder, FlexFec03SendBuilder, RTPHeaderExtension,
+    };
+
+    const MEDIA_SSRC: u32 = 0x1234;
+    const REPAIR_SSRC: u32 = 0x5678;
+    const TWCC_ID: u8 = 3;
+
+    fn stream() -> StreamInfo {
+        StreamInfo {
+            ssrc: MEDIA_SSRC,
+            ssrc_fec: Some(REPAIR_SSRC),
+            payload_type: 102,
+            payload_type_fec: Some(49),
+            rtp_header_extensions: vec![RTPHeaderExtension {
+                uri: TRANSPORT_CC_URI.to_owned(),
+                id: u16::from(TWCC_ID),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A media packet as the TWCC sender leaves it: with its transport-wide
+    /// sequence number in a header extension.
+    fn stamped(seq: u16, twcc_seq: u16, now: Instant) -> TaggedPacket {
+        let mut header = rtc::rtp::header::Header {
+            version: 2,
+            payload_type: 102,
+            sequence_number: seq,
+            timestamp: 9_000 * u32::from(seq),
+            ssrc: MEDIA_SSRC,
+            extension: true,
+            extension_profile: 0xBEDE,
+            ..Default::default()
+        };
+        header
+            .set_extension(TWCC_ID, twcc_seq.to_be_bytes().to_vec().into())
+            .expect("one-byte extension");
+        let payload: Vec<u8> = (0..100 + usize::from(seq % 7))
+            .map(|i| (i as u8) ^ (seq as u8))
+            .collect();
+        TaggedPacket {
+            now,
+            transport: Default::default(),
+            message: AttributedPacket::from(Packet::Rtp(rtc::rtp::Packet {
+                header,
+                payload: payload.into(),
+            })),
+        }
+    }
+
+    fn rtp(p: &TaggedPacket) -> &rtc::rtp::Packet {
+        match &p.message.packet {
+            Packet::Rtp(rtp) => rtp,
+            _ => panic!("not RTP"),
+        }
+    }
+
+    #[test]
+    fn a_packet_lost_after_its_twcc_stamp_is_rebuilt_and_reported_lost() {
+        let now = Instant::now();
+        let mut gate = FecEncoderGate::new(
+            FlexFec03SendBuilder::new()
+                .with_num_media_packets(4)
+                .with_num_fec_packets(2)
+                .build(),
+        );
+        gate.bind_local_stream(&stream());
+        // Media 100..104 with a retransmission of 101 among them (a NACK answer).
+        let mut sent = Vec::new();
+        for (seq, twcc) in [(100, 500), (101, 501), (101, 502), (102, 503), (103, 504)] {
+            gate.handle_write(stamped(seq, twcc, now)).expect("written");
+            sent.extend(std::iter::from_fn(|| gate.poll_write()));
+        }
+        let repairs = sent
+            .iter()
+            .filter(|p| rtp(p).header.ssrc == REPAIR_SSRC)
+            .count();
+        assert_eq!(
+            repairs, 2,
+            "the block of four was protected despite the retransmission"
+        );
+        assert_eq!(sent.len(), 7, "every media packet went on");
+
+        // The receiver: the FEC decoder, then the marker; packet 102 is lost.
+        let mut decoder = FlexFec03ReceiveBuilder::new().build();
+        decoder.bind_remote_stream(&stream());
+        let mut marker = FecRebuiltMarker::new(RebuiltPackets::default());
+        marker.bind_remote(&stream());
+        let mut arrived = Vec::new();
+        for p in sent
+            .into_iter()
+            .filter(|p| rtp(p).header.sequence_number != 102 || rtp(p).header.ssrc != MEDIA_SSRC)
+        {
+            decoder.handle_read(p).expect("read");
+            while let Some(out) = decoder.poll_read() {
+                arrived.extend(marker.read(out));
+            }
+        }
+        let rebuilt: Vec<_> = arrived
+            .iter()
+            .filter(|p| p.message.has(&Attribute::RecoveredByFec))
+            .collect();
+        assert_eq!(rebuilt.len(), 1, "one packet rebuilt");
+        let original = stamped(102, 503, now);
+        let (got, want) = (rtp(rebuilt[0]), rtp(&original));
+        assert_eq!(got.header.sequence_number, 102);
+        assert_eq!(got.payload, want.payload, "rebuilt exactly");
+        assert_eq!(
+            got.header.get_extension(TWCC_ID),
+            None,
+            "its transport-wide number is taken off: the TWCC receiver reports it lost"
+        );
+        assert!(
+            marker.rebuilt.take(MEDIA_SSRC, 102),
+            "noted for the video reader"
+        );
+        let live = arrived
+            .iter()
+            .find(|p| rtp(p).header.sequence_number == 103);
+        assert!(
+            live.is_some_and(|p| rtp(p).header.get_extension(TWCC_ID).is_some()),
+            "packets that arrived keep their number"
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_compare_across_the_wrap() {
+        assert!(is_newer(1, 0));
+        assert!(is_newer(0, u16::MAX));
+        assert!(!is_newer(5, 5));
+        assert!(!is_newer(u16::MAX, 0));
     }
 }

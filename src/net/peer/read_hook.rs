@@ -15,6 +15,13 @@ use rtc::shared::error::Error;
 pub trait ReadHook: Send + Sync + 'static {
     /// The packet to pass on (as it came, or changed), or `None` to drop it.
     fn read(&mut self, packet: TaggedPacket) -> Option<TaggedPacket>;
+
+    /// An inbound stream was negotiated (its SSRC, payload types and header
+    /// extension ids).
+    fn bind_remote(&mut self, _info: &StreamInfo) {}
+
+    /// An inbound stream went away.
+    fn unbind_remote(&mut self, _info: &StreamInfo) {}
 }
 
 /// Runs its [`ReadHook`] on every inbound packet; outbound packets pass as they are.
@@ -66,6 +73,10 @@ impl<H: ReadHook> Protocol<TaggedPacket, TaggedPacket, ()> for OnRead<H> {
 impl<H: ReadHook> Interceptor for OnRead<H> {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+        self.hook.bind_remote(info);
+    }
+    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+        self.hook.unbind_remote(info);
+    }
 }
