@@ -245,11 +245,14 @@ pub struct DemoArgs {
     /// Vary that delay by up to ± this many ms per packet (packets keep their order).
     #[arg(long, default_value_t = 0)]
     pub sim_jitter_ms: u64,
-    /// Protect the video sent with FlexFEC: REPAIR repair packets per MEDIA media
-    /// packets (`MEDIA:REPAIR`, for example `10:2`); every peer needs it. Default:
-    /// retransmission only.
-    #[arg(long, value_name = "MEDIA:REPAIR", value_parser = crate::net::peer::VideoFec::parse)]
-    pub video_fec: Option<crate::net::peer::VideoFec>,
+    /// FlexFEC on the video sent: `auto` sends repair packets while the link
+    /// loses packets (and rebuilds received video from a peer's), `MEDIA:REPAIR`
+    /// (for example `10:2`) always sends REPAIR repair packets per MEDIA media
+    /// packets, `off` repairs by retransmission only. A peer with `off` has none
+    /// either way.
+    #[arg(long, value_name = "auto|off|MEDIA:REPAIR", default_value = "auto",
+          value_parser = crate::net::peer::VideoFecSetting::parse)]
+    pub video_fec: crate::net::peer::VideoFecSetting,
     /// Drop this fraction of outgoing media packets (a lossy link without netem).
     #[arg(long, default_value_t = 0.0)]
     pub sim_loss: f64,

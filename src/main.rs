@@ -418,7 +418,7 @@ fn bridge_template(args: &DemoArgs, server: &str, name: &str) -> anyhow::Result<
     net.simulated_delay = std::time::Duration::from_millis(args.sim_delay_ms);
     net.simulated_jitter = std::time::Duration::from_millis(args.sim_jitter_ms);
     net.simulated_loss = args.sim_loss.clamp(0.0, 1.0);
-    net.video_fec = args.video_fec;
+    net.video_fec = args.video_fec.0;
     let mut config = BridgeConfig::new(net);
     config.muted = args.mute;
     config.audio = match args.audio {

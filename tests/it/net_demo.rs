@@ -196,6 +196,13 @@ fn three_peers_see_and_hear_each_other_and_follow_the_hosts_game() {
                 num(p, "alpha_iou_min") >= 0.9,
                 "{me} <- {other} alpha IoU: {p}"
             );
+            // FlexFEC is negotiated (`--video-fec auto`), but a link that loses
+            // nothing gets no repair packets.
+            assert_eq!(
+                num(p, "packets_fec_received"),
+                0.0,
+                "{me} <- {other} FEC on a clean link: {p}"
+            );
         }
         if me == "P1" {
             // P1 stands in the middle, P0 at the left, P2 at the right (slots by id):
@@ -557,22 +564,55 @@ fn a_microphone_unplugged_mid_call_is_said_on_screen_and_the_call_goes_on() {
     );
 }
 
+/// A and B in room `room` on a fresh server, each with `args`, A for `seconds` and
+/// B for two less; returns the folder with their logs and reports.
+fn pair_call(dir_name: &str, room: &str, seconds: u32, args: &[&str]) -> PathBuf {
+    let dir = crate::common::temp_dir(dir_name);
+    let (_server, url) = serve(&dir);
+    let a = peer(&dir, &url, room, "A", seconds, args);
+    wait_in_room(&dir, "A");
+    let b = peer(&dir, &url, room, "B", seconds - 2, args);
+    let limit = Duration::from_secs(45);
+    finish(b, limit, &dir, "B");
+    finish(a, limit, &dir, "A");
+    dir
+}
+
+#[test]
+fn flexfec_switches_itself_on_where_the_link_loses_packets() {
+    let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
+    // Each side drops 10 % of its outgoing RTP; FEC is left at its default (auto).
+    let dir = pair_call("net-fec-auto", "FEC-AUT", 14, &["--sim-loss", "0.10"]);
+    for (me, other) in [("A", "B"), ("B", "A")] {
+        let r = report(&dir, me);
+        let line = peers_named(&r, other)[0];
+        // 10:2 once switched on: a repair packet for every 5 video packets, less
+        // the seconds before the switch (loss measured, then held 2 s).
+        assert!(
+            num(line, "packets_fec_received") > 0.08 * num(line, "packets_received"),
+            "{other} switched FEC on towards {me}: {line}"
+        );
+        assert!(
+            num(line, "packets_fec_rebuilt") >= 5.0,
+            "{me} rebuilt lost video: {line}"
+        );
+        let log = std::fs::read_to_string(dir.join(format!("{other}.log"))).unwrap_or_default();
+        assert!(
+            log.contains("FlexFEC repair packets on"),
+            "{other} logged the switch: {}",
+            log_tail(&dir, other)
+        );
+    }
+}
+
 #[test]
 fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers_under_congestion_control()
  {
     let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = crate::common::temp_dir("net-fec");
-    let (_server, url) = serve(&dir);
-    let room = "FEC-234";
     // Each side drops 5 % of its outgoing RTP (repair packets too) and protects
     // every 4 video packets with 2 repair packets.
     let fec = ["--video-fec", "4:2", "--sim-loss", "0.05"];
-    let a = peer(&dir, &url, room, "A", 12, &fec);
-    wait_in_room(&dir, "A");
-    let b = peer(&dir, &url, room, "B", 10, &fec);
-    let limit = Duration::from_secs(45);
-    finish(b, limit, &dir, "B");
-    finish(a, limit, &dir, "A");
+    let dir = pair_call("net-fec", "FEC-234", 12, &fec);
     for (me, other) in [("A", "B"), ("B", "A")] {
         let r = report(&dir, me);
         let line = peers_named(&r, other)[0];

@@ -151,7 +151,8 @@ pub enum NetEvent {
         /// Media received from it over the last interval, kbit/s.
         kbit_s: f64,
         /// The congestion controller's estimate of what we may send it, kbit/s
-        /// (`None` on a connection without congestion control: `--video-fec`).
+        /// (while FlexFEC repair packets go, the media's share of it; `None` before
+        /// the first figures).
         send_estimate_kbit: Option<f64>,
         /// Loss repair on its video so far.
         video_repair: ReorderStats,

@@ -59,11 +59,27 @@ pub struct VideoFec {
     pub media_packets: u32,
     /// Repair packets per block.
     pub repair_packets: u32,
+    /// Whether repair packets go only while the link loses packets (`auto`), or
+    /// always.
+    pub adaptive: bool,
 }
 
 impl VideoFec {
+    /// What `auto` protects with: 10:2, the shape measured best for its bytes
+    /// (docs/NET.md, *FlexFEC against retransmission*), while the link loses.
+    pub const AUTO: Self = Self {
+        media_packets: 10,
+        repair_packets: 2,
+        adaptive: true,
+    };
+
+    /// The share of what goes out that is media (the rest is repair).
+    pub fn media_share(&self) -> f64 {
+        f64::from(self.media_packets) / f64::from(self.media_packets + self.repair_packets)
+    }
+
     /// Parses `MEDIA:REPAIR` (for example `10:2`), at most 48 media and 12 repair
-    /// packets (the draft-03 masks' limits in `rtc-interceptor`).
+    /// packets (the draft-03 masks' limits in `rtc-interceptor`): always on.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (media, repair) = text
             .split_once(':')
@@ -79,7 +95,26 @@ impl VideoFec {
         Ok(Self {
             media_packets: number(media, "MEDIA", 48)?,
             repair_packets: number(repair, "REPAIR", 12)?,
+            adaptive: false,
         })
+    }
+}
+
+/// The `--video-fec` setting: `auto` (FEC negotiated, sent while the link loses
+/// packets), `off`, or `MEDIA:REPAIR` (always).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoFecSetting(pub Option<VideoFec>);
+
+impl VideoFecSetting {
+    /// Parses `auto`, `off` or `MEDIA:REPAIR`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "auto" => Ok(Self(Some(VideoFec::AUTO))),
+            "off" => Ok(Self(None)),
+            shape => VideoFec::parse(shape)
+                .map(|fec| Self(Some(fec)))
+                .map_err(|e| format!("{e} (or auto, or off)")),
+        }
     }
 }
 
@@ -121,8 +156,9 @@ pub struct NetConfig {
     /// plus 100 ms, 100 ms–1 s. Packets that arrive in order are never held.
     pub recovery_window: Option<Duration>,
     /// FlexFEC on the video this peer sends, and the repair of video it receives
-    /// (both ends must have it for it to be negotiated); `None` (the default):
-    /// retransmission (NACK) only. See docs/NET.md for what it costs and gains.
+    /// (both ends must have it for it to be negotiated); by default
+    /// [`VideoFec::AUTO`]; `None`: retransmission (NACK) only. See docs/NET.md for
+    /// what it costs and gains.
     pub video_fec: Option<VideoFec>,
     /// Where the send estimate towards each peer starts and its bounds; see
     /// [`super::congestion`].
@@ -146,7 +182,7 @@ impl NetConfig {
             simulated_delay: Duration::ZERO,
             simulated_jitter: Duration::ZERO,
             recovery_window: None,
-            video_fec: None,
+            video_fec: Some(VideoFec::AUTO),
             send_estimate: super::congestion::EstimateBounds::default(),
         }
     }
@@ -195,5 +231,26 @@ mod tests {
             NetConfig::new("ws://127.0.0.1:1", RoomCode::from_random(1), "a").loopback_only();
         assert_eq!(config.udp_addrs, vec!["127.0.0.1:0".to_string()]);
         assert!(config.ice_servers.is_empty());
+    }
+
+    #[test]
+    fn the_fec_setting_is_auto_off_or_a_shape() {
+        assert_eq!(
+            VideoFecSetting::parse("auto"),
+            Ok(VideoFecSetting(Some(VideoFec::AUTO)))
+        );
+        assert_eq!(VideoFecSetting::parse("off"), Ok(VideoFecSetting(None)));
+        let fixed = VideoFecSetting::parse("4:2")
+            .expect("a shape")
+            .0
+            .expect("on");
+        assert_eq!(
+            (fixed.media_packets, fixed.repair_packets, fixed.adaptive),
+            (4, 2, false)
+        );
+        assert!((fixed.media_share() - 4.0 / 6.0).abs() < 1e-9);
+        for bad in ["", "on", "10", "0:2", "10:13", "49:1"] {
+            assert!(VideoFecSetting::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -33,6 +33,8 @@ use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use rtc::shared::marshal::MarshalSize;
 
+use crate::net::peer::config::VideoFec;
+use crate::net::peer::fec::{FecPolicy, FecSwitch};
 use crate::net::peer::queue_guard::{Feedback, QUEUE_LOW, QueueGuard};
 use crate::net::protocol::PeerId;
 
@@ -99,15 +101,9 @@ impl SendEstimate {
         estimate
     }
 
-    /// The estimate, bits per second (`u64::MAX` while there is none: see
-    /// [`Self::known_bps`]).
+    /// The estimate, bits per second.
     pub fn bps(&self) -> u64 {
         self.bps.load(Ordering::Relaxed)
-    }
-
-    /// The estimate, bits per second, unless this connection does not estimate.
-    pub fn known_bps(&self) -> Option<u64> {
-        Some(self.bps()).filter(|&bps| bps != u64::MAX)
     }
 
     /// Sets the estimate, paced at [`PACING_FACTOR`] times it.
@@ -118,8 +114,7 @@ impl SendEstimate {
     /// Sets the estimate and the pacing rate together, so a pacer never reads
     /// one without the other.
     fn set_paced(&self, bps: f64, pacing_bps: f64) {
-        // `u64::MAX` means unknown (`set_unknown`).
-        let stored = |bps: f64| (bps.max(0.0) as u64).min(u64::MAX - 1);
+        let stored = |bps: f64| bps.max(0.0) as u64;
         self.bps.store(stored(bps), Ordering::Relaxed);
         self.pacing_bps.store(stored(pacing_bps), Ordering::Relaxed);
     }
@@ -132,13 +127,6 @@ impl SendEstimate {
     /// 300 kbit/s link it could cross in 140, all of it frozen.
     pub fn pacing_bps(&self) -> u64 {
         self.pacing_bps.load(Ordering::Relaxed)
-    }
-
-    /// This connection does not estimate (no congestion control on it): it does
-    /// not count for the slowest peer.
-    pub fn set_unknown(&self) {
-        self.bps.store(u64::MAX, Ordering::Relaxed);
-        self.pacing_bps.store(u64::MAX, Ordering::Relaxed);
     }
 
     /// Whether the queue our sending built towards this peer stands deep enough
@@ -169,7 +157,7 @@ impl SendEstimates {
 
     /// The estimate towards `peer`, bits per second, while it is connected.
     pub fn get(&self, peer: PeerId) -> Option<u64> {
-        self.map().get(&peer).and_then(SendEstimate::known_bps)
+        self.map().get(&peer).map(SendEstimate::bps)
     }
 
     /// How many peers are connected.
@@ -191,10 +179,7 @@ impl SendEstimates {
     /// The lowest estimate of all connected peers (what one encoding for everyone
     /// must fit), or `None` with nobody connected.
     pub fn slowest_bps(&self) -> Option<u64> {
-        self.map()
-            .values()
-            .filter_map(SendEstimate::known_bps)
-            .min()
+        self.map().values().map(SendEstimate::bps).min()
     }
 }
 
@@ -223,10 +208,11 @@ pub struct PublishedGcc {
     gcc: Gcc,
     guard: QueueGuard,
     published: SendEstimate,
-    /// The last estimate and when (before [`Self::with_media_share`]).
+    /// The last estimate and when (before the media's share is taken).
     last: Option<(Instant, f64)>,
-    /// The share of the estimate published for the media (1 without FEC).
-    media_share: f64,
+    /// FlexFEC on this connection: its shape, the switch the encoder's gate reads,
+    /// and (adaptive) when to switch.
+    fec: Option<(VideoFec, FecSwitch, FecPolicy)>,
 }
 
 impl PublishedGcc {
@@ -239,17 +225,54 @@ impl PublishedGcc {
             guard: QueueGuard::new(bounds.min_bps),
             published,
             last: None,
-            media_share: 1.0,
+            fec: None,
         }
     }
 
-    /// Publishes `share` (0..1) of each estimate: the rest is left for what the
-    /// estimate does not see (FlexFEC's repair packets, `fec`).
-    pub fn with_media_share(mut self, share: f64) -> Self {
-        self.media_share = share.clamp(0.05, 1.0);
+    /// With FlexFEC `fec` on this connection: switches `switch` (always on, or
+    /// by the measured loss when `fec.adaptive`), and while it is on publishes
+    /// only the media's share of each estimate, leaving the rest for the repair
+    /// packets, which the estimate does not see (`fec`).
+    pub fn with_fec(mut self, fec: VideoFec, switch: FecSwitch) -> Self {
+        switch.set(!fec.adaptive);
+        self.fec = Some((fec, switch, FecPolicy::default()));
         self.published
-            .set(self.gcc.target_bitrate() * self.media_share);
+            .set(self.gcc.target_bitrate() * self.media_share());
         self
+    }
+
+    /// The share of the estimate the media gets: all of it unless repair packets go.
+    fn media_share(&self) -> f64 {
+        match &self.fec {
+            Some((fec, switch, _)) if switch.is_on() => fec.media_share(),
+            _ => 1.0,
+        }
+    }
+
+    /// Switches an adaptive connection's FEC by the smoothed loss.
+    fn switch_fec(&mut self, now: Instant) {
+        let loss = self.gcc.stats().packet_loss;
+        let queued = self.guard.queue_delay() >= QUEUE_LOW;
+        let Some((fec, switch, policy)) = &mut self.fec else {
+            return;
+        };
+        if !fec.adaptive {
+            return;
+        }
+        let on = policy.update(now, loss, queued);
+        if switch.is_on() != on {
+            switch.set(on);
+            tracing::info!(
+                on,
+                loss_percent = loss.unwrap_or(0.0) * 100.0,
+                "FlexFEC repair packets {}",
+                if on {
+                    "on: the link loses packets"
+                } else {
+                    "off"
+                }
+            );
+        }
     }
 
     /// What GCC allows: its target while the smoothed loss is [`LOSS_HALF_FROM`] or
@@ -289,9 +312,10 @@ impl PublishedGcc {
     }
 
     fn publish(&mut self, now: Instant) {
+        self.switch_fec(now);
         let bps = self.published_bps(now);
         self.last = Some((now, bps));
-        let share = self.media_share;
+        let share = self.media_share();
         let paced = bps * share * PACING_FACTOR;
         let pacing = self
             .guard
@@ -864,10 +888,6 @@ mod tests {
         assert_eq!(estimates.get(PeerId(1)), Some(900_000));
         estimates.remove(PeerId(2));
         assert_eq!(estimates.slowest_bps(), Some(900_000));
-        let unknown = SendEstimate::default();
-        unknown.set_unknown();
-        estimates.insert(PeerId(3), unknown);
-        assert_eq!(estimates.slowest_bps(), Some(900_000));
-        assert_eq!(estimates.get(PeerId(3)), None);
+        assert_eq!(estimates.get(PeerId(3)), None, "not connected");
     }
 }

@@ -40,7 +40,7 @@ use super::internal::*;
 use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
 use crate::net::peer::congestion::{MediaPacer, PublishedGcc, SendEstimate};
 use crate::net::peer::fec::{
-    FEC_ENCODER_SLOT, FEC_MARKER_SLOT, FecEncoderGate, FecRebuiltMarker, RebuiltPackets,
+    FEC_ENCODER_SLOT, FEC_MARKER_SLOT, FecEncoderGate, FecRebuiltMarker, FecSwitch, RebuiltPackets,
 };
 use crate::net::peer::impair::{LOSSY_LINK_SLOT, LossyLink};
 use crate::net::peer::read_hook::OnRead;
@@ -197,6 +197,7 @@ pub(super) async fn build_peer_connection(
     )?;
     let mut registry =
         Registry::new().with(Slot::NackResponder, NackResponderBuilder::new().build());
+    let fec_switch = FecSwitch::default();
     if let Some(fec) = config.video_fec {
         // The repair stream is a codec of its own; both ends register it, so the
         // offer's `a=ssrc-group:FEC-FR` is answered (docs/PROTOCOL.md).
@@ -221,6 +222,7 @@ pub(super) async fn build_peer_connection(
                         .with_num_media_packets(fec.media_packets)
                         .with_num_fec_packets(fec.repair_packets)
                         .build(),
+                    fec_switch.clone(),
                 ),
             )
             .with(Slot::FecDecoder, FlexFec03ReceiveBuilder::new().build())
@@ -230,13 +232,11 @@ pub(super) async fn build_peer_connection(
             );
     }
     let estimate = SendEstimate::default();
-    // The repair packets bypass the estimate (`fec`), so with FEC the media
-    // gets its share of it.
-    let media_share = config.video_fec.map_or(1.0, |fec| {
-        f64::from(fec.media_packets) / f64::from(fec.media_packets + fec.repair_packets)
-    });
-    let estimator =
-        PublishedGcc::new(config.send_estimate, estimate.clone()).with_media_share(media_share);
+    // The estimator switches the repair packets (`fec`), and leaves room for them.
+    let mut estimator = PublishedGcc::new(config.send_estimate, estimate.clone());
+    if let Some(fec) = config.video_fec {
+        estimator = estimator.with_fec(fec, fec_switch.clone());
+    }
     let registry = configure_congestion_control(
         registry,
         estimator,

@@ -14,6 +14,12 @@
 //! keeps retransmissions (NACK answers, which reuse the media's sequence numbers)
 //! away from the encoder, whose block must be consecutive packets.
 //!
+//! **When.** With `--video-fec auto` (the default, [`super::VideoFec::AUTO`]) FEC is
+//! negotiated on every connection but repair packets go only while the link loses
+//! packets without a queue standing ([`FecPolicy`], fed by the congestion
+//! controller's smoothed loss); the [`FecSwitch`] carries that decision from the
+//! estimator to the gate. With `MEDIA:REPAIR` they always go.
+//!
 //! **Receiving.** The FEC decoder marks the packets it rebuilt
 //! ([`Attribute::RecoveredByFec`]), but the track hands the application bare RTP.
 //! [`FecRebuiltMarker`] sits just after the decoder and notes them in
@@ -27,8 +33,9 @@
 //! take for a queue).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::sansio::Protocol;
@@ -47,6 +54,75 @@ pub const FEC_MARKER_SLOT: Slot = Slot::Custom(6_500);
 /// pacer (3 000), before the send history (1 000) and the lossy-link stand-in
 /// (500).
 pub const FEC_ENCODER_SLOT: Slot = Slot::Custom(1_500);
+
+/// Smoothed loss (the congestion controller's share of packets reported lost)
+/// from which an adaptive connection sends repair packets, while no queue stands.
+/// FEC 10:2 shortened glass-to-glass at 5 % loss already (docs/NET.md); below a
+/// few per cent NACK repairs within one round trip and FEC is a fifth more bytes
+/// for nothing.
+pub const FEC_ON_LOSS: f64 = 0.03;
+/// Smoothed loss under which an adaptive connection stops sending repair packets.
+pub const FEC_OFF_LOSS: f64 = 0.01;
+/// How long the loss must stay past a threshold before FEC switches, so a burst
+/// does not switch it on and a lucky second does not switch it off.
+pub const FEC_SWITCH_HOLD: Duration = Duration::from_secs(2);
+
+/// Whether repair packets go out on one connection: written by its congestion
+/// controller ([`FecPolicy`]), read by its [`FecEncoderGate`].
+#[derive(Clone, Debug, Default)]
+pub struct FecSwitch(Arc<AtomicBool>);
+
+impl FecSwitch {
+    /// A switch that starts `on`.
+    pub fn new(on: bool) -> Self {
+        Self(Arc::new(AtomicBool::new(on)))
+    }
+
+    /// Whether repair packets go out.
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Switches them on or off.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+}
+
+/// When an adaptive connection sends repair packets (pure): on once the smoothed
+/// loss has been [`FEC_ON_LOSS`] or more for [`FEC_SWITCH_HOLD`] with no queue
+/// standing (loss with a queue is a full buffer, which more bytes would not
+/// help), off once it has been under [`FEC_OFF_LOSS`] that long. Rebuilt packets
+/// still count as lost (the marker takes their transport-wide number off), so FEC
+/// repairing the loss does not hide it and switch itself off.
+#[derive(Clone, Debug, Default)]
+pub struct FecPolicy {
+    on: bool,
+    /// Since when the loss has asked for the other state.
+    asked_since: Option<Instant>,
+}
+
+impl FecPolicy {
+    /// Whether repair packets should go, given the smoothed `loss` (none yet:
+    /// no change) and whether a queue stands.
+    pub fn update(&mut self, now: Instant, loss: Option<f64>, queue_stands: bool) -> bool {
+        let wanted = match loss {
+            None => self.on,
+            Some(loss) if self.on => loss >= FEC_OFF_LOSS,
+            Some(loss) => loss >= FEC_ON_LOSS && !queue_stands,
+        };
+        if wanted == self.on {
+            self.asked_since = None;
+        } else {
+            let since = *self.asked_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= FEC_SWITCH_HOLD {
+                self.on = wanted;
+                self.asked_since = None;
+            }
+        }
+        self.on
+    }
+}
 
 /// Rebuilt packets remembered until the reader takes them (the newest win).
 pub const REBUILT_KEPT: usize = 512;
@@ -135,11 +211,13 @@ fn is_newer(seq: u16, last: u16) -> bool {
     (seq.wrapping_sub(last) as i16) > 0
 }
 
-/// Runs the FEC encoder `I` on each media packet the first time it leaves; a
-/// packet whose sequence number was already seen (a retransmission) passes by it.
+/// Runs the FEC encoder `I` on each media packet the first time it leaves while
+/// its [`FecSwitch`] is on; a packet whose sequence number was already seen (a
+/// retransmission) passes by it, as does everything while the switch is off.
 /// Everything else is the encoder's.
 pub struct FecEncoderGate<I> {
     encoder: I,
+    switch: FecSwitch,
     /// The newest sequence number handed to the encoder, per SSRC.
     newest: HashMap<u32, u16>,
     /// Retransmissions, sent on before the encoder's output.
@@ -147,10 +225,11 @@ pub struct FecEncoderGate<I> {
 }
 
 impl<I> FecEncoderGate<I> {
-    /// The gate around `encoder`.
-    pub fn new(encoder: I) -> Self {
+    /// The gate around `encoder`, open while `switch` is on.
+    pub fn new(encoder: I, switch: FecSwitch) -> Self {
         Self {
             encoder,
+            switch,
             newest: HashMap::new(),
             passed: VecDeque::new(),
         }
@@ -175,14 +254,19 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for FecEncoderGate
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtp(rtp) = &msg.message.packet {
             let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
-            match self.newest.get(&ssrc) {
-                Some(&newest) if !is_newer(seq, newest) => {
-                    self.passed.push_back(msg);
-                    return Ok(());
-                }
-                _ => {
-                    self.newest.insert(ssrc, seq);
-                }
+            let retransmission = self
+                .newest
+                .get(&ssrc)
+                .is_some_and(|&newest| !is_newer(seq, newest));
+            if !retransmission {
+                self.newest.insert(ssrc, seq);
+            }
+            // Switched off, the encoder keeps its unfinished block; the packets
+            // after the pause do not follow on from it, so the encoder refuses
+            // that one block (no repair for it) and starts the next afresh.
+            if retransmission || !self.switch.is_on() {
+                self.passed.push_back(msg);
+                return Ok(());
             }
         }
         self.encoder.handle_write(msg)
@@ -318,6 +402,7 @@ mod tests {
                 .with_num_media_packets(4)
                 .with_num_fec_packets(2)
                 .build(),
+            FecSwitch::new(true),
         );
         gate.bind_local_stream(&stream());
         // Media 100..104 with a retransmission of 101 among them (a NACK answer).
@@ -384,5 +469,65 @@ mod tests {
         assert!(is_newer(0, u16::MAX));
         assert!(!is_newer(5, 5));
         assert!(!is_newer(u16::MAX, 0));
+    }
+
+    #[test]
+    fn the_gate_sends_repair_only_while_switched_on() {
+        let now = Instant::now();
+        let switch = FecSwitch::new(false);
+        let mut gate = FecEncoderGate::new(
+            FlexFec03SendBuilder::new()
+                .with_num_media_packets(4)
+                .with_num_fec_packets(1)
+                .build(),
+            switch.clone(),
+        );
+        gate.bind_local_stream(&stream());
+        let send = |gate: &mut FecEncoderGate<_>, seqs: std::ops::Range<u16>| {
+            let mut out = Vec::new();
+            for seq in seqs {
+                gate.handle_write(stamped(seq, seq, now)).expect("written");
+                out.extend(std::iter::from_fn(|| gate.poll_write()));
+            }
+            let repairs = out
+                .iter()
+                .filter(|p| rtp(p).header.ssrc == REPAIR_SSRC)
+                .count();
+            (out.len() - repairs, repairs)
+        };
+        assert_eq!(send(&mut gate, 0..6), (6, 0), "off: media only");
+        switch.set(true);
+        // The first block after the pause starts at the packet that reopened it.
+        assert_eq!(send(&mut gate, 6..14), (8, 2), "on: one repair per 4");
+        switch.set(false);
+        assert_eq!(send(&mut gate, 14..22), (8, 0), "off again");
+    }
+
+    #[test]
+    fn fec_switches_on_with_lasting_loss_without_a_queue_and_off_when_it_ends() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut policy = FecPolicy::default();
+        assert!(
+            !policy.update(at(0), None, false),
+            "off until loss is known"
+        );
+        assert!(!policy.update(at(0), Some(0.005), false));
+        // A short burst does not switch it on.
+        assert!(!policy.update(at(100), Some(0.08), false));
+        assert!(!policy.update(at(1_000), Some(0.002), false));
+        assert!(!policy.update(at(3_500), Some(0.002), false));
+        // Loss with a queue standing is a full buffer: no FEC.
+        assert!(!policy.update(at(4_000), Some(0.08), true));
+        assert!(!policy.update(at(7_000), Some(0.08), true));
+        // Lasting loss without one switches it on after the hold.
+        assert!(!policy.update(at(8_000), Some(0.05), false));
+        assert!(!policy.update(at(9_900), Some(0.05), false));
+        assert!(policy.update(at(10_000), Some(0.05), false));
+        // Between the thresholds, and with a queue, it stays on.
+        assert!(policy.update(at(20_000), Some(0.02), true));
+        // Under the low threshold for the hold, it goes off.
+        assert!(policy.update(at(21_000), Some(0.005), false));
+        assert!(!policy.update(at(23_000), Some(0.005), false));
     }
 }

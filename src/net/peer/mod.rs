@@ -50,5 +50,5 @@ pub mod session;
 mod track_rx;
 
 pub use channels::{EncodedMedia, NetCommand, NetCounters, NetEvent, ReceivedMedia};
-pub use config::{IceServer, NetConfig, VideoFec};
+pub use config::{IceServer, NetConfig, VideoFec, VideoFecSetting};
 pub use handle::NetHandle;

@@ -322,10 +322,7 @@ impl Room {
                 peer: *id,
                 rtt: peer.rtt,
                 kbit_s,
-                send_estimate_kbit: peer
-                    .send_estimate
-                    .known_bps()
-                    .map(|bps| bps as f64 / 1000.0),
+                send_estimate_kbit: Some(peer.send_estimate.bps() as f64 / 1000.0),
                 video_repair,
                 candidate_pair: super::candidate_pair::selected_pair(&report),
             });
