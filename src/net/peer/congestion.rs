@@ -59,6 +59,11 @@ pub const PACER_QUEUE_LIMIT: usize = 512;
 /// without a whole picture).
 pub const RETRANSMIT_SHARE: f64 = 0.25;
 
+/// How often we report the arrival of a peer's packets (TWCC feedback) to its
+/// congestion controller. rtc's default is 100 ms; a sender learns of a link that
+/// just got slower one feedback sooner at 50 ms.
+pub const TWCC_FEEDBACK_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Bounds of the estimate, bits per second.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EstimateBounds {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::{FlexFec03ReceiveBuilder, FlexFec03SendBuilder, NackResponderBuilder, Slot};
+use rtc::interceptor::{
+    FlexFec03ReceiveBuilder, FlexFec03SendBuilder, NackResponderBuilder, Slot, TwccReceiverBuilder,
+};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, configure_rtcp_reports,
@@ -38,7 +40,9 @@ use super::channels::*;
 use super::config::*;
 use super::internal::*;
 use crate::net::peer::capture_time::ABS_CAPTURE_TIME_URI;
-use crate::net::peer::congestion::{MediaPacer, PublishedGcc, SendEstimate};
+use crate::net::peer::congestion::{
+    MediaPacer, PublishedGcc, SendEstimate, TWCC_FEEDBACK_INTERVAL,
+};
 use crate::net::peer::fec::{
     FEC_ENCODER_SLOT, FEC_MARKER_SLOT, FecEncoderGate, FecRebuiltMarker, FecSwitch, RebuiltPackets,
 };
@@ -246,6 +250,12 @@ pub(super) async fn build_peer_connection(
     .with(
         Slot::Pacer,
         MediaPacer::new(estimate.clone(), OPUS_PAYLOAD_TYPE),
+    )
+    .with(
+        Slot::TwccReceiver,
+        TwccReceiverBuilder::new()
+            .with_interval(TWCC_FEEDBACK_INTERVAL)
+            .build(),
     );
     let mut registry = configure_rtcp_reports(registry).with(
         KEYFRAME_FORWARDER_SLOT,
