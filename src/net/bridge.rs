@@ -84,6 +84,9 @@ pub const PROBE_EVERY_FRAMES: u64 = 20;
 pub const PROBE_MIN_ESTIMATE_BPS: u64 = 500_000;
 /// How long a worker waits on its channel before checking its stop flag.
 const POLL: Duration = Duration::from_millis(100);
+/// A pause in a peer's audio packets this long is logged (with how many were
+/// lost and how old the next one is): it is heard as a dropout.
+const AUDIO_GAP_WORTH_A_LOG: Duration = Duration::from_millis(120);
 /// How often the encode thread looks whether the drain pause ended while it holds
 /// a picture back.
 const PAUSE_POLL: Duration = Duration::from_millis(10);
@@ -1243,14 +1246,27 @@ impl ReceiveLoop {
         };
         let rate = f64::from(crate::media::audio::SAMPLE_RATE);
         let rebuilt = (missing * FRAME_SAMPLES).min(pcm.len());
+        let mut gap = Duration::ZERO;
         self.shared.with_peer(peer, |s| {
             s.touch(packet.received_at);
-            s.audio_arrived(packet.received_at);
+            gap = s.audio_arrived(packet.received_at);
             s.audio_bytes += packet.data.len() as u64;
             s.audio_ms += (pcm.len() - rebuilt) as f64 * 1000.0 / rate;
             s.audio_rebuilt_ms += rebuilt as f64 * 1000.0 / rate;
             s.tone.push(&pcm);
         });
+        if gap >= AUDIO_GAP_WORTH_A_LOG {
+            let sent_ms_ago = packet
+                .captured_unix_us
+                .map(|c| (packet.received_unix_us.saturating_sub(c)) / 1000);
+            info!(
+                peer = %peer.0,
+                gap_ms = gap.as_millis() as u64,
+                missing,
+                sent_ms_ago,
+                "audio paused"
+            );
+        }
         let mut mixer = self.voices.mixer();
         mixer.push_timed(
             peer.0,

@@ -214,14 +214,15 @@ impl PeerStats {
         }
     }
 
-    /// One of its audio packets arrived at `now`.
-    pub fn audio_arrived(&mut self, now: Instant) {
-        if let Some(last) = self.last_audio {
-            self.longest_audio_gap = self
-                .longest_audio_gap
-                .max(now.saturating_duration_since(last));
-        }
+    /// One of its audio packets arrived at `now`; returns the time since the
+    /// one before (zero for the first).
+    pub fn audio_arrived(&mut self, now: Instant) -> Duration {
+        let gap = self
+            .last_audio
+            .map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
+        self.longest_audio_gap = self.longest_audio_gap.max(gap);
         self.last_audio = Some(now);
+        gap
     }
 
     /// Media arrived at `now`.
