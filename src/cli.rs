@@ -383,6 +383,11 @@ pub enum ArgError {
         /// The `--participants` given.
         participants: usize,
     },
+    /// No theme was found at all: the bundled assets are not where we looked.
+    #[error(
+        "no themes found: the assets folder is missing (run from the project folder, or set SAMESPACE_ASSETS to its assets/ folder)"
+    )]
+    NoThemes,
     /// A name that is not one of the choices.
     #[error("unknown {what} {given:?}; choose one of: {choices}")]
     Unknown {
@@ -523,6 +528,9 @@ impl DemoArgs {
                 given: participants,
                 capacity: room_capacity,
             });
+        }
+        if themes.is_empty() {
+            return Err(ArgError::NoThemes);
         }
         if !themes.contains(&self.theme) {
             return Err(ArgError::Unknown {
@@ -857,6 +865,13 @@ mod tests {
             err.to_string(),
             "unknown theme \"moon\"; choose one of: beach, space"
         );
+    }
+
+    #[test]
+    fn no_themes_at_all_says_the_assets_are_missing() {
+        let err = demo(&[]).check(&[], true, 8).expect_err("no themes");
+        assert_eq!(err, ArgError::NoThemes);
+        assert!(err.to_string().contains("SAMESPACE_ASSETS"), "{err}");
     }
 
     #[test]

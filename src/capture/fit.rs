@@ -60,6 +60,8 @@ pub fn fit_frame(frame: Frame, size: (u32, u32)) -> Frame {
         width: tw,
         height: th,
         rgb,
+        // A fitted frame is cut by the model.
+        coverage: None,
     }
 }
 

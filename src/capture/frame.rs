@@ -15,6 +15,11 @@ pub struct Frame {
     pub height: u32,
     /// `width * height * 3` bytes of RGB.
     pub rgb: Vec<u8>,
+    /// The person's coverage where the source already knows it (`width * height`
+    /// bytes, 255 where the person is): a friend's cutout made on their own
+    /// machine, as the demo's drawn friends are. Segmentation takes it as the mask
+    /// instead of running the model. `None` for a camera.
+    pub coverage: Option<Vec<u8>>,
 }
 
 impl Frame {
@@ -42,6 +47,22 @@ impl Frame {
             width,
             height,
             rgb,
+            coverage: None,
+        })
+    }
+
+    /// The same frame with the person's known coverage (see [`Frame::coverage`]).
+    pub fn with_coverage(self, coverage: Vec<u8>) -> Result<Self, FrameSizeError> {
+        let expected = self.width as usize * self.height as usize;
+        if coverage.len() != expected {
+            return Err(FrameSizeError::BufferLength {
+                expected,
+                actual: coverage.len(),
+            });
+        }
+        Ok(Self {
+            coverage: Some(coverage),
+            ..self
         })
     }
 

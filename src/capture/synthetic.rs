@@ -41,6 +41,11 @@ pub struct SyntheticParams {
     /// How far the participant steps to each side now and then, in pixels of a
     /// full-body framing (close-ups sway less).
     pub walk_px: f32,
+    /// Whether frames carry the drawn person's coverage ([`Frame::coverage`]), so
+    /// that they need no segmentation: a demo friend stands in for a remote
+    /// person, whose cutout is made on their own machine. Off for the local
+    /// participant, which the real segmentation cuts out.
+    pub precut: bool,
 }
 
 impl Default for SyntheticParams {
@@ -52,6 +57,7 @@ impl Default for SyntheticParams {
             phase: 0.0,
             variant: 0,
             walk_px: 60.0,
+            precut: false,
         }
     }
 }
@@ -232,13 +238,13 @@ impl FrameSource for SyntheticParticipant {
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
         let now = Instant::now();
         let t = (now - self.start).as_secs_f32();
-        let frame = Frame::new(
-            self.seq,
-            now,
-            self.params.width,
-            self.params.height,
-            self.render(t),
-        )?;
+        let (w, h) = (self.params.width, self.params.height);
+        let frame = if self.params.precut {
+            let (rgb, coverage) = self.render_with_alpha(t);
+            Frame::new(self.seq, now, w, h, rgb)?.with_coverage(coverage)?
+        } else {
+            Frame::new(self.seq, now, w, h, self.render(t))?
+        };
         self.seq += 1;
         Ok(Some(frame))
     }
@@ -255,6 +261,46 @@ mod tests {
             variant,
             ..SyntheticParams::default()
         })
+    }
+
+    #[test]
+    fn a_precut_friend_is_cut_out_by_its_drawn_coverage_without_a_model() {
+        let mut source = SyntheticParticipant::new(SyntheticParams {
+            width: 240,
+            height: 180,
+            variant: 1,
+            precut: true,
+            ..SyntheticParams::default()
+        });
+        let frame = source
+            .next_frame()
+            .expect("a frame")
+            .expect("not at the end");
+        let coverage = frame.coverage.clone().expect("coverage comes along");
+        assert_eq!(coverage.len(), 240 * 180);
+        let person = coverage.iter().filter(|&&a| a == 255).count();
+        assert!(person > coverage.len() / 20, "{person} person pixels");
+        // No model could load from here: the cutout is the coverage.
+        let config = crate::segment::SegmentConfig::new("/nonexistent-models".into());
+        let mut pipeline = crate::segment::pipeline::CutoutPipeline::new(config);
+        let cutout = pipeline.process(&frame).expect("cut out without a model");
+        assert_eq!(cutout.mask, coverage);
+        assert_eq!(pipeline.backend(), None);
+        for (i, &a) in coverage.iter().enumerate() {
+            if a == 0 {
+                assert_eq!(&cutout.rgba[i * 4..i * 4 + 4], &[0, 0, 0, 0]);
+            }
+        }
+        // Without `precut` the frame is a camera's: no coverage.
+        let mut camera = participant(1);
+        assert!(
+            camera
+                .next_frame()
+                .expect("frame")
+                .expect("frame")
+                .coverage
+                .is_none()
+        );
     }
 
     #[test]

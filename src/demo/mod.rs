@@ -145,6 +145,11 @@ impl Plugin for DemoPlugin {
     }
 }
 
+/// The frame size of a drawn demo friend: the video ladder's middle rung, as a
+/// remote friend's picture often arrives (docs/ARCHITECTURE.md, *Demo friends come
+/// cut out*).
+pub const FRIEND_FRAME: (u32, u32) = (480, 360);
+
 /// Spawns the local participant and the demo friends (`DemoConfig::participants`).
 pub fn spawn_demo_participants(
     mut commands: Commands,
@@ -169,7 +174,12 @@ pub fn spawn_demo_participants(
             phase: i as f32 * 1.7,
             variant: i as u32,
             walk_px: 60.0,
-            ..SyntheticParams::default()
+            // A demo friend stands in for a remote person, whose cutout comes
+            // made from their machine: drawn friends bring their coverage. You
+            // are cut out by the real segmentation.
+            precut: !local,
+            width: if local { 640 } else { FRIEND_FRAME.0 },
+            height: if local { 480 } else { FRIEND_FRAME.1 },
         };
         let spec = camera_spec(c, i);
         // No stand-in for a camera that does not start: the run ends with the reason.

@@ -156,6 +156,10 @@ pub struct ParticipantReport {
     pub backend: Option<String>,
     /// Final placement.
     pub placement: Placement,
+    /// Width of the newest cutout shown, pixels (0 before the first).
+    pub frame_width: u32,
+    /// Its height.
+    pub frame_height: u32,
 }
 /// One other peer in the report: its link, what was shown of it, and its voice as
 /// heard here.
@@ -282,16 +286,25 @@ pub(super) fn build_report(
         ..default()
     };
     let mut participants = Vec::new();
-    let mut n_local = 0.0;
+    let (mut n_local, mut n_segmented) = (0.0, 0.0);
     for (p, latest, placement, feed, source) in people.iter() {
         let mut backend = None;
         if let Some(f) = feed {
             let s = f.segment.stats();
             stages.capture += f.capture.produce_ms();
-            stages.segmentation += s.avg_total_ms;
             n_local += 1.0;
             backend = s.backend.map(|b| b.name().to_string());
+            // A feed that brings its own cutouts (a drawn demo friend) loads no
+            // model: the average is the segmentation's.
+            if backend.is_some() {
+                stages.segmentation += s.avg_total_ms;
+                n_segmented += 1.0;
+            }
         }
+        let (frame_width, frame_height) = latest
+            .cutout
+            .as_ref()
+            .map_or((0, 0), |c| (c.width, c.height));
         participants.push(ParticipantReport {
             id: p.id,
             name: p.name.clone(),
@@ -302,12 +315,16 @@ pub(super) fn build_report(
                 .unwrap_or_else(|| "remote".into()),
             backend,
             placement: placement.0,
+            frame_width,
+            frame_height,
         });
     }
     participants.sort_by_key(|p| p.id);
     if n_local > 0.0 {
         stages.capture /= n_local;
-        stages.segmentation /= n_local;
+    }
+    if n_segmented > 0.0 {
+        stages.segmentation /= n_segmented;
     }
     DemoReport {
         theme: theme.0.name.clone(),

@@ -131,13 +131,23 @@ impl CutoutPipeline {
         self.timings
     }
 
-    /// Cuts the person out of one frame.
+    /// Cuts the person out of one frame: with the model, or with the frame's own
+    /// coverage where its source knows it ([`Frame::coverage`]).
     pub fn process(&mut self, frame: &Frame) -> Result<Cutout, SegmentError> {
         if frame.width < 8 || frame.height < 8 {
             return Err(SegmentError::FrameTooSmall {
                 width: frame.width,
                 height: frame.height,
             });
+        }
+        if let Some(coverage) = &frame.coverage {
+            let t0 = Instant::now();
+            let cutout = cutout_of(frame, coverage.clone());
+            self.timings = StageTimings {
+                post_ms: t0.elapsed().as_secs_f32() * 1000.0,
+                ..StageTimings::default()
+            };
+            return Ok(cutout);
         }
         let kind = choose_model(self.config.model, frame.width, frame.height);
         let (mw, mh) = kind.input_size();
@@ -202,14 +212,7 @@ impl CutoutPipeline {
                 &mut mask,
             );
         }
-        let cutout = Cutout::from_rgb_and_mask(
-            frame.seq,
-            frame.captured_at,
-            frame.width,
-            frame.height,
-            &frame.rgb,
-            mask,
-        );
+        let cutout = cutout_of(frame, mask);
         self.prob = prob;
         let t3 = Instant::now();
         self.timings = StageTimings {
@@ -224,4 +227,16 @@ impl CutoutPipeline {
     pub fn last_probability(&self) -> &[f32] {
         &self.prob
     }
+}
+
+/// `frame`'s picture cut out by `mask` (one byte a pixel, its size).
+fn cutout_of(frame: &Frame, mask: Vec<u8>) -> Cutout {
+    Cutout::from_rgb_and_mask(
+        frame.seq,
+        frame.captured_at,
+        frame.width,
+        frame.height,
+        &frame.rgb,
+        mask,
+    )
 }

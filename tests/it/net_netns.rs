@@ -840,13 +840,12 @@ fn unix_now_s() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Issue 14's rate-step acceptance test. It held in the last three runs, but with
-/// little room (docs/NET.md, *Congestion control*: audio gap up to 196 ms against
-/// 200, full quality up to 18.5 s after the lift against 20), so it runs on
-/// demand: `cargo test --test it -- --ignored --exact
+/// Issue 14's rate-step acceptance test. It holds with little room (docs/NET.md,
+/// *Congestion control*: audio gaps 152–189 ms against 200 in six of the last
+/// seven runs, 453 ms in the seventh), so it runs on demand: `cargo test --test it -- --ignored --exact
 /// net_netns::the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after`.
 #[test]
-#[ignore = "issue 14 Build 1: holds, with thin margins (docs/NET.md, Congestion control)"]
+#[ignore = "issue 14 Build 1: holds with thin margins, failed 1 of 7 (docs/NET.md, Congestion control)"]
 fn the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after() {
     // Alba's sending is limited to 2 Mbit/s (more than her 600 kbit/s of video
     // needs), then to 300 kbit/s (less), then not at all.

@@ -114,7 +114,8 @@ fn cutouts_stand_where_placed_with_the_theme_around_and_no_photo_background() {
         .iter()
         .map(|p| {
             assert!(p["cutouts_shown"].as_u64().unwrap_or(0) > 0, "{p}");
-            sprite_box(p, (640.0, 480.0), &snap)
+            let side = |k: &str| p[k].as_f64().expect("frame size") as f32;
+            sprite_box(p, (side("frame_width"), side("frame_height")), &snap)
         })
         .collect();
     // What belongs to a person beyond their picture: the contact shadow on the
