@@ -1256,9 +1256,7 @@ impl ReceiveLoop {
             s.tone.push(&pcm);
         });
         if gap >= AUDIO_GAP_WORTH_A_LOG {
-            let sent_ms_ago = packet
-                .captured_unix_us
-                .map(|c| (packet.received_unix_us.saturating_sub(c)) / 1000);
+            let sent_ms_ago = packet.network_latency().map(|d| d.as_millis() as u64);
             info!(
                 peer = %peer.0,
                 gap_ms = gap.as_millis() as u64,
