@@ -102,6 +102,9 @@ pub struct NetReport {
     pub audio: crate::net::bridge::AudioInUse,
     /// Connections started over (one never came up, or one that was up got lost).
     pub reconnects: u64,
+    /// ICE restarts this side began on connections that were up and went down
+    /// (the connection, its DTLS and data channels go on with new ICE pairs).
+    pub ice_restarts: u64,
     /// Second by second: the slowest peer's send estimate, the video target, what
     /// was sent, the ladder's rung and picture size.
     pub send_series: Vec<crate::net::send_rate::SendSecond>,
@@ -252,6 +255,7 @@ pub(super) fn net_report(
         ],
         audio: link.bridge.shared().audio_in_use(),
         reconnects: counters.reconnects.load(Ordering::Relaxed),
+        ice_restarts: counters.ice_restarts.load(Ordering::Relaxed),
         send_series: shared.send_series(),
     };
     (peers, report)

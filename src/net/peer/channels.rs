@@ -197,6 +197,8 @@ pub struct NetCounters {
     pub live_peer_connections: AtomicI64,
     /// Connections replaced by a new attempt because they never came up.
     pub reconnects: AtomicU64,
+    /// ICE restarts begun on connections that were up (the same connection goes on).
+    pub ice_restarts: AtomicU64,
     /// The send estimate towards each connected peer (the encoder fits the slowest).
     pub send_estimates: crate::net::peer::congestion::SendEstimates,
 }

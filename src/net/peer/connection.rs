@@ -281,6 +281,9 @@ pub(super) async fn build_peer_connection(
     let setting_engine = SettingEngineBuilder::new()
         .with_multicast_dns_mode(multicast_dns_mode())
         .with_include_loopback_candidate(true)
+        // An ICE restart (session.rs) gathers again on fresh sockets: after a
+        // network change the old addresses may be gone.
+        .with_discard_local_candidates_during_ice_restart(true)
         .with_ice_timeouts(
             Some(Duration::from_secs(2)),
             Some(Duration::from_secs(6)),

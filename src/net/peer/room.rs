@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -582,7 +583,13 @@ impl Room {
         // link back in time for one side is not torn down by the other.
         let mut timeouts = self.config.timeouts;
         if self.me > id {
-            timeouts.disconnected_grace += timeouts.disconnected_grace / 2;
+            timeouts.disconnected_grace = match timeouts.restart {
+                // The lower id restarts ICE every `every` while the link is down;
+                // each restart offer renews this wait, so a silence this long means
+                // the lower id stopped (it gave up, froze, or left).
+                Some(restart) => restart.after + restart.every + restart.answer,
+                None => timeouts.disconnected_grace + timeouts.disconnected_grace / 2,
+            };
         }
         let session = PeerSession::new(self.me, id, timeouts);
         let (mut world, mut fast) = (None, None);
@@ -724,8 +731,16 @@ impl Room {
                     }
                     Ok(None)
                 }
-                SessionOutput::CreateOffer => make_local(&*pc, true).await,
-                SessionOutput::CreateAnswer => make_local(&*pc, false).await,
+                SessionOutput::CreateOffer => make_local(&*pc, Local::Offer).await,
+                SessionOutput::CreateRestartOffer => {
+                    info!(peer = %id, attempt, "connection down; restarting ICE");
+                    self.sink
+                        .counters
+                        .ice_restarts
+                        .fetch_add(1, Ordering::Relaxed);
+                    make_local(&*pc, Local::RestartOffer).await
+                }
+                SessionOutput::CreateAnswer => make_local(&*pc, Local::Answer).await,
                 SessionOutput::Rollback => match RTCSessionDescription::rollback(None) {
                     Ok(desc) => pc
                         .set_local_description(desc)
@@ -834,24 +849,41 @@ pub(super) async fn close_peer(peer: Peer) {
     }
 }
 
+/// Which local description [`make_local`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Local {
+    Offer,
+    /// An offer with new ICE credentials. Asked for through the offer's option
+    /// rather than `restart_ice()`: that one regathers at once, and candidates
+    /// trickled before the restart offer are dropped by the other side when it
+    /// applies the offer. This way the stack regathers on fresh sockets
+    /// (`with_discard_local_candidates_during_ice_restart`) when the offer is
+    /// applied, and the new candidates follow the offer.
+    RestartOffer,
+    Answer,
+}
+
 /// Creates an offer or answer, applies it locally and returns it as session input.
 pub(super) async fn make_local(
     pc: &dyn PeerConnection,
-    offer: bool,
+    local: Local,
 ) -> Result<Option<SessionInput>, String> {
-    let desc = if offer {
-        pc.create_offer(None).await
-    } else {
-        pc.create_answer(None).await
+    let desc = match local {
+        Local::Offer => pc.create_offer(None).await,
+        Local::RestartOffer => {
+            pc.create_offer(Some(RTCOfferOptions { ice_restart: true }))
+                .await
+        }
+        Local::Answer => pc.create_answer(None).await,
     }
     .map_err(|e| format!("create description: {e}"))?;
     pc.set_local_description(desc.clone())
         .await
         .map_err(|e| format!("local description: {e}"))?;
-    let kind = if offer {
-        SdpKind::Offer
-    } else {
+    let kind = if local == Local::Answer {
         SdpKind::Answer
+    } else {
+        SdpKind::Offer
     };
     Ok(Some(SessionInput::LocalDescription(SessionDescription {
         kind,

@@ -18,7 +18,17 @@
 //!
 //! Liveness: no connection within [`SessionTimeouts::connect`] → [`SessionEvent::Failed`];
 //! a `Disconnected` state that lasts [`SessionTimeouts::disconnected_grace`] or a
-//! `Failed`/`Closed` state → [`SessionEvent::Lost`].
+//! `Closed` state → [`SessionEvent::Lost`], and so is `Failed` before the connection
+//! was ever up.
+//!
+//! ICE restart ([`IceRestart`]): once the connection has been up, the impolite side
+//! restarts ICE on the same connection when it goes `Disconnected` for
+//! [`IceRestart::after`] (at once on `Failed`), and again every [`IceRestart::every`]
+//! while it stays down: [`SessionOutput::CreateRestartOffer`]. The polite side
+//! answers like any offer (the stack restarts on the new credentials); while the
+//! connection is down each restart offer it receives renews its grace, so it waits
+//! as long as the other side keeps trying. An unanswered restart offer
+//! ([`IceRestart::answer`]) means the peer is gone.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -90,6 +100,9 @@ pub enum SessionOutput {
     Send(SignalPayload),
     /// Create an offer, apply it locally, report it as [`SessionInput::LocalDescription`].
     CreateOffer,
+    /// As [`Self::CreateOffer`], with new ICE credentials (an ICE restart on the same
+    /// connection: media, data channels and DTLS stay).
+    CreateRestartOffer,
     /// Create an answer, apply it locally, report it as [`SessionInput::LocalDescription`].
     CreateAnswer,
     /// Roll the pending local offer back.
@@ -118,15 +131,48 @@ pub enum SessionEvent {
 pub struct SessionTimeouts {
     /// From `Start` to `Connected`.
     pub connect: Duration,
-    /// How long `Disconnected` may last before the peer counts as lost.
+    /// How long `Disconnected` may last before the peer counts as lost (with ICE
+    /// restarts: how long the impolite side restarts before it gives up, and the
+    /// polite side's wait for the next restart offer).
     pub disconnected_grace: Duration,
+    /// ICE restarts on the same connection after it was up; `None`: a loss ends
+    /// the session after the grace.
+    pub restart: Option<IceRestart>,
+}
+
+/// When the impolite side restarts ICE on a connection that was up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IceRestart {
+    /// Time in `Disconnected` before the first restart (`Failed` restarts at once).
+    pub after: Duration,
+    /// Time between restarts while the connection stays down (each restart's
+    /// checks end after a few tries).
+    pub every: Duration,
+    /// How long a restart offer may go unanswered before the peer counts as gone.
+    pub answer: Duration,
+}
+
+impl Default for IceRestart {
+    fn default() -> Self {
+        Self {
+            after: Duration::from_millis(500),
+            // A restart's checks give up after 8 tries 200 ms apart (rtc-ice's
+            // defaults): every 2 s leaves under half a second unchecked.
+            every: Duration::from_secs(2),
+            answer: Duration::from_secs(3),
+        }
+    }
 }
 
 impl Default for SessionTimeouts {
     fn default() -> Self {
         Self {
             connect: Duration::from_secs(20),
-            disconnected_grace: Duration::from_secs(4),
+            // With restarts: how long they are tried before a fresh connection.
+            // Restarts resume as fast as a fresh connection would once the link is
+            // back, so this only bounds a link that answers but never carries.
+            disconnected_grace: Duration::from_secs(30),
+            restart: Some(IceRestart::default()),
         }
     }
 }
@@ -151,9 +197,15 @@ pub struct PeerSession {
     has_remote_description: bool,
     buffered_candidates: Vec<IceCandidate>,
     connected: bool,
+    ever_connected: bool,
     done: bool,
     connect_deadline: Option<Instant>,
     lost_deadline: Option<Instant>,
+    /// When the next ICE restart is due (impolite side, connection down).
+    restart_deadline: Option<Instant>,
+    /// When the answer to the last restart offer is overdue.
+    answer_deadline: Option<Instant>,
+    restarts: u32,
     outputs: VecDeque<SessionOutput>,
 }
 
@@ -170,11 +222,20 @@ impl PeerSession {
             has_remote_description: false,
             buffered_candidates: Vec::new(),
             connected: false,
+            ever_connected: false,
             done: false,
             connect_deadline: None,
             lost_deadline: None,
+            restart_deadline: None,
+            answer_deadline: None,
+            restarts: 0,
             outputs: VecDeque::new(),
         }
+    }
+
+    /// ICE restarts begun so far.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 
     /// This side's role.
@@ -209,7 +270,9 @@ impl PeerSession {
             SessionInput::LocalCandidate(candidate) => self
                 .outputs
                 .push_back(SessionOutput::Send(SignalPayload::Candidate(candidate))),
-            SessionInput::Remote(SignalPayload::Sdp(desc)) => self.on_remote_description(desc),
+            SessionInput::Remote(SignalPayload::Sdp(desc)) => {
+                self.on_remote_description(now, desc);
+            }
             SessionInput::Remote(SignalPayload::Candidate(candidate)) => {
                 self.on_remote_candidate(candidate);
             }
@@ -234,10 +297,15 @@ impl PeerSession {
         if self.done {
             return None;
         }
-        match (self.connect_deadline, self.lost_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.connect_deadline,
+            self.lost_deadline,
+            self.restart_deadline,
+            self.answer_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires expired deadlines.
@@ -245,11 +313,37 @@ impl PeerSession {
         if self.done {
             return;
         }
-        if self.connect_deadline.is_some_and(|t| now >= t) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+        if due(self.connect_deadline) {
             self.finish(SessionEvent::Failed("no connection in time".into()));
-        } else if self.lost_deadline.is_some_and(|t| now >= t) {
+        } else if due(self.lost_deadline) || due(self.answer_deadline) {
             self.finish(SessionEvent::Lost);
+        } else if due(self.restart_deadline) {
+            self.restart_ice(now);
         }
+    }
+
+    /// Sends a restart offer now if signaling allows (else soon), and plans the next.
+    fn restart_ice(&mut self, now: Instant) {
+        let Some(restart) = self.timeouts.restart else {
+            self.restart_deadline = None;
+            return;
+        };
+        if self.making_offer || self.signaling != Signaling::Stable {
+            // An offer is out: its answer comes first.
+            self.restart_deadline = Some(now + restart.after);
+            return;
+        }
+        self.restarts += 1;
+        self.making_offer = true;
+        self.outputs.push_back(SessionOutput::CreateRestartOffer);
+        self.answer_deadline = Some(now + restart.answer);
+        self.restart_deadline = Some(now + restart.every);
+    }
+
+    /// Whether this side restarts ICE when the connection goes down.
+    fn restarts_ice(&self) -> bool {
+        self.timeouts.restart.is_some() && self.ever_connected && self.role == Role::Impolite
     }
 
     fn negotiate(&mut self) {
@@ -280,13 +374,18 @@ impl PeerSession {
         }
     }
 
-    fn on_remote_description(&mut self, desc: SessionDescription) {
+    fn on_remote_description(&mut self, now: Instant, desc: SessionDescription) {
         match desc.kind {
             SdpKind::Offer => {
                 let collision = self.making_offer || self.signaling != Signaling::Stable;
                 self.ignore_offer = self.role == Role::Impolite && collision;
                 if self.ignore_offer {
                     return;
+                }
+                if self.ever_connected && !self.connected && self.timeouts.restart.is_some() {
+                    // The other side is restarting: wait for this restart as long
+                    // as for the first.
+                    self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
                 }
                 if collision {
                     self.outputs.push_back(SessionOutput::Rollback);
@@ -306,6 +405,7 @@ impl PeerSession {
                 self.ignore_offer = false;
                 if desc.kind == SdpKind::Answer {
                     self.signaling = Signaling::Stable;
+                    self.answer_deadline = None;
                 }
                 self.apply_remote(desc);
                 if self.signaling == Signaling::Stable && self.negotiation_pending {
@@ -343,19 +443,37 @@ impl PeerSession {
             Connectivity::Connected => {
                 self.connect_deadline = None;
                 self.lost_deadline = None;
+                self.restart_deadline = None;
+                self.answer_deadline = None;
                 if !self.connected {
                     self.connected = true;
+                    self.ever_connected = true;
                     self.outputs
                         .push_back(SessionOutput::Event(SessionEvent::Connected));
                 }
             }
-            Connectivity::Disconnected => {
-                self.connected = false;
-                if self.lost_deadline.is_none() {
-                    self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
-                }
+            Connectivity::Disconnected => self.on_down(now, false),
+            Connectivity::Failed if self.ever_connected && self.timeouts.restart.is_some() => {
+                self.on_down(now, true);
             }
             Connectivity::Failed | Connectivity::Closed => self.finish(SessionEvent::Lost),
+        }
+    }
+
+    /// The connection went down (`failed`: ICE gave up on the current pairs).
+    fn on_down(&mut self, now: Instant, failed: bool) {
+        self.connected = false;
+        if self.lost_deadline.is_none() {
+            self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
+        }
+        if let (true, Some(restart)) = (self.restarts_ice(), self.timeouts.restart) {
+            let due = if failed { now } else { now + restart.after };
+            if self.restart_deadline.is_none_or(|t| t > due) {
+                self.restart_deadline = Some(due);
+            }
+            if failed && self.answer_deadline.is_none() {
+                self.restart_ice(now);
+            }
         }
     }
 
@@ -364,6 +482,8 @@ impl PeerSession {
         self.connected = false;
         self.connect_deadline = None;
         self.lost_deadline = None;
+        self.restart_deadline = None;
+        self.answer_deadline = None;
         self.outputs.push_back(SessionOutput::Event(event));
     }
 }
@@ -382,13 +502,19 @@ mod tests {
         candidates: Vec<String>,
         events: Vec<SessionEvent>,
         rollbacks: u32,
+        restart_offers: u32,
     }
 
     impl Fake {
         fn new(name: &'static str, me: u64, them: u64) -> Self {
+            Self::with_timeouts(name, me, them, SessionTimeouts::default())
+        }
+
+        fn with_timeouts(name: &'static str, me: u64, them: u64, t: SessionTimeouts) -> Self {
             Self {
-                session: PeerSession::new(PeerId(me), PeerId(them), SessionTimeouts::default()),
+                session: PeerSession::new(PeerId(me), PeerId(them), t),
                 name,
+                restart_offers: 0,
                 offers: 0,
                 applied_remote: Vec::new(),
                 candidates: Vec::new(),
@@ -408,6 +534,15 @@ mod tests {
                         let desc = SessionDescription {
                             kind: SdpKind::Offer,
                             sdp: format!("offer {} #{}", self.name, self.offers),
+                        };
+                        self.session
+                            .handle_input(now, SessionInput::LocalDescription(desc));
+                    }
+                    SessionOutput::CreateRestartOffer => {
+                        self.restart_offers += 1;
+                        let desc = SessionDescription {
+                            kind: SdpKind::Offer,
+                            sdp: format!("restart offer {} #{}", self.name, self.restart_offers),
                         };
                         self.session
                             .handle_input(now, SessionInput::LocalDescription(desc));
@@ -575,7 +710,11 @@ mod tests {
     #[test]
     fn a_short_disconnect_recovers_but_a_long_one_is_lost() {
         let start = Instant::now();
-        let mut a = Fake::new("a", 1, 2);
+        let no_restart = SessionTimeouts {
+            restart: None,
+            ..SessionTimeouts::default()
+        };
+        let mut a = Fake::with_timeouts("a", 1, 2, no_restart);
         a.session.handle_input(start, SessionInput::Start);
         a.session
             .handle_input(start, SessionInput::Connectivity(Connectivity::Connected));
@@ -583,7 +722,7 @@ mod tests {
             start,
             SessionInput::Connectivity(Connectivity::Disconnected),
         );
-        let grace = SessionTimeouts::default().disconnected_grace;
+        let grace = no_restart.disconnected_grace;
         a.session.handle_timeout(start + grace / 2);
         a.session.handle_input(
             start + grace / 2,
@@ -618,5 +757,152 @@ mod tests {
         assert_eq!(a.events, vec![SessionEvent::Lost]);
         a.session.handle_input(now, SessionInput::Start);
         assert!(a.drive(now).is_empty(), "a finished session ignores input");
+    }
+
+    /// Two sessions that negotiated and connected, at `now`.
+    fn connected_pair(now: Instant) -> (Fake, Fake) {
+        let mut low = Fake::new("low", 1, 2);
+        let mut high = Fake::new("high", 2, 1);
+        low.session.handle_input(now, SessionInput::Start);
+        high.session.handle_input(now, SessionInput::Start);
+        settle(&mut low, &mut high, now);
+        for f in [&mut low, &mut high] {
+            f.session
+                .handle_input(now, SessionInput::Connectivity(Connectivity::Connected));
+            f.drive(now);
+        }
+        (low, high)
+    }
+
+    fn down(f: &mut Fake, now: Instant, state: Connectivity) {
+        f.session
+            .handle_input(now, SessionInput::Connectivity(state));
+    }
+
+    #[test]
+    fn the_lower_id_restarts_ice_on_the_same_connection_and_it_comes_back() {
+        let t0 = Instant::now();
+        let restart = IceRestart::default();
+        let (mut low, mut high) = connected_pair(t0);
+        down(&mut low, t0, Connectivity::Disconnected);
+        down(&mut high, t0, Connectivity::Disconnected);
+        // Not yet: a short blip may come back by itself.
+        assert_eq!(low.session.poll_timeout(), Some(t0 + restart.after));
+        assert!(low.drive(t0).is_empty());
+        let t1 = t0 + restart.after;
+        low.session.handle_timeout(t1);
+        settle(&mut low, &mut high, t1);
+        assert_eq!(low.restart_offers, 1);
+        assert_eq!(high.restart_offers, 0, "the higher id only answers");
+        assert_eq!(low.session.restarts(), 1);
+        assert_eq!(high.applied_remote.last(), Some(&SdpKind::Offer));
+        assert_eq!(low.applied_remote.last(), Some(&SdpKind::Answer));
+        for f in [&mut low, &mut high] {
+            f.session
+                .handle_input(t1, SessionInput::Connectivity(Connectivity::Connected));
+            f.drive(t1);
+            assert_eq!(
+                f.session.poll_timeout(),
+                None,
+                "{}: nothing pending",
+                f.name
+            );
+            assert_eq!(
+                f.events,
+                vec![SessionEvent::Connected, SessionEvent::Connected],
+                "{}: the same session came back, never lost",
+                f.name
+            );
+        }
+    }
+
+    #[test]
+    fn restarts_repeat_while_the_link_is_down_and_the_peer_waits_for_each() {
+        let t0 = Instant::now();
+        let restart = IceRestart::default();
+        let grace = SessionTimeouts::default().disconnected_grace;
+        let (mut low, mut high) = connected_pair(t0);
+        // ICE gave up on its pairs: the lower id restarts at once, the higher id waits.
+        down(&mut low, t0, Connectivity::Failed);
+        down(&mut high, t0, Connectivity::Failed);
+        settle(&mut low, &mut high, t0);
+        assert_eq!(low.restart_offers, 1);
+        assert!(
+            !high.session.is_done(),
+            "a failed link that was up is not lost at once"
+        );
+        let mut now = t0;
+        // Every restart is answered, the link stays down: a restart every `every`.
+        while now < t0 + grace {
+            now = low.session.poll_timeout().expect("a deadline while down");
+            low.session.handle_timeout(now);
+            high.session.handle_timeout(now);
+            settle(&mut low, &mut high, now);
+            assert!(
+                !high.session.is_done(),
+                "the higher id waits while restarts come"
+            );
+        }
+        let expected = 1 + (grace.as_millis() / restart.every.as_millis()) as u32;
+        assert!(
+            (expected - 1..=expected).contains(&low.restart_offers),
+            "{} restarts in {grace:?}",
+            low.restart_offers
+        );
+        // The lower id gives up after its grace (the room then starts a fresh
+        // connection); the higher id, hearing no more restarts, follows.
+        assert_eq!(low.events.last(), Some(&SessionEvent::Lost));
+        let t_high = high.session.poll_timeout().expect("the higher id's wait");
+        high.session.handle_timeout(t_high);
+        high.drive(t_high);
+        assert_eq!(high.events.last(), Some(&SessionEvent::Lost));
+    }
+
+    #[test]
+    fn an_unanswered_restart_offer_means_the_peer_is_gone() {
+        let t0 = Instant::now();
+        let restart = IceRestart::default();
+        let (mut low, _high) = connected_pair(t0);
+        down(&mut low, t0, Connectivity::Disconnected);
+        let t1 = t0 + restart.after;
+        low.session.handle_timeout(t1);
+        let sent = low.drive(t1);
+        assert!(matches!(
+            sent.as_slice(),
+            [SignalPayload::Sdp(SessionDescription {
+                kind: SdpKind::Offer,
+                ..
+            })]
+        ));
+        // No answer: the next restart is not sent over an open offer, and the
+        // peer is lost when the answer is overdue.
+        let mut now = t1;
+        while !low.session.is_done() {
+            now = low.session.poll_timeout().expect("a deadline");
+            low.session.handle_timeout(now);
+            assert!(
+                low.drive(now).is_empty(),
+                "no second offer while one is open"
+            );
+        }
+        assert_eq!(now, t1 + restart.answer);
+        assert_eq!(low.events.last(), Some(&SessionEvent::Lost));
+    }
+
+    #[test]
+    fn without_restarts_a_failed_connection_that_was_up_is_lost_at_once() {
+        let now = Instant::now();
+        let no_restart = SessionTimeouts {
+            restart: None,
+            ..SessionTimeouts::default()
+        };
+        let mut a = Fake::with_timeouts("a", 1, 2, no_restart);
+        a.session.handle_input(now, SessionInput::Start);
+        a.session
+            .handle_input(now, SessionInput::Connectivity(Connectivity::Connected));
+        down(&mut a, now, Connectivity::Failed);
+        a.drive(now);
+        assert_eq!(a.events, vec![SessionEvent::Connected, SessionEvent::Lost]);
+        assert_eq!(a.restart_offers, 0);
     }
 }
