@@ -87,7 +87,8 @@ pub enum AppSystems {
 pub struct Notice {
     /// How serious it is.
     pub level: NoticeLevel,
-    /// What to show, one line.
+    /// What to show, one line (empty, with a subject: take the notice about that
+    /// subject off the screen).
     pub text: String,
     /// What it is about, where a newer notice on the same subject replaces the
     /// older on screen ("back in touch" replaces "lost the connection").
@@ -145,7 +146,7 @@ impl Notice {
 
 /// Logs every [`Notice`] (the window also shows them; a headless run only logs).
 pub fn log_notices(mut notices: MessageReader<Notice>) {
-    for notice in notices.read() {
+    for notice in notices.read().filter(|n| !n.text.is_empty()) {
         match notice.level {
             NoticeLevel::Info => tracing::info!(text = %notice.text, "notice"),
             NoticeLevel::Warning => tracing::warn!(text = %notice.text, "notice"),

@@ -134,6 +134,14 @@ pub struct PeerConnected {
     pub id: PeerId,
 }
 
+/// The connection to a peer went down and is being restarted; a
+/// [`PeerConnected`] follows when it is back, a [`PeerLeft`] if it is not.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct PeerInterrupted {
+    /// Its id.
+    pub id: PeerId,
+}
+
 /// A peer left, vanished or could not be reached; its entity is despawned.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct PeerLeft {
@@ -184,6 +192,7 @@ impl Plugin for NetPlugin {
             .add_message::<ServerMessage>()
             .add_message::<PeerConnected>()
             .add_message::<PeerLeft>()
+            .add_message::<PeerInterrupted>()
             .add_message::<HostChanged>()
             .add_message::<PeerMessageReceived>()
             .add_message::<SignalingClosed>()
@@ -204,6 +213,7 @@ impl Plugin for NetPlugin {
 pub struct NetMessages<'w> {
     joined: MessageWriter<'w, PeerJoined>,
     connected: MessageWriter<'w, PeerConnected>,
+    interrupted: MessageWriter<'w, PeerInterrupted>,
     left: MessageWriter<'w, PeerLeft>,
     host: MessageWriter<'w, HostChanged>,
     received: MessageWriter<'w, PeerMessageReceived>,
@@ -245,6 +255,10 @@ pub fn drain_net_events(mut commands: Commands, mut link: ResMut<NetLink>, mut o
                 info!(peer = id.0, "peer connected");
                 link.bridge.request_keyframe();
                 out.connected.write(PeerConnected { id });
+            }
+            NetEvent::PeerInterrupted { id } => {
+                info!(peer = id.0, "peer's connection down; restarting it");
+                out.interrupted.write(PeerInterrupted { id });
             }
             NetEvent::PeerLeft { id } => {
                 info!(peer = id.0, "peer left");

@@ -13,6 +13,8 @@
 //!   else's.
 //! - A closed signaling connection is said on screen ([`Notice`]): nobody new can
 //!   join, the people already connected stay.
+//! - So is a connection to people in the room that went down while it is being
+//!   restarted, and its return ([`PeerLinks`]).
 
 use bevy::prelude::*;
 
@@ -21,7 +23,8 @@ use crate::games::GameKind;
 use crate::games::plugin::{ActiveGame, ChooseGame};
 use crate::net::peer::NetCommand;
 use crate::net::plugin::{
-    NetLink, PeerConnected, PeerMessageReceived, ServerMessage, SignalingBack, SignalingClosed,
+    NetLink, PeerConnected, PeerInterrupted, PeerJoined, PeerLeft, PeerMessageReceived,
+    ServerMessage, SignalingBack, SignalingClosed,
 };
 use crate::net::protocol::{ClientToServer, ErrorCode, PeerId, PeerToPeer, ServerToClient};
 use crate::world::scene::{ActiveTheme, SwitchTheme};
@@ -30,6 +33,95 @@ use crate::{Notice, Screen};
 /// The subject of the notices about the connection to the room's server: its
 /// return replaces the notice of its loss on screen.
 const SIGNALING_NOTICE: &str = "signaling";
+
+/// The subject of the notices about connections to people in the room.
+const PEER_LINK_NOTICE: &str = "peer-links";
+
+/// Whose connection is down, and what to say when that changes (pure).
+#[derive(Debug, Default)]
+pub struct PeerLinks {
+    names: std::collections::HashMap<PeerId, String>,
+    down: std::collections::BTreeSet<PeerId>,
+}
+
+impl PeerLinks {
+    /// Someone joined the room under `name`.
+    pub fn joined(&mut self, id: PeerId, name: &str) {
+        self.names.insert(id, name.to_string());
+    }
+
+    /// `id`'s connection went down: the notice to show.
+    pub fn down(&mut self, id: PeerId) -> Option<Notice> {
+        self.down.insert(id).then(|| self.still_down())
+    }
+
+    /// `id`'s connection is up: the notice to show if it had been down.
+    pub fn up(&mut self, id: PeerId) -> Option<Notice> {
+        if !self.down.remove(&id) {
+            return None;
+        }
+        if self.down.is_empty() {
+            Some(
+                Notice::info(format!("connection to {} is back", self.name(id)))
+                    .about(PEER_LINK_NOTICE),
+            )
+        } else {
+            Some(self.still_down())
+        }
+    }
+
+    /// `id` left the room (its own notice says so): nothing to show when it was
+    /// the last one down but a cleared line.
+    pub fn left(&mut self, id: PeerId) -> Option<Notice> {
+        self.names.remove(&id);
+        if !self.down.remove(&id) {
+            return None;
+        }
+        Some(if self.down.is_empty() {
+            Notice::info("").about(PEER_LINK_NOTICE)
+        } else {
+            self.still_down()
+        })
+    }
+
+    fn name(&self, id: PeerId) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("peer {}", id.0))
+    }
+
+    fn still_down(&self) -> Notice {
+        let names: Vec<String> = self.down.iter().map(|&id| self.name(id)).collect();
+        Notice::warning(format!(
+            "lost the connection to {}: reconnecting…",
+            names.join(", ")
+        ))
+        .about(PEER_LINK_NOTICE)
+    }
+}
+
+/// Says on screen whose connection is down (restarting) and when it is back.
+pub fn tell_peer_links(
+    mut joined: MessageReader<PeerJoined>,
+    mut interrupted: MessageReader<PeerInterrupted>,
+    mut connected: MessageReader<PeerConnected>,
+    mut left: MessageReader<PeerLeft>,
+    mut links: Local<PeerLinks>,
+    mut notices: MessageWriter<Notice>,
+) {
+    for PeerJoined { id, name, .. } in joined.read() {
+        links.joined(*id, name);
+    }
+    let mut said = Vec::new();
+    said.extend(interrupted.read().filter_map(|m| links.down(m.id)));
+    said.extend(connected.read().filter_map(|m| links.up(m.id)));
+    said.extend(left.read().filter_map(|m| links.left(m.id)));
+    // Only the last one counts: each replaces the one before on screen.
+    if let Some(notice) = said.pop() {
+        notices.write(notice);
+    }
+}
 
 /// Host: lock the room (`true`: nobody new can join) or unlock it.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,4 +347,43 @@ pub fn share_room_choice(
         },
     );
     *choice = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_that_goes_down_and_comes_back_is_said_by_name() {
+        let mut links = PeerLinks::default();
+        links.joined(PeerId(2), "Ada");
+        links.joined(PeerId(3), "Grace");
+        let down = links.down(PeerId(2)).expect("said");
+        assert_eq!(down.text, "lost the connection to Ada: reconnecting…");
+        assert_eq!(down.subject, Some(PEER_LINK_NOTICE));
+        assert!(links.down(PeerId(2)).is_none(), "said once");
+        let both = links.down(PeerId(3)).expect("said");
+        assert_eq!(
+            both.text,
+            "lost the connection to Ada, Grace: reconnecting…"
+        );
+        let one = links.up(PeerId(2)).expect("said");
+        assert_eq!(one.text, "lost the connection to Grace: reconnecting…");
+        let back = links.up(PeerId(3)).expect("said");
+        assert_eq!(back.text, "connection to Grace is back");
+        assert!(
+            links.up(PeerId(3)).is_none(),
+            "a first connection says nothing"
+        );
+    }
+
+    #[test]
+    fn someone_who_leaves_while_down_clears_the_line() {
+        let mut links = PeerLinks::default();
+        links.joined(PeerId(2), "Ada");
+        links.down(PeerId(2));
+        let cleared = links.left(PeerId(2)).expect("cleared");
+        assert!(cleared.text.is_empty());
+        assert!(links.left(PeerId(4)).is_none());
+    }
 }

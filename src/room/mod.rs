@@ -345,6 +345,9 @@ impl Plugin for RoomPlugin {
             .add_message::<crate::net::plugin::SignalingBack>()
             .add_message::<crate::net::plugin::PeerMessageReceived>()
             .add_message::<crate::net::plugin::PeerConnected>()
+            .add_message::<crate::net::plugin::PeerInterrupted>()
+            .add_message::<crate::net::plugin::PeerJoined>()
+            .add_message::<crate::net::plugin::PeerLeft>()
             .init_resource::<control::RoomChoice>()
             .add_plugins((peers::plugin, sync::plugin))
             .add_observer(figures::keep_departed_figures)
@@ -367,6 +370,7 @@ impl Plugin for RoomPlugin {
                 Update,
                 (
                     control::take_room_news,
+                    control::tell_peer_links,
                     control::send_room_controls,
                     control::share_room_choice,
                 )

@@ -31,11 +31,14 @@ pub struct ToastQueue {
 
 impl ToastQueue {
     /// Shows `notice` from `now` on; a notice equal to one on screen only renews it,
-    /// one about the same subject replaces it, and beyond [`MAX_TOASTS`] the oldest
-    /// goes.
+    /// one about the same subject replaces it (an empty one about a subject only
+    /// takes the old one away), and beyond [`MAX_TOASTS`] the oldest goes.
     pub fn push(&mut self, notice: Notice, now: Instant) {
         self.shown
             .retain(|(n, _)| *n != notice && (n.subject.is_none() || n.subject != notice.subject));
+        if notice.text.is_empty() {
+            return;
+        }
         self.shown.push_back((notice, now));
         while self.shown.len() > MAX_TOASTS {
             self.shown.pop_front();
@@ -136,5 +139,16 @@ mod tests {
         q.push(Notice::info("back in touch").about("signaling"), t0);
         let shown: Vec<String> = q.visible(t0).map(|n| n.text.clone()).collect();
         assert_eq!(shown, ["camera on", "back in touch"]);
+    }
+
+    #[test]
+    fn an_empty_notice_about_a_subject_takes_the_old_one_away() {
+        let t0 = Instant::now();
+        let mut q = ToastQueue::default();
+        q.push(Notice::warning("lost Ada").about("links"), t0);
+        q.push(Notice::info("other"), t0);
+        q.push(Notice::info("").about("links"), t0);
+        let shown: Vec<String> = q.visible(t0).map(|n| n.text.clone()).collect();
+        assert_eq!(shown, ["other"]);
     }
 }

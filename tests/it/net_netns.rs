@@ -583,6 +583,13 @@ fn assert_resumed_without_rejoin(sides: &[(serde_json::Value, String); 2], outag
             p["frames_shown"].as_u64().unwrap_or(0) > 100,
             "{other}'s pictures shown: {p}"
         );
+        // Said on screen (a headless run logs its notices): down, then back.
+        for said in [
+            format!("lost the connection to {other}: reconnecting"),
+            format!("connection to {other} is back"),
+        ] {
+            assert!(log.contains(&said), "no notice {said:?}:\n{log}");
+        }
     }
     // The game state resynced: Bruno's newest tick of Alba's game is from near his
     // end (Alba's last tick is at most her 2 s more, plus slack, ahead at 60 ticks

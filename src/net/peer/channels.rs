@@ -116,6 +116,12 @@ pub enum NetEvent {
         /// Its id.
         id: PeerId,
     },
+    /// The connection to a peer that was up went down; it is being restarted
+    /// (`PeerConnected` again when it is back, `PeerLeft` if it is not).
+    PeerInterrupted {
+        /// Its id.
+        id: PeerId,
+    },
     /// A peer left, vanished or could not be reached.
     PeerLeft {
         /// Its id.

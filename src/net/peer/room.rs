@@ -783,6 +783,11 @@ impl Room {
                     self.sink.event(NetEvent::PeerConnected { id });
                     Ok(None)
                 }
+                SessionOutput::Event(SessionEvent::Down) => {
+                    info!(peer = %id, "connection down");
+                    self.sink.event(NetEvent::PeerInterrupted { id });
+                    Ok(None)
+                }
                 SessionOutput::Event(SessionEvent::Lost) if !ever_connected => {
                     // ICE gave up before the connection ever came up: as for Failed.
                     self.retry_or_remove(id, attempt, "no connection (ICE failed)")

@@ -120,6 +120,9 @@ pub enum SessionOutput {
 pub enum SessionEvent {
     /// The connection is up (first time, or again after a short disconnect).
     Connected,
+    /// The connection that was up went down (ICE `disconnected` or `failed`); it may
+    /// come back (`Connected` again) or be lost.
+    Down,
     /// The connection is gone for good; the driver closes it.
     Lost,
     /// The connection never came up, or negotiation broke.
@@ -462,6 +465,10 @@ impl PeerSession {
 
     /// The connection went down (`failed`: ICE gave up on the current pairs).
     fn on_down(&mut self, now: Instant, failed: bool) {
+        if self.connected {
+            self.outputs
+                .push_back(SessionOutput::Event(SessionEvent::Down));
+        }
         self.connected = false;
         if self.lost_deadline.is_none() {
             self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
@@ -740,7 +747,9 @@ mod tests {
             a.events,
             vec![
                 SessionEvent::Connected,
+                SessionEvent::Down,
                 SessionEvent::Connected,
+                SessionEvent::Down,
                 SessionEvent::Lost
             ]
         );
@@ -809,7 +818,11 @@ mod tests {
             );
             assert_eq!(
                 f.events,
-                vec![SessionEvent::Connected, SessionEvent::Connected],
+                vec![
+                    SessionEvent::Connected,
+                    SessionEvent::Down,
+                    SessionEvent::Connected
+                ],
                 "{}: the same session came back, never lost",
                 f.name
             );
