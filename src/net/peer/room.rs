@@ -802,8 +802,9 @@ impl Room {
                     return;
                 }
                 SessionOutput::Event(SessionEvent::Lost) => {
-                    // The lower id, with its shorter grace, would have started over
-                    // by now (its new attempt replaces this one): it is gone.
+                    // The lower id restarts ICE every 2 s while the link is down, and
+                    // each restart offer renews our wait; none for this long (or no
+                    // new attempt after its own give-up): it is gone.
                     info!(peer = %id, "connection lost and not started over; peer gone");
                     self.remove_peer(id).await;
                     return;
