@@ -208,7 +208,6 @@ pub struct PeerSession {
     restart_deadline: Option<Instant>,
     /// When the answer to the last restart offer is overdue.
     answer_deadline: Option<Instant>,
-    restarts: u32,
     outputs: VecDeque<SessionOutput>,
 }
 
@@ -231,14 +230,8 @@ impl PeerSession {
             lost_deadline: None,
             restart_deadline: None,
             answer_deadline: None,
-            restarts: 0,
             outputs: VecDeque::new(),
         }
-    }
-
-    /// ICE restarts begun so far.
-    pub fn restarts(&self) -> u32 {
-        self.restarts
     }
 
     /// This side's role.
@@ -337,16 +330,15 @@ impl PeerSession {
             self.restart_deadline = Some(now + restart.after);
             return;
         }
-        self.restarts += 1;
         self.making_offer = true;
         self.outputs.push_back(SessionOutput::CreateRestartOffer);
         self.answer_deadline = Some(now + restart.answer);
         self.restart_deadline = Some(now + restart.every);
     }
 
-    /// Whether this side restarts ICE when the connection goes down.
-    fn restarts_ice(&self) -> bool {
-        self.timeouts.restart.is_some() && self.ever_connected && self.role == Role::Impolite
+    /// The restarts that apply to this connection: it was up, and restarts are on.
+    fn restart_plan(&self) -> Option<IceRestart> {
+        self.timeouts.restart.filter(|_| self.ever_connected)
     }
 
     fn negotiate(&mut self) {
@@ -385,7 +377,7 @@ impl PeerSession {
                 if self.ignore_offer {
                     return;
                 }
-                if self.ever_connected && !self.connected && self.timeouts.restart.is_some() {
+                if !self.connected && self.restart_plan().is_some() {
                     // The other side is restarting: wait for this restart as long
                     // as for the first.
                     self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
@@ -456,7 +448,7 @@ impl PeerSession {
                 }
             }
             Connectivity::Disconnected => self.on_down(now, false),
-            Connectivity::Failed if self.ever_connected && self.timeouts.restart.is_some() => {
+            Connectivity::Failed if self.restart_plan().is_some() => {
                 self.on_down(now, true);
             }
             Connectivity::Failed | Connectivity::Closed => self.finish(SessionEvent::Lost),
@@ -473,14 +465,18 @@ impl PeerSession {
         if self.lost_deadline.is_none() {
             self.lost_deadline = Some(now + self.timeouts.disconnected_grace);
         }
-        if let (true, Some(restart)) = (self.restarts_ice(), self.timeouts.restart) {
-            let due = if failed { now } else { now + restart.after };
-            if self.restart_deadline.is_none_or(|t| t > due) {
-                self.restart_deadline = Some(due);
-            }
-            if failed && self.answer_deadline.is_none() {
-                self.restart_ice(now);
-            }
+        // Only the impolite side restarts; the polite one answers.
+        let Some(restart) = self.restart_plan().filter(|_| self.role == Role::Impolite) else {
+            return;
+        };
+        if failed {
+            // At once, or `after` later while an offer is still out.
+            self.restart_ice(now);
+        } else if self
+            .restart_deadline
+            .is_none_or(|t| t > now + restart.after)
+        {
+            self.restart_deadline = Some(now + restart.after);
         }
     }
 
@@ -717,10 +713,7 @@ mod tests {
     #[test]
     fn a_short_disconnect_recovers_but_a_long_one_is_lost() {
         let start = Instant::now();
-        let no_restart = SessionTimeouts {
-            restart: None,
-            ..SessionTimeouts::default()
-        };
+        let no_restart = no_restart();
         let mut a = Fake::with_timeouts("a", 1, 2, no_restart);
         a.session.handle_input(start, SessionInput::Start);
         a.session
@@ -768,6 +761,14 @@ mod tests {
         assert!(a.drive(now).is_empty(), "a finished session ignores input");
     }
 
+    /// The default timeouts without ICE restarts.
+    fn no_restart() -> SessionTimeouts {
+        SessionTimeouts {
+            restart: None,
+            ..SessionTimeouts::default()
+        }
+    }
+
     /// Two sessions that negotiated and connected, at `now`.
     fn connected_pair(now: Instant) -> (Fake, Fake) {
         let mut low = Fake::new("low", 1, 2);
@@ -803,7 +804,6 @@ mod tests {
         settle(&mut low, &mut high, t1);
         assert_eq!(low.restart_offers, 1);
         assert_eq!(high.restart_offers, 0, "the higher id only answers");
-        assert_eq!(low.session.restarts(), 1);
         assert_eq!(high.applied_remote.last(), Some(&SdpKind::Offer));
         assert_eq!(low.applied_remote.last(), Some(&SdpKind::Answer));
         for f in [&mut low, &mut high] {
@@ -905,10 +905,7 @@ mod tests {
     #[test]
     fn without_restarts_a_failed_connection_that_was_up_is_lost_at_once() {
         let now = Instant::now();
-        let no_restart = SessionTimeouts {
-            restart: None,
-            ..SessionTimeouts::default()
-        };
+        let no_restart = no_restart();
         let mut a = Fake::with_timeouts("a", 1, 2, no_restart);
         a.session.handle_input(now, SessionInput::Start);
         a.session
