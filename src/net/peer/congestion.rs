@@ -35,7 +35,7 @@ use rtc::shared::marshal::MarshalSize;
 
 use crate::net::peer::config::VideoFec;
 use crate::net::peer::fec::{FecPolicy, FecSwitch};
-use crate::net::peer::queue_guard::{Feedback, QUEUE_LOW, QueueGuard};
+use crate::net::peer::queue_guard::{Feedback, MIN_GROWTH_BPS, QUEUE_LOW, QueueGuard};
 use crate::net::protocol::PeerId;
 
 /// Video is paced at this multiple of the estimate: the encoder already aims
@@ -296,14 +296,14 @@ impl PublishedGcc {
     }
 
     /// The estimate the app gets: what GCC allows ([`Self::gcc_bps`]), rising at
-    /// most [`PUBLISHED_GROWTH_PER_S`] (at least 60 kbit/s a second), and never
+    /// most [`PUBLISHED_GROWTH_PER_S`] (at least [`MIN_GROWTH_BPS`]), and never
     /// over the queue guard's cap.
     fn published_bps(&self, now: Instant) -> f64 {
         let wanted = self.gcc_bps();
         let grown = match self.last {
             Some((at, last)) if wanted > last => {
                 let dt = now.saturating_duration_since(at).as_secs_f64();
-                let cap = (last * PUBLISHED_GROWTH_PER_S.powf(dt)).max(last + 60_000.0 * dt);
+                let cap = (last * PUBLISHED_GROWTH_PER_S.powf(dt)).max(last + MIN_GROWTH_BPS * dt);
                 wanted.min(cap)
             }
             _ => wanted,
@@ -361,6 +361,9 @@ impl BandwidthEstimator for PublishedGcc {
             reports = batch.len(),
             lost = batch.iter().filter(|f| f.arrival.is_none()).count(),
             queue_ms = self.guard.queue_delay().as_millis() as u64,
+            gcc_kbit = (allowed / 1000.0) as u64,
+            cap_kbit = self.guard.cap_bps().map(|cap| (cap / 1000.0) as u64),
+            knee_kbit = self.guard.knee_bps().map(|knee| (knee / 1000.0) as u64),
             "transport feedback"
         );
         if self.guard.cuts() > cuts {
