@@ -216,13 +216,13 @@ pub struct BridgeConfig {
 }
 
 impl BridgeConfig {
-    /// Defaults for a room: 600 kbit/s video at 30 fps, keyframes on request, 32
+    /// Defaults for a room: 600 kbit/s video at 15 fps, keyframes on request, 32
     /// kbit/s Opus, unmuted.
     pub fn new(net: NetConfig) -> Self {
         Self {
             net,
             video_bitrate_bps: 600_000,
-            video_fps: 30.0,
+            video_fps: 15.0,
             keyframe_interval: 0,
             audio_bitrate_bps: 32_000,
             muted: false,

@@ -35,8 +35,8 @@
 //!   it. Once the queue
 //!   has drained below [`QUEUE_LOW`] the cap grows: quickly back to [`BACKOFF`] ×
 //!   the rate the path delivered when the queue stood (the knee), slowly near the
-//!   knee, then by [`GROWTH_PER_S`] a second (at least [`MIN_GROWTH_BPS`]), and
-//!   is gone when it reaches what GCC allows.
+//!   knee, then by [`GROWTH_PER_S`] a second (far above the knee at least
+//!   [`MIN_GROWTH_BPS`]), and is gone when it reaches what GCC allows.
 //!
 //! Jitter does not trip it: a ±30 ms jitter puts the median well under
 //! [`QUEUE_HIGH`], and random loss without a queue is GCC's business.
@@ -84,11 +84,17 @@ pub const QUEUE_GROWTH: Duration = Duration::from_millis(20);
 /// Growth of the cap a second once the queue has drained, away from the knee
 /// (GCC's multiplicative increase), and at least [`MIN_GROWTH_BPS`].
 pub const GROWTH_PER_S: f64 = 1.08;
-/// Away from the knee the cap grows at least this much a second: GCC's own
-/// careful (additive) increase near a known ceiling, one 1,500-byte packet per
-/// 200 ms. 8 % of 300 kbit/s is less than half of it, and from there the cap
-/// took 11 s to reach 700 kbit/s after a link got fast again.
+/// Far above the knee ([`FAR_FROM_KNEE`]) the cap grows at least this much a
+/// second: GCC's own careful (additive) increase near a known ceiling, one
+/// 1,500-byte packet per 200 ms. 8 % of 300 kbit/s is less than half of it, and
+/// from there the cap took 11 s to reach 700 kbit/s after a link got fast again.
 pub const MIN_GROWTH_BPS: f64 = 60_000.0;
+/// A cap this many times the knee with no queue: the path is faster than where
+/// its queue stood, and [`MIN_GROWTH_BPS`] applies. Nearer the knee it does not:
+/// a knee read low puts the link itself just above [`KNEE_BAND`], and there
+/// 60 kbit/s a second took the ladder up a rung (a keyframe) into a queue at
+/// 10–20 pictures a second (latency over 400 ms 9 s after the step).
+pub const FAR_FROM_KNEE: f64 = 1.5;
 /// Growth a second while the cap is under [`BACKOFF`] × the knee (a deep cut
 /// that drained a queue; the path delivered that much just before).
 pub const BELOW_KNEE_GROWTH_PER_S: f64 = 1.25;
@@ -586,6 +592,7 @@ impl QueueGuard {
             }
             // Near it: carefully.
             Some(knee) if bps < knee * KNEE_BAND => bps + KNEE_GROWTH_BPS * dt,
+            Some(knee) if bps < knee * FAR_FROM_KNEE => bps * GROWTH_PER_S.powf(dt),
             _ => (bps * GROWTH_PER_S.powf(dt)).max(bps + MIN_GROWTH_BPS * dt),
         };
         self.cap = (grown < allowed_bps).then_some((now, grown));
