@@ -28,7 +28,7 @@
 //! | channel | producer → consumer | capacity | full-policy |
 //! | --- | --- | --- | --- |
 //! | local cutouts | app → encode | [`LOCAL_CUTOUT_CAPACITY`] | drop oldest (latest wins) |
-//! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop oldest, counted; keyframe requested |
+//! | per-peer video | media-rx → decode | [`DECODE_IN_CAPACITY`] | drop all queued and what follows up to the next keyframe ([`DecodeFeed`]); keyframe requested |
 //! | per-peer cutouts | decode → app (`CutoutInbox`) | [`DECODED_CUTOUT_CAPACITY`] | the next picture waits until the app took the last one, at most [`DISPLAY_SLACK`](super::playout::DISPLAY_SLACK) past its time; then drop oldest |
 //! | far-end reference | speaker callback (or media-rx without a speaker) → audio-tx | [`FAR_END_CAPACITY`](crate::talk::FAR_END_CAPACITY) | the new piece dropped, counted |
 //! | device notices | audio-tx, media-rx → app | [`AUDIO_NOTICE_CAPACITY`] | drop oldest |
@@ -50,6 +50,7 @@ use tracing::{debug, info, info_span, trace, warn};
 
 use super::error::{NetError, NetResult};
 use super::lipsync::LipSync;
+use super::peer::assembler::has_idr_slice;
 use super::peer::capture_time::unix_micros;
 use super::peer::{EncodedMedia, NetCommand, NetConfig, NetEvent, NetHandle, ReceivedMedia};
 use super::playout::Playout;
@@ -72,9 +73,10 @@ use crate::talk::{FarEnd, FarEndTap, TalkSettings, TalkStats, VoiceProcessor, fa
 /// consumer: `samespace-encode`. Full: the oldest is dropped (latest wins).
 pub const LOCAL_CUTOUT_CAPACITY: usize = 1;
 /// Access units waiting for one peer's decoder. Producer: `samespace-media-rx`;
-/// consumer: that peer's decode thread. Full: the oldest is dropped and counted, and a
-/// keyframe is requested (the following units reference the lost one).
-pub const DECODE_IN_CAPACITY: usize = 8;
+/// consumer: that peer's decode thread. A repair releases the pictures that waited
+/// for it at once (up to a second of them), and the decoder takes them in tens of
+/// milliseconds, so a burst fits. Full: see [`DecodeFeed`].
+pub const DECODE_IN_CAPACITY: usize = 32;
 /// Decoded cutouts waiting for the app. Producer: a decode thread; consumer: the
 /// app's `drain_cutouts`. Full: the oldest is dropped (latest wins).
 pub const DECODED_CUTOUT_CAPACITY: usize = 2;
@@ -653,6 +655,46 @@ impl Drop for RemoteDecoder {
 
 /// Pushes into a bounded channel, dropping the oldest item when full; `true` if
 /// something was dropped.
+/// What reaches one peer's decoder. Every access unit but a keyframe references
+/// the ones before it, so when the decoder's queue is full the units are not
+/// dropped one by one (each later unit would fail to decode: on the lossy-link
+/// namespace tests 4–24 "undecodable" units a run, in bursts of eight right after
+/// a unit was dropped): everything queued goes, and so does every unit up to the
+/// next keyframe, which is asked for.
+#[derive(Debug, Default)]
+struct DecodeFeed {
+    awaiting_keyframe: bool,
+}
+
+impl DecodeFeed {
+    /// Whether a unit (`keyframe`: it has an IDR slice) may go to the decoder.
+    fn admits(&mut self, keyframe: bool) -> bool {
+        if keyframe {
+            self.awaiting_keyframe = false;
+        }
+        !self.awaiting_keyframe
+    }
+
+    /// Queues `unit` for the decoder (`keyframe`: it has an IDR slice); returns
+    /// whether the queue overflowed, in which case a keyframe is needed.
+    fn feed<T>(&mut self, tx: &Sender<T>, rx: &Receiver<T>, unit: T, keyframe: bool) -> bool {
+        if !self.admits(keyframe) {
+            return false;
+        }
+        match tx.try_send(unit) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(unit)) => {
+                while rx.try_recv().is_ok() {}
+                self.awaiting_keyframe = !keyframe;
+                if keyframe {
+                    let _ = tx.try_send(unit);
+                }
+                true
+            }
+        }
+    }
+}
+
 fn push_drop_oldest<T>(tx: &Sender<T>, rx: &Receiver<T>, item: T) -> bool {
     match tx.try_send(item) {
         Ok(()) | Err(TrySendError::Disconnected(_)) => false,
@@ -1087,6 +1129,7 @@ impl ReceiveLoop {
     fn run(self) {
         let _span = info_span!("media-rx").entered();
         let mut voices: HashMap<PeerId, VoiceIn> = HashMap::new();
+        let mut feeds: HashMap<PeerId, DecodeFeed> = HashMap::new();
         let open = |name: Option<&str>| {
             Speaker::open_with_reference(name, self.voices.clone(), Some(self.far_end_tap.clone()))
         };
@@ -1121,6 +1164,7 @@ impl ReceiveLoop {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
                 voices.retain(|peer, _| present.contains_key(peer));
+                feeds.retain(|peer, _| present.contains_key(peer));
                 let mut mixer = self.voices.mixer();
                 for id in mixer.ids() {
                     if !present.contains_key(&PeerId(id)) {
@@ -1148,7 +1192,7 @@ impl ReceiveLoop {
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             match event {
-                NetEvent::Video(unit) => self.video(unit),
+                NetEvent::Video(unit) => self.video(unit, &mut feeds),
                 NetEvent::Audio(packet) => self.audio(packet, &mut voices),
                 _ => {}
             }
@@ -1174,7 +1218,7 @@ impl ReceiveLoop {
         self.far_end_tap.push(&mono);
     }
 
-    fn video(&self, unit: ReceivedMedia) {
+    fn video(&self, unit: ReceivedMedia, feeds: &mut HashMap<PeerId, DecodeFeed>) {
         let peer = unit.from;
         let latency = unit.network_latency();
         self.shared.with_peer(peer, |s| {
@@ -1195,10 +1239,14 @@ impl ReceiveLoop {
             .unwrap_or_else(|e| e.into_inner())
             .get(&peer)
             .cloned();
+        let keyframe = has_idr_slice(&unit.data);
         if let Some((tx, rx)) = queue
-            && push_drop_oldest(&tx, &rx, unit)
+            && feeds
+                .entry(peer)
+                .or_default()
+                .feed(&tx, &rx, unit, keyframe)
         {
-            debug!(peer = %peer.0, "decoder behind: dropped a unit");
+            debug!(peer = %peer.0, "decoder behind: dropped its queue up to the next keyframe");
             self.shared.want_keyframe(peer);
         }
     }
@@ -1393,6 +1441,37 @@ impl DecodeLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_decoder_queue_drops_everything_up_to_the_next_keyframe() {
+        let (tx, rx) = crossbeam_channel::bounded(3);
+        let mut feed = DecodeFeed::default();
+        // A keyframe and two units that reference it fill the queue.
+        for (n, key) in [(0, true), (1, false), (2, false)] {
+            assert!(!feed.feed(&tx, &rx, n, key));
+        }
+        // The next one finds it full: all three go, and so does it.
+        assert!(feed.feed(&tx, &rx, 3, false));
+        assert!(rx.is_empty());
+        // Units before the next keyframe would not decode: none reaches the decoder.
+        assert!(!feed.feed(&tx, &rx, 4, false));
+        assert!(rx.is_empty());
+        // The keyframe starts it again, with what follows it.
+        assert!(!feed.feed(&tx, &rx, 5, true));
+        assert!(!feed.feed(&tx, &rx, 6, false));
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![5, 6]);
+    }
+
+    #[test]
+    fn a_keyframe_that_finds_the_queue_full_goes_in_alone() {
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let mut feed = DecodeFeed::default();
+        assert!(!feed.feed(&tx, &rx, 0, true));
+        assert!(!feed.feed(&tx, &rx, 1, false));
+        assert!(feed.feed(&tx, &rx, 2, true));
+        assert!(!feed.feed(&tx, &rx, 3, false));
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 3]);
+    }
 
     #[test]
     fn missing_voice_frames_are_counted_from_rtp_timestamps() {
