@@ -653,8 +653,6 @@ impl Drop for RemoteDecoder {
     }
 }
 
-/// Pushes into a bounded channel, dropping the oldest item when full; `true` if
-/// something was dropped.
 /// What reaches one peer's decoder. Every access unit but a keyframe references
 /// the ones before it, so when the decoder's queue is full the units are not
 /// dropped one by one (each later unit would fail to decode: on the lossy-link
@@ -667,27 +665,30 @@ struct DecodeFeed {
 }
 
 impl DecodeFeed {
-    /// Whether a unit (`keyframe`: it has an IDR slice) may go to the decoder.
-    fn admits(&mut self, keyframe: bool) -> bool {
-        if keyframe {
+    /// Queues `unit` for the decoder; returns whether the queue overflowed, in
+    /// which case a keyframe is needed. `is_keyframe` (the unit has an IDR slice)
+    /// is asked only while a keyframe is awaited or the queue is full.
+    fn feed<T>(
+        &mut self,
+        tx: &Sender<T>,
+        rx: &Receiver<T>,
+        unit: T,
+        is_keyframe: impl Fn(&T) -> bool,
+    ) -> bool {
+        if self.awaiting_keyframe {
+            if !is_keyframe(&unit) {
+                return false;
+            }
             self.awaiting_keyframe = false;
-        }
-        !self.awaiting_keyframe
-    }
-
-    /// Queues `unit` for the decoder (`keyframe`: it has an IDR slice); returns
-    /// whether the queue overflowed, in which case a keyframe is needed.
-    fn feed<T>(&mut self, tx: &Sender<T>, rx: &Receiver<T>, unit: T, keyframe: bool) -> bool {
-        if !self.admits(keyframe) {
-            return false;
         }
         match tx.try_send(unit) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => false,
             Err(TrySendError::Full(unit)) => {
                 while rx.try_recv().is_ok() {}
-                self.awaiting_keyframe = !keyframe;
-                if keyframe {
+                if is_keyframe(&unit) {
                     let _ = tx.try_send(unit);
+                } else {
+                    self.awaiting_keyframe = true;
                 }
                 true
             }
@@ -695,6 +696,8 @@ impl DecodeFeed {
     }
 }
 
+/// Pushes into a bounded channel, dropping the oldest item when full; `true` if
+/// something was dropped.
 fn push_drop_oldest<T>(tx: &Sender<T>, rx: &Receiver<T>, item: T) -> bool {
     match tx.try_send(item) {
         Ok(()) | Err(TrySendError::Disconnected(_)) => false,
@@ -1239,12 +1242,12 @@ impl ReceiveLoop {
             .unwrap_or_else(|e| e.into_inner())
             .get(&peer)
             .cloned();
-        let keyframe = has_idr_slice(&unit.data);
+        let is_keyframe = |unit: &ReceivedMedia| has_idr_slice(&unit.data);
         if let Some((tx, rx)) = queue
             && feeds
                 .entry(peer)
                 .or_default()
-                .feed(&tx, &rx, unit, keyframe)
+                .feed(&tx, &rx, unit, is_keyframe)
         {
             debug!(peer = %peer.0, "decoder behind: dropped its queue up to the next keyframe");
             self.shared.want_keyframe(peer);
@@ -1444,32 +1447,35 @@ mod tests {
 
     #[test]
     fn a_full_decoder_queue_drops_everything_up_to_the_next_keyframe() {
+        // Units 0 and 5 are keyframes.
+        let key = |n: &i32| [0, 5].contains(n);
         let (tx, rx) = crossbeam_channel::bounded(3);
         let mut feed = DecodeFeed::default();
         // A keyframe and two units that reference it fill the queue.
-        for (n, key) in [(0, true), (1, false), (2, false)] {
+        for n in [0, 1, 2] {
             assert!(!feed.feed(&tx, &rx, n, key));
         }
         // The next one finds it full: all three go, and so does it.
-        assert!(feed.feed(&tx, &rx, 3, false));
+        assert!(feed.feed(&tx, &rx, 3, key));
         assert!(rx.is_empty());
         // Units before the next keyframe would not decode: none reaches the decoder.
-        assert!(!feed.feed(&tx, &rx, 4, false));
+        assert!(!feed.feed(&tx, &rx, 4, key));
         assert!(rx.is_empty());
         // The keyframe starts it again, with what follows it.
-        assert!(!feed.feed(&tx, &rx, 5, true));
-        assert!(!feed.feed(&tx, &rx, 6, false));
+        assert!(!feed.feed(&tx, &rx, 5, key));
+        assert!(!feed.feed(&tx, &rx, 6, key));
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![5, 6]);
     }
 
     #[test]
     fn a_keyframe_that_finds_the_queue_full_goes_in_alone() {
+        let key = |n: &i32| [0, 2].contains(n);
         let (tx, rx) = crossbeam_channel::bounded(2);
         let mut feed = DecodeFeed::default();
-        assert!(!feed.feed(&tx, &rx, 0, true));
-        assert!(!feed.feed(&tx, &rx, 1, false));
-        assert!(feed.feed(&tx, &rx, 2, true));
-        assert!(!feed.feed(&tx, &rx, 3, false));
+        assert!(!feed.feed(&tx, &rx, 0, key));
+        assert!(!feed.feed(&tx, &rx, 1, key));
+        assert!(feed.feed(&tx, &rx, 2, key));
+        assert!(!feed.feed(&tx, &rx, 3, key));
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 3]);
     }
 
