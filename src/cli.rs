@@ -221,7 +221,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 600)]
     pub video_kbit: u32,
     /// Video frame rate sent to the room (the local demo participant moves at it).
-    #[arg(long, default_value_t = 15.0)]
+    #[arg(long, default_value_t = 30.0)]
     pub video_fps: f32,
     /// STUN and TURN servers.
     #[command(flatten)]

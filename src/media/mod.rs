@@ -9,6 +9,8 @@
 //!   alpha as limited-range luma below). Used by the network video track.
 //! - [`ladder`]: the send-quality ladder (send estimate → video bit rate, picture
 //!   size and frame rate), pure.
+//! - [`draw_rate`]: a receiver's frames drawn a second, and the sender's gate that
+//!   sends no receiver more pictures than it draws, pure.
 //! - [`opus`]: 48 kHz Opus in 20 ms frames, and a framer for arbitrary chunks.
 //! - [`audio`]: tone / speech-like / beep sources, [`Mixer`], Goertzel detector.
 //! - [`voice`]: the room's voices placed in stereo, voice activity, L/R meter.
@@ -28,6 +30,7 @@ pub mod audio;
 )]
 pub mod audio_device;
 pub mod device_keeper;
+pub mod draw_rate;
 pub mod error;
 pub mod h264;
 pub mod ladder;

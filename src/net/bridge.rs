@@ -62,6 +62,7 @@ use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
+use crate::media::draw_rate::{PictureGate, receivers_fps};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::ladder::{Ladder, LadderConfig, SendPlan};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
@@ -218,13 +219,13 @@ pub struct BridgeConfig {
 }
 
 impl BridgeConfig {
-    /// Defaults for a room: 600 kbit/s video at 15 fps, keyframes on request, 32
+    /// Defaults for a room: 600 kbit/s video at 30 fps, keyframes on request, 32
     /// kbit/s Opus, unmuted.
     pub fn new(net: NetConfig) -> Self {
         Self {
             net,
             video_bitrate_bps: 600_000,
-            video_fps: 15.0,
+            video_fps: 30.0,
             keyframe_interval: 0,
             audio_bitrate_bps: 32_000,
             muted: false,
@@ -292,6 +293,9 @@ pub struct Shared {
     send_series: Mutex<SendSeries>,
 }
 
+/// A peer's `draw-rate` counts this long after it came (it is sent every second).
+pub const DRAW_RATE_FRESH: Duration = Duration::from_secs(3);
+
 /// How often `samespace-media-rx` lets go of the Opus decoders of peers that left.
 const VOICE_SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -306,6 +310,17 @@ impl Shared {
     /// The stats map (a poisoned lock still holds valid counters).
     pub(super) fn stats(&self) -> MutexGuard<'_, HashMap<PeerId, PeerStats>> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fewest frames a second that a peer in the room draws, of those that
+    /// said so within [`DRAW_RATE_FRESH`] (a peer that left stops saying it).
+    pub fn slowest_draw_fps(&self, now: Instant) -> Option<f32> {
+        self.stats()
+            .values()
+            .filter_map(|s| s.draw_fps)
+            .filter(|&(at, _)| now.saturating_duration_since(at) <= DRAW_RATE_FRESH)
+            .map(|(_, fps)| fps)
+            .reduce(f32::min)
     }
 
     /// What the encoder sent each second (estimate, target, rung), oldest first.
@@ -740,6 +755,8 @@ impl EncodeLoop {
         });
         let mut last_capture: Option<Instant> = None;
         let mut was_paused = false;
+        let mut draw_gate = PictureGate::default();
+        let mut limited = false;
         // The newest picture not sent while paused: when the pause ends between
         // two captures, it goes at once (as the keyframe) instead of at the next
         // capture, up to a frame interval later, all of it frozen at the receiver.
@@ -785,6 +802,26 @@ impl EncodeLoop {
                 && last_capture
                     .is_some_and(|t| cutout.captured_at.saturating_duration_since(t) < min_interval)
             {
+                continue;
+            }
+            // And no more than the slowest receiver draws.
+            let slowest_draw = self.shared.slowest_draw_fps(Instant::now());
+            let limit = receivers_fps(slowest_draw).filter(|&limit| limit < fps);
+            if limit.is_some() != limited {
+                limited = limit.is_some();
+                info!(
+                    fps,
+                    limit,
+                    slowest_draw,
+                    "pictures a second {} what the receivers draw",
+                    if limited {
+                        "fitted to"
+                    } else {
+                        "no longer held to"
+                    }
+                );
+            }
+            if !resumed && !draw_gate.admit(cutout.captured_at, limit) {
                 continue;
             }
             last_capture = Some(cutout.captured_at);

@@ -388,6 +388,15 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
             }
             return None;
         }
+        PeerToPeer::DrawRate { fps } => {
+            if fps.is_finite()
+                && *fps > 0.0
+                && let Some(s) = stats.get_mut(&from)
+            {
+                s.draw_fps = Some((Instant::now(), *fps));
+            }
+            return None;
+        }
         PeerToPeer::KeyframeRequest | PeerToPeer::Ping { .. } | PeerToPeer::Pong { .. } => {
             return None;
         }

@@ -586,6 +586,13 @@ pub enum PeerToPeer {
         /// The sender muted itself.
         muted: bool,
     },
+    /// How many frames a second the sender's screen draws (measured over the last
+    /// 2 s), sent every second. A peer sends it no more pictures a second than
+    /// that ([`crate::media::draw_rate`]); ignorable.
+    DrawRate {
+        /// Frames drawn a second.
+        fps: f32,
+    },
     /// Round-trip probe; the receiver answers [`PeerToPeer::Pong`] with the same `nonce`.
     Ping {
         /// Opaque value echoed back.
@@ -647,7 +654,10 @@ impl PeerToPeer {
     pub fn may_be_lost(&self) -> bool {
         matches!(
             self,
-            Self::GameSnapshot { .. } | Self::Placement { .. } | Self::MaskProbe { .. }
+            Self::GameSnapshot { .. }
+                | Self::Placement { .. }
+                | Self::MaskProbe { .. }
+                | Self::DrawRate { .. }
         )
     }
 
@@ -661,6 +671,7 @@ impl PeerToPeer {
             Self::GameEvent { .. } => "game-event",
             Self::MaskProbe { .. } => "mask-probe",
             Self::Voice { .. } => "voice",
+            Self::DrawRate { .. } => "draw-rate",
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
             Self::RoomChoice { .. } => "room-choice",
@@ -845,6 +856,18 @@ mod tests {
         assert_eq!(json, r#"{"type":"chat","kind":"text","text":"hi"}"#);
         let back: PeerToPeer = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn the_draw_rate_has_the_documented_json_shape_and_may_be_lost() {
+        let msg = PeerToPeer::DrawRate { fps: 28.5 };
+        let json = serde_json::to_string(&msg).expect("serializes");
+        assert_eq!(json, r#"{"type":"draw-rate","fps":28.5}"#);
+        let back: PeerToPeer =
+            serde_json::from_str(r#"{"type":"draw-rate","fps":28.5,"later":1}"#).expect("parses");
+        assert_eq!(back, msg);
+        assert!(msg.may_be_lost());
+        assert_eq!(msg.kind(), "draw-rate");
     }
 
     #[test]

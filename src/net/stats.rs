@@ -151,6 +151,8 @@ pub struct PeerStats {
     last_audio: Option<Instant>,
     /// The longest time between two of its audio packets.
     longest_audio_gap: Duration,
+    /// The frames a second this peer last said its screen draws, and when.
+    pub draw_fps: Option<(Instant, f32)>,
 }
 
 /// The range of a sender's picture numbers seen so far: pictures it sent between
@@ -211,6 +213,7 @@ impl PeerStats {
             send_estimate_kbit: None,
             last_audio: None,
             longest_audio_gap: Duration::ZERO,
+            draw_fps: None,
         }
     }
 
@@ -292,6 +295,7 @@ impl PeerStats {
             placement: self.placement,
             send_estimate_kbit: self.send_estimate_kbit,
             longest_audio_gap_ms: self.longest_audio_gap.as_secs_f32() * 1000.0,
+            draw_fps: self.draw_fps.map(|(_, fps)| fps),
         }
     }
 }
@@ -373,6 +377,8 @@ pub struct LinkReport {
     pub placement: Option<WirePlacement>,
     /// The longest time between two of its audio packets arriving, ms.
     pub longest_audio_gap_ms: f32,
+    /// The frames a second it last said its screen draws (`draw-rate`).
+    pub draw_fps: Option<f32>,
 }
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`

@@ -5,8 +5,8 @@
 //! event, reliably).
 //!
 //! Systems (only while a `NetLink` exists): `follow_host` and `take_game_state` in
-//! `AppSystems::Ingest` after `NetSystems::Drain`; `send_placement` and
-//! `send_game_state` in `AppSystems::Egress`. [`GameSync`] (the send clocks) is
+//! `AppSystems::Ingest` after `NetSystems::Drain`; `send_placement`,
+//! `send_game_state` and `announce_draw_rate` in `AppSystems::Egress`. [`GameSync`] (the send clocks) is
 //! inserted fresh with each room.
 
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use bevy::prelude::*;
 use crate::AppSystems;
 use crate::bodies::{SilhouetteParams, silhouette_from_mask};
 use crate::games::plugin::{ActiveGame, GameAuthority, RemoteGame};
+use crate::media::draw_rate::DrawRateMeter;
 use crate::net::plugin::{HostChanged, NetLink, NetSystems, PeerConnected, PeerMessageReceived};
 use crate::net::protocol::{PeerToPeer, WirePlacement};
 use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement};
@@ -24,6 +25,8 @@ use crate::world::participant::{LatestCutout, Participant, ParticipantPlacement}
 pub const PLACEMENT_INTERVAL: Duration = Duration::from_millis(100);
 /// Game snapshots per second (host).
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(33);
+/// How often this app tells the others how many frames a second it draws.
+pub const DRAW_RATE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// When this app last sent its placement and a game snapshot, and how many game
 /// events it has sent, in this room.
@@ -51,7 +54,7 @@ pub(super) fn plugin(app: &mut App) {
         )
         .add_systems(
             Update,
-            (send_placement, send_game_state)
+            (send_placement, send_game_state, announce_draw_rate)
                 .run_if(linked)
                 .in_set(AppSystems::Egress),
         );
@@ -156,6 +159,30 @@ pub fn send_placement(
     };
     if let Err(e) = link.broadcast(message) {
         debug!(error = %e, "placement not sent");
+    }
+}
+
+/// Counts the frames this app draws and tells the others the rate every
+/// [`DRAW_RATE_INTERVAL`], so that nobody sends us more pictures than we show
+/// ([`crate::media::draw_rate`]).
+pub fn announce_draw_rate(
+    link: Res<NetLink>,
+    mut meter: Local<DrawRateMeter>,
+    mut last_sent: Local<Option<Instant>>,
+) {
+    let now = Instant::now();
+    meter.frame(now);
+    if last_sent.is_some_and(|t| now - t < DRAW_RATE_INTERVAL) {
+        return;
+    }
+    let Some(fps) = meter.fps() else {
+        return;
+    };
+    *last_sent = Some(now);
+    // Tenths are plenty, and keep the message short.
+    let fps = (fps * 10.0).round() / 10.0;
+    if let Err(e) = link.broadcast(PeerToPeer::DrawRate { fps }) {
+        debug!(error = %e, "draw rate not sent");
     }
 }
 

@@ -657,3 +657,51 @@ fn flexfec_repair_packets_flow_and_lost_video_is_rebuilt_between_two_peers_under
         );
     }
 }
+
+#[test]
+fn a_peer_that_draws_slowly_is_sent_no_more_pictures_than_it_shows() {
+    let _room = ROOM.lock().unwrap_or_else(|e| e.into_inner());
+    // Slow draws at most 12 frames a second; Fast as many as a headless run does
+    // (30). Each tells the other its rate every second.
+    let dir = crate::common::temp_dir("net-draw-rate");
+    let (_server, url) = serve(&dir);
+    let slow = peer(&dir, &url, "DRW-234", "Slow", 14, &["--max-fps", "12"]);
+    wait_in_room(&dir, "Slow");
+    let fast = peer(&dir, &url, "DRW-234", "Fast", 12, &[]);
+    let limit = Duration::from_secs(45);
+    finish(fast, limit, &dir, "Fast");
+    finish(slow, limit, &dir, "Slow");
+    let (slow_report, fast_report) = (report(&dir, "Slow"), report(&dir, "Fast"));
+    let told = num(peers_named(&fast_report, "Slow")[0], "draw_fps");
+    assert!(
+        (9.0..=12.5).contains(&told),
+        "Slow said it draws about 12 frames a second: {told}"
+    );
+    // Fast's pictures a second while Slow was in the room: after the first
+    // seconds (Slow's first rate comes once it has drawn for a second), at most
+    // 95 % of 12, spread so that Slow shows them.
+    let seconds: Vec<f64> = fast_report["net"]["send_series"]
+        .as_array()
+        .map(|a| a.iter().map(|s| num(s, "frames")).collect())
+        .unwrap_or_default();
+    assert!(seconds.len() >= 8, "Fast sent for 8 s or more: {seconds:?}");
+    let settled = &seconds[3..seconds.len() - 1];
+    assert!(
+        settled.iter().all(|&f| (8.0..=13.0).contains(&f)),
+        "Fast sent Slow about 11 pictures a second: {seconds:?}"
+    );
+    let seen = peers_named(&slow_report, "Fast")[0];
+    assert!(
+        num(seen, "frames_shown") >= 0.9 * num(seen, "frames_sent_to_us"),
+        "Slow showed what Fast sent: {seen}"
+    );
+    // Slow's own pictures still go to Fast at the full rate.
+    let full: Vec<f64> = slow_report["net"]["send_series"]
+        .as_array()
+        .map(|a| a.iter().map(|s| num(s, "frames")).collect())
+        .unwrap_or_default();
+    assert!(
+        full.iter().any(|&f| f >= 24.0),
+        "Slow sent Fast its full rate: {full:?}"
+    );
+}

@@ -863,12 +863,8 @@ fn unix_now_s() -> f64 {
 
 /// Issue 14's rate-step acceptance test (docs/NET.md, *Congestion control*, with
 /// the figures of its runs). It prints a per-second table of what Alba sent and
-/// what Bruno saw of her. At the default 15 pictures a second the audio gap
-/// (156–196 ms) and the freeze (up to 951 ms) stay near their limits, so it runs
-/// on demand: `cargo test --test it -- --ignored --exact
-/// net_netns::the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after`.
+/// what Bruno saw of her.
 #[test]
-#[ignore = "issue 14 Build 1: at the default 15 fps the audio gap and the freeze are near their limits (docs/NET.md, Congestion control)"]
 fn the_sender_fits_a_link_that_slows_from_2_mbit_to_300_kbit_and_recovers_after() {
     // Alba's sending is limited to 2 Mbit/s (more than her 600 kbit/s of video
     // needs), then to 300 kbit/s (less), then not at all.
