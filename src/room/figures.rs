@@ -150,12 +150,13 @@ impl PeerFiguresLine {
         let ms = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         let missing = link.packets_recovered + link.packets_lost;
         format!(
-            "{}: {}  {} kbit/s  send est {} kbit/s  rtt {} ms  glass-to-glass {} ms  a/v {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
+            "{}: {}  {} kbit/s  send est {} kbit/s  draws {} fps  rtt {} ms  glass-to-glass {} ms  a/v {} ms  repaired {}/{}  playout +{:.0} ms  freeze {:.0} ms",
             link.name,
             link.candidate_pair.as_deref().unwrap_or("connecting"),
             link.kbit_s.round(),
             link.send_estimate_kbit
                 .map_or("–".to_string(), |v| format!("{v:.0}")),
+            ms(link.draw_fps),
             ms(link.rtt_ms),
             ms(shown.glass_to_glass_ms),
             shown
@@ -288,6 +289,7 @@ mod tests {
                 rtt_ms: Some(12.4),
                 candidate_pair: Some("relay/srflx".into()),
                 send_estimate_kbit: Some(512.3),
+                draw_fps: Some(11.9),
                 packets_recovered: 3,
                 packets_lost: 1,
                 ..LinkReport::default()
@@ -299,6 +301,7 @@ mod tests {
         assert!(line.starts_with("Ada: relay/srflx  "), "{line}");
         assert!(line.contains("rtt 12 ms"), "{line}");
         assert!(line.contains("send est 512 kbit/s"), "{line}");
+        assert!(line.contains("draws 12 fps"), "{line}");
         assert!(line.contains("repaired 3/4"), "{line}");
         assert!(line.contains("glass-to-glass – ms"), "{line}");
     }
