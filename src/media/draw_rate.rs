@@ -26,6 +26,22 @@ pub fn receivers_fps(slowest_draw_fps: Option<f32>) -> Option<f32> {
         .map(|fps| fps * DRAW_SHARE)
 }
 
+/// The bit rate to configure an encoder of `fps` pictures a second with, so that
+/// the pictures the receivers' `limit` lets through carry `video_bps` together.
+/// OpenH264's rate control gives each picture the bit rate over its configured
+/// frame rate, so held to 8 pictures a second a 30 fps encoder at 600 kbit/s sent
+/// 156 kbit/s (three peers on this machine). At most four times the plan (a
+/// quarter of the rate or less gets no more per picture).
+pub fn encoder_bitrate(video_bps: u32, fps: f32, limit: Option<f32>) -> u32 {
+    if !(fps.is_finite() && fps > 0.0) {
+        return video_bps;
+    }
+    let sent = limit
+        .filter(|l| l.is_finite() && *l > 0.0)
+        .map_or(fps, |l| l.clamp(fps / 4.0, fps));
+    (f64::from(video_bps) * f64::from(fps / sent)).round() as u32
+}
+
 /// Frames drawn over the last [`DRAW_RATE_WINDOW`].
 #[derive(Clone, Debug, Default)]
 pub struct DrawRateMeter {
@@ -169,6 +185,18 @@ mod tests {
             sent,
             [true, false, false, true, false, false, true, false, false]
         );
+    }
+
+    #[test]
+    fn held_to_fewer_pictures_each_gets_a_larger_share_of_the_same_rate() {
+        assert_eq!(encoder_bitrate(600_000, 30.0, None), 600_000);
+        assert_eq!(encoder_bitrate(600_000, 30.0, Some(60.0)), 600_000);
+        assert_eq!(encoder_bitrate(600_000, 30.0, Some(15.0)), 1_200_000);
+        assert_eq!(encoder_bitrate(600_000, 30.0, Some(1.0)), 2_400_000);
+        assert_eq!(encoder_bitrate(600_000, 30.0, Some(f32::NAN)), 600_000);
+        assert_eq!(encoder_bitrate(600_000, 0.0, Some(10.0)), 600_000);
+        let per_picture = f64::from(encoder_bitrate(300_000, 20.0, Some(8.0))) / 20.0;
+        assert!((per_picture * 8.0 - 300_000.0).abs() < 1.0, "{per_picture}");
     }
 
     #[test]

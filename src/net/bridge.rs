@@ -62,7 +62,7 @@ use crate::media::alpha_pack::{pack_cutout_into, unpack_i420};
 use crate::media::audio::{AudioSource, GatedSource, SineSource};
 use crate::media::audio_device::{Microphone, Speaker};
 use crate::media::device_keeper::{DeviceKeeper, DeviceKind, DeviceNotice};
-use crate::media::draw_rate::{PictureGate, receivers_fps};
+use crate::media::draw_rate::{PictureGate, encoder_bitrate, receivers_fps};
 use crate::media::h264::{ColorMatrix, H264Config, H264Decoder, H264Encoder, I420Frame};
 use crate::media::ladder::{Ladder, LadderConfig, SendPlan};
 use crate::media::opus::{FRAME_SAMPLES, OpusDecoder, OpusEncoder};
@@ -843,7 +843,7 @@ impl EncodeLoop {
             let size = rung_size(cutout.width, cutout.height, plan.rung());
             let scaled = scaled_cutout(&cutout, size.0, size.1);
             let picture = scaled.as_ref().unwrap_or(&cutout);
-            let result = self.encode(picture, &mut encoder, start, plan);
+            let result = self.encode(picture, &mut encoder, start, plan, limit);
             let bytes = *result.as_ref().unwrap_or(&0);
             self.shared
                 .send_series
@@ -888,16 +888,18 @@ impl EncodeLoop {
         encoder: &mut Option<(H264Encoder, I420Frame)>,
         start: Instant,
         plan: SendPlan,
+        receivers_limit: Option<f32>,
     ) -> NetResult<usize> {
         let (w, h) = (cutout.width, cutout.height);
         let fps = self.fps(plan);
+        let bitrate_bps = encoder_bitrate(plan.video_bps, fps, receivers_limit);
         let fits = matches!(encoder, Some((e, _)) if e.config().width == w
             && e.config().height == h * 2
             && e.config().fps == fps);
         if !fits {
             let config = H264Config {
                 fps,
-                bitrate_bps: plan.video_bps,
+                bitrate_bps,
                 keyframe_interval: self.config.keyframe_interval,
                 allow_frame_skip: true,
                 threads: 1,
@@ -918,9 +920,13 @@ impl EncodeLoop {
             return Ok(0);
         };
         let current = enc.config().bitrate_bps;
-        if current.abs_diff(plan.video_bps) > current / 50 {
-            debug!(kbit = plan.video_bps / 1000, "video bit rate");
-            enc.set_bitrate(plan.video_bps)?;
+        if current.abs_diff(bitrate_bps) > current / 50 {
+            debug!(
+                kbit = bitrate_bps / 1000,
+                plan_kbit = plan.video_bps / 1000,
+                "video bit rate"
+            );
+            enc.set_bitrate(bitrate_bps)?;
         }
         pack_cutout_into(&cutout.rgba, w, h, ColorMatrix::Bt601, frame)?;
         if self.keyframe.swap(false, Ordering::Relaxed) {
