@@ -18,11 +18,17 @@ pub const DRAW_SHARE: f32 = 0.95;
 /// The frames a receiver's rate is measured over.
 pub const DRAW_RATE_WINDOW: Duration = Duration::from_secs(2);
 
+/// Whether `fps` is a rate at all: finite and above zero (a `draw-rate` from the
+/// wire, a limit, a configured frame rate).
+pub fn is_rate(fps: f32) -> bool {
+    fps.is_finite() && fps > 0.0
+}
+
 /// The most pictures a second worth sending to receivers the slowest of which
 /// draws `slowest_draw_fps` (`None`: nobody said; no limit).
 pub fn receivers_fps(slowest_draw_fps: Option<f32>) -> Option<f32> {
     slowest_draw_fps
-        .filter(|fps| fps.is_finite() && *fps > 0.0)
+        .filter(|&fps| is_rate(fps))
         .map(|fps| fps * DRAW_SHARE)
 }
 
@@ -33,11 +39,11 @@ pub fn receivers_fps(slowest_draw_fps: Option<f32>) -> Option<f32> {
 /// 156 kbit/s (three peers on this machine). At most four times the plan (a
 /// quarter of the rate or less gets no more per picture).
 pub fn encoder_bitrate(video_bps: u32, fps: f32, limit: Option<f32>) -> u32 {
-    if !(fps.is_finite() && fps > 0.0) {
+    if !is_rate(fps) {
         return video_bps;
     }
     let sent = limit
-        .filter(|l| l.is_finite() && *l > 0.0)
+        .filter(|&l| is_rate(l))
         .map_or(fps, |l| l.clamp(fps / 4.0, fps));
     (f64::from(video_bps) * f64::from(fps / sent)).round() as u32
 }
@@ -85,7 +91,7 @@ impl PictureGate {
     /// Whether the picture captured at `captured_at` goes, at most `fps` a second
     /// (`None`: no limit; every picture goes).
     pub fn admit(&mut self, captured_at: Instant, fps: Option<f32>) -> bool {
-        let Some(fps) = fps.filter(|f| f.is_finite() && *f > 0.0) else {
+        let Some(fps) = fps.filter(|&f| is_rate(f)) else {
             self.next_due = None;
             return true;
         };

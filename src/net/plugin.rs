@@ -389,8 +389,7 @@ fn take_world_message(link: &NetLink, from: PeerId, message: PeerToPeer) -> Opti
             return None;
         }
         PeerToPeer::DrawRate { fps } => {
-            if fps.is_finite()
-                && *fps > 0.0
+            if crate::media::draw_rate::is_rate(*fps)
                 && let Some(s) = stats.get_mut(&from)
             {
                 s.draw_fps = Some((Instant::now(), *fps));
